@@ -1,0 +1,99 @@
+"""`salesbot` command line: run, migrate, seed-demo, backup."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import Settings, SettingsError, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as err:
+        print(f"salesbot: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _migrate(settings: Settings) -> None:
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+    finally:
+        await db.dispose()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from bot.app import run
+
+    asyncio.run(run(settings))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = _settings()
+    asyncio.run(_migrate(settings))
+    print("salesbot: database is up to date")
+    return 0
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from bot.demo import seed_demo
+
+    summary = asyncio.run(seed_demo(settings))
+    print(f"salesbot: demo data created: {summary}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    settings = _settings()
+    from storage.backup import BackupError, backup
+
+    try:
+        size = backup(settings.database_url, Path(args.path))
+    except BackupError as err:
+        print(f"salesbot: {err}", file=sys.stderr)
+        return 1
+    print(f"salesbot: backup written to {args.path} ({size} bytes)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="salesbot", description="Salesbot — a field-sales CRM in Telegram."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("run", help="run the bot (long polling); migrates the database first")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("migrate", help="create or upgrade the database schema")
+    p.set_defaults(func=cmd_migrate)
+    p = sub.add_parser("seed-demo", help="fill the database with a demo team and clients")
+    p.set_defaults(func=cmd_seed_demo)
+    p = sub.add_parser("backup", help="copy the SQLite database to PATH (online backup)")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_backup)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""The composition root: one place that builds the Bot and the Dispatcher."""
+
+from __future__ import annotations
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import BotCommandScopeDefault
+
+from bot.config import Settings
+from bot.handlers import common, people, start, stranger
+from bot.i18n import ActorI18nMiddleware, create_i18n
+from bot.keyboards.menu import commands_for
+from bot.middlewares import ActorMiddleware
+from crm.config import CRMConfig
+from crm.service import CRM
+
+
+def crm_config(settings: Settings) -> CRMConfig:
+    return CRMConfig(
+        admin_ids=frozenset(settings.admin_ids),
+        default_timezone=settings.default_timezone,
+        default_locale=settings.default_locale,
+        currency=settings.currency,
+        invite_ttl_days=settings.invite_ttl_days,
+    )
+
+
+def create_bot(token: str, api_url: str | None = None) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else None
+    return Bot(
+        token=token,
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def create_storage(redis_url: str | None) -> BaseStorage:
+    if redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(redis_url)
+    return MemoryStorage()
+
+
+def create_dispatcher(
+    crm: CRM, *, default_locale: str = "ru", storage: BaseStorage | None = None
+) -> Dispatcher:
+    dp = Dispatcher(storage=storage or MemoryStorage())
+    dp.update.outer_middleware(ActorMiddleware(crm))
+    i18n = create_i18n(default_locale)
+    dp["i18n_core"] = i18n
+    # /start first (anyone), then the stranger catch-all, then what needs a registered user.
+    dp.include_routers(
+        start.create_router(),
+        stranger.create_router(),
+        common.create_router(),
+        people.create_router(),
+    )
+    ActorI18nMiddleware(i18n).setup(dp)
+    return dp
+
+
+async def set_default_commands(bot: Bot, dp: Dispatcher) -> None:
+    """The `/` menu strangers see, per language; registered users get theirs at /start."""
+    i18n = dp["i18n_core"]
+    for locale in ("ru", "en"):
+        with i18n.use_locale(locale):
+            cmds = commands_for(None)
+        await bot.set_my_commands(cmds, scope=BotCommandScopeDefault(), language_code=locale)
+    with i18n.use_locale(i18n.default_locale):
+        await bot.set_my_commands(commands_for(None), scope=BotCommandScopeDefault())

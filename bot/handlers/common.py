@@ -1,0 +1,76 @@
+"""/help, /lang, and the error handler that turns domain errors into a polite answer."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, ExceptionTypeFilter
+from aiogram.types import CallbackQuery, ErrorEvent, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.handlers.start import set_user_commands
+from bot.keyboards.menu import BTN_HELP, BTN_LANGUAGE, main_menu
+from bot.keyboards.people import LangCD, lang_kb
+from bot.texts import error_text
+from crm.dto import Actor
+from crm.errors import CRMError
+from crm.roles import Role, can_invite, can_list_people
+from crm.service import CRM
+
+
+def help_text(role: Role) -> str:
+    lines = [_("<b>Salesbot</b> — your CRM in Telegram."), ""]
+    if can_invite(role):
+        lines.append(_("/invite — create an invitation link for a new colleague"))
+    if can_list_people(role):
+        lines.append(_("/people — people, roles and teams"))
+    if role is Role.ADMIN:
+        lines.append(_("/newteam NAME — create a team"))
+    lines.append(_("/lang — switch the language"))
+    lines.append(_("/help — this help"))
+    return "\n".join(lines)
+
+
+async def cmd_help(message: Message, actor: Actor) -> None:
+    await message.answer(help_text(actor.role), reply_markup=main_menu(actor.role))
+
+
+async def cmd_lang(message: Message) -> None:
+    await message.answer(_("Choose the language:"), reply_markup=lang_kb())
+
+
+async def cb_lang(
+    query: CallbackQuery, callback_data: LangCD, actor: Actor, crm: CRM, bot: Bot, i18n: I18n
+) -> None:
+    await crm.people.set_locale(actor, callback_data.code)
+    with i18n.use_locale(callback_data.code):
+        await query.answer()
+        if query.message is not None:
+            await bot.send_message(
+                query.from_user.id,
+                _("Language: English") if callback_data.code == "en" else _("Language: Russian"),
+                reply_markup=main_menu(actor.role),
+            )
+    await set_user_commands(bot, actor, callback_data.code, i18n)
+
+
+async def on_crm_error(event: ErrorEvent) -> None:
+    err = event.exception
+    assert isinstance(err, CRMError)
+    text = error_text(err)
+    update = event.update
+    if update.callback_query is not None:
+        await update.callback_query.answer(text, show_alert=True)
+    elif update.message is not None:
+        await update.message.answer(text)
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(cmd_help, Command("help"))
+    router.message.register(cmd_help, F.text == BTN_HELP)
+    router.message.register(cmd_lang, Command("lang"))
+    router.message.register(cmd_lang, F.text == BTN_LANGUAGE)
+    router.callback_query.register(cb_lang, LangCD.filter())
+    router.error.register(on_crm_error, ExceptionTypeFilter(CRMError))
+    return router

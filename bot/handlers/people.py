@@ -1,0 +1,187 @@
+"""/invite, /people, /newteam: admins and heads manage who may use the bot."""
+
+from __future__ import annotations
+
+import html
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+from aiogram.utils.deep_linking import create_start_link
+from aiogram.utils.i18n import gettext as _
+
+from bot.keyboards.menu import BTN_INVITE, BTN_PEOPLE
+from bot.keyboards.people import (
+    InviteRoleCD,
+    InviteTeamCD,
+    PersonCD,
+    PersonRoleCD,
+    PersonTeamCD,
+    invite_roles_kb,
+    invite_teams_kb,
+    people_kb,
+    person_kb,
+    person_roles_kb,
+    person_teams_kb,
+)
+from bot.render import fmt_datetime
+from bot.texts import role_name
+from crm.dto import Actor, Person
+from crm.errors import Forbidden
+from crm.roles import Role, can_invite, can_manage_people, invitable_roles
+from crm.service import CRM
+
+
+async def cmd_invite(message: Message, actor: Actor) -> None:
+    if not can_invite(actor.role):
+        raise Forbidden()
+    await message.answer(
+        _("Whom are you inviting? Choose the role:"),
+        reply_markup=invite_roles_kb(invitable_roles(actor.role)),
+    )
+
+
+async def _send_invite(
+    query: CallbackQuery, crm: CRM, actor: Actor, bot: Bot, role: Role, team_id: int | None
+) -> None:
+    link = await crm.people.create_invite(actor, role, team_id)
+    url = await create_start_link(bot, link.token)
+    text = _(
+        "Invitation for the role <b>{role}</b>. Send this link to the person — it works "
+        "once and expires {expires}:\n\n{url}"
+    ).format(
+        role=role_name(role),
+        expires=fmt_datetime(link.expires_at, actor.tz),
+        url=html.escape(url),
+    )
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, disable_web_page_preview=True)
+    await query.answer()
+
+
+async def cb_invite_role(
+    query: CallbackQuery, callback_data: InviteRoleCD, actor: Actor, crm: CRM, bot: Bot
+) -> None:
+    role = callback_data.role
+    if role not in invitable_roles(actor.role):
+        raise Forbidden()
+    teams = await crm.people.teams(actor) if actor.role is Role.ADMIN else []
+    if teams and role is not Role.ADMIN and isinstance(query.message, Message):
+        await query.message.edit_text(
+            _("Which team will the new {role} be in?").format(role=role_name(role)),
+            reply_markup=invite_teams_kb(role, teams),
+        )
+        await query.answer()
+        return
+    await _send_invite(query, crm, actor, bot, role, None)
+
+
+async def cb_invite_team(
+    query: CallbackQuery, callback_data: InviteTeamCD, actor: Actor, crm: CRM, bot: Bot
+) -> None:
+    await _send_invite(
+        query, crm, actor, bot, callback_data.role, callback_data.team_id or None
+    )
+
+
+def person_text(p: Person) -> str:
+    lines = [
+        f"<b>{html.escape(p.name)}</b>" + (f" (@{html.escape(p.username)})" if p.username else ""),
+        _("Role: {role}").format(role=role_name(p.role)),
+        _("Team: {team}").format(team=html.escape(p.team_name) if p.team_name else "—"),
+        _("Status: {status}").format(
+            status=_("active") if p.is_active else _("deactivated")
+        ),
+    ]
+    if p.on_vacation:
+        lines.append(_("On vacation"))
+    return "\n".join(lines)
+
+
+async def cmd_people(message: Message, actor: Actor, crm: CRM) -> None:
+    people = await crm.people.list_people(actor)
+    await message.answer(
+        _("People: {n}. Tap a name to see or change.").format(n=len(people)),
+        reply_markup=people_kb(people),
+    )
+
+
+async def _edit(query: CallbackQuery, text: str, **kwargs: object) -> None:
+    if query.message is None or isinstance(query.message, InaccessibleMessage):
+        await query.answer()
+        return
+    await query.message.edit_text(text, **kwargs)  # type: ignore[arg-type]
+    await query.answer()
+
+
+async def cb_person(
+    query: CallbackQuery, callback_data: PersonCD, actor: Actor, crm: CRM
+) -> None:
+    action = callback_data.action
+    if action == "list":
+        people = await crm.people.list_people(actor)
+        await _edit(
+            query,
+            _("People: {n}. Tap a name to see or change.").format(n=len(people)),
+            reply_markup=people_kb(people),
+        )
+        return
+    uid = callback_data.user_id
+    if action in ("roles", "teams", "off", "on") and not can_manage_people(actor.role):
+        raise Forbidden()
+    if action == "roles":
+        person = await crm.people.person(actor, uid)
+        await _edit(query, person_text(person) + "\n\n" + _("New role:"),
+                    reply_markup=person_roles_kb(uid))
+        return
+    if action == "teams":
+        person = await crm.people.person(actor, uid)
+        teams = await crm.people.teams(actor)
+        await _edit(query, person_text(person) + "\n\n" + _("New team:"),
+                    reply_markup=person_teams_kb(uid, teams))
+        return
+    if action in ("off", "on"):
+        person = await crm.people.set_active(actor, uid, action == "on")
+    else:
+        person = await crm.people.person(actor, uid)
+    await _edit(query, person_text(person),
+                reply_markup=person_kb(person, can_manage_people(actor.role)))
+
+
+async def cb_person_role(
+    query: CallbackQuery, callback_data: PersonRoleCD, actor: Actor, crm: CRM
+) -> None:
+    person = await crm.people.change_role(actor, callback_data.user_id, callback_data.role)
+    await _edit(query, person_text(person),
+                reply_markup=person_kb(person, can_manage_people(actor.role)))
+
+
+async def cb_person_team(
+    query: CallbackQuery, callback_data: PersonTeamCD, actor: Actor, crm: CRM
+) -> None:
+    person = await crm.people.set_team(actor, callback_data.user_id, callback_data.team_id or None)
+    await _edit(query, person_text(person),
+                reply_markup=person_kb(person, can_manage_people(actor.role)))
+
+
+async def cmd_newteam(message: Message, command: CommandObject, actor: Actor, crm: CRM) -> None:
+    if not command.args:
+        await message.answer(_("Write the team's name after the command: /newteam North"))
+        return
+    team = await crm.people.create_team(actor, command.args)
+    await message.answer(_("Team «{name}» created.").format(name=html.escape(team.name)))
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(cmd_invite, Command("invite"))
+    router.message.register(cmd_invite, F.text == BTN_INVITE)
+    router.callback_query.register(cb_invite_role, InviteRoleCD.filter())
+    router.callback_query.register(cb_invite_team, InviteTeamCD.filter())
+    router.message.register(cmd_people, Command("people"))
+    router.message.register(cmd_people, F.text == BTN_PEOPLE)
+    router.callback_query.register(cb_person, PersonCD.filter())
+    router.callback_query.register(cb_person_role, PersonRoleCD.filter())
+    router.callback_query.register(cb_person_team, PersonTeamCD.filter())
+    router.message.register(cmd_newteam, Command("newteam"))
+    return router

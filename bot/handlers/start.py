@@ -1,0 +1,62 @@
+"""/start: registration through an invitation or ADMIN_IDS, then the main menu."""
+
+from __future__ import annotations
+
+import html
+
+from aiogram import Bot, Router
+from aiogram.filters import CommandObject, CommandStart
+from aiogram.types import BotCommandScopeChat, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.keyboards.menu import commands_for, main_menu
+from bot.texts import error_text, role_name, stranger_text
+from crm.dto import Actor
+from crm.errors import CRMError
+from crm.service import CRM
+
+
+async def set_user_commands(bot: Bot, actor: Actor, locale: str, i18n: I18n) -> None:
+    with i18n.use_locale(locale):
+        cmds = commands_for(actor.role)
+    await bot.set_my_commands(cmds, scope=BotCommandScopeChat(chat_id=actor.tg_id))
+
+
+async def cmd_start(
+    message: Message, command: CommandObject, crm: CRM, bot: Bot, i18n: I18n
+) -> None:
+    assert message.from_user is not None
+    user = message.from_user
+    token = (command.args or "").strip() or None
+    try:
+        result = await crm.people.start(
+            tg_id=user.id,
+            name=user.full_name,
+            username=user.username,
+            language_code=user.language_code,
+            token=token,
+        )
+    except CRMError as err:
+        await message.answer(error_text(err))
+        return
+    if result is None:
+        await message.answer(stranger_text())
+        return
+    actor = result.actor
+    if result.created:
+        text = _("Welcome, {name}! You are registered as: {role}.").format(
+            name=html.escape(actor.name), role=role_name(actor.role)
+        )
+    else:
+        text = _("Hello, {name}! Your role: {role}.").format(
+            name=html.escape(actor.name), role=role_name(actor.role)
+        )
+    await message.answer(text, reply_markup=main_menu(actor.role))
+    await set_user_commands(bot, actor, i18n.current_locale, i18n)
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(cmd_start, CommandStart())
+    return router

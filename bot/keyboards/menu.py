@@ -1,0 +1,43 @@
+"""The main menu (reply keyboard) and the command menu, both by role."""
+
+from __future__ import annotations
+
+from aiogram.types import BotCommand, KeyboardButton, ReplyKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import lazy_gettext as __
+
+from crm.roles import Role, can_invite, can_list_people
+
+# Lazy texts so that handlers can match a pressed menu button in whatever language it was.
+BTN_PEOPLE = __("👥 People")
+BTN_INVITE = __("✉️ Invite")
+BTN_HELP = __("❓ Help")
+BTN_LANGUAGE = __("🌐 Language")
+
+
+def main_menu(role: Role) -> ReplyKeyboardMarkup:
+    rows: list[list[KeyboardButton]] = []
+    admin_row: list[KeyboardButton] = []
+    if can_list_people(role):
+        admin_row.append(KeyboardButton(text=str(BTN_PEOPLE)))
+    if can_invite(role):
+        admin_row.append(KeyboardButton(text=str(BTN_INVITE)))
+    if admin_row:
+        rows.append(admin_row)
+    rows.append([KeyboardButton(text=str(BTN_HELP)), KeyboardButton(text=str(BTN_LANGUAGE))])
+    return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)
+
+
+def commands_for(role: Role | None) -> list[BotCommand]:
+    """The `/` menu: what this role can actually run, in the current locale."""
+    cmds = [BotCommand(command="start", description=_("Main menu"))]
+    if role is not None:
+        if can_invite(role):
+            cmds.append(BotCommand(command="invite", description=_("Invite a person")))
+        if can_list_people(role):
+            cmds.append(BotCommand(command="people", description=_("People and roles")))
+        if role is Role.ADMIN:
+            cmds.append(BotCommand(command="newteam", description=_("Create a team")))
+        cmds.append(BotCommand(command="lang", description=_("Language")))
+    cmds.append(BotCommand(command="help", description=_("Help")))
+    return cmds

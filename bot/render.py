@@ -1,0 +1,35 @@
+"""Formatting of dates and money for people, through Babel, in the current locale."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import I18n
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency
+
+TELEGRAM_TEXT_LIMIT = 4096
+
+
+def current_locale() -> str:
+    i18n = I18n.get_current(no_error=True)
+    return i18n.current_locale if i18n is not None else "ru"
+
+
+def fmt_datetime(value: datetime, tz: ZoneInfo) -> str:
+    return format_datetime(value.astimezone(tz), "d MMM y, HH:mm", locale=current_locale())
+
+
+def fmt_date(value: date) -> str:
+    return format_date(value, "d MMM y", locale=current_locale())
+
+
+def fmt_money(amount: Decimal, currency: str) -> str:
+    return format_currency(amount, currency, locale=current_locale())
+
+
+def clip(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> str:
+    """Never send a message Telegram would refuse."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

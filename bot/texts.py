@@ -1,0 +1,41 @@
+"""Texts shared by several handlers: role names, domain error messages."""
+
+from __future__ import annotations
+
+from aiogram.utils.i18n import gettext as _
+
+from crm.errors import CRMError
+from crm.roles import Role
+
+
+def role_name(role: Role | str) -> str:
+    names = {
+        Role.ADMIN: _("Administrator"),
+        Role.HEAD: _("Head of sales"),
+        Role.MANAGER: _("Sales manager"),
+        Role.MARKETER: _("Marketer"),
+        Role.SERVICE: _("Service"),
+    }
+    return names[Role(role)]
+
+
+def error_text(err: CRMError) -> str:
+    texts = {
+        "not_available": _("This is not available (it may have been removed or is not yours)."),
+        "forbidden": _("Your role does not allow this."),
+        "invite_invalid": _("This invitation link is not valid. Ask for a new one."),
+        "invite_used": _("This invitation link has already been used. Ask for a new one."),
+        "invite_expired": _("This invitation link has expired. Ask for a new one."),
+        "self_change": _("You cannot change your own role or deactivate yourself."),
+        "team_exists": _("A team with this name already exists."),
+        "team_name": _("A team name is 1 to 100 characters."),
+        "locale": _("Unknown language."),
+    }
+    return texts.get(err.code) or _("Something is wrong with that input. Please try again.")
+
+
+def stranger_text() -> str:
+    return _(
+        "Hello! This is a private CRM bot of a sales team. To use it you need an "
+        "invitation: ask your administrator or head of sales for an invitation link."
+    )

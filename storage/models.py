@@ -1,0 +1,288 @@
+"""The CRM data model (SQLAlchemy 2, typed). Identical on SQLite and PostgreSQL.
+
+Enumerated values are plain strings checked in `crm/`, not database enums, so adding a
+role or status never needs a dialect-specific migration.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import Money, UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Team(Base):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tg_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    username: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    timezone: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(8))
+    # Working hours as minutes since local midnight, working days as ISO weekdays "12345".
+    work_start_min: Mapped[int] = mapped_column(Integer, default=9 * 60)
+    work_end_min: Mapped[int] = mapped_column(Integer, default=18 * 60)
+    work_days: Mapped[str] = mapped_column(String(7), default="12345")
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    on_vacation: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when Telegram answers 403: the user blocked the bot.
+    unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    team: Mapped[Team | None] = relationship(foreign_keys=[team_id], lazy="raise")
+
+
+class Invite(Base):
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Only a hash of the token is stored: a leaked database does not leak live invitations.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Stage(Base):
+    """A pipeline stage, configured to the business."""
+
+    __tablename__ = "stages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_ru: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    sort_order: Mapped[int] = mapped_column(Integer)
+    probability: Mapped[int] = mapped_column(Integer)
+    stall_days: Mapped[int] = mapped_column(Integer)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ClassifierItem(Base):
+    """One value of a classifier the business configures.
+
+    kind: activity_type, outcome, loss_reason, source, region, industry, segment, campaign.
+    """
+
+    __tablename__ = "classifier_items"
+    __table_args__ = (UniqueConstraint("kind", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name_ru: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Client(Base):
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    # casefolded, ё→е, punctuation stripped: SQLite's lower() folds ASCII only.
+    name_norm: Mapped[str] = mapped_column(String(300), index=True)
+    # Everything searchable in one normalised column: name, contacts, e-mails, tax number.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    # Space-separated E.164 digits of every phone of the client and its contacts.
+    phone_digits: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str | None] = mapped_column(String(500))
+    phones: Mapped[str | None] = mapped_column(String(300))
+    emails: Mapped[str | None] = mapped_column(String(300))
+    tax_number: Mapped[str | None] = mapped_column(String(20))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
+    industry_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
+    segment_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
+    trigger_event: Mapped[str | None] = mapped_column(String(500))
+    probability: Mapped[int | None] = mapped_column(Integer)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    tg_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    unsubscribed: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ContactPerson(Base):
+    __tablename__ = "contact_persons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Deal(Base):
+    __tablename__ = "deals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
+    currency: Mapped[str] = mapped_column(String(3))
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"))
+    status: Mapped[str] = mapped_column(String(8), default="open", index=True)
+    loss_reason_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
+    loss_note: Mapped[str | None] = mapped_column(String(500))
+    lost_stage_id: Mapped[int | None] = mapped_column(ForeignKey("stages.id"))
+    expected_close: Mapped[date | None] = mapped_column(Date)
+    probability: Mapped[int | None] = mapped_column(Integer)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Activity(Base):
+    """One typed record of the client's history.
+
+    Contacts carry an activity type and an outcome; events the system writes (a stage
+    change, a deal closed, a payment) carry `event` instead.
+    """
+
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_client_time", "client_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    type_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
+    outcome_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
+    event: Mapped[str | None] = mapped_column(String(32))
+    text: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    attachment_kind: Mapped[str | None] = mapped_column(String(16))
+    attachment_ref: Mapped[str | None] = mapped_column(String(300))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PlannedContact(Base):
+    __tablename__ = "planned_contacts"
+    __table_args__ = (Index("ix_planned_owner_status_due", "owner_id", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    type_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(12), default="planned")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
+    number: Mapped[str | None] = mapped_column(String(64))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    issued_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    paid_on: Mapped[date] = mapped_column(Date)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A notification to deliver. The scheduler claims due rows; the key makes it once-only."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # pending → sending → sent | failed | cancelled
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tg_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

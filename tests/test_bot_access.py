@@ -1,0 +1,113 @@
+"""/start, invitations, strangers and forged buttons through the real dispatcher."""
+
+from __future__ import annotations
+
+from aiogram.methods import SetMyCommands
+
+from bot.keyboards.people import InviteRoleCD, PersonCD, PersonRoleCD
+from crm.roles import Role
+from crm.service import CRM
+from tests.conftest import ADMIN_TG
+from tests.harness import (
+    BOT_USERNAME,
+    Harness,
+    TgUser,
+    alerts,
+    button,
+    last_text,
+    reply_keyboard,
+    texts,
+)
+
+ADMIN = TgUser(ADMIN_TG, "Anna", "Adminova", language_code="ru")
+
+
+async def invite_link(h: Harness, role_button: str) -> str:
+    calls = await h.send(ADMIN, "/invite")
+    calls = await h.press(ADMIN, button(calls, role_button))
+    text = last_text(calls)
+    prefix = f"https://t.me/{BOT_USERNAME}?start="
+    assert prefix in text
+    return text.split(prefix)[1].split()[0]
+
+
+async def test_admin_gets_admin_menu_and_commands(harness: Harness) -> None:
+    calls = await harness.send(ADMIN, "/start")
+    assert "Добро пожаловать, Anna Adminova" in last_text(calls)
+    assert "Администратор" in last_text(calls)
+    assert {"👥 Сотрудники", "✉️ Пригласить"} <= set(reply_keyboard(calls))
+    cmds = [c for c in calls if isinstance(c, SetMyCommands)]
+    assert cmds and {"invite", "people", "newteam"} <= {c.command for c in cmds[0].commands}
+
+
+async def test_invitation_registers_a_manager(harness: Harness, crm: CRM) -> None:
+    await harness.send(ADMIN, "/start")
+    token = await invite_link(harness, "Менеджер")
+    newbie = TgUser(2002, "Max", "Sokolov", language_code="en")
+    calls = await harness.send(newbie, f"/start {token}")
+    assert "registered as: Sales manager" in last_text(calls)
+    menu = reply_keyboard(calls)
+    assert "👥 People" not in menu and "❓ Help" in menu
+    actor = await crm.people.identify(2002)
+    assert actor is not None and actor.role is Role.MANAGER
+    # The link works once.
+    other = TgUser(3003, "Eve", None, language_code="ru")
+    calls = await harness.send(other, f"/start {token}")
+    assert "уже использована" in last_text(calls)
+    assert await crm.people.identify(3003) is None
+
+
+async def test_stranger_is_refused_politely_in_own_language(harness: Harness) -> None:
+    ru = TgUser(7007, "Пётр", None, language_code="ru")
+    en = TgUser(8008, "Peter", None, language_code="en")
+    assert "нужно приглашение" in last_text(await harness.send(ru, "/start"))
+    assert "you need an invitation" in last_text(await harness.send(en, "/people"))
+    assert "you need an invitation" in last_text(await harness.send(en, "hello"))
+    calls = await harness.press(en, PersonCD(user_id=1, action="off").pack())
+    assert any("you need an invitation" in a for a in alerts(calls))
+
+
+async def test_deactivated_user_is_refused_at_next_tap(harness: Harness, crm: CRM) -> None:
+    await harness.send(ADMIN, "/start")
+    token = await invite_link(harness, "Менеджер")
+    max_ = TgUser(2002, "Max", None, language_code="ru")
+    await harness.send(max_, f"/start {token}")
+    actor = await crm.people.identify(2002)
+    assert actor is not None
+    calls = await harness.send(ADMIN, "/people")
+    calls = await harness.press(ADMIN, button(calls, "Max"))
+    calls = await harness.press(ADMIN, button(calls, "Отключить"))
+    assert "отключён" in last_text(calls)
+    assert "нужно приглашение" in last_text(await harness.send(max_, "/help"))
+
+
+async def test_forged_callback_from_manager_changes_nothing(harness: Harness, crm: CRM) -> None:
+    await harness.send(ADMIN, "/start")
+    token = await invite_link(harness, "Менеджер")
+    max_ = TgUser(2002, "Max", None, language_code="en")
+    await harness.send(max_, f"/start {token}")
+    admin_actor = await crm.people.identify(ADMIN_TG)
+    assert admin_actor is not None
+    # A manager crafts the admin's buttons: make myself admin, deactivate the admin, invite.
+    forged = [
+        PersonRoleCD(user_id=admin_actor.id, role=Role.MANAGER).pack(),
+        PersonCD(user_id=admin_actor.id, action="off").pack(),
+        InviteRoleCD(role=Role.ADMIN).pack(),
+    ]
+    for data in forged:
+        calls = await harness.press(max_, data)
+        assert alerts(calls) == ["Your role does not allow this."]
+        assert not texts(calls)
+    still = await crm.people.identify(ADMIN_TG)
+    assert still is not None and still.role is Role.ADMIN
+    me = await crm.people.identify(2002)
+    assert me is not None and me.role is Role.MANAGER
+
+
+async def test_language_switch_is_remembered(harness: Harness) -> None:
+    await harness.send(ADMIN, "/start")
+    calls = await harness.send(ADMIN, "/lang")
+    calls = await harness.press(ADMIN, button(calls, "English"))
+    assert "Language: English" in last_text(calls)
+    help_text = last_text(await harness.send(ADMIN, "/help"))
+    assert "/people — people, roles and teams" in help_text
