@@ -1,0 +1,458 @@
+"""Clients: finding them, the card, creating with a duplicate check, editing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.access import (
+    Ownership,
+    can_change,
+    can_create_clients,
+    can_see,
+    client_scope,
+    require,
+)
+from crm.classifiers import Label, label
+from crm.clock import Clock
+from crm.dto import Actor
+from crm.errors import InvalidInput, NotAvailable
+from crm.parsing import (
+    format_phone,
+    normalize_phone,
+    parse_probability,
+    phone_digits_for_search,
+)
+from crm.search_norm import fuzzy_matches, normalize_name_for_dedup, normalize_text
+from storage.db import Database
+from storage.models import Client, ContactPerson
+from storage.repo import classifiers as cls_repo
+from storage.repo import clients as repo
+from storage.repo import people as people_repo
+
+PAGE = 8
+FUZZY_CAP = 5000
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CARD_CLASSIFIERS = ("region", "industry", "segment", "source", "campaign")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRef:
+    id: int
+    name: str
+    hint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    query: str
+    items: list[ClientRef]
+    page: int
+    pages: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContactInfo:
+    id: int
+    name: str
+    position: str | None
+    phone: str | None
+    email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DealLine:
+    id: int
+    title: str
+    stage: Label
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedLine:
+    id: int
+    due_at: datetime
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCard:
+    id: int
+    name: str
+    address: str | None
+    phones: list[str]
+    emails: list[str]
+    tax_number: str | None
+    classifiers: dict[str, Label]
+    trigger_event: str | None
+    probability: int | None
+    owner_name: str | None
+    contacts: list[ContactInfo]
+    open_deals: list[DealLine]
+    next_contact: PlannedLine | None
+    invoiced: Decimal
+    paid: Decimal
+    overdue: Decimal
+    currency: str
+    can_change: bool
+    created_at: datetime
+
+    @property
+    def due(self) -> Decimal:
+        return self.invoiced - self.paid
+
+
+@dataclass(slots=True)
+class ClientDraft:
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    tax_number: str | None = None
+    region_id: int | None = None
+    industry_id: int | None = None
+    segment_id: int | None = None
+    source_id: int | None = None
+    campaign_id: int | None = None
+    trigger_event: str | None = None
+    probability: int | None = None
+    contact_name: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    id: int
+    name: str
+    reason: str  # phone, email, name
+    visible: bool
+
+
+def split_list(value: str | None) -> list[str]:
+    return [v for v in (value or "").split(",") if v]
+
+
+def _search_text(client: Client, contacts: list[ContactPerson]) -> str:
+    parts = [client.name, client.address or "", client.tax_number or ""]
+    parts += split_list(client.emails)
+    for c in contacts:
+        parts += [c.name, c.email or ""]
+    return normalize_text(" ".join(p for p in parts if p))
+
+
+def _phone_digits(client: Client, contacts: list[ContactPerson]) -> str:
+    phones = split_list(client.phones) + [c.phone for c in contacts if c.phone]
+    return " ".join(dict.fromkeys(phones))
+
+
+def refresh_search(client: Client, contacts: list[ContactPerson]) -> None:
+    client.name_norm = normalize_text(client.name)
+    client.search_text = _search_text(client, contacts)
+    client.phone_digits = _phone_digits(client, contacts)
+
+
+async def load_visible(
+    s: AsyncSession, actor: Actor, client_id: int
+) -> tuple[Client, Ownership]:
+    """The client if the actor may see it; else NotAvailable, exactly as if it did not exist."""
+    try:
+        client, team_id = await repo.client_with_team(s, client_id)
+    except LookupError:
+        raise NotAvailable() from None
+    own = Ownership(client.owner_id, team_id)
+    if not can_see(actor, own):
+        raise NotAvailable()
+    return client, own
+
+
+async def load_changeable(s: AsyncSession, actor: Actor, client_id: int) -> Client:
+    client, own = await load_visible(s, actor, client_id)
+    require(can_change(actor, own))
+    return client
+
+
+def visibility(actor: Actor) -> repo.Visibility:
+    scope = client_scope(actor)
+    return repo.Visibility(scope.everything, scope.owner_id, scope.team_id)
+
+
+class ClientService:
+    def __init__(self, db: Database, clock: Clock, currency: str) -> None:
+        self.db = db
+        self.clock = clock
+        self.currency = currency
+
+    async def search(self, actor: Actor, query: str, page: int = 0) -> SearchPage:
+        """By name, contact person, e-mail, tax number or phone; Cyrillic case-insensitive,
+        ё = е, one typo forgiven when nothing matches exactly."""
+        page = max(page, 0)
+        vis = visibility(actor)
+        norm = normalize_text(query)
+        digits = phone_digits_for_search(query)
+        letters = re.sub(r"[\d\s]", "", norm)
+        async with self.db.transaction() as s:
+            if len(digits) >= 5 and not letters:
+                found, total = await repo.search_phone(s, vis, digits, PAGE, page * PAGE)
+                refs = [ClientRef(c.id, c.name, self._phone_hint(c)) for c in found]
+                return self._page(query, refs, page, total)
+            words = norm.split()
+            if not words:
+                return SearchPage(query, [], 0, 0, 0)
+            found, total = await repo.search_words(s, vis, words, PAGE, page * PAGE)
+            if total:
+                refs = [ClientRef(c.id, c.name, self._phone_hint(c)) for c in found]
+                return self._page(query, refs, page, total)
+            candidates = await repo.search_candidates(s, vis, FUZZY_CAP)
+            matched = [(cid, name) for cid, name, text in candidates if fuzzy_matches(norm, text)]
+            chunk = matched[page * PAGE : (page + 1) * PAGE]
+            rows = await repo.clients_by_ids(s, [cid for cid, _ in chunk])
+            refs = [ClientRef(c.id, c.name, self._phone_hint(c)) for c in rows]
+            return self._page(query, refs, page, len(matched))
+
+    @staticmethod
+    def _phone_hint(client: Client) -> str:
+        phones = split_list(client.phones)
+        return format_phone(phones[0]) if phones else ""
+
+    @staticmethod
+    def _page(query: str, refs: list[ClientRef], page: int, total: int) -> SearchPage:
+        pages = max(1, -(-total // PAGE))
+        return SearchPage(query, refs, min(page, pages - 1), pages, total)
+
+    async def find_by_phone(self, actor: Actor, phone: str) -> ClientRef | None:
+        canonical = normalize_phone(phone)
+        if canonical is None:
+            return None
+        async with self.db.transaction() as s:
+            found, _ = await repo.search_phone(s, visibility(actor), canonical, 1, 0)
+            return ClientRef(found[0].id, found[0].name) if found else None
+
+    async def card(self, actor: Actor, client_id: int) -> ClientCard:
+        async with self.db.transaction() as s:
+            client, own = await load_visible(s, actor, client_id)
+            contacts = await repo.contacts_of(s, client.id)
+            deals = await repo.open_deals(s, client.id)
+            planned = await repo.next_planned(s, client.id)
+            today = self.clock.now().astimezone(ZoneInfo(actor.timezone)).date()
+            money = await repo.money_totals(s, client.id, today)
+            ids = {
+                getattr(client, f"{kind}_id") for kind in CARD_CLASSIFIERS
+            } - {None}
+            items = await cls_repo.items_by_ids(s, ids)
+            stages = {st.id: st for st in await cls_repo.stages(s, active_only=False)}
+            owner = await people_repo.user_by_id(s, client.owner_id) if client.owner_id else None
+            classifiers = {
+                kind: label(items[item_id])
+                for kind in CARD_CLASSIFIERS
+                if (item_id := getattr(client, f"{kind}_id")) in items
+            }
+            return ClientCard(
+                id=client.id,
+                name=client.name,
+                address=client.address,
+                phones=[format_phone(p) for p in split_list(client.phones)],
+                emails=split_list(client.emails),
+                tax_number=client.tax_number,
+                classifiers=classifiers,
+                trigger_event=client.trigger_event,
+                probability=client.probability,
+                owner_name=owner.name if owner else None,
+                contacts=[
+                    ContactInfo(
+                        c.id, c.name, c.position,
+                        format_phone(c.phone) if c.phone else None, c.email,
+                    )
+                    for c in contacts
+                ],
+                open_deals=[
+                    DealLine(
+                        d.id, d.title,
+                        Label(d.stage_id, stages[d.stage_id].code, stages[d.stage_id].name_ru,
+                              stages[d.stage_id].name_en),
+                        d.amount, d.currency,
+                    )
+                    for d in deals
+                ],
+                next_contact=PlannedLine(planned.id, planned.due_at, planned.note)
+                if planned else None,
+                invoiced=money.invoiced,
+                paid=money.paid,
+                overdue=money.overdue,
+                currency=self.currency,
+                can_change=can_change(actor, own),
+                created_at=client.created_at,
+            )
+
+    def _clean_draft(self, draft: ClientDraft) -> tuple[str, str | None, str | None]:
+        name = " ".join(draft.name.split())
+        if not 2 <= len(name) <= 300:
+            raise InvalidInput("client_name")
+        phone = None
+        if draft.phone:
+            phone = normalize_phone(draft.phone)
+            if phone is None:
+                raise InvalidInput("phone")
+        email = None
+        if draft.email:
+            email = draft.email.strip().lower()
+            if not EMAIL_RE.match(email):
+                raise InvalidInput("email")
+        if draft.probability is not None and not 0 <= draft.probability <= 100:
+            raise InvalidInput("probability")
+        return name, phone, email
+
+    async def duplicates(self, actor: Actor, draft: ClientDraft) -> list[Duplicate]:
+        name, phone, email = self._clean_draft(draft)
+        dedup = normalize_name_for_dedup(name)
+        longest = max(dedup.split(), key=len) if dedup else None
+        async with self.db.transaction() as s:
+            rows = await repo.possible_duplicates(
+                s, [phone] if phone else [], [email] if email else [], longest
+            )
+            found: list[Duplicate] = []
+            for client, team_id in rows:
+                visible = can_see(actor, Ownership(client.owner_id, team_id))
+                if phone and phone in client.phone_digits.split():
+                    found.append(Duplicate(client.id, client.name, "phone", visible))
+                elif email and email in split_list(client.emails):
+                    found.append(Duplicate(client.id, client.name, "email", visible))
+                elif dedup and normalize_name_for_dedup(client.name) == dedup:
+                    found.append(Duplicate(client.id, client.name, "name", visible))
+            return found
+
+    async def create(self, actor: Actor, draft: ClientDraft) -> ClientRef:
+        require(can_create_clients(actor))
+        name, phone, email = self._clean_draft(draft)
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            for kind in CARD_CLASSIFIERS:
+                item_id = getattr(draft, f"{kind}_id")
+                if item_id is not None:
+                    item = await cls_repo.item(s, item_id)
+                    if item is None or item.kind != kind:
+                        raise InvalidInput(kind)
+            client = Client(
+                name=name,
+                address=(draft.address or "").strip() or None,
+                phones=phone,
+                emails=email,
+                tax_number=(draft.tax_number or "").strip() or None,
+                region_id=draft.region_id,
+                industry_id=draft.industry_id,
+                segment_id=draft.segment_id,
+                source_id=draft.source_id,
+                campaign_id=draft.campaign_id,
+                trigger_event=(draft.trigger_event or "").strip() or None,
+                probability=draft.probability,
+                owner_id=actor.id,
+                created_at=now,
+                updated_at=now,
+            )
+            contacts: list[ContactPerson] = []
+            if draft.contact_name:
+                contacts.append(ContactPerson(name=draft.contact_name.strip(), created_at=now))
+            refresh_search(client, contacts)
+            s.add(client)
+            await s.flush()
+            for c in contacts:
+                c.client_id = client.id
+                s.add(c)
+            people_repo.audit(s, actor.id, "client.created", "client", client.id, None, now)
+            return ClientRef(client.id, client.name)
+
+    async def add_contact(
+        self, actor: Actor, client_id: int, name: str, phone: str | None, email: str | None,
+        position: str | None = None,
+    ) -> ContactInfo:
+        name = " ".join(name.split())
+        if not name:
+            raise InvalidInput("contact_name")
+        canonical = normalize_phone(phone) if phone else None
+        if phone and canonical is None:
+            raise InvalidInput("phone")
+        if email and not EMAIL_RE.match(email.strip()):
+            raise InvalidInput("email")
+        async with self.db.transaction() as s:
+            client = await load_changeable(s, actor, client_id)
+            person = ContactPerson(
+                client_id=client.id, name=name, phone=canonical,
+                email=email.strip().lower() if email else None, position=position,
+                created_at=self.clock.now(),
+            )
+            s.add(person)
+            await s.flush()
+            refresh_search(client, list(await repo.contacts_of(s, client.id)))
+            return ContactInfo(person.id, person.name, person.position,
+                               format_phone(canonical) if canonical else None, person.email)
+
+    async def update_field(self, actor: Actor, client_id: int, name: str, value: str) -> None:
+        """Edit one field of the card from free text; `value` "-" clears it."""
+        value = value.strip()
+        clear = value in ("-", "—")
+        async with self.db.transaction() as s:
+            client = await load_changeable(s, actor, client_id)
+            if name == "name":
+                if clear or not 2 <= len(value) <= 300:
+                    raise InvalidInput("client_name")
+                client.name = " ".join(value.split())
+            elif name == "phone":
+                if clear:
+                    client.phones = None
+                else:
+                    phone = normalize_phone(value)
+                    if phone is None:
+                        raise InvalidInput("phone")
+                    phones = split_list(client.phones)
+                    if phone not in phones:
+                        phones.append(phone)
+                    client.phones = ",".join(phones)
+            elif name == "email":
+                if clear:
+                    client.emails = None
+                else:
+                    email = value.lower()
+                    if not EMAIL_RE.match(email):
+                        raise InvalidInput("email")
+                    emails = split_list(client.emails)
+                    if email not in emails:
+                        emails.append(email)
+                    client.emails = ",".join(emails)
+            elif name == "address":
+                client.address = None if clear else value[:500]
+            elif name == "trigger_event":
+                client.trigger_event = None if clear else value[:500]
+            elif name == "tax_number":
+                digits = re.sub(r"\D", "", value)
+                if not clear and len(digits) not in (10, 12):
+                    raise InvalidInput("tax_number")
+                client.tax_number = None if clear else digits
+            elif name == "probability":
+                prob = None if clear else parse_probability(value)
+                if not clear and prob is None:
+                    raise InvalidInput("probability")
+                client.probability = prob
+            else:
+                raise InvalidInput("field")
+            client.updated_at = self.clock.now()
+            refresh_search(client, list(await repo.contacts_of(s, client.id)))
+
+    async def set_classifier(
+        self, actor: Actor, client_id: int, kind: str, item_id: int | None
+    ) -> None:
+        if kind not in CARD_CLASSIFIERS:
+            raise InvalidInput("field")
+        async with self.db.transaction() as s:
+            client = await load_changeable(s, actor, client_id)
+            if item_id is not None:
+                item = await cls_repo.item(s, item_id)
+                if item is None or item.kind != kind:
+                    raise InvalidInput(kind)
+            setattr(client, f"{kind}_id", item_id)
+            client.updated_at = self.clock.now()

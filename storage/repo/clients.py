@@ -1,0 +1,177 @@
+"""SQL for clients, their contact persons, and what the client card shows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Client, ContactPerson, Deal, Invoice, Payment, PlannedContact, User
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    everything: bool
+    owner_id: int | None = None
+    team_id: int | None = None
+
+
+def _visible(stmt: Select[Any], vis: Visibility) -> Select[Any]:
+    stmt = stmt.where(Client.is_deleted.is_(False))
+    if vis.everything:
+        return stmt
+    conds = [Client.owner_id == vis.owner_id]
+    if vis.team_id is not None:
+        conds.append(Client.owner_id.in_(select(User.id).where(User.team_id == vis.team_id)))
+    return stmt.where(or_(*conds))
+
+
+async def client_with_team(session: AsyncSession, client_id: int) -> tuple[Client, int | None]:
+    """The client and the team of its owner; raises LookupError if absent or deleted."""
+    row = (
+        await session.execute(
+            select(Client, User.team_id)
+            .outerjoin(User, User.id == Client.owner_id)
+            .where(Client.id == client_id, Client.is_deleted.is_(False))
+        )
+    ).first()
+    if row is None:
+        raise LookupError(client_id)
+    return row[0], row[1]
+
+
+async def search_words(
+    session: AsyncSession, vis: Visibility, words: list[str], limit: int, offset: int
+) -> tuple[Sequence[Client], int]:
+    stmt = _visible(select(Client), vis)
+    for word in words:
+        stmt = stmt.where(Client.search_text.contains(word, autoescape=True))
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = await session.scalars(stmt.order_by(Client.name_norm).limit(limit).offset(offset))
+    return rows.all(), total
+
+
+async def search_phone(
+    session: AsyncSession, vis: Visibility, digits: str, limit: int, offset: int
+) -> tuple[Sequence[Client], int]:
+    stmt = _visible(select(Client), vis).where(
+        Client.phone_digits.contains(digits, autoescape=True)
+    )
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = await session.scalars(stmt.order_by(Client.name_norm).limit(limit).offset(offset))
+    return rows.all(), total
+
+
+async def search_candidates(
+    session: AsyncSession, vis: Visibility, cap: int
+) -> Sequence[tuple[int, str, str]]:
+    """(id, name, search_text) of visible clients, for the typo-tolerant pass in Python."""
+    stmt = _visible(select(Client), vis).order_by(Client.name_norm).limit(cap)
+    sub = stmt.subquery()
+    rows = await session.execute(select(sub.c.id, sub.c.name, sub.c.search_text))
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def clients_by_ids(session: AsyncSession, ids: list[int]) -> Sequence[Client]:
+    if not ids:
+        return []
+    rows = await session.scalars(select(Client).where(Client.id.in_(ids)))
+    by_id = {c.id: c for c in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+async def possible_duplicates(
+    session: AsyncSession, phones: list[str], emails: list[str], name_word: str | None
+) -> Sequence[tuple[Client, int | None]]:
+    conds = [Client.phone_digits.contains(p, autoescape=True) for p in phones]
+    conds += [Client.search_text.contains(e, autoescape=True) for e in emails]
+    if name_word:
+        conds.append(Client.name_norm.contains(name_word, autoescape=True))
+    if not conds:
+        return []
+    rows = await session.execute(
+        select(Client, User.team_id)
+        .outerjoin(User, User.id == Client.owner_id)
+        .where(Client.is_deleted.is_(False), or_(*conds))
+        .limit(50)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+async def contacts_of(session: AsyncSession, client_id: int) -> Sequence[ContactPerson]:
+    stmt = (
+        select(ContactPerson)
+        .where(ContactPerson.client_id == client_id)
+        .order_by(ContactPerson.id)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def open_deals(session: AsyncSession, client_id: int) -> Sequence[Deal]:
+    stmt = (
+        select(Deal)
+        .where(Deal.client_id == client_id, Deal.status == "open")
+        .order_by(Deal.opened_at)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def next_planned(session: AsyncSession, client_id: int) -> PlannedContact | None:
+    stmt = (
+        select(PlannedContact)
+        .where(PlannedContact.client_id == client_id, PlannedContact.status == "planned")
+        .order_by(PlannedContact.due_at)
+        .limit(1)
+    )
+    return await session.scalar(stmt)
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyTotals:
+    invoiced: Decimal
+    paid: Decimal
+    overdue: Decimal
+
+    @property
+    def due(self) -> Decimal:
+        return self.invoiced - self.paid
+
+
+async def money_totals(session: AsyncSession, client_id: int, today: date) -> MoneyTotals:
+    invoices = (
+        await session.execute(
+            select(Invoice.id, Invoice.amount, Invoice.due_on)
+            .join(Deal, Deal.id == Invoice.deal_id)
+            .where(Deal.client_id == client_id, Invoice.status != "cancelled")
+        )
+    ).all()
+    paid_by: dict[int, Decimal] = {}
+    if invoices:
+        payments = await session.execute(
+            select(Payment.invoice_id, Payment.amount).where(
+                Payment.invoice_id.in_([i[0] for i in invoices])
+            )
+        )
+        for invoice_id, amount in payments:
+            paid_by[invoice_id] = paid_by.get(invoice_id, Decimal(0)) + amount
+    invoiced = paid = overdue = Decimal(0)
+    for invoice_id, amount, due_on in invoices:
+        got = paid_by.get(invoice_id, Decimal(0))
+        invoiced += amount
+        paid += got
+        if due_on < today and got < amount:
+            overdue += amount - got
+    return MoneyTotals(invoiced, paid, overdue)
+
+
+async def user_names(session: AsyncSession, ids: set[int]) -> dict[int, tuple[str, str]]:
+    """id → (name, role)."""
+    if not ids:
+        return {}
+    rows = await session.execute(select(User.id, User.name, User.role).where(User.id.in_(ids)))
+    return {r[0]: (r[1], r[2]) for r in rows}
