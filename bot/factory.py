@@ -12,7 +12,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommandScopeDefault
 
 from bot.config import Settings
-from bot.handlers import common, people, start, stranger
+from bot.handlers import clients, common, log, new_client, people, start, stranger
 from bot.i18n import ActorI18nMiddleware, create_i18n
 from bot.keyboards.menu import commands_for
 from bot.middlewares import ActorMiddleware
@@ -60,7 +60,12 @@ def create_dispatcher(
         stranger.create_router(),
         common.create_router(),
         people.create_router(),
+        clients.create_router(),
+        log.create_router(),
+        new_client.create_router(),
     )
+    # Last: plain text outside any form is a search.
+    dp.include_router(clients.create_search_router())
     ActorI18nMiddleware(i18n).setup(dp)
     return dp
 

@@ -26,6 +26,14 @@ def fmt_date(value: date) -> str:
     return format_date(value, "d MMM y", locale=current_locale())
 
 
+def fmt_day(value: date) -> str:
+    return format_date(value, "EEEE, d MMMM", locale=current_locale())
+
+
+def fmt_time(value: datetime, tz: ZoneInfo) -> str:
+    return format_datetime(value.astimezone(tz), "HH:mm", locale=current_locale())
+
+
 def fmt_money(amount: Decimal, currency: str) -> str:
     return format_currency(amount, currency, locale=current_locale())
 

@@ -33,8 +33,10 @@ async def invite_link(h: Harness, role_button: str) -> str:
 
 async def test_admin_gets_admin_menu_and_commands(harness: Harness) -> None:
     calls = await harness.send(ADMIN, "/start")
-    assert "Добро пожаловать, Anna Adminova" in last_text(calls)
-    assert "Администратор" in last_text(calls)
+    said = "\n".join(texts(calls))
+    assert "Добро пожаловать, Anna Adminova" in said
+    assert "Администратор" in said
+    assert "Сегодня" in said  # the day's plan follows the greeting
     assert {"👥 Сотрудники", "✉️ Пригласить"} <= set(reply_keyboard(calls))
     cmds = [c for c in calls if isinstance(c, SetMyCommands)]
     assert cmds and {"invite", "people", "newteam"} <= {c.command for c in cmds[0].commands}
@@ -45,7 +47,8 @@ async def test_invitation_registers_a_manager(harness: Harness, crm: CRM) -> Non
     token = await invite_link(harness, "Менеджер")
     newbie = TgUser(2002, "Max", "Sokolov", language_code="en")
     calls = await harness.send(newbie, f"/start {token}")
-    assert "registered as: Sales manager" in last_text(calls)
+    assert "registered as: Sales manager" in texts(calls)[0]
+    assert "Planned for today" in last_text(calls) or "Nothing planned" in last_text(calls)
     menu = reply_keyboard(calls)
     assert "👥 People" not in menu and "❓ Help" in menu
     actor = await crm.people.identify(2002)

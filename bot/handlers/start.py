@@ -10,10 +10,12 @@ from aiogram.types import BotCommandScopeChat, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.handlers.clients import send_today
 from bot.keyboards.menu import commands_for, main_menu
 from bot.texts import error_text, role_name, stranger_text
 from crm.dto import Actor
 from crm.errors import CRMError
+from crm.roles import Role
 from crm.service import CRM
 
 
@@ -54,6 +56,8 @@ async def cmd_start(
         )
     await message.answer(text, reply_markup=main_menu(actor.role))
     await set_user_commands(bot, actor, i18n.current_locale, i18n)
+    if actor.role in (Role.ADMIN, Role.HEAD, Role.MANAGER):
+        await send_today(message, actor, crm)
 
 
 def create_router() -> Router:

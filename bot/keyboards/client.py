@@ -5,7 +5,18 @@ Every id in here is re-checked in `crm/` when pressed: these bytes come from the
 
 from __future__ import annotations
 
+import calendar
+from datetime import date
+
 from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.keyboards.deals import DealCD
+from crm.classifiers import Label
+from crm.clients import ClientCard, ClientRef, SearchPage
+from crm.history import HistoryPage
 
 
 class ClientCD(CallbackData, prefix="c"):
@@ -43,3 +54,258 @@ class CalCD(CallbackData, prefix="cal"):
     action: str  # month, day, hour
     value: int  # yyyymm, yyyymmdd, or yyyymmddhh
     deal_id: int = 0
+
+
+class LogTypeCD(CallbackData, prefix="lt"):
+    """Log a contact of this type (step 2: the outcome). Reminders jump straight here."""
+
+    client_id: int
+    type_id: int
+    planned_id: int = 0  # the reminder it came from, if any
+
+
+class LogOutcomeCD(CallbackData, prefix="lo"):
+    """Step 3: the outcome is picked; the bot asks for a comment (text or voice)."""
+
+    client_id: int
+    type_id: int
+    outcome_id: int  # 0: no outcome
+    planned_id: int = 0
+
+
+class LogSkipCD(CallbackData, prefix="lsk"):
+    """Save the contact without a comment."""
+
+    client_id: int
+
+
+class PlayCD(CallbackData, prefix="pl"):
+    """Play the voice note of a history record."""
+
+    activity_id: int
+
+
+class EditCD(CallbackData, prefix="ce"):
+    """Edit one field of the card: a text field asks for a value, a classifier shows values."""
+
+    client_id: int
+    field: str
+    item_id: int = -1  # for classifiers: the picked value (0 clears); -1: show the choices
+
+
+class FwdCD(CallbackData, prefix="fw"):
+    """Log a forwarded client's message into this client's history."""
+
+    client_id: int
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def card_kb(card: ClientCard) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    cid = card.id
+    kb.button(text=_("📝 Log contact"), callback_data=ClientCD(id=cid, action="log"))
+    kb.button(text=_("📜 History"), callback_data=HistCD(client_id=cid, page=0))
+    kb.button(text=_("⏭ Plan next"), callback_data=ClientCD(id=cid, action="plan"))
+    kb.button(text=_("💼 Deals"), callback_data=ClientCD(id=cid, action="deals"))
+    kb.button(text=_("🧾 Invoices"), callback_data=ClientCD(id=cid, action="inv"))
+    if card.can_change:
+        kb.button(text=_("✏️ Edit"), callback_data=ClientCD(id=cid, action="edit"))
+    kb.button(text=_("👤 Contacts"), callback_data=ClientCD(id=cid, action="contacts"))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def back_to_card(client_id: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=_("« Card"), callback_data=ClientCD(id=client_id, action="open").pack()
+    )
+
+
+def history_kb(page: HistoryPage, types: list[Label], locale: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    nav: list[InlineKeyboardButton] = []
+    cid, tid = page.client_id, page.type_id
+    if page.page > 0:
+        nav.append(InlineKeyboardButton(
+            text=_("‹ Newer"),
+            callback_data=HistCD(client_id=cid, page=page.page - 1, type_id=tid).pack(),
+        ))
+    if page.page + 1 < page.pages:
+        nav.append(InlineKeyboardButton(
+            text=_("Older ›"),
+            callback_data=HistCD(client_id=cid, page=page.page + 1, type_id=tid).pack(),
+        ))
+    if nav:
+        kb.row(*nav)
+    for item in page.items:
+        if item.attachment_kind == "voice":
+            kb.row(InlineKeyboardButton(
+                text=_("▶️ Play voice note of {when}").format(
+                    when=item.occurred_at.strftime("%d.%m")
+                ),
+                callback_data=PlayCD(activity_id=item.id).pack(),
+            ))
+    filters = [InlineKeyboardButton(
+        text=("• " if tid == 0 else "") + _("All"),
+        callback_data=HistCD(client_id=cid, page=0, type_id=0).pack(),
+    )]
+    for t in types:
+        filters.append(InlineKeyboardButton(
+            text=("• " if tid == t.id else "") + _short(t.text(locale), 14),
+            callback_data=HistCD(client_id=cid, page=0, type_id=t.id).pack(),
+        ))
+    for i in range(0, len(filters), 4):
+        kb.row(*filters[i : i + 4])
+    kb.row(back_to_card(cid))
+    return kb.as_markup()
+
+
+def search_kb(result: SearchPage) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for ref in result.items:
+        kb.row(client_button(ref))
+    nav: list[InlineKeyboardButton] = []
+    if result.page > 0:
+        nav.append(InlineKeyboardButton(
+            text="‹", callback_data=SearchCD(page=result.page - 1).pack()
+        ))
+    if result.pages > 1:
+        nav.append(InlineKeyboardButton(
+            text=f"{result.page + 1}/{result.pages}",
+            callback_data=SearchCD(page=result.page).pack(),
+        ))
+    if result.page + 1 < result.pages:
+        nav.append(InlineKeyboardButton(
+            text="›", callback_data=SearchCD(page=result.page + 1).pack()
+        ))
+    if nav:
+        kb.row(*nav)
+    return kb.as_markup()
+
+
+def client_button(ref: ClientRef, prefix: str = "") -> InlineKeyboardButton:
+    text = prefix + _short(ref.name, 40) + (f" · {ref.hint}" if ref.hint else "")
+    return InlineKeyboardButton(
+        text=text, callback_data=ClientCD(id=ref.id, action="open").pack()
+    )
+
+
+def types_kb(client_id: int, types: list[Label], locale: str) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for t in types:
+        kb.button(text=t.text(locale), callback_data=LogTypeCD(client_id=client_id, type_id=t.id))
+    kb.adjust(3)
+    kb.row(back_to_card(client_id))
+    return kb.as_markup()
+
+
+def outcomes_kb(
+    client_id: int, type_id: int, outcomes: list[Label], locale: str, planned_id: int = 0
+) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    for o in outcomes:
+        kb.button(
+            text=o.text(locale),
+            callback_data=LogOutcomeCD(
+                client_id=client_id, type_id=type_id, outcome_id=o.id, planned_id=planned_id
+            ),
+        )
+    kb.button(
+        text=_("— no outcome"),
+        callback_data=LogOutcomeCD(
+            client_id=client_id, type_id=type_id, outcome_id=0, planned_id=planned_id
+        ),
+    )
+    kb.adjust(2)
+    kb.row(back_to_card(client_id))
+    return kb.as_markup()
+
+
+def skip_comment_kb(client_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("Save without a comment"), callback_data=LogSkipCD(client_id=client_id))
+    return kb.as_markup()
+
+
+def next_step_kb(
+    client_id: int, deal_id: int | None, with_close: bool = True
+) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    did = deal_id or 0
+    for when, text in (
+        ("2h", _("in 2 h")),
+        ("tom10", _("tomorrow 10:00")),
+        ("3d", _("in 3 days")),
+        ("nextw", _("next week")),
+    ):
+        kb.button(text=text, callback_data=PlanCD(client_id=client_id, when=when, deal_id=did))
+    kb.button(text=_("📅 Pick a date"),
+              callback_data=PlanCD(client_id=client_id, when="cal", deal_id=did))
+    kb.button(text=_("⌨️ Type it"),
+              callback_data=PlanCD(client_id=client_id, when="text", deal_id=did))
+    kb.adjust(2)
+    if with_close and deal_id:
+        kb.row(
+            InlineKeyboardButton(text=_("✅ Deal won"),
+                                 callback_data=DealCD(id=deal_id, action="won").pack()),
+            InlineKeyboardButton(text=_("❌ Deal lost"),
+                                 callback_data=DealCD(id=deal_id, action="lost").pack()),
+        )
+    kb.row(InlineKeyboardButton(
+        text=_("🚫 No next step"),
+        callback_data=ClientCD(id=client_id, action="nonext").pack(),
+    ))
+    kb.row(back_to_card(client_id))
+    return kb.as_markup()
+
+
+def calendar_kb(client_id: int, deal_id: int, year: int, month: int,
+                today: date) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    prev_y, prev_m = (year - 1, 12) if month == 1 else (year, month - 1)
+    next_y, next_m = (year + 1, 1) if month == 12 else (year, month + 1)
+    nav = []
+    if (year, month) > (today.year, today.month):
+        nav.append(InlineKeyboardButton(text="‹", callback_data=CalCD(
+            client_id=client_id, action="month", value=prev_y * 100 + prev_m, deal_id=deal_id
+        ).pack()))
+    nav.append(InlineKeyboardButton(text=f"{month:02d}.{year}", callback_data=CalCD(
+        client_id=client_id, action="month", value=year * 100 + month, deal_id=deal_id
+    ).pack()))
+    nav.append(InlineKeyboardButton(text="›", callback_data=CalCD(
+        client_id=client_id, action="month", value=next_y * 100 + next_m, deal_id=deal_id
+    ).pack()))
+    kb.row(*nav)
+    for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
+        row = []
+        for day in week:
+            if day.month != month or day < today:
+                row.append(InlineKeyboardButton(text=" ", callback_data=CalCD(
+                    client_id=client_id, action="month", value=year * 100 + month,
+                    deal_id=deal_id).pack()))
+            else:
+                row.append(InlineKeyboardButton(text=str(day.day), callback_data=CalCD(
+                    client_id=client_id, action="day",
+                    value=day.year * 10000 + day.month * 100 + day.day, deal_id=deal_id,
+                ).pack()))
+        kb.row(*row)
+    kb.row(back_to_card(client_id))
+    return kb.as_markup()
+
+
+def hours_kb(client_id: int, deal_id: int, day: date) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    base = (day.year * 10000 + day.month * 100 + day.day) * 100
+    for hour in range(8, 20):
+        kb.button(text=f"{hour:02d}:00", callback_data=CalCD(
+            client_id=client_id, action="hour", value=base + hour, deal_id=deal_id))
+    kb.adjust(4)
+    kb.row(back_to_card(client_id))
+    return kb.as_markup()
+
+
+def card_back_kb(client_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[back_to_card(client_id)]])

@@ -9,6 +9,9 @@ from aiogram.utils.i18n import lazy_gettext as __
 from crm.roles import Role, can_invite, can_list_people
 
 # Lazy texts so that handlers can match a pressed menu button in whatever language it was.
+BTN_TODAY = __("📅 Today")
+BTN_FIND = __("🔎 Find")
+BTN_NEW = __("➕ New client")
 BTN_PEOPLE = __("👥 People")
 BTN_INVITE = __("✉️ Invite")
 BTN_HELP = __("❓ Help")
@@ -17,6 +20,13 @@ BTN_LANGUAGE = __("🌐 Language")
 
 def main_menu(role: Role) -> ReplyKeyboardMarkup:
     rows: list[list[KeyboardButton]] = []
+    work_row: list[KeyboardButton] = []
+    if role in (Role.ADMIN, Role.HEAD, Role.MANAGER):
+        work_row.append(KeyboardButton(text=str(BTN_TODAY)))
+    work_row.append(KeyboardButton(text=str(BTN_FIND)))
+    if role is not Role.SERVICE:
+        work_row.append(KeyboardButton(text=str(BTN_NEW)))
+    rows.append(work_row)
     admin_row: list[KeyboardButton] = []
     if can_list_people(role):
         admin_row.append(KeyboardButton(text=str(BTN_PEOPLE)))
@@ -32,6 +42,11 @@ def commands_for(role: Role | None) -> list[BotCommand]:
     """The `/` menu: what this role can actually run, in the current locale."""
     cmds = [BotCommand(command="start", description=_("Main menu"))]
     if role is not None:
+        if role in (Role.ADMIN, Role.HEAD, Role.MANAGER):
+            cmds.append(BotCommand(command="today", description=_("Today's plan")))
+        cmds.append(BotCommand(command="find", description=_("Find a client")))
+        if role is not Role.SERVICE:
+            cmds.append(BotCommand(command="new", description=_("New client")))
         if can_invite(role):
             cmds.append(BotCommand(command="invite", description=_("Invite a person")))
         if can_list_people(role):

@@ -1,0 +1,383 @@
+"""Today, finding a client (text, /find, inline mode), the card, its history and editing."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    InlineQuery,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    Message,
+)
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from bot.keyboards.client import (
+    ClientCD,
+    EditCD,
+    HistCD,
+    PlayCD,
+    SearchCD,
+    back_to_card,
+    card_back_kb,
+    card_kb,
+    client_button,
+    history_kb,
+    search_kb,
+)
+from bot.keyboards.menu import BTN_FIND, BTN_TODAY, main_menu
+from bot.render import current_locale
+from bot.views import card_text, classifier_title, history_text, search_text, today_text
+from crm.clients import CARD_CLASSIFIERS
+from crm.dto import Actor
+from crm.errors import InvalidInput
+from crm.service import CRM
+
+
+class EditForm(StatesGroup):
+    value = State()
+
+
+class ContactForm(StatesGroup):
+    value = State()
+
+
+TEXT_FIELDS = ("name", "phone", "email", "address", "tax_number", "trigger_event", "probability")
+EMAIL_IN_TEXT = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
+PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s()\-]{5,}\d")
+
+
+async def show(
+    target: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """Edit the message a button was pressed on, or send a new one for a typed command."""
+    if isinstance(target, CallbackQuery):
+        if isinstance(target.message, Message):
+            if target.message.text == text and target.message.reply_markup == markup:
+                await target.answer()
+                return
+            await target.message.edit_text(text, reply_markup=markup)
+        else:
+            await target.bot.send_message(target.from_user.id, text, reply_markup=markup)  # type: ignore[union-attr]
+        await target.answer()
+    else:
+        await target.answer(text, reply_markup=markup)
+
+
+async def send_today(message: Message, actor: Actor, crm: CRM) -> None:
+    view = await crm.planning.today(actor)
+    kb = InlineKeyboardBuilder()
+    for item in (view.overdue + view.today)[:30]:
+        when = item.due_at.astimezone(actor.tz).strftime("%d.%m %H:%M")
+        kb.button(
+            text=f"{'⚠️ ' if item in view.overdue else ''}{when} {item.client_name[:30]}",
+            callback_data=ClientCD(id=item.client_id, action="open"),
+        )
+    kb.adjust(1)
+    await message.answer(
+        today_text(view, actor.tz, crm.config.currency), reply_markup=kb.as_markup()
+    )
+
+
+async def cmd_today(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
+    await state.clear()
+    await send_today(message, actor, crm)
+
+
+async def cmd_find(
+    message: Message, actor: Actor, crm: CRM, state: FSMContext, command: CommandObject
+) -> None:
+    await state.clear()
+    if command.args:
+        await run_search(message, actor, crm, state, command.args)
+    else:
+        await message.answer(_("Type a name, a contact person, a phone or an e-mail:"))
+
+
+async def btn_find(message: Message, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(_("Type a name, a contact person, a phone or an e-mail:"))
+
+
+async def run_search(
+    message: Message, actor: Actor, crm: CRM, state: FSMContext, query: str
+) -> None:
+    query = query.strip()[:200]
+    result = await crm.clients.search(actor, query)
+    await state.update_data(search_q=query)
+    if result.total == 1 and result.items:
+        # One match: straight to the card, one tap saved.
+        await send_card(message, actor, crm, result.items[0].id)
+        return
+    await message.answer(search_text(result), reply_markup=search_kb(result))
+
+
+async def msg_text(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
+    text = message.text or ""
+    if text.startswith("/"):
+        await message.answer(_("Unknown command. See /help."))
+        return
+    await run_search(message, actor, crm, state, text)
+
+
+async def cb_search_page(
+    query: CallbackQuery, callback_data: SearchCD, actor: Actor, crm: CRM, state: FSMContext
+) -> None:
+    q = (await state.get_data()).get("search_q")
+    if not q:
+        await query.answer(_("The search has expired. Type it again."), show_alert=True)
+        return
+    result = await crm.clients.search(actor, q, callback_data.page)
+    await show(query, search_text(result), search_kb(result))
+
+
+async def send_card(message: Message, actor: Actor, crm: CRM, client_id: int) -> None:
+    card = await crm.clients.card(actor, client_id)
+    await message.answer(card_text(card, actor.tz), reply_markup=card_kb(card))
+
+
+async def cb_card(
+    query: CallbackQuery, callback_data: ClientCD, actor: Actor, crm: CRM, state: FSMContext
+) -> None:
+    await state.set_state(None)
+    card = await crm.clients.card(actor, callback_data.id)
+    await show(query, card_text(card, actor.tz), card_kb(card))
+
+
+async def cb_history(
+    query: CallbackQuery, callback_data: HistCD, actor: Actor, crm: CRM
+) -> None:
+    page = await crm.history.page(
+        actor, callback_data.client_id, callback_data.page, callback_data.type_id
+    )
+    types = await crm.classifiers.items("activity_type")
+    await show(query, history_text(page, actor.tz), history_kb(page, types, current_locale()))
+
+
+async def cb_play(
+    query: CallbackQuery, callback_data: PlayCD, actor: Actor, crm: CRM, bot: Bot
+) -> None:
+    kind, ref = await crm.history.attachment(actor, callback_data.activity_id)
+    if kind == "voice":
+        await bot.send_voice(query.from_user.id, ref)
+    else:
+        await bot.send_document(query.from_user.id, ref)
+    await query.answer()
+
+
+def edit_menu_kb(client_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    names = {
+        "name": _("Name"),
+        "phone": _("Add phone"),
+        "email": _("Add e-mail"),
+        "address": _("Address"),
+        "tax_number": _("Tax number"),
+        "trigger_event": _("Why they came"),
+        "probability": _("Probability"),
+    }
+    for field in TEXT_FIELDS:
+        kb.button(text=names[field], callback_data=EditCD(client_id=client_id, field=field))
+    for kind in CARD_CLASSIFIERS:
+        kb.button(text=classifier_title(kind), callback_data=EditCD(client_id=client_id,
+                                                                    field=kind))
+    kb.adjust(2)
+    kb.row(back_to_card(client_id))
+    return kb.as_markup()
+
+
+async def cb_edit_menu(query: CallbackQuery, callback_data: ClientCD, actor: Actor,
+                       crm: CRM) -> None:
+    card = await crm.clients.card(actor, callback_data.id)
+    if not card.can_change:
+        await query.answer(_("Only the client's manager can edit the card."), show_alert=True)
+        return
+    await show(query, _("What to change in «{name}»?").format(name=html.escape(card.name)),
+               edit_menu_kb(card.id))
+
+
+async def cb_edit_field(
+    query: CallbackQuery, callback_data: EditCD, actor: Actor, crm: CRM, state: FSMContext
+) -> None:
+    cid, field = callback_data.client_id, callback_data.field
+    if field in CARD_CLASSIFIERS:
+        if callback_data.item_id >= 0:
+            await crm.clients.set_classifier(actor, cid, field, callback_data.item_id or None)
+            await query.answer(_("Saved."))
+            card = await crm.clients.card(actor, cid)
+            await show(query, card_text(card, actor.tz), card_kb(card))
+            return
+        items = await crm.classifiers.items(field)
+        kb = InlineKeyboardBuilder()
+        for item in items:
+            kb.button(text=item.text(current_locale()),
+                      callback_data=EditCD(client_id=cid, field=field, item_id=item.id))
+        kb.button(text=_("— clear"), callback_data=EditCD(client_id=cid, field=field, item_id=0))
+        kb.adjust(2)
+        kb.row(back_to_card(cid))
+        await show(query, classifier_title(field) + ":", kb.as_markup())
+        return
+    if field not in TEXT_FIELDS:
+        raise InvalidInput("field")
+    card = await crm.clients.card(actor, cid)
+    if not card.can_change:
+        await query.answer(_("Only the client's manager can edit the card."), show_alert=True)
+        return
+    await state.set_state(EditForm.value)
+    await state.update_data(edit_client=cid, edit_field=field)
+    await show(query, _("Send the new value (or «-» to clear it):"), card_back_kb(cid))
+
+
+async def msg_edit_value(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
+    data = await state.get_data()
+    cid, field = int(data["edit_client"]), str(data["edit_field"])
+    try:
+        await crm.clients.update_field(actor, cid, field, message.text or "")
+    except InvalidInput as err:
+        await message.answer(input_error(err.code))
+        return
+    await state.set_state(None)
+    await message.answer(_("Saved."))
+    await send_card(message, actor, crm, cid)
+
+
+def input_error(code: str) -> str:
+    texts = {
+        "phone": _("That does not look like a phone number. Example: +7 916 123-45-67"),
+        "email": _("That does not look like an e-mail. Example: name@company.ru"),
+        "client_name": _("A name is 2 to 300 characters."),
+        "tax_number": _("A tax number (INN) has 10 or 12 digits."),
+        "probability": _("A probability is a number from 0 to 100."),
+        "contact_name": _("Write the contact's name."),
+        "when": _("I did not understand the date. Examples: завтра 15:00, пт 11, 03.12 14:30, "
+                  "через 3 дня, tomorrow 3pm."),
+        "when_past": _("That time has already passed. Pick a time in the future."),
+        "when_far": _("That is too far ahead: plan within two years."),
+        "amount": _("I did not understand the amount. Examples: 150000, 150 000, 1,5 млн."),
+    }
+    return texts.get(code, _("Something is wrong with that input. Please try again."))
+
+
+async def cb_contacts(query: CallbackQuery, callback_data: ClientCD, actor: Actor,
+                      crm: CRM) -> None:
+    card = await crm.clients.card(actor, callback_data.id)
+    lines = [_("<b>Contacts: {name}</b>").format(name=html.escape(card.name))]
+    for c in card.contacts:
+        bits = [html.escape(c.name)]
+        bits += [html.escape(x) for x in (c.position, c.phone, c.email) if x]
+        lines.append("👤 " + ", ".join(bits))
+    for phone in card.phones:
+        lines.append(f"📞 {html.escape(phone)}")
+    if len(lines) == 1:
+        lines.append(_("No contacts yet."))
+    kb = InlineKeyboardBuilder()
+    if card.can_change:
+        kb.button(text=_("➕ Add contact"), callback_data=ClientCD(id=card.id, action="addcontact"))
+    kb.row(back_to_card(card.id))
+    await show(query, "\n".join(lines), kb.as_markup())
+
+
+async def cb_add_contact(query: CallbackQuery, callback_data: ClientCD, actor: Actor,
+                         crm: CRM, state: FSMContext) -> None:
+    card = await crm.clients.card(actor, callback_data.id)
+    if not card.can_change:
+        await query.answer(_("Only the client's manager can edit the card."), show_alert=True)
+        return
+    await state.set_state(ContactForm.value)
+    await state.update_data(contact_client=card.id)
+    await show(query, _("Send the contact person: name, phone and/or e-mail. "
+                        "Example: Ivan Petrov, +7 916 123-45-67"), card_back_kb(card.id))
+
+
+async def msg_contact_value(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
+    data = await state.get_data()
+    cid = int(data["contact_client"])
+    text = message.text or ""
+    email_m = EMAIL_IN_TEXT.search(text)
+    phone_m = PHONE_IN_TEXT.search(text)
+    name = text
+    for m in (email_m, phone_m):
+        if m:
+            name = name.replace(m.group(0), " ")
+    name = " ".join(name.replace(",", " ").split())
+    try:
+        await crm.clients.add_contact(
+            actor, cid, name, phone_m.group(0) if phone_m else None,
+            email_m.group(0) if email_m else None,
+        )
+    except InvalidInput as err:
+        await message.answer(input_error(err.code))
+        return
+    await state.set_state(None)
+    await message.answer(_("Contact added."))
+    await send_card(message, actor, crm, cid)
+
+
+async def inline_search(query: InlineQuery, actor: Actor, crm: CRM) -> None:
+    text = query.query.strip()
+    if len(text) < 2:
+        await query.answer([], cache_time=0, is_personal=True)
+        return
+    result = await crm.clients.search(actor, text)
+    articles: list[Any] = []
+    for ref in result.items[:20]:
+        card = await crm.clients.card(actor, ref.id)
+        body = [f"<b>{html.escape(card.name)}</b>"]
+        body += [html.escape(p) for p in card.phones]
+        body += [html.escape(m) for m in card.emails]
+        if card.address:
+            body.append(html.escape(card.address))
+        articles.append(InlineQueryResultArticle(
+            id=str(ref.id),
+            title=card.name,
+            description=", ".join(card.phones + card.emails)[:200] or None,
+            input_message_content=InputTextMessageContent(
+                message_text="\n".join(body), parse_mode="HTML"
+            ),
+        ))
+    await query.answer(articles, cache_time=0, is_personal=True)
+
+
+async def cmd_cancel(message: Message, actor: Actor, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(_("Cancelled."), reply_markup=main_menu(actor.role))
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.register(cmd_cancel, Command("cancel"))
+    router.message.register(cmd_today, Command("today"))
+    router.message.register(cmd_today, F.text == BTN_TODAY)
+    router.message.register(cmd_find, Command("find"))
+    router.message.register(btn_find, F.text == BTN_FIND)
+    router.callback_query.register(cb_search_page, SearchCD.filter())
+    router.callback_query.register(cb_card, ClientCD.filter(F.action == "open"))
+    router.callback_query.register(cb_history, HistCD.filter())
+    router.callback_query.register(cb_play, PlayCD.filter())
+    router.callback_query.register(cb_edit_menu, ClientCD.filter(F.action == "edit"))
+    router.callback_query.register(cb_edit_field, EditCD.filter())
+    router.callback_query.register(cb_contacts, ClientCD.filter(F.action == "contacts"))
+    router.callback_query.register(cb_add_contact, ClientCD.filter(F.action == "addcontact"))
+    router.message.register(msg_edit_value, EditForm.value, F.text)
+    router.message.register(msg_contact_value, ContactForm.value, F.text)
+    router.inline_query.register(inline_search)
+    return router
+
+
+def create_search_router() -> Router:
+    """The catch-all: plain text outside any form is a search. Included last."""
+    router = Router(name=__name__ + ".search")
+    router.message.register(msg_text, StateFilter(None), F.text)
+    return router
+
+
+__all__ = ["client_button", "create_router", "create_search_router", "send_card", "send_today"]

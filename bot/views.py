@@ -1,0 +1,180 @@
+"""Texts of the main screens: today, the card, the history. Pure functions of crm DTOs."""
+
+from __future__ import annotations
+
+import html
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import gettext as _
+
+from bot.render import clip, current_locale, fmt_datetime, fmt_day, fmt_money
+from bot.texts import role_name
+from crm.clients import ClientCard, SearchPage
+from crm.history import HistoryItem, HistoryPage, TodayView
+
+CLASSIFIER_TITLES = ("region", "industry", "segment", "source", "campaign")
+
+
+def e(value: str | None) -> str:
+    return html.escape(value or "")
+
+
+def classifier_title(kind: str) -> str:
+    return {
+        "region": _("Region"),
+        "industry": _("Industry"),
+        "segment": _("Segment"),
+        "source": _("Source"),
+        "campaign": _("Campaign"),
+    }[kind]
+
+
+def today_text(view: TodayView, tz: ZoneInfo, currency: str) -> str:
+    lines = [_("<b>Today, {day}</b>").format(day=fmt_day(view.day))]
+    if view.overdue:
+        lines.append("")
+        lines.append(_("⚠️ Overdue: {n}").format(n=len(view.overdue)))
+        for item in view.overdue[:15]:
+            lines.append(f"• {fmt_datetime(item.due_at, tz)} — {e(item.client_name)}")
+    lines.append("")
+    if view.today:
+        lines.append(_("📞 Planned for today: {n}").format(n=len(view.today)))
+        for item in view.today[:25]:
+            when = item.due_at.astimezone(tz).strftime("%H:%M")
+            note = f" — <i>{e(item.note[:60])}</i>" if item.note else ""
+            lines.append(f"• {when} {e(item.client_name)}{note}")
+    else:
+        lines.append(_("Nothing planned for today."))
+    lines.append("")
+    lines.append(
+        _("💼 Open deals: {n} for {amount}").format(
+            n=view.open_deals, amount=fmt_money(view.open_amount, currency)
+        )
+    )
+    if view.overdue_invoices:
+        lines.append(
+            _("🧾 Overdue invoices: {n}, owed {amount}").format(
+                n=view.overdue_invoices, amount=fmt_money(view.overdue_amount, currency)
+            )
+        )
+    return clip("\n".join(lines))
+
+
+def card_text(card: ClientCard, tz: ZoneInfo) -> str:
+    loc = current_locale()
+    lines = [f"🏢 <b>{e(card.name)}</b>"]
+    if card.owner_name:
+        lines.append(_("Manager: {name}").format(name=e(card.owner_name)))
+    for phone in card.phones:
+        lines.append(f"📞 {e(phone)}")
+    for email in card.emails:
+        lines.append(f"✉️ {e(email)}")
+    if card.address:
+        lines.append(f"📍 {e(card.address)}")
+    if card.tax_number:
+        lines.append(_("Tax number: {inn}").format(inn=e(card.tax_number)))
+    for kind in CLASSIFIER_TITLES:
+        if kind in card.classifiers:
+            lines.append(f"{classifier_title(kind)}: {e(card.classifiers[kind].text(loc))}")
+    if card.trigger_event:
+        lines.append(_("Why they came: {text}").format(text=e(card.trigger_event)))
+    if card.probability is not None:
+        lines.append(_("Purchase probability: {p}%").format(p=card.probability))
+    for c in card.contacts[:5]:
+        bits = [e(c.name)]
+        if c.position:
+            bits.append(e(c.position))
+        if c.phone:
+            bits.append(e(c.phone))
+        if c.email:
+            bits.append(e(c.email))
+        lines.append("👤 " + ", ".join(bits))
+    lines.append("")
+    if card.open_deals:
+        lines.append(_("<b>Open deals:</b>"))
+        for d in card.open_deals[:8]:
+            lines.append(
+                f"• {e(d.title)} — {e(d.stage.text(loc))}, {fmt_money(d.amount, d.currency)}"
+            )
+    else:
+        lines.append(_("No open deals."))
+    if card.next_contact:
+        lines.append(
+            _("⏭ Next contact: {when}").format(when=fmt_datetime(card.next_contact.due_at, tz))
+            + (f" — <i>{e(card.next_contact.note)}</i>" if card.next_contact.note else "")
+        )
+    else:
+        lines.append(_("⏭ No next contact planned."))
+    if card.invoiced:
+        money = _("🧾 Invoiced {invoiced}, paid {paid}, due {due}").format(
+            invoiced=fmt_money(card.invoiced, card.currency),
+            paid=fmt_money(card.paid, card.currency),
+            due=fmt_money(card.due, card.currency),
+        )
+        if card.overdue:
+            money += _(", <b>overdue {overdue}</b>").format(
+                overdue=fmt_money(card.overdue, card.currency)
+            )
+        lines.append(money)
+    return clip("\n".join(lines))
+
+
+def event_text(item: HistoryItem) -> str:
+    d = item.details or {}
+    names = {
+        "no_next_step": _("No next step planned"),
+        "deal_created": _("Deal created"),
+        "stage_changed": _("Stage changed"),
+        "deal_won": _("Deal won"),
+        "deal_lost": _("Deal lost"),
+        "deal_reopened": _("Deal reopened"),
+        "invoice_added": _("Invoice issued"),
+        "payment_received": _("Payment received"),
+    }
+    text = names.get(item.event or "", item.event or "")
+    extra = [str(v) for k, v in d.items() if k in ("from", "to", "amount", "reason")]
+    if "from" in d and "to" in d:
+        extra = [f"{d['from']} → {d['to']}"]
+    return text + (f" ({e(', '.join(extra))})" if extra else "")
+
+
+def history_item_text(item: HistoryItem, tz: ZoneInfo) -> str:
+    loc = current_locale()
+    when = fmt_datetime(item.occurred_at, tz)
+    if item.type is not None:
+        head = f"<b>{e(item.type.text(loc))}</b>"
+        if item.outcome is not None:
+            head += f" · {e(item.outcome.text(loc))}"
+    else:
+        head = f"<b>{event_text(item)}</b>"
+    who = ""
+    if item.author_name:
+        role = f" ({role_name(item.author_role)})" if item.author_role else ""
+        who = f" — {e(item.author_name)}{role}"
+    lines = [f"{when}{who}", head]
+    if item.deal_title:
+        lines.append(_("Deal: {title}").format(title=e(item.deal_title)))
+    if item.text:
+        lines.append(e(item.text[:600]) + ("…" if len(item.text) > 600 else ""))
+    if item.attachment_kind == "voice":
+        lines.append(_("🎤 voice note"))
+    return "\n".join(lines)
+
+
+def history_text(page: HistoryPage, tz: ZoneInfo) -> str:
+    title = _("<b>History: {name}</b>").format(name=e(page.client_name))
+    if not page.items:
+        return title + "\n\n" + _("No records yet.")
+    header = title + "  " + _("(page {page} of {pages}, {total} records)").format(
+        page=page.page + 1, pages=page.pages, total=page.total
+    )
+    body = "\n\n".join(history_item_text(i, tz) for i in page.items)
+    return clip(header + "\n\n" + body)
+
+
+def search_text(result: SearchPage) -> str:
+    if not result.total:
+        return _("Nothing found for «{q}». Check the spelling or try a phone number.").format(
+            q=e(result.query[:100])
+        )
+    return _("Found {n} for «{q}»:").format(n=result.total, q=e(result.query[:100]))

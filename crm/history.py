@@ -1,0 +1,307 @@
+"""The client's history: reading it, logging a contact, planning the next one, the agenda."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from crm.access import require
+from crm.classifiers import Label, label
+from crm.clients import load_visible
+from crm.clock import Clock
+from crm.dto import Actor
+from crm.errors import Conflict, InvalidInput, NotAvailable
+from crm.roles import Role
+from storage.db import Database
+from storage.models import Activity, Deal, PlannedContact
+from storage.repo import classifiers as cls_repo
+from storage.repo import clients as clients_repo
+from storage.repo import history as repo
+
+HISTORY_PAGE = 10
+TEXT_LIMIT = 3000
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    id: int
+    occurred_at: datetime
+    type: Label | None
+    outcome: Label | None
+    event: str | None
+    details: dict[str, Any] | None
+    text: str | None
+    author_name: str | None
+    author_role: Role | None
+    attachment_kind: str | None
+    deal_title: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    client_id: int
+    client_name: str
+    items: list[HistoryItem]
+    page: int
+    pages: int
+    total: int
+    type_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Logged:
+    activity_id: int
+    client_id: int
+    deal_id: int | None
+    open_deals: list[tuple[int, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    id: int
+    client_id: int
+    due_at: datetime
+    moved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaItem:
+    planned_id: int
+    client_id: int
+    client_name: str
+    due_at: datetime
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TodayView:
+    day: date
+    overdue: list[AgendaItem]
+    today: list[AgendaItem]
+    open_deals: int
+    open_amount: Decimal
+    overdue_invoices: int
+    overdue_amount: Decimal
+
+
+def local_day_bounds(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    local = now.astimezone(tz)
+    start = datetime.combine(local.date(), time(0), tzinfo=tz)
+    return start, start + timedelta(days=1)
+
+
+class HistoryService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def page(
+        self, actor: Actor, client_id: int, page: int = 0, type_id: int = 0
+    ) -> HistoryPage:
+        page = max(page, 0)
+        async with self.db.transaction() as s:
+            client, _ = await load_visible(s, actor, client_id)
+            rows, total = await repo.history_page(
+                s, client.id, type_id or None, HISTORY_PAGE, page * HISTORY_PAGE
+            )
+            pages = max(1, -(-total // HISTORY_PAGE))
+            if page >= pages:
+                page = pages - 1
+                rows, total = await repo.history_page(
+                    s, client.id, type_id or None, HISTORY_PAGE, page * HISTORY_PAGE
+                )
+            ids = {r.type_id for r in rows} | {r.outcome_id for r in rows}
+            items = await cls_repo.items_by_ids(s, {i for i in ids if i})
+            users = await clients_repo.user_names(s, {r.author_id for r in rows if r.author_id})
+            deals = await repo.deal_titles(s, {r.deal_id for r in rows if r.deal_id})
+            result = []
+            for r in rows:
+                author = users.get(r.author_id) if r.author_id else None
+                result.append(
+                    HistoryItem(
+                        id=r.id,
+                        occurred_at=r.occurred_at,
+                        type=label(items[r.type_id]) if r.type_id in items else None,
+                        outcome=label(items[r.outcome_id]) if r.outcome_id in items else None,
+                        event=r.event,
+                        details=r.details,
+                        text=r.text,
+                        author_name=author[0] if author else None,
+                        author_role=Role(author[1]) if author else None,
+                        attachment_kind=r.attachment_kind,
+                        deal_title=deals.get(r.deal_id) if r.deal_id else None,
+                    )
+                )
+            return HistoryPage(client.id, client.name, result, page, pages, total, type_id)
+
+    async def attachment(self, actor: Actor, activity_id: int) -> tuple[str, str]:
+        """(kind, Telegram file_id) of a history record's attachment, if the actor may see it."""
+        async with self.db.transaction() as s:
+            row = await repo.activity(s, activity_id)
+            if row is None or not row.attachment_ref or not row.attachment_kind:
+                raise NotAvailable()
+            await load_visible(s, actor, row.client_id)
+            return row.attachment_kind, row.attachment_ref
+
+    async def log(
+        self,
+        actor: Actor,
+        client_id: int,
+        type_id: int,
+        outcome_id: int | None,
+        text: str | None,
+        *,
+        deal_id: int | None = None,
+        attachment_kind: str | None = None,
+        attachment_ref: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> Logged:
+        """Record a contact. Anyone who may see the card may add to its history."""
+        now = self.clock.now()
+        text = (text or "").strip()[:TEXT_LIMIT] or None
+        async with self.db.transaction() as s:
+            client, _ = await load_visible(s, actor, client_id)
+            kind = await cls_repo.item(s, type_id)
+            if kind is None or kind.kind != "activity_type":
+                raise InvalidInput("activity_type")
+            if outcome_id is not None:
+                outcome = await cls_repo.item(s, outcome_id)
+                if outcome is None or outcome.kind != "outcome":
+                    raise InvalidInput("outcome")
+            open_deals = list(await repo.open_deals_of(s, client.id))
+            if deal_id is not None and deal_id not in {d.id for d in open_deals}:
+                raise Conflict("deal_closed")
+            if deal_id is None and len(open_deals) == 1:
+                # One deal in progress: the contact is about it; no need to ask.
+                deal_id = open_deals[0].id
+            row = Activity(
+                client_id=client.id,
+                deal_id=deal_id,
+                author_id=actor.id,
+                type_id=type_id,
+                outcome_id=outcome_id,
+                text=text,
+                attachment_kind=attachment_kind,
+                attachment_ref=attachment_ref,
+                occurred_at=occurred_at or now,
+                created_at=now,
+            )
+            s.add(row)
+            if deal_id is not None:
+                await repo.touch_deal(s, deal_id, now)
+            # The contact planned for today (or overdue) is done now.
+            _, day_end = local_day_bounds(now, actor.tz)
+            for planned in await repo.planned_for_client(s, client.id, actor.id):
+                if planned.due_at < day_end:
+                    planned.status = "done"
+                    planned.done_at = now
+            await s.flush()
+            return Logged(row.id, client.id, deal_id, [(d.id, d.title) for d in open_deals])
+
+    async def record_event(
+        self, actor: Actor, client_id: int, event: str, deal_id: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        async with self.db.transaction() as s:
+            client, _ = await load_visible(s, actor, client_id)
+            now = self.clock.now()
+            s.add(Activity(client_id=client.id, deal_id=deal_id, author_id=actor.id,
+                           event=event, details=details, occurred_at=now, created_at=now))
+
+
+class PlanningService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def plan(
+        self,
+        actor: Actor,
+        client_id: int,
+        due_at: datetime,
+        *,
+        deal_id: int | None = None,
+        note: str | None = None,
+    ) -> Planned:
+        """Plan the next contact. An earlier plan of the same person for the client moves."""
+        if due_at.tzinfo is None:
+            raise InvalidInput("when")
+        now = self.clock.now()
+        if due_at < now - timedelta(minutes=1):
+            raise InvalidInput("when_past")
+        if due_at > now + timedelta(days=366 * 2):
+            raise InvalidInput("when_far")
+        async with self.db.transaction() as s:
+            client, _ = await load_visible(s, actor, client_id)
+            if deal_id is not None:
+                deal = await s.get(Deal, deal_id)
+                if deal is None or deal.client_id != client.id:
+                    raise NotAvailable()
+            existing = list(await repo.planned_for_client(s, client.id, actor.id))
+            if existing:
+                first = existing[0]
+                first.due_at = due_at
+                first.deal_id = deal_id or first.deal_id
+                first.note = note or first.note
+                for extra in existing[1:]:
+                    extra.status = "cancelled"
+                return Planned(first.id, client.id, due_at, moved=True)
+            row = PlannedContact(
+                client_id=client.id, deal_id=deal_id, owner_id=actor.id, due_at=due_at,
+                note=note, status="planned", created_at=now,
+            )
+            s.add(row)
+            await s.flush()
+            return Planned(row.id, client.id, due_at, moved=False)
+
+    async def no_next_step(self, actor: Actor, client_id: int, deal_id: int | None) -> None:
+        """The manager says explicitly there is nothing to plan; that is recorded."""
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            client, _ = await load_visible(s, actor, client_id)
+            for planned in await repo.planned_for_client(s, client.id, actor.id):
+                planned.status = "cancelled"
+            s.add(Activity(client_id=client.id, deal_id=deal_id, author_id=actor.id,
+                           event="no_next_step", occurred_at=now, created_at=now))
+
+    async def set_status(self, actor: Actor, planned_id: int, status: str) -> int:
+        """Mark done or cancelled; returns the client id."""
+        if status not in ("done", "cancelled"):
+            raise InvalidInput("status")
+        async with self.db.transaction() as s:
+            row = await repo.planned(s, planned_id)
+            if row is None:
+                raise NotAvailable()
+            await load_visible(s, actor, row.client_id)
+            require(row.owner_id == actor.id or actor.role in (Role.ADMIN, Role.HEAD))
+            if row.status != "planned":
+                raise Conflict("planned_closed")
+            row.status = status
+            row.done_at = self.clock.now()
+            return row.client_id
+
+    async def today(self, actor: Actor) -> TodayView:
+        now = self.clock.now()
+        tz = actor.tz
+        start, end = local_day_bounds(now, tz)
+        async with self.db.transaction() as s:
+            rows = await repo.agenda(s, actor.id, end)
+            overdue: list[AgendaItem] = []
+            today: list[AgendaItem] = []
+            for planned, name in rows:
+                item = AgendaItem(
+                    planned.id, planned.client_id, name, planned.due_at, planned.note
+                )
+                (overdue if planned.due_at < start else today).append(item)
+            count, deals = await repo.open_deal_totals(s, actor.id)
+            amount = sum((d.amount for d in deals), Decimal(0))
+            local_today = now.astimezone(tz).date()
+            debts = await repo.overdue_debts(s, actor.id, local_today)
+            return TodayView(
+                day=local_today, overdue=overdue, today=today, open_deals=count,
+                open_amount=amount, overdue_invoices=len(debts),
+                overdue_amount=sum(debts, Decimal(0)),
+            )

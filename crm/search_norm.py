@@ -1,0 +1,155 @@
+"""Text normalisation and typo-tolerant matching for search (Russian and English).
+
+The normalised form is meant to be stored in a separate, indexed column so that the database
+can do plain ``LIKE``/prefix searches while Python does the final fuzzy filtering with
+:func:`fuzzy_matches`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from rapidfuzz.distance import OSA
+
+__all__ = [
+    "LEGAL_FORMS",
+    "fuzzy_matches",
+    "normalize_name_for_dedup",
+    "normalize_text",
+    "within_one_typo",
+]
+
+# Queries shorter than this must match a word prefix exactly (a typo in 1-3 letters
+# matches far too much).
+MIN_FUZZY_LEN = 4
+
+#: Legal-form words dropped by :func:`normalize_name_for_dedup` (already normalised).
+LEGAL_FORMS: frozenset[str] = frozenset(
+    {
+        "ооо", "оао", "зао", "пао", "ао", "нао", "ип", "чп",
+        "llc", "ltd", "inc", "gmbh", "co", "corp", "plc",
+    }
+)  # fmt: skip
+
+# Spelled-out legal forms, dropped as whole phrases (already normalised).
+_LEGAL_PHRASES: tuple[tuple[str, ...], ...] = tuple(
+    tuple(p.split())
+    for p in (
+        "общество с ограниченной ответственностью",
+        "публичное акционерное общество",
+        "непубличное акционерное общество",
+        "открытое акционерное общество",
+        "закрытое акционерное общество",
+        "акционерное общество",
+        "индивидуальный предприниматель",
+        "limited liability company",
+    )
+)
+
+
+def _keep(ch: str) -> bool:
+    # Letters, digits and combining marks (so that scripts with vowel signs stay intact).
+    return unicodedata.category(ch)[0] in "LNM"
+
+
+def _normalize_once(s: str) -> str:
+    s = unicodedata.normalize("NFKC", s).casefold()
+    s = unicodedata.normalize("NFKC", s)
+    s = s.replace("ё", "е")
+    s = "".join(ch if _keep(ch) else " " for ch in s)
+    return " ".join(s.split())
+
+
+def normalize_text(s: str) -> str:
+    """Searchable, case-insensitive form of ``s``.
+
+    NFKC + casefold, ё→е (Ё too), every character that is not a letter/digit (punctuation,
+    quotes «»"', dashes, symbols) becomes a space, whitespace is collapsed and stripped.
+    'ООО «Ёлка-Плюс»' → 'ооо елка плюс'. Idempotent: ``normalize_text(normalize_text(x)) ==
+    normalize_text(x)``.
+    """
+    result = _normalize_once(s)
+    # Unicode casefolding/NFKC are not guaranteed to be idempotent for every exotic code point;
+    # iterate to a fixed point (in practice the loop body runs at most once).
+    for _ in range(4):
+        again = _normalize_once(result)
+        if again == result:
+            break
+        result = again
+    return result
+
+
+def _drop_phrases(words: list[str]) -> list[str]:
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        for phrase in _LEGAL_PHRASES:
+            if tuple(words[i : i + len(phrase)]) == phrase:
+                i += len(phrase)
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
+def normalize_name_for_dedup(s: str) -> str:
+    """Key for spotting duplicate companies: :func:`normalize_text` minus legal forms.
+
+    Drops the words in :data:`LEGAL_FORMS` (ооо, оао, зао, пао, ао, ип, llc, ltd, inc, gmbh,
+    co, ...) and spelled-out forms ("общество с ограниченной ответственностью") wherever they
+    are; word order is kept (nothing is sorted). 'ООО "Иванов"' and 'иванов ооо' → 'иванов'.
+    If nothing but legal forms is left (e.g. 'ООО'), the plain normalised text is returned so
+    that the key is never empty for a non-empty name.
+    """
+    words = normalize_text(s).split()
+    kept = [w for w in _drop_phrases(words) if w not in LEGAL_FORMS]
+    return " ".join(kept) if kept else " ".join(words)
+
+
+def _typo1(a: str, b: str) -> bool:
+    """Optimal-string-alignment (restricted Damerau-Levenshtein) distance ≤ 1.
+
+    For a threshold of 1 OSA equals the unrestricted Damerau-Levenshtein distance.
+    """
+    return OSA.distance(a, b, score_cutoff=1) <= 1
+
+
+def within_one_typo(query: str, candidate_word: str) -> bool:
+    """Is ``candidate_word`` equal to ``query`` up to one typo?
+
+    Both are normalised with :func:`normalize_text` first. A typo is one insertion, deletion,
+    substitution or transposition of adjacent letters (Damerau-Levenshtein distance ≤ 1).
+    Queries shorter than 4 characters get no typo tolerance: they must be an exact prefix of
+    the candidate. An empty query never matches.
+    """
+    q = normalize_text(query)
+    c = normalize_text(candidate_word)
+    if not q:
+        return False
+    if len(q) < MIN_FUZZY_LEN:
+        return c.startswith(q)
+    return _typo1(q, c)
+
+
+def _word_matches(q: str, word: str) -> bool:
+    if word.startswith(q):
+        return True
+    if len(q) < MIN_FUZZY_LEN:
+        return False
+    # Whole word, or a prefix of it: the user may not have finished typing ("ивонов" →
+    # "иванова"). Prefixes of length len(q)±1 cover a missing/extra letter inside the prefix.
+    n = len(q)
+    return any(_typo1(q, word[:k]) for k in {n - 1, n, n + 1, len(word)} if k > 0)
+
+
+def fuzzy_matches(query: str, text: str) -> bool:
+    """Typo-tolerant "search as you type" match of ``query`` against ``text``.
+
+    Both are normalised with :func:`normalize_text`. True if every query word is a prefix of
+    some word of ``text``, or (for query words of 4+ characters) within one typo of such a
+    word or of one of its prefixes of about the same length. An empty query matches anything.
+    Query words are matched independently (two query words may match the same text word).
+    """
+    text_words = normalize_text(text).split()
+    return all(any(_word_matches(q, w) for w in text_words) for q in normalize_text(query).split())

@@ -1,0 +1,119 @@
+"""SQL for the history (activities) and planned contacts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Activity, Client, Deal, Invoice, Payment, PlannedContact
+
+
+async def history_page(
+    session: AsyncSession, client_id: int, type_id: int | None, limit: int, offset: int
+) -> tuple[Sequence[Activity], int]:
+    stmt = select(Activity).where(Activity.client_id == client_id)
+    if type_id:
+        stmt = stmt.where(Activity.type_id == type_id)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = await session.scalars(
+        stmt.order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit).offset(offset)
+    )
+    return rows.all(), total
+
+
+async def last_activity(session: AsyncSession, client_id: int) -> Activity | None:
+    stmt = (
+        select(Activity)
+        .where(Activity.client_id == client_id)
+        .order_by(Activity.occurred_at.desc(), Activity.id.desc())
+        .limit(1)
+    )
+    return await session.scalar(stmt)
+
+
+async def activity(session: AsyncSession, activity_id: int) -> Activity | None:
+    return await session.get(Activity, activity_id)
+
+
+async def deal_titles(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Deal.id, Deal.title).where(Deal.id.in_(ids)))
+    return {r[0]: r[1] for r in rows}
+
+
+async def open_deals_of(session: AsyncSession, client_id: int) -> Sequence[Deal]:
+    stmt = select(Deal).where(Deal.client_id == client_id, Deal.status == "open")
+    return (await session.scalars(stmt.order_by(Deal.opened_at))).all()
+
+
+async def planned_for_client(
+    session: AsyncSession, client_id: int, owner_id: int | None = None
+) -> Sequence[PlannedContact]:
+    stmt = select(PlannedContact).where(
+        PlannedContact.client_id == client_id, PlannedContact.status == "planned"
+    )
+    if owner_id is not None:
+        stmt = stmt.where(PlannedContact.owner_id == owner_id)
+    return (await session.scalars(stmt.order_by(PlannedContact.due_at))).all()
+
+
+async def planned(session: AsyncSession, planned_id: int) -> PlannedContact | None:
+    return await session.get(PlannedContact, planned_id)
+
+
+async def agenda(
+    session: AsyncSession, owner_id: int, until: datetime
+) -> Sequence[tuple[PlannedContact, str]]:
+    """Planned contacts of an owner due before `until` (overdue ones included), with names."""
+    rows = await session.execute(
+        select(PlannedContact, Client.name)
+        .join(Client, Client.id == PlannedContact.client_id)
+        .where(
+            PlannedContact.owner_id == owner_id,
+            PlannedContact.status == "planned",
+            PlannedContact.due_at < until,
+            Client.is_deleted.is_(False),
+        )
+        .order_by(PlannedContact.due_at)
+        .limit(200)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+async def touch_deal(session: AsyncSession, deal_id: int, at: datetime) -> None:
+    await session.execute(update(Deal).where(Deal.id == deal_id).values(last_activity_at=at))
+
+
+async def open_deal_totals(session: AsyncSession, owner_id: int) -> tuple[int, list[Deal]]:
+    rows = (
+        await session.scalars(select(Deal).where(Deal.owner_id == owner_id, Deal.status == "open"))
+    ).all()
+    return len(rows), list(rows)
+
+
+async def overdue_debts(session: AsyncSession, owner_id: int, today: date) -> list[Decimal]:
+    """What is still owed on each overdue invoice of the owner's deals."""
+    invoices = (
+        await session.execute(
+            select(Invoice.id, Invoice.amount)
+            .join(Deal, Deal.id == Invoice.deal_id)
+            .where(Deal.owner_id == owner_id, Invoice.status == "open", Invoice.due_on < today)
+        )
+    ).all()
+    if not invoices:
+        return []
+    paid: dict[int, Decimal] = {}
+    payments = await session.execute(
+        select(Payment.invoice_id, Payment.amount).where(
+            Payment.invoice_id.in_([r[0] for r in invoices])
+        )
+    )
+    for invoice_id, value in payments:
+        paid[invoice_id] = paid.get(invoice_id, Decimal(0)) + value
+    debts = [amount - paid.get(invoice_id, Decimal(0)) for invoice_id, amount in invoices]
+    return [d for d in debts if d > 0]
