@@ -13,7 +13,6 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.keyboards.deals import DealCD
 from crm.classifiers import Label
 from crm.clients import ClientCard, ClientRef, SearchPage
 from crm.history import HistoryPage
@@ -233,6 +232,9 @@ def skip_comment_kb(client_id: int) -> InlineKeyboardMarkup:
 def next_step_kb(
     client_id: int, deal_id: int | None, with_close: bool = True
 ) -> InlineKeyboardMarkup:
+    # Imported here: the deals keyboards import this module's ClientCD.
+    from bot.keyboards.deals import DealCD
+
     kb = InlineKeyboardBuilder()
     did = deal_id or 0
     for when, text in (
