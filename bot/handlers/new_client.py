@@ -175,15 +175,18 @@ async def ask_probability(message: Message, state: FSMContext) -> None:
     await state.set_state(NewClientForm.probability)
     await message.answer(
         _("Your estimate of the purchase probability, % (or type a number):"),
-        reply_markup=skip_kb([(f"{p}%", NewCD(step="prob", value=p)) for p in (10, 30, 50, 70,
-                                                                                 90)]),
+        reply_markup=probability_kb(),
     )
+
+
+def probability_kb() -> InlineKeyboardMarkup:
+    return skip_kb([(f"{p}%", NewCD(step="prob", value=p)) for p in (10, 30, 50, 70, 90)])
 
 
 async def msg_probability(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
     prob = parse_probability(message.text or "")
     if prob is None:
-        await message.answer(input_error("probability"))
+        await message.answer(input_error("probability"), reply_markup=probability_kb())
         return
     await state.update_data(nc_prob=prob)
     await create(message, actor, crm, state)
