@@ -12,7 +12,7 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommandScopeDefault
 
 from bot.config import Settings
-from bot.handlers import clients, common, log, new_client, people, start, stranger
+from bot.handlers import clients, common, deals, log, new_client, people, start, stranger
 from bot.i18n import ActorI18nMiddleware, create_i18n
 from bot.keyboards.menu import commands_for
 from bot.middlewares import ActorMiddleware
@@ -63,6 +63,7 @@ def create_dispatcher(
         clients.create_router(),
         log.create_router(),
         new_client.create_router(),
+        deals.create_router(),
     )
     # Last: plain text outside any form is a search.
     dp.include_router(clients.create_search_router())
@@ -73,9 +74,10 @@ def create_dispatcher(
 async def set_default_commands(bot: Bot, dp: Dispatcher) -> None:
     """The `/` menu strangers see, per language; registered users get theirs at /start."""
     i18n = dp["i18n_core"]
-    for locale in ("ru", "en"):
-        with i18n.use_locale(locale):
-            cmds = commands_for(None)
-        await bot.set_my_commands(cmds, scope=BotCommandScopeDefault(), language_code=locale)
-    with i18n.use_locale(i18n.default_locale):
-        await bot.set_my_commands(commands_for(None), scope=BotCommandScopeDefault())
+    with i18n.context():
+        for locale in ("ru", "en"):
+            with i18n.use_locale(locale):
+                cmds = commands_for(None)
+            await bot.set_my_commands(cmds, scope=BotCommandScopeDefault(), language_code=locale)
+        with i18n.use_locale(i18n.default_locale):
+            await bot.set_my_commands(commands_for(None), scope=BotCommandScopeDefault())

@@ -20,7 +20,7 @@ from crm.service import CRM
 
 
 async def set_user_commands(bot: Bot, actor: Actor, locale: str, i18n: I18n) -> None:
-    with i18n.use_locale(locale):
+    with i18n.context(), i18n.use_locale(locale):
         cmds = commands_for(actor.role)
     await bot.set_my_commands(cmds, scope=BotCommandScopeChat(chat_id=actor.tg_id))
 
