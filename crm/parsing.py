@@ -156,6 +156,10 @@ _TIME_PREFIX = r"(?:(?P<prefix>в|во|at|к|by|@)\s*)?"
 _RE_TIME_HM = re.compile(
     _TIME_PREFIX + r"(?P<h>[0-9]{1,2}):(?P<mi>[0-9]{2})(?:\s*(?P<ampm>am|pm))?" + _END
 )
+# "в 15.30" / "at 9.30": with an explicit "в"/"at" a dotted pair is a time, not a date.
+_RE_TIME_DOT = re.compile(
+    r"(?P<prefix>в|во|at|к|by|@)\s*(?P<h>[0-9]{1,2})\.(?P<mi>[0-9]{2})" + _END
+)
 _RE_TIME_AMPM = re.compile(_TIME_PREFIX + r"(?P<h>[0-9]{1,2})\s*(?P<ampm>am|pm)" + _END)
 _RE_TIME_RU_PART = re.compile(
     _TIME_PREFIX + r"(?P<h>[0-9]{1,2})(?::(?P<mi>[0-9]{2}))?\s*(?:ч(?:ас|аса|асов)?\s+)?"
@@ -261,6 +265,10 @@ def _year(raw: str | None) -> int | None:
 
 
 def _h_numeric_date(m: re.Match[str], w: _When) -> None:
+    if m.group(0).count(".") == 1 and (w.has_date() or w.relative is not None):
+        # "завтра 15.30": after a date a dotted pair can only be a time.
+        _set_time(w, int(m.group("d")), int(m.group("m")))
+        return
     _set_date(w, explicit=(_year(m.group("y")), int(m.group("m")), int(m.group("d"))))
 
 
@@ -273,6 +281,10 @@ def _h_time_hm(m: re.Match[str], w: _When) -> None:
     if m.group("ampm"):
         h = _apply_ampm(h, m.group("ampm"))
     _set_time(w, h, mi)
+
+
+def _h_time_dot(m: re.Match[str], w: _When) -> None:
+    _set_time(w, int(m.group("h")), int(m.group("mi")))
 
 
 def _h_time_ampm(m: re.Match[str], w: _When) -> None:
@@ -320,6 +332,7 @@ _RULES: tuple[tuple[re.Pattern[str], _Handler], ...] = (
     (_RE_DAY_WORD, _h_day_word),
     (_RE_NEXT_WEEK, _h_next_week),
     (_RE_WEEKDAY, _h_weekday),
+    (_RE_TIME_DOT, _h_time_dot),
     (_RE_ISO_DATE, _h_numeric_date),
     (_RE_DOT_DATE, _h_numeric_date),
     (_RE_DAY_MONTH, _h_month_name_date),
@@ -446,6 +459,8 @@ def parse_when(text: str, now: datetime, *, default_hour: int = 10) -> datetime 
       dots (DD.MM) only; slashes are rejected because DD/MM vs MM/DD is ambiguous. A date
       without a year that has already passed means the next year: with a time the comparison
       is against ``now``, without a time against today's date. An explicit year is taken as is.
+      Exception: a dotted pair right after "в"/"at" ("в 15.30") or after another date
+      ("завтра 15.30") is a time.
     * times: "15:00", "9:30", "в 15", "at 10", "3pm", "10:30am", "15ч", "в 7 вечера",
       "в 3 дня", "полдень"/"noon". A bare number ("11") is an hour only next to a date ("пт 11")
       or after "в"/"at" ("в 15"); on its own ("15") it is rejected as ambiguous.
@@ -555,7 +570,6 @@ def _parse_number(raw: str, *, has_multiplier: bool) -> Decimal | None:
         # Exactly three digits after a single separator is a thousands group ("1,500",
         # "1.500") -- unless a multiplier follows ("1,500k" is 1.5k) or the integer part is 0.
         thousands = len(frac) == 3 and not has_multiplier and int_part not in ("", "0")
-        # ...and it also must not be combined with space groups that make it a decimal.
         dec_sep = None if thousands else sep
     if dec_sep is not None:
         int_raw, frac = raw.rsplit(dec_sep, 1)
