@@ -1,0 +1,81 @@
+"""The `salesbot` command line: help, settings errors, migrate, backup."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import SettingsError, load_settings
+from tests.e2e import salesbot_command
+
+
+def run_cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("BOT_TOKEN", "DATABASE_URL", "ADMIN_IDS", "DEFAULT_TIMEZONE")}
+    cmd = salesbot_command()[:-1] + args
+    return subprocess.run(cmd, cwd=cwd, env={**base, **env}, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    out = run_cli(["--help"], tmp_path)
+    assert out.returncode == 0
+    for cmd in ("run", "migrate", "seed-demo", "backup"):
+        assert cmd in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "BOT_TOKEN is not set"),
+        ({"BOT_TOKEN": "nonsense"}, "BOT_TOKEN is invalid"),
+        ({"BOT_TOKEN": "1:a", "ADMIN_IDS": "12,abc"}, "ADMIN_IDS is invalid: 'abc'"),
+        ({"BOT_TOKEN": "1:a", "DEFAULT_TIMEZONE": "Mars/Olympus"}, "DEFAULT_TIMEZONE is invalid"),
+        ({"BOT_TOKEN": "1:a", "DATABASE_URL": "mysql://x"}, "DATABASE_URL is invalid"),
+    ],
+)
+def test_bad_settings_stop_with_one_clear_line(
+    tmp_path: Path, env: dict[str, str], expected: str
+) -> None:
+    out = run_cli(["run"], tmp_path, **env)
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0, out.stderr
+    assert expected in out.stderr and "Traceback" not in out.stderr
+
+
+def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for key in ("BOT_TOKEN", "ADMIN_IDS", "CURRENCY"):
+        monkeypatch.delenv(key, raising=False)
+    (tmp_path / ".env").write_text("BOT_TOKEN=42:XYZ\nADMIN_IDS=1, 2\nCURRENCY=eur\n")
+    settings = load_settings()
+    assert settings.admin_ids == (1, 2) and settings.currency == "EUR"
+    (tmp_path / ".env").write_text("BOT_TOKEN=42:XYZ\nINVITE_TTL_DAYS=0\n")
+    with pytest.raises(SettingsError, match="INVITE_TTL_DAYS"):
+        load_settings()
+
+
+def test_migrate_then_backup_copies_a_consistent_database(tmp_path: Path) -> None:
+    db = tmp_path / "salesbot.db"
+    env = {"BOT_TOKEN": "1:a", "DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
+    out = run_cli(["migrate"], tmp_path, **env)
+    assert out.returncode == 0, out.stderr
+    out = run_cli(["backup", str(tmp_path / "copy.db")], tmp_path, **env)
+    assert out.returncode == 0, out.stderr
+    with sqlite3.connect(tmp_path / "copy.db") as conn:
+        stages = conn.execute("SELECT count(*) FROM stages").fetchone()[0]
+    assert stages == 6
+    pg = run_cli(["backup", "x.db"], tmp_path, BOT_TOKEN="1:a",
+                 DATABASE_URL="postgresql+asyncpg://u@127.0.0.1/db")
+    assert pg.returncode == 1 and "pg_dump" in pg.stderr
+
+
+def test_python_dash_m_entry_point(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "bot.cli", "--help"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0 and "seed-demo" in out.stdout
