@@ -112,3 +112,20 @@ async def test_history_pages_and_type_filter(any_crm: CRM, clock: FrozenClock) -
     assert calls.total == 11 and all(i.type and i.type.code == "call" for i in calls.items)
     beyond = await any_crm.history.page(max_, ref.id, page=99)
     assert beyond.page == 2
+
+
+async def test_service_and_marketing_add_their_records_to_the_same_card(any_crm: CRM) -> None:
+    max_ = await person(any_crm, 2002, "Max")
+    sam = await person(any_crm, 5005, "Sam", Role.SERVICE)
+    mia = await person(any_crm, 6006, "Mia", Role.MARKETER)
+    ref = await client(any_crm, max_, "Ромашка")
+    check = await any_crm.classifiers.by_code("activity_type", "satisfaction")
+    touch = await any_crm.classifiers.by_code("activity_type", "campaign_touch")
+    assert check and touch
+    await any_crm.history.log(sam, ref.id, check.id, None, "Всё работает, довольны")
+    await any_crm.history.log(mia, ref.id, touch.id, None, "Приглашение на вебинар")
+    page = await any_crm.history.page(max_, ref.id)
+    assert [(i.author_name, i.author_role) for i in page.items] == [
+        ("Mia", Role.MARKETER), ("Sam", Role.SERVICE)]
+    with pytest.raises(Forbidden):
+        await any_crm.clients.update_field(sam, ref.id, "name", "Другое имя")

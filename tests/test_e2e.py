@@ -49,3 +49,76 @@ async def test_admin_invites_a_manager_and_a_stranger_is_refused(
         scopes = {key[0] for key in api.commands}
         assert any('"chat_id":1001' in s.replace(" ", "") for s in scopes)
         assert any(lang == "en" for _, lang in api.commands)
+
+
+async def prepare_manager_with_client(db_path: Path) -> int:
+    """A manager with one client and one open deal, written before the bot starts."""
+    from decimal import Decimal
+
+    from crm.config import CRMConfig
+    from crm.service import CRM
+    from storage.db import Database
+    from storage.migrate import upgrade
+    from tests.factories import client, person
+
+    db = Database(f"sqlite+aiosqlite:///{db_path}")
+    await upgrade(db)
+    crm = CRM(db, CRMConfig(admin_ids=frozenset({ADMIN_ID})))
+    max_ = await person(crm, 2002, "Max Sokolov", locale="ru")
+    ref = await client(crm, max_, 'ООО "Иванов и партнёры"', "+7 916 123-45-67")
+    await crm.deals.create(max_, ref.id, "20 принтеров", Decimal("150000"), None)
+    await db.dispose()
+    return ref.id
+
+
+async def test_manager_main_path_over_http(api: FakeBotAPI, tmp_path: Path) -> None:
+    """find → card → log a call → plan the next contact → close the deal as lost."""
+    client_id = await prepare_manager_with_client(tmp_path / "salesbot.db")
+    async with running_bot(api, tmp_path, {"ADMIN_IDS": str(ADMIN_ID)}):
+        max_ = api.user(2002, first_name="Max", language_code="ru")
+        max_.send_text("иванов")
+        await reply_with(max_, "Иванов и партнёры")
+        press(max_, "Записать контакт")
+        await reply_with(max_, "какой был контакт")
+        press(max_, "Звонок")
+        await reply_with(max_, "результат?")
+        press(max_, "Дозвонился")
+        await reply_with(max_, "комментарий")
+        max_.send_text("Обсудили цену, думают")
+        await reply_with(max_, "Какой следующий шаг")
+        press(max_, "завтра 10:00")
+        await reply_with(max_, "запланирован")
+        # Next day, the client refuses: close the deal as lost from the card.
+        max_.send_text("иванов")
+        await reply_with(max_, "Следующий контакт")
+        press(max_, "Записать контакт")
+        await reply_with(max_, "какой был контакт")
+        press(max_, "Звонок")
+        await reply_with(max_, "результат?")
+        press(max_, "Не заинтересован")
+        await reply_with(max_, "комментарий")
+        max_.send_text("Дорого")
+        await reply_with(max_, "Какой следующий шаг")
+        press(max_, "Сделка проиграна")
+        await reply_with(max_, "проиграна")
+        press(max_, "Цена")
+        await reply_with(max_, "проигранн")
+
+    from sqlalchemy import select
+
+    from storage.db import Database
+    from storage.models import Activity, ClassifierItem, Deal, PlannedContact, Stage
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'salesbot.db'}")
+    async with db.transaction() as s:
+        deal = (await s.scalars(select(Deal).where(Deal.client_id == client_id))).one()
+        reason = await s.get(ClassifierItem, deal.loss_reason_id)
+        stage = await s.get(Stage, deal.lost_stage_id)
+        texts = (await s.scalars(select(Activity.text).where(Activity.client_id == client_id)
+                                 .where(Activity.text.is_not(None)))).all()
+        planned = (await s.scalars(select(PlannedContact))).all()
+    await db.dispose()
+    assert deal.status == "lost" and reason is not None and reason.code == "price"
+    assert stage is not None and stage.code == "new"
+    assert set(texts) >= {"Обсудили цену, думают", "Дорого"}
+    assert len(planned) == 1
