@@ -34,7 +34,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     from bot.app import run
 
-    asyncio.run(run(settings))
+    if args.no_scheduler and args.scheduler_only:
+        print("salesbot: --no-scheduler and --scheduler-only exclude each other", file=sys.stderr)
+        return 2
+    asyncio.run(run(settings, polling=not args.scheduler_only, scheduler=not args.no_scheduler))
     return 0
 
 
@@ -47,11 +50,30 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_seed_demo(args: argparse.Namespace) -> int:
     settings = _settings()
-    from bot.demo import seed_demo
+    from crm.errors import Conflict
 
-    summary = asyncio.run(seed_demo(settings))
+    try:
+        summary = asyncio.run(_seed_demo(settings))
+    except Conflict:
+        print("salesbot: the demo data is already there", file=sys.stderr)
+        return 1
     print(f"salesbot: demo data created: {summary}")
     return 0
+
+
+async def _seed_demo(settings: Settings) -> object:
+    from bot.factory import crm_config
+    from crm.clock import SystemClock
+    from crm.demo import seed_demo
+    from storage.db import Database
+    from storage.migrate import upgrade
+
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+        return await seed_demo(db, crm_config(settings), SystemClock())
+    finally:
+        await db.dispose()
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -73,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("run", help="run the bot (long polling); migrates the database first")
+    p.add_argument("--no-scheduler", action="store_true",
+                   help="do not send reminders and digests from this process")
+    p.add_argument("--scheduler-only", action="store_true",
+                   help="only send reminders and digests (no polling)")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("migrate", help="create or upgrade the database schema")
     p.set_defaults(func=cmd_migrate)

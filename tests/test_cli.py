@@ -79,3 +79,15 @@ def test_python_dash_m_entry_point(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "bot.cli", "--help"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0 and "seed-demo" in out.stdout
+
+
+def test_seed_demo_fills_a_fresh_database_once(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    env = {"BOT_TOKEN": "1:a", "DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
+    out = run_cli(["seed-demo"], tmp_path, **env)
+    assert out.returncode == 0, out.stderr
+    assert "30 clients" in out.stdout
+    again = run_cli(["seed-demo"], tmp_path, **env)
+    assert again.returncode == 1 and "already there" in again.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM clients").fetchone()[0] == 30
