@@ -13,10 +13,11 @@ from aiogram.types import BotCommandScopeDefault
 
 from bot.config import Settings
 from bot.handlers import clients, common, deals, log, new_client, people, start, stranger
+from bot.handlers import reminders as reminder_handlers
 from bot.i18n import ActorI18nMiddleware, create_i18n
 from bot.keyboards.menu import commands_for
 from bot.middlewares import ActorMiddleware
-from crm.config import CRMConfig
+from crm.config import CRMConfig, NotifyConfig
 from crm.service import CRM
 
 
@@ -27,6 +28,18 @@ def crm_config(settings: Settings) -> CRMConfig:
         default_locale=settings.default_locale,
         currency=settings.currency,
         invite_ttl_days=settings.invite_ttl_days,
+        notify=notify_config(settings),
+    )
+
+
+def notify_config(settings: Settings) -> NotifyConfig:
+    hh, mm = settings.digest_time.split(":")
+    return NotifyConfig(
+        overdue_repeat_days=settings.overdue_repeat_days,
+        overdue_escalate_days=settings.overdue_escalate_days,
+        digest_time_min=int(hh) * 60 + int(mm),
+        clients_in_work_min=settings.clients_in_work_min,
+        clients_in_work_max=settings.clients_in_work_max,
     )
 
 
@@ -64,6 +77,7 @@ def create_dispatcher(
         log.create_router(),
         new_client.create_router(),
         deals.create_router(),
+        reminder_handlers.create_router(),
     )
     # Last: plain text outside any form is a search.
     dp.include_router(clients.create_search_router())

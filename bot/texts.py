@@ -30,6 +30,23 @@ def error_text(err: CRMError) -> str:
         "team_exists": _("A team with this name already exists."),
         "team_name": _("A team name is 1 to 100 characters."),
         "locale": _("Unknown language."),
+        "deal_closed": _("This deal is already closed."),
+        "deal_open": _("This deal is open: there is nothing to reopen."),
+        "deal_lost": _("The deal is lost: invoices cannot be issued on it."),
+        "deal_title": _("A deal title is 1 to 300 characters."),
+        "amount": _("The amount must be a positive number, for example 150 000."),
+        "expected_close": _("The expected close date cannot be in the past."),
+        "stage": _("This stage is not available any more."),
+        "no_stages": _("No sales stages are configured. Ask the administrator."),
+        "loss_reason": _("Pick a loss reason from the list."),
+        "loss_note": _("For «Other», describe the reason in a few words."),
+        "overpayment": _("That is more than is still due on the invoice."),
+        "invoice_paid": _("This invoice is already paid in full."),
+        "invoice_closed": _("This invoice is closed."),
+        "invoice_number": _("An invoice number is at most 64 characters."),
+        "paid_on": _("A payment date cannot be in the future."),
+        "form_expired": _("This form has expired. Please start again."),
+        "planned_closed": _("This planned contact is already done or cancelled."),
     }
     return texts.get(err.code) or _("Something is wrong with that input. Please try again.")
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from crm.billing import BillingService
+from crm.classifiers import ClassifierService
+from crm.clients import ClientService
 from crm.clock import Clock, SystemClock
 from crm.config import CRMConfig
-from crm.classifiers import ClassifierService
-from crm.billing import BillingService
-from crm.clients import ClientService
 from crm.deals import DealService
+from crm.digest import DigestService
 from crm.history import HistoryService, PlanningService
+from crm.notifications import NotificationService
+from crm.outbox import OutboxService
 from crm.people import PeopleService
+from crm.reminders import ReminderService
 from storage.db import Database
 
 
@@ -25,3 +29,7 @@ class CRM:
         self.billing = BillingService(db, self.clock)
         self.history = HistoryService(db, self.clock)
         self.planning = PlanningService(db, self.clock)
+        self.notifications = NotificationService(db, self.clock, config.notify)
+        self.outbox = OutboxService(db, self.clock)
+        self.reminders = ReminderService(db, self.clock, config, self.history, self.planning)
+        self.digest = DigestService(db, self.clock, config)

@@ -1,0 +1,188 @@
+"""Payment control: invoices issued on a deal and the payments that arrive against them.
+
+An invoice is paid in parts or at once; it never takes more than it asks for. Overdue is
+counted from the actor's own calendar day, not the server's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.access import can_change
+from crm.clients import load_visible
+from crm.clock import Clock
+from crm.deals import (
+    InvoiceLine,
+    check_amount,
+    invoice_line,
+    load_deal,
+    local_today,
+    money_str,
+    record,
+    sort_invoices,
+)
+from crm.dto import Actor
+from crm.errors import Conflict, InvalidInput, NotAvailable
+from storage.db import Database
+from storage.models import Invoice, Payment
+from storage.repo import deals as repo
+
+NUMBER_MAX = 64
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentLine:
+    id: int
+    amount: Decimal
+    paid_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceView:
+    line: InvoiceLine
+    client_name: str
+    payments: list[PaymentLine]
+    can_change: bool
+
+
+class BillingService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def invoicable(self, actor: Actor, deal_id: int) -> str:
+        """The deal's title if the actor may invoice it now: asked before the invoice form,
+        so that nobody types an amount only to be refused at the end."""
+        async with self.db.transaction() as s:
+            deal, _, _ = await load_deal(s, actor, deal_id, change=True)
+            if deal.status == "lost":
+                raise Conflict("deal_lost")
+            return deal.title
+
+    async def add_invoice(
+        self,
+        actor: Actor,
+        deal_id: int,
+        amount: Decimal,
+        due_on: date,
+        number: str | None = None,
+    ) -> InvoiceLine:
+        amount = check_amount(amount)
+        number = " ".join(number.split()) if number else None
+        if number is not None and len(number) > NUMBER_MAX:
+            raise InvalidInput("invoice_number")
+        today = local_today(self.clock, actor)
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            deal, client, _ = await load_deal(s, actor, deal_id, change=True, lock=True)
+            if deal.status == "lost":
+                raise Conflict("deal_lost")
+            inv = Invoice(
+                deal_id=deal.id, number=number or None, amount=amount, currency=deal.currency,
+                issued_on=today, due_on=due_on, status="open", created_by_id=actor.id,
+                created_at=now,
+            )
+            s.add(inv)
+            await s.flush()
+            details = {
+                "invoice_id": inv.id, "amount": money_str(amount), "due_on": due_on.isoformat(),
+            }
+            if number:
+                details["number"] = number
+            record(s, actor, deal, "invoice_added", details, now,
+                   audit_action="invoice.created", entity="invoice", entity_id=inv.id)
+            return invoice_line(inv, Decimal("0.00"), deal.title, client.id, today)
+
+    async def add_payment(
+        self, actor: Actor, invoice_id: int, amount: Decimal, paid_on: date
+    ) -> InvoiceLine:
+        """Record money received: part of what is due, or all of it. More than is due is
+        refused (a typo, or a payment that belongs to another invoice)."""
+        return await self._pay(actor, invoice_id, check_amount(amount), paid_on)
+
+    async def pay_rest(self, actor: Actor, invoice_id: int, paid_on: date) -> InvoiceLine:
+        """"Paid in full": whatever is still due, computed under the row lock, not from the
+        number that was on the screen."""
+        return await self._pay(actor, invoice_id, None, paid_on)
+
+    async def _pay(
+        self, actor: Actor, invoice_id: int, amount: Decimal | None, paid_on: date
+    ) -> InvoiceLine:
+        today = local_today(self.clock, actor)
+        if paid_on > today:
+            raise InvalidInput("paid_on")
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            inv = await repo.invoice(s, invoice_id, lock=True)
+            if inv is None:
+                raise NotAvailable()
+            deal, client, _ = await load_deal(s, actor, inv.deal_id, change=True)
+            if inv.status == "paid":
+                raise Conflict("invoice_paid")
+            if inv.status != "open":
+                raise Conflict("invoice_closed")
+            paid = (await repo.paid_by_invoice(s, [inv.id]))[inv.id]
+            rest = inv.amount - paid
+            if rest <= 0:
+                raise Conflict("invoice_paid")
+            if amount is None:
+                amount = rest
+            if amount > rest:
+                raise InvalidInput("overpayment", rest=rest, currency=inv.currency)
+            s.add(Payment(invoice_id=inv.id, amount=amount, paid_on=paid_on,
+                          created_by_id=actor.id, created_at=now))
+            paid += amount
+            if paid >= inv.amount:
+                inv.status = "paid"
+            record(
+                s, actor, deal, "payment_received",
+                {"invoice_id": inv.id, "amount": money_str(amount),
+                 "paid_on": paid_on.isoformat(), "rest": money_str(inv.amount - paid)},
+                now, audit_action="payment.created", entity="invoice", entity_id=inv.id,
+            )
+            return invoice_line(inv, paid, deal.title, client.id, today)
+
+    async def invoice(self, actor: Actor, invoice_id: int) -> InvoiceView:
+        async with self.db.transaction() as s:
+            inv = await repo.invoice(s, invoice_id)
+            if inv is None:
+                raise NotAvailable()
+            deal, client, own = await load_deal(s, actor, inv.deal_id, change=False)
+            payments = await repo.payments_of(s, inv.id)
+            paid = sum((p.amount for p in payments), Decimal("0.00"))
+            line = invoice_line(inv, paid, deal.title, client.id, local_today(self.clock, actor))
+            return InvoiceView(
+                line=line,
+                client_name=client.name,
+                payments=[PaymentLine(p.id, p.amount, p.paid_on) for p in payments],
+                can_change=can_change(actor, own),
+            )
+
+    async def invoices_of_deal(self, actor: Actor, deal_id: int) -> list[InvoiceLine]:
+        async with self.db.transaction() as s:
+            deal, client, _ = await load_deal(s, actor, deal_id, change=False)
+            return await self._lines(s, actor, [deal.id], {deal.id: deal.title}, client.id)
+
+    async def invoices_of_client(self, actor: Actor, client_id: int) -> list[InvoiceLine]:
+        async with self.db.transaction() as s:
+            client, _ = await load_visible(s, actor, client_id)
+            deal_ids = await repo.deal_ids_of_client(s, client.id)
+            titles = await repo.deal_titles(s, set(deal_ids))
+            return await self._lines(s, actor, deal_ids, titles, client.id)
+
+    async def _lines(
+        self, s: AsyncSession, actor: Actor, deal_ids: list[int], titles: dict[int, str],
+        client_id: int,
+    ) -> list[InvoiceLine]:
+        invoices = await repo.invoices_of_deals(s, deal_ids)
+        paid = await repo.paid_by_invoice(s, [i.id for i in invoices])
+        today = local_today(self.clock, actor)
+        return sort_invoices([
+            invoice_line(i, paid[i.id], titles.get(i.deal_id, ""), client_id, today)
+            for i in invoices
+        ])
+
