@@ -102,7 +102,7 @@ async def test_manager_main_path_over_http(api: FakeBotAPI, tmp_path: Path) -> N
         press(max_, "Сделка проиграна")
         await reply_with(max_, "проиграна")
         press(max_, "Цена")
-        await reply_with(max_, "проигранн")
+        await reply_with(max_, "Проиграна на этапе «Новый лид»: Цена")
 
     from sqlalchemy import select
 
