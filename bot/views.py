@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
@@ -119,26 +120,46 @@ def card_text(card: ClientCard, tz: ZoneInfo) -> str:
     return clip("\n".join(lines))
 
 
-def event_text(item: HistoryItem) -> str:
+def event_text(
+    item: HistoryItem, page: HistoryPage | None = None, currency: str = "RUB"
+) -> str:
+    """A system event of the history in words; stage and reason codes named via `page`."""
+    loc = current_locale()
     d = item.details or {}
-    names = {
-        "no_next_step": _("No next step planned"),
-        "deal_created": _("Deal created"),
-        "stage_changed": _("Stage changed"),
-        "deal_won": _("Deal won"),
-        "deal_lost": _("Deal lost"),
-        "deal_reopened": _("Deal reopened"),
-        "invoice_added": _("Invoice issued"),
-        "payment_received": _("Payment received"),
+    stages = page.stages if page is not None else {}
+    reasons = page.reasons if page is not None else {}
+
+    def stage(key: str) -> str:
+        code = str(d.get(key, ""))
+        return stages[code].text(loc) if code in stages else code
+
+    def money() -> str:
+        try:
+            return fmt_money(Decimal(str(d["amount"])), currency)
+        except (KeyError, ArithmeticError):
+            return ""
+
+    reason = str(d.get("reason", ""))
+    reason_text = reasons[reason].text(loc) if reason in reasons else reason
+    texts = {
+        "no_next_step": lambda: _("No next step planned"),
+        "deal_created": lambda: _("Deal created at «{stage}», {amount}").format(
+            stage=stage("to"), amount=money()),
+        "stage_changed": lambda: _("Stage changed: {old} → {new}").format(
+            old=stage("from"), new=stage("to")),
+        "deal_won": lambda: _("Deal won, {amount}").format(amount=money()),
+        "deal_lost": lambda: _("Deal lost at «{stage}»: {reason}").format(
+            stage=stage("stage"), reason=reason_text),
+        "deal_reopened": lambda: _("Deal reopened at «{stage}»").format(stage=stage("stage")),
+        "invoice_added": lambda: _("Invoice issued for {amount}").format(amount=money()),
+        "payment_received": lambda: _("Payment received: {amount}").format(amount=money()),
     }
-    text = names.get(item.event or "", item.event or "")
-    extra = [str(v) for k, v in d.items() if k in ("from", "to", "amount", "reason")]
-    if "from" in d and "to" in d:
-        extra = [f"{d['from']} → {d['to']}"]
-    return text + (f" ({e(', '.join(extra))})" if extra else "")
+    make = texts.get(item.event or "")
+    return e(make()) if make else e(item.event)
 
 
-def history_item_text(item: HistoryItem, tz: ZoneInfo) -> str:
+def history_item_text(item: HistoryItem, page: HistoryPage, tz: ZoneInfo,
+                      currency: str) -> str:
     loc = current_locale()
     when = fmt_datetime(item.occurred_at, tz)
     if item.type is not None:
@@ -146,7 +167,7 @@ def history_item_text(item: HistoryItem, tz: ZoneInfo) -> str:
         if item.outcome is not None:
             head += f" · {e(item.outcome.text(loc))}"
     else:
-        head = f"<b>{event_text(item)}</b>"
+        head = f"<b>{event_text(item, page, currency)}</b>"
     who = ""
     if item.author_name:
         role = f" ({role_name(item.author_role)})" if item.author_role else ""
@@ -161,14 +182,14 @@ def history_item_text(item: HistoryItem, tz: ZoneInfo) -> str:
     return "\n".join(lines)
 
 
-def history_text(page: HistoryPage, tz: ZoneInfo) -> str:
+def history_text(page: HistoryPage, tz: ZoneInfo, currency: str) -> str:
     title = _("<b>History: {name}</b>").format(name=e(page.client_name))
     if not page.items:
         return title + "\n\n" + _("No records yet.")
     header = title + "  " + _("(page {page} of {pages}, {total} records)").format(
         page=page.page + 1, pages=page.pages, total=page.total
     )
-    body = "\n\n".join(history_item_text(i, tz) for i in page.items)
+    body = "\n\n".join(history_item_text(i, page, tz, currency) for i in page.items)
     return clip(header + "\n\n" + body)
 
 

@@ -49,6 +49,9 @@ class HistoryPage:
     pages: int
     total: int
     type_id: int
+    # Events keep stage and loss-reason codes; these turn them back into names.
+    stages: dict[str, Label]
+    reasons: dict[str, Label]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +138,14 @@ class HistoryService:
                         deal_title=deals.get(r.deal_id) if r.deal_id else None,
                     )
                 )
-            return HistoryPage(client.id, client.name, result, page, pages, total, type_id)
+            stages = {
+                st.code: Label(st.id, st.code, st.name_ru, st.name_en)
+                for st in await cls_repo.stages(s, active_only=False)
+            }
+            reasons = {r.code: label(r) for r in await cls_repo.items(s, "loss_reason")}
+            return HistoryPage(
+                client.id, client.name, result, page, pages, total, type_id, stages, reasons
+            )
 
     async def attachment(self, actor: Actor, activity_id: int) -> tuple[str, str]:
         """(kind, Telegram file_id) of a history record's attachment, if the actor may see it."""

@@ -227,3 +227,22 @@ async def test_forwarded_message_goes_into_history(harness: Harness, crm: CRM) -
     assert actor
     page = await crm.history.page(actor, client_id)
     assert page.items[0].text == "Иванов: Пришлите счёт, пожалуйста"
+
+
+async def test_history_names_stages_and_loss_reasons(harness: Harness, crm: CRM) -> None:
+    from decimal import Decimal
+
+    client_id = await setup_max(crm)
+    actor = await crm.people.identify(MAX.id)
+    assert actor
+    deal = await crm.deals.create(actor, client_id, "Printers", Decimal("150000"), None)
+    stages = await crm.classifiers.stages()
+    await crm.deals.move(actor, deal.id, stages[2].id)
+    price = await crm.classifiers.by_code("loss_reason", "price")
+    assert price
+    await crm.deals.lose(actor, deal.id, price.id, None)
+    calls = await harness.press(MAX, HistCD(client_id=client_id, page=0).pack())
+    text = last_text(calls)
+    assert "Stage changed: New lead → Meeting / demo" in text
+    assert "Deal lost at «Meeting / demo»: Price" in text
+    assert "Deal created at «New lead», RUB150,000.00" in text

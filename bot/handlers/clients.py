@@ -160,7 +160,8 @@ async def cb_history(
         actor, callback_data.client_id, callback_data.page, callback_data.type_id
     )
     types = await crm.classifiers.items("activity_type")
-    await show(query, history_text(page, actor.tz), history_kb(page, types, current_locale()))
+    await show(query, history_text(page, actor.tz, crm.config.currency),
+               history_kb(page, types, current_locale()))
 
 
 async def cb_play(
@@ -281,7 +282,8 @@ async def cb_contacts(query: CallbackQuery, callback_data: ClientCD, actor: Acto
         lines.append(_("No contacts yet."))
     kb = InlineKeyboardBuilder()
     if card.can_change:
-        kb.button(text=_("➕ Add contact"), callback_data=ClientCD(id=card.id, action="addcontact"))
+        kb.button(text=_("➕ Add contact"),
+                  callback_data=ClientCD(id=card.id, action="addcontact"))
     kb.row(back_to_card(card.id))
     await show(query, "\n".join(lines), kb.as_markup())
 
