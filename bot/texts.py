@@ -47,6 +47,16 @@ def error_text(err: CRMError) -> str:
         "paid_on": _("A payment date cannot be in the future."),
         "form_expired": _("This form has expired. Please start again."),
         "planned_closed": _("This planned contact is already done or cancelled."),
+        "phone": _("That does not look like a phone number. Example: +7 916 123-45-67"),
+        "email": _("That does not look like an e-mail. Example: name@company.ru"),
+        "client_name": _("A name is 2 to 300 characters."),
+        "tax_number": _("A tax number (INN) has 10 or 12 digits."),
+        "probability": _("A probability is a number from 0 to 100."),
+        "contact_name": _("Write the contact's name."),
+        "when": _("I did not understand the date. Examples: завтра 15:00, пт 11, 03.12 14:30, "
+                  "через 3 дня, tomorrow 3pm."),
+        "when_past": _("That time has already passed. Pick a time in the future."),
+        "when_far": _("That is too far ahead: plan within two years."),
     }
     return texts.get(err.code) or _("Something is wrong with that input. Please try again.")
 

@@ -39,6 +39,7 @@ from bot.render import current_locale
 from bot.views import card_text, classifier_title, history_text, search_text, today_text
 from crm.clients import CARD_CLASSIFIERS
 from crm.dto import Actor
+from bot.texts import error_text
 from crm.errors import InvalidInput
 from crm.service import CRM
 
@@ -252,20 +253,7 @@ async def msg_edit_value(message: Message, actor: Actor, crm: CRM, state: FSMCon
 
 
 def input_error(code: str) -> str:
-    texts = {
-        "phone": _("That does not look like a phone number. Example: +7 916 123-45-67"),
-        "email": _("That does not look like an e-mail. Example: name@company.ru"),
-        "client_name": _("A name is 2 to 300 characters."),
-        "tax_number": _("A tax number (INN) has 10 or 12 digits."),
-        "probability": _("A probability is a number from 0 to 100."),
-        "contact_name": _("Write the contact's name."),
-        "when": _("I did not understand the date. Examples: завтра 15:00, пт 11, 03.12 14:30, "
-                  "через 3 дня, tomorrow 3pm."),
-        "when_past": _("That time has already passed. Pick a time in the future."),
-        "when_far": _("That is too far ahead: plan within two years."),
-        "amount": _("I did not understand the amount. Examples: 150000, 150 000, 1,5 млн."),
-    }
-    return texts.get(code, _("Something is wrong with that input. Please try again."))
+    return error_text(InvalidInput(code))
 
 
 async def cb_contacts(query: CallbackQuery, callback_data: ClientCD, actor: Actor,
