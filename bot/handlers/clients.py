@@ -36,10 +36,10 @@ from bot.keyboards.client import (
 )
 from bot.keyboards.menu import BTN_FIND, BTN_TODAY, main_menu
 from bot.render import current_locale
+from bot.texts import error_text
 from bot.views import card_text, classifier_title, history_text, search_text, today_text
 from crm.clients import CARD_CLASSIFIERS
 from crm.dto import Actor
-from bot.texts import error_text
 from crm.errors import InvalidInput
 from crm.service import CRM
 
