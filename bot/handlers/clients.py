@@ -30,7 +30,6 @@ from bot.keyboards.client import (
     back_to_card,
     card_back_kb,
     card_kb,
-    client_button,
     history_kb,
     search_kb,
 )
@@ -369,5 +368,3 @@ def create_search_router() -> Router:
     router.message.register(msg_text, StateFilter(None), F.text)
     return router
 
-
-__all__ = ["client_button", "create_router", "create_search_router", "send_card", "send_today"]

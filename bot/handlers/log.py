@@ -10,11 +10,11 @@ from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.handlers.clients import input_error, send_card, show
+from bot.handlers.clients import input_error, show
 from bot.keyboards.client import (
     CalCD,
     ClientCD,
@@ -25,7 +25,6 @@ from bot.keyboards.client import (
     PlanCD,
     calendar_kb,
     card_back_kb,
-    client_button,
     hours_kb,
     next_step_kb,
     outcomes_kb,
@@ -277,10 +276,6 @@ async def cb_forward(query: CallbackQuery, callback_data: FwdCD, actor: Actor, c
                next_step_kb(callback_data.client_id, logged.deal_id))
 
 
-def plan_markup(client_id: int) -> InlineKeyboardMarkup:
-    return next_step_kb(client_id, None, with_close=False)
-
-
 def create_router() -> Router:
     router = Router(name=__name__)
     router.callback_query.register(cb_log_start, ClientCD.filter(F.action == "log"))
@@ -298,5 +293,3 @@ def create_router() -> Router:
     router.callback_query.register(cb_forward, FwdCD.filter())
     return router
 
-
-__all__ = ["client_button", "create_router", "send_card"]
