@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from crm.clock import Clock
 from crm.config import CRMConfig
@@ -201,51 +203,53 @@ class PeopleService:
                 return p
         raise NotAvailable()
 
-    async def change_role(self, actor: Actor, user_id: int, role: Role) -> Person:
+    async def _manage(
+        self,
+        actor: Actor,
+        user_id: int,
+        action: str,
+        change: Callable[[User], dict[str, Any] | None],
+        *,
+        not_self: bool = True,
+        team_id: int | None = None,
+    ) -> Person:
+        """An admin's change to another user, audited, in one transaction."""
         if not can_manage_people(actor.role):
             raise Forbidden()
-        if user_id == actor.id:
+        if not_self and user_id == actor.id:
             raise Conflict("self_change")
-        async with self.db.transaction() as s:
-            user = await repo.user_by_id(s, user_id)
-            if user is None:
-                raise NotAvailable()
-            old = user.role
-            user.role = role.value
-            repo.audit(s, actor.id, "user.role", "user", user.id,
-                       {"from": old, "to": role.value}, self.clock.now())
-            teams = {t.id: t.name for t in await repo.list_teams(s)}
-            return _person(user, teams)
-
-    async def set_team(self, actor: Actor, user_id: int, team_id: int | None) -> Person:
-        if not can_manage_people(actor.role):
-            raise Forbidden()
         async with self.db.transaction() as s:
             user = await repo.user_by_id(s, user_id)
             if user is None:
                 raise NotAvailable()
             if team_id is not None and await repo.team_by_id(s, team_id) is None:
                 raise NotAvailable()
-            user.team_id = team_id
-            repo.audit(s, actor.id, "user.team", "user", user.id, {"team_id": team_id},
-                       self.clock.now())
+            details = change(user)
+            repo.audit(s, actor.id, action, "user", user.id, details, self.clock.now())
             teams = {t.id: t.name for t in await repo.list_teams(s)}
             return _person(user, teams)
 
+    async def change_role(self, actor: Actor, user_id: int, role: Role) -> Person:
+        def change(user: User) -> dict[str, Any]:
+            old, user.role = user.role, role.value
+            return {"from": old, "to": role.value}
+
+        return await self._manage(actor, user_id, "user.role", change)
+
+    async def set_team(self, actor: Actor, user_id: int, team_id: int | None) -> Person:
+        def change(user: User) -> dict[str, Any]:
+            user.team_id = team_id
+            return {"team_id": team_id}
+
+        return await self._manage(actor, user_id, "user.team", change, not_self=False,
+                                  team_id=team_id)
+
     async def set_active(self, actor: Actor, user_id: int, active: bool) -> Person:
-        if not can_manage_people(actor.role):
-            raise Forbidden()
-        if user_id == actor.id:
-            raise Conflict("self_change")
-        async with self.db.transaction() as s:
-            user = await repo.user_by_id(s, user_id)
-            if user is None:
-                raise NotAvailable()
+        def change(user: User) -> None:
             user.is_active = active
-            repo.audit(s, actor.id, "user.activate" if active else "user.deactivate", "user",
-                       user.id, None, self.clock.now())
-            teams = {t.id: t.name for t in await repo.list_teams(s)}
-            return _person(user, teams)
+
+        action = "user.activate" if active else "user.deactivate"
+        return await self._manage(actor, user_id, action, change)
 
     async def set_locale(self, actor: Actor, locale: str) -> None:
         if locale not in ("ru", "en"):
