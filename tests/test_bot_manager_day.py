@@ -246,3 +246,52 @@ async def test_history_names_stages_and_loss_reasons(harness: Harness, crm: CRM)
     assert "Stage changed: New lead → Meeting / demo" in text
     assert "Deal lost at «Meeting / demo»: Price" in text
     assert "Deal created at «New lead», RUB150,000.00" in text
+
+
+async def test_edit_card_fields_and_add_a_contact(harness: Harness, crm: CRM) -> None:
+    client_id = await setup_max(crm)
+    calls = await harness.press(MAX, ClientCD(id=client_id, action="edit").pack())
+    calls = await harness.press(MAX, button(calls, "Add phone"))
+    calls = await harness.send(MAX, "12")
+    assert "does not look like a phone" in last_text(calls)
+    calls = await harness.send(MAX, "8 (495) 111-22-33")
+    assert "+7 495 111-22-33" in last_text(calls)
+    calls = await harness.press(MAX, ClientCD(id=client_id, action="edit").pack())
+    calls = await harness.press(MAX, button(calls, "Industry"))
+    calls = await harness.press(MAX, button(calls, "Logistics"))
+    assert "Industry: Logistics" in last_text(calls)
+    calls = await harness.press(MAX, ClientCD(id=client_id, action="contacts").pack())
+    calls = await harness.press(MAX, button(calls, "Add contact"))
+    calls = await harness.send(MAX, "Пётр Сидоров, +7 903 000-11-22, petr@ivanov.ru")
+    card = last_text(calls)
+    assert "Пётр Сидоров, +7 903 000-11-22, petr@ivanov.ru" in card
+    # The new contact's phone finds the client.
+    assert "ИВАНОВ и партнёры" in last_text(await harness.send(MAX, "89030001122"))
+
+
+async def test_calendar_picker_plans_a_day_and_hour(harness: Harness, crm: CRM) -> None:
+    client_id = await setup_max(crm)
+    calls = await harness.press(MAX, PlanCD(client_id=client_id, when="cal").pack())
+    assert "Pick a day" in last_text(calls)
+    labels = [t for t, _ in buttons(calls)]
+    assert "24" not in labels  # days before today cannot be picked
+    calls = await harness.press(MAX, button(calls, "›"))  # next month
+    calls = await harness.press(MAX, [d for t, d in buttons(calls) if t == "15"][0])
+    calls = await harness.press(MAX, button(calls, "14:00"))
+    assert "planned for 15 Dec 2026, 14:00" in last_text(calls)
+
+
+async def test_a_service_user_logs_a_satisfaction_check(harness: Harness, crm: CRM) -> None:
+    from crm.roles import Role
+
+    client_id = await setup_max(crm)
+    sam = TgUser(5005, "Sam", None, language_code="en")
+    await person(crm, sam.id, "Sam Service", Role.SERVICE)
+    calls = await harness.send(sam, "иванов")
+    assert "Edit" not in [t for t, _ in buttons(calls)]
+    calls = await harness.press(sam, button(calls, "Log contact"))
+    calls = await harness.press(sam, button(calls, "Satisfaction check"))
+    calls = await harness.press(sam, button(calls, "no outcome"))
+    await harness.send(sam, "All fine, happy with the printers")
+    calls = await harness.press(MAX, HistCD(client_id=client_id, page=0).pack())
+    assert "Sam Service (Service)" in last_text(calls)
