@@ -154,7 +154,7 @@ async def cb_new(query: CallbackQuery, callback_data: NewCD, actor: Actor, crm: 
             kind = PICK_ORDER[index]
             if await crm.classifiers.item(kind, callback_data.value) is None:
                 raise InvalidInput(kind)
-            await state.update_data(**{f"nc_{kind}": callback_data.value})
+            await state.update_data({f"nc_{kind}": callback_data.value})
         await ask_pick(message, crm, state, index + 1)
         return
     if current == NewClientForm.trigger.state:
