@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyConfig:
+    """Reminders, overdue-payment alerts and digests (see crm/notifications.py)."""
+
+    overdue_repeat_days: int = 3
+    overdue_escalate_days: int = 7
+    digest_time_min: int = 9 * 60  # local time of day, minutes since midnight
+    clients_in_work_min: int = 5
+    clients_in_work_max: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,3 +23,4 @@ class CRMConfig:
     default_locale: str = "ru"
     currency: str = "RUB"
     invite_ttl_days: int = 7
+    notify: NotifyConfig = field(default_factory=NotifyConfig)

@@ -44,6 +44,7 @@ def commands_for(role: Role | None) -> list[BotCommand]:
     if role is not None:
         if role in (Role.ADMIN, Role.HEAD, Role.MANAGER):
             cmds.append(BotCommand(command="today", description=_("Today's plan")))
+            cmds.append(BotCommand(command="digest", description=_("Digest now")))
         cmds.append(BotCommand(command="find", description=_("Find a client")))
         if role is not Role.SERVICE:
             cmds.append(BotCommand(command="new", description=_("New client")))

@@ -1,0 +1,198 @@
+"""Texts of reminders, overdue-payment alerts and digests (HTML, in the current locale).
+
+Plain functions of the crm DTOs, used by the scheduler's sender and by /digest alike.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from html import escape as e
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import gettext as _
+
+from bot.render import (
+    TELEGRAM_TEXT_LIMIT,
+    clip,
+    current_locale,
+    fmt_date,
+    fmt_datetime,
+    fmt_money,
+    fmt_time,
+)
+from bot.views import event_text
+from crm.digest import Digest, Figures, OverdueInvoice, StalledDeal
+from crm.history import HistoryItem
+from crm.reminders import OverdueView, ReminderView
+
+LAST_TEXT_LIMIT = 300
+
+
+def late_line(fire_at: datetime, tz: ZoneInfo) -> str:
+    return _("⏰ <b>Late:</b> this was due at {when} (the bot was unavailable).").format(
+        when=fmt_datetime(fire_at, tz))
+
+
+def reminder_text(view: ReminderView, late_since: datetime | None = None) -> str:
+    tz = ZoneInfo(view.recipient.timezone)
+    loc = current_locale()
+    lines = [
+        _("🔔 <b>Contact planned for {time}</b>").format(time=fmt_time(view.due_at, tz)),
+        f"<b>{e(view.client_name)}</b>",
+    ]
+    if late_since is not None:
+        lines.insert(0, late_line(late_since, tz))
+    if view.deal_title:
+        lines.append(_("Deal: {title}").format(title=e(view.deal_title)))
+    if view.phone:
+        who = f" ({e(view.contact_name)})" if view.contact_name else ""
+        lines.append(f"📞 {e(view.phone)}{who}")
+    if view.note:
+        lines.append(f"📝 {e(view.note)}")
+    last = view.last
+    if last is not None:
+        if last.type is not None:
+            what = e(last.type.text(loc))
+            if last.outcome is not None:
+                what += f" · {e(last.outcome.text(loc))}"
+        else:
+            what = event_text(HistoryItem(
+                id=0, occurred_at=last.occurred_at, type=None, outcome=None, event=last.event,
+                details=None, text=None, author_name=None, author_role=None,
+                attachment_kind=None, deal_title=None,
+            ))
+        line = _("Last: {when}, {what}").format(when=fmt_datetime(last.occurred_at, tz),
+                                                 what=what)
+        if last.text:
+            snippet = last.text[:LAST_TEXT_LIMIT] + ("…" if len(last.text) > LAST_TEXT_LIMIT
+                                                     else "")
+            line += f"\n<i>{e(snippet)}</i>"
+        lines.append(line)
+    else:
+        lines.append(_("No history yet."))
+    return clip("\n".join(lines))
+
+
+def overdue_text(view: OverdueView, late_since: datetime | None = None) -> str:
+    tz = ZoneInfo(view.recipient.timezone)
+    number = f" №{e(view.number)}" if view.number else ""
+    lines = [
+        _("🧾 <b>Payment overdue: {days} d.</b>").format(days=view.days_overdue),
+        f"<b>{e(view.client_name)}</b> — {e(view.deal_title)}",
+        _("Invoice{number} for {amount}, due {due}").format(
+            number=number, amount=fmt_money(view.amount, view.currency),
+            due=fmt_date(view.due_on)),
+        _("Still owed: <b>{owed}</b>").format(owed=fmt_money(view.owed, view.currency)),
+    ]
+    if view.manager_name:
+        lines.append(_("Manager: {name}. Sent to you because it is {days} days overdue.")
+                     .format(name=e(view.manager_name), days=view.days_overdue))
+    if late_since is not None:
+        lines.insert(0, late_line(late_since, tz))
+    return clip("\n".join(lines))
+
+
+def _period(d: Digest) -> str:
+    return f"{fmt_date(d.start)} – {fmt_date(d.end)}"
+
+
+def _month(m: date | None) -> str:
+    if m is None:
+        return _("no date")
+    from babel.dates import format_date
+
+    return format_date(m, "LLL y", locale=current_locale())
+
+
+def figures_text(f: Figures, d: Digest, title: str | None = None) -> str:
+    loc = current_locale()
+    cur = d.currency
+    lines = [f"👤 <b>{e(title or f.name)}</b>"]
+    if f.on_vacation:
+        lines.append(_("🏖 On vacation — reminders are paused"))
+    by_type = ", ".join(f"{e(c.label.text(loc))} {c.count}" for c in f.contacts)
+    lines.append(_("Contacts: {n}").format(n=f.contacts_total)
+                 + (f" ({by_type})" if by_type else ""))
+    lines.append(_("Clients in work: {n}").format(n=f.clients_in_work))
+    won = _("Won: {n} · {amount}").format(n=f.won_count, amount=fmt_money(f.won_amount, cur))
+    lost = _("Lost: {n}").format(n=f.lost_count)
+    if f.loss_reasons:
+        lost += " (" + ", ".join(f"{e(r.label.text(loc))} {r.count}"
+                                 for r in f.loss_reasons) + ")"
+    lines.append(f"{won} · {lost}")
+    lines.append(_("New deals: {n}").format(n=f.new_deals))
+    if f.forecast:
+        months = "; ".join(f"{_month(m.month)}: {fmt_money(m.amount, cur)}"
+                           for m in f.forecast[:4])
+        lines.append(_("Forecast: {total}").format(total=fmt_money(f.forecast_total, cur))
+                     + f" ({months})")
+    lines.append(_("Stalled deals: {stalled} · Overdue contacts: {planned}").format(
+        stalled=f.stalled, planned=f.overdue_planned))
+    if f.receivables:
+        line = _("Receivables: {owed}").format(owed=fmt_money(f.receivables, cur))
+        if f.overdue_receivables:
+            line += _(", overdue {amount} ({n} inv.)").format(
+                amount=fmt_money(f.overdue_receivables, cur), n=f.overdue_invoices)
+        lines.append(line)
+    if f.avg_deal_days is not None:
+        lines.append(_("Average deal: {days} days").format(days=f"{f.avg_deal_days:g}"))
+    if f.alarm == "few":
+        lines.append(_("⚠️ Too few clients in work: {n} (minimum {min})").format(
+            n=f.clients_in_work, min=d.min_clients))
+    elif f.alarm == "many":
+        lines.append(_("⚠️ Too many clients in work: {n} (maximum {max})").format(
+            n=f.clients_in_work, max=d.max_clients))
+    return "\n".join(lines)
+
+
+def digest_parts(d: Digest, late_since: datetime | None = None,
+                 tz: ZoneInfo | None = None) -> list[str]:
+    """The digest as one or more messages, split between managers, never mid-block."""
+    if d.scope == "own":
+        head = _("📊 <b>Your digest</b>, {period}").format(period=_period(d))
+    elif d.scope == "team":
+        head = _("📊 <b>Team digest: {team}</b>, {period}").format(
+            team=e(d.team_name or ""), period=_period(d))
+    else:
+        head = _("📊 <b>Digest: all managers</b>, {period}").format(period=_period(d))
+    if late_since is not None and tz is not None:
+        head = late_line(late_since, tz) + "\n" + head
+    blocks = [head]
+    if d.total is not None:
+        blocks.append(figures_text(d.total, d, _("Total")))
+    blocks += [figures_text(f, d) for f in d.managers]
+    if not d.managers:
+        blocks.append(_("No managers to report on yet."))
+    parts: list[str] = []
+    current = ""
+    for block in blocks:
+        candidate = f"{current}\n\n{block}" if current else block
+        if len(candidate) > TELEGRAM_TEXT_LIMIT - 100 and current:
+            parts.append(current)
+            current = block
+        else:
+            current = candidate
+    parts.append(current)
+    return [clip(p) for p in parts]
+
+
+def stalled_text(name: str, deals: list[StalledDeal]) -> str:
+    loc = current_locale()
+    if not deals:
+        return _("{name}: no stalled deals.").format(name=e(name))
+    lines = [_("🐢 <b>Stalled deals: {name}</b>").format(name=e(name))]
+    for deal in deals[:30]:
+        lines.append(_("• {client} — {title} ({stage}), idle {days} d.").format(
+            client=e(deal.client_name), title=e(deal.title), stage=e(deal.stage.text(loc)),
+            days=deal.idle_days))
+    return clip("\n".join(lines))
+
+
+def overdue_list_text(name: str, invoices: list[OverdueInvoice]) -> str:
+    if not invoices:
+        return _("{name}: no overdue invoices.").format(name=e(name))
+    lines = [_("🧾 <b>Overdue invoices: {name}</b>").format(name=e(name))]
+    for inv in invoices[:30]:
+        lines.append(_("• {client}: {owed}, {days} d. overdue").format(
+            client=e(inv.client_name), owed=fmt_money(inv.owed, inv.currency), days=inv.days))
+    return clip("\n".join(lines))

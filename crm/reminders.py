@@ -1,0 +1,286 @@
+"""What a reminder or an overdue-payment alert shows when it fires, and the one-tap actions
+under a reminder: no answer, snooze, done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.access import require
+from crm.classifiers import Label, label
+from crm.clients import load_visible, split_list
+from crm.clock import Clock
+from crm.config import CRMConfig
+from crm.dto import Actor
+from crm.errors import Conflict, InvalidInput, NotAvailable
+from crm.history import HistoryService, PlanningService
+from crm.notifications import WorkHours, next_work_start, reminder_key
+from crm.outbox import OutboxItem
+from crm.parsing import format_phone
+from crm.roles import Role
+from storage.db import Database
+from storage.models import Client, Deal, Invoice, PlannedContact, User
+from storage.repo import classifiers as cls_repo
+from storage.repo import clients as clients_repo
+from storage.repo import history as history_repo
+from storage.repo import notify as notify_repo
+from storage.repo import people as people_repo
+
+SNOOZE = {"15m": timedelta(minutes=15), "1h": timedelta(hours=1), "2h": timedelta(hours=2)}
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    user_id: int
+    tg_id: int
+    name: str
+    locale: str
+    timezone: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class LastEntry:
+    occurred_at: datetime
+    type: Label | None
+    outcome: Label | None
+    event: str | None
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderView:
+    recipient: Recipient
+    planned_id: int
+    client_id: int
+    client_name: str
+    deal_title: str | None
+    due_at: datetime
+    note: str | None
+    phone: str | None
+    contact_name: str | None
+    last: LastEntry | None
+    call_type_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueView:
+    recipient: Recipient
+    invoice_id: int
+    number: str | None
+    amount: Decimal
+    owed: Decimal
+    currency: str
+    due_on: date
+    days_overdue: int
+    client_id: int
+    client_name: str
+    deal_title: str
+    manager_name: str | None  # set when the alert went up to the head
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    planned_id: int
+    client_id: int
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """The notification no longer applies; the reason is kept on the outbox row."""
+
+    reason: str
+
+
+def recipient(user: User, default_locale: str) -> Recipient:
+    locale = user.locale if user.locale in ("ru", "en") else default_locale
+    return Recipient(user.id, user.tg_id, user.name, locale, user.timezone, Role(user.role))
+
+
+def _deliverable(user: User | None) -> Skip | None:
+    if user is None or not user.is_active:
+        return Skip("user inactive")
+    if user.unreachable:
+        return Skip("user unreachable")
+    if user.on_vacation:
+        return Skip("vacation")
+    return None
+
+
+class ReminderService:
+    def __init__(
+        self, db: Database, clock: Clock, config: CRMConfig,
+        history: HistoryService, planning: PlanningService,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.config = config
+        self.history = history
+        self.planning = planning
+
+    # --- what fires --------------------------------------------------------------------
+
+    async def reminder_view(self, item: OutboxItem) -> ReminderView | Skip:
+        pid = int(item.payload.get("planned_id", 0))
+        async with self.db.transaction() as s:
+            planned = await history_repo.planned(s, pid)
+            if planned is None or planned.status != "planned":
+                return Skip("planned contact closed")
+            if reminder_key(planned.id, planned.due_at) != item.key:
+                return Skip("planned contact moved")
+            user = await people_repo.user_by_id(s, planned.owner_id)
+            if (skip := _deliverable(user)) is not None or user is None:
+                return skip or Skip("user inactive")
+            client = await s.get(Client, planned.client_id)
+            if client is None or client.is_deleted:
+                return Skip("client deleted")
+            deal_title = await self._deal_title(s, planned)
+            contacts = await clients_repo.contacts_of(s, client.id)
+            phones = split_list(client.phones)
+            phone: str | None = phones[0] if phones else None
+            contact_name: str | None = None
+            if phone is None:
+                for c in contacts:
+                    if c.phone:
+                        phone, contact_name = c.phone, c.name
+                        break
+            elif contacts:
+                contact_name = contacts[0].name
+            last = await history_repo.last_activity(s, client.id)
+            last_entry = None
+            if last is not None:
+                items = await cls_repo.items_by_ids(
+                    s, {i for i in (last.type_id, last.outcome_id) if i}
+                )
+                last_entry = LastEntry(
+                    last.occurred_at,
+                    label(items[last.type_id]) if last.type_id in items else None,
+                    label(items[last.outcome_id]) if last.outcome_id in items else None,
+                    last.event, last.text,
+                )
+            call = await cls_repo.item_by_code(s, "activity_type", "call")
+            return ReminderView(
+                recipient=recipient(user, self.config.default_locale),
+                planned_id=planned.id, client_id=client.id, client_name=client.name,
+                deal_title=deal_title, due_at=planned.due_at, note=planned.note,
+                phone=format_phone(phone) if phone else None, contact_name=contact_name,
+                last=last_entry, call_type_id=call.id if call is not None else None,
+            )
+
+    @staticmethod
+    async def _deal_title(s: AsyncSession, planned: PlannedContact) -> str | None:
+        if planned.deal_id is not None:
+            deal = await s.get(Deal, planned.deal_id)
+            return deal.title if deal is not None else None
+        deals = await history_repo.open_deals_of(s, planned.client_id)
+        return deals[0].title if len(deals) == 1 else None
+
+    async def overdue_view(self, item: OutboxItem) -> OverdueView | Skip:
+        invoice_id = int(item.payload.get("invoice_id", 0))
+        async with self.db.transaction() as s:
+            invoice = await s.get(Invoice, invoice_id)
+            if invoice is None or invoice.status == "cancelled":
+                return Skip("invoice closed")
+            owed = invoice.amount - await notify_repo.invoice_paid(s, invoice.id)
+            if owed <= 0:
+                return Skip("invoice paid")
+            deal = await s.get(Deal, invoice.deal_id)
+            client = await s.get(Client, deal.client_id) if deal is not None else None
+            if deal is None or client is None or client.is_deleted:
+                return Skip("client deleted")
+            user = await people_repo.user_by_id(s, item.user_id or 0)
+            if (skip := _deliverable(user)) is not None or user is None:
+                return skip or Skip("user inactive")
+            manager_name = None
+            if item.payload.get("escalated") and deal.owner_id:
+                manager = await people_repo.user_by_id(s, deal.owner_id)
+                manager_name = manager.name if manager is not None else None
+            today = self.clock.now().astimezone(WorkHours.of(user).tz).date()
+            return OverdueView(
+                recipient=recipient(user, self.config.default_locale),
+                invoice_id=invoice.id, number=invoice.number, amount=invoice.amount,
+                owed=owed, currency=invoice.currency, due_on=invoice.due_on,
+                days_overdue=(today - invoice.due_on).days, client_id=client.id,
+                client_name=client.name, deal_title=deal.title, manager_name=manager_name,
+            )
+
+    async def digest_recipient(self, item: OutboxItem) -> Recipient | Skip:
+        async with self.db.transaction() as s:
+            user = await people_repo.user_by_id(s, item.user_id or 0)
+            if (skip := _deliverable(user)) is not None or user is None:
+                return skip or Skip("user inactive")
+            if user.role not in ("head", "manager", "admin"):
+                return Skip("role")
+            return recipient(user, self.config.default_locale)
+
+    # --- one tap under a reminder --------------------------------------------------------
+
+    async def _own_planned(self, actor: Actor, planned_id: int) -> tuple[PlannedContact, User]:
+        async with self.db.transaction() as s:
+            planned = await history_repo.planned(s, planned_id)
+            if planned is None:
+                raise NotAvailable()
+            await load_visible(s, actor, planned.client_id)
+            require(planned.owner_id == actor.id or actor.role in (Role.ADMIN, Role.HEAD))
+            if planned.status != "planned":
+                raise Conflict("planned_closed")
+            user = await people_repo.user_by_id(s, actor.id)
+            if user is None:
+                raise NotAvailable()
+            return planned, user
+
+    def _when(self, user: User, when: str) -> datetime:
+        now = self.clock.now()
+        if when == "tom":
+            return next_work_start(now, WorkHours.of(user))
+        if when in SNOOZE:
+            return now + SNOOZE[when]
+        raise InvalidInput("when")
+
+    async def no_answer(self, actor: Actor, planned_id: int, when: str) -> Moved:
+        """Log a call that went unanswered and plan the next try, in one tap."""
+        planned, user = await self._own_planned(actor, planned_id)
+        due = self._when(user, when)
+        async with self.db.transaction() as s:
+            call = await cls_repo.item_by_code(s, "activity_type", "call")
+            outcome = await cls_repo.item_by_code(s, "outcome", "no_answer")
+        if call is None:
+            raise InvalidInput("activity_type")
+        logged = await self.history.log(
+            actor, planned.client_id, call.id, outcome.id if outcome is not None else None,
+            None, deal_id=planned.deal_id,
+        )
+        new = await self.planning.plan(
+            actor, planned.client_id, due, deal_id=planned.deal_id or logged.deal_id,
+            note=planned.note,
+        )
+        return Moved(new.id, planned.client_id, due)
+
+    async def snooze(self, actor: Actor, planned_id: int, when: str) -> Moved:
+        """Move this planned contact (and so its reminder)."""
+        _, user = await self._own_planned(actor, planned_id)
+        due = self._when(user, when)
+        async with self.db.transaction() as s:
+            planned = await history_repo.planned(s, planned_id)
+            if planned is None or planned.status != "planned":
+                raise Conflict("planned_closed")
+            planned.due_at = due
+            return Moved(planned.id, planned.client_id, due)
+
+    async def done(self, actor: Actor, planned_id: int) -> int:
+        return await self.planning.set_status(actor, planned_id, "done")
+
+    async def set_vacation(self, actor: Actor, user_id: int, value: bool) -> None:
+        """Heads and admins send a person on vacation (their reminders pause)."""
+        require(actor.role in (Role.ADMIN, Role.HEAD) or actor.id == user_id)
+        async with self.db.transaction() as s:
+            user = await people_repo.user_by_id(s, user_id)
+            if user is None:
+                raise NotAvailable()
+            if actor.role is Role.HEAD and actor.id != user_id:
+                require(user.team_id is not None and user.team_id == actor.team_id)
+            await notify_repo.set_vacation(s, user_id, value)
