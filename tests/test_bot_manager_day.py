@@ -7,7 +7,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aiogram.methods import AnswerInlineQuery, SendVoice
-from aiogram.types import Chat, Contact, InlineQuery, Message, MessageOriginHiddenUser, Update, Voice
+from aiogram.types import (
+    Chat,
+    Contact,
+    InlineQuery,
+    Message,
+    MessageOriginHiddenUser,
+    Update,
+    Voice,
+)
 
 from bot.keyboards.client import ClientCD, HistCD, LogTypeCD, PlanCD
 from crm.clock import FrozenClock
@@ -48,7 +56,8 @@ async def test_find_card_log_call_and_plan_next(harness: Harness, crm: CRM,
     assert page.items[0].text == "Discussed the price list, wants a demo"
     client_card = await crm.clients.card(actor, client_id)
     assert client_card.next_contact is not None
-    assert client_card.next_contact.due_at.astimezone(MSK) == datetime(2026, 11, 26, 10, tzinfo=MSK)
+    due = client_card.next_contact.due_at
+    assert due.astimezone(MSK) == datetime(2026, 11, 26, 10, tzinfo=MSK)
     # The history shows the record with its type, outcome, author and role.
     calls = await harness.press(MAX, HistCD(client_id=client_id, page=0).pack())
     history = last_text(calls)
@@ -209,8 +218,11 @@ async def test_inline_mode_lists_only_visible_clients(harness: Harness, crm: CRM
     await client(crm, eve, "Иванова Мария")
     for user, expected in ((MAX, ['ООО "ИВАНОВ и партнёры"']), (EVE, ["Иванова Мария"])):
         start = len(harness.session.calls)
-        await harness.dp.feed_update(harness.bot, Update(update_id=900 + user.id, inline_query=InlineQuery(
-            id=f"iq{user.id}", from_user=user.as_user(), query="иванов", offset="")))
+        query = InlineQuery(id=f"iq{user.id}", from_user=user.as_user(), query="иванов",
+                            offset="")
+        await harness.dp.feed_update(
+            harness.bot, Update(update_id=900 + user.id, inline_query=query)
+        )
         answers = [c for c in harness.session.calls[start:] if isinstance(c, AnswerInlineQuery)]
         assert [getattr(r, "title", None) for r in answers[0].results] == expected
 
@@ -278,7 +290,7 @@ async def test_calendar_picker_plans_a_day_and_hour(harness: Harness, crm: CRM) 
     labels = [t for t, _ in buttons(calls)]
     assert "24" not in labels  # days before today cannot be picked
     calls = await harness.press(MAX, button(calls, "›"))  # next month
-    calls = await harness.press(MAX, [d for t, d in buttons(calls) if t == "15"][0])
+    calls = await harness.press(MAX, next(d for t, d in buttons(calls) if t == "15"))
     calls = await harness.press(MAX, button(calls, "14:00"))
     assert "planned for 15 Dec 2026, 14:00" in last_text(calls)
 

@@ -19,7 +19,7 @@ async def test_default_classifiers_are_seeded_in_both_languages(any_db: Database
         kinds = set((await s.scalars(select(ClassifierItem.kind))).all())
         price = await s.scalar(select(ClassifierItem).where(
             ClassifierItem.kind == "loss_reason", ClassifierItem.code == "price"))
-    assert [st.code for st in stages][0] == "new" and len(stages) == 6
+    assert stages[0].code == "new" and len(stages) == 6
     assert all(st.stall_days > 0 and 0 < st.probability < 100 for st in stages)
     assert kinds == {"activity_type", "outcome", "loss_reason", "source", "region", "industry",
                      "segment", "campaign"}
