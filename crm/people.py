@@ -120,6 +120,8 @@ class PeopleService:
             if user is not None:
                 if not user.is_active:
                     return None
+                # Writing to the bot again means they unblocked it: reminders may resume.
+                user.unreachable = False
                 return StartResult(to_actor(user), created=False, via_invite=False)
             if tg_id in self.config.admin_ids:
                 user = User(
@@ -250,6 +252,22 @@ class PeopleService:
 
         action = "user.activate" if active else "user.deactivate"
         return await self._manage(actor, user_id, action, change)
+
+    async def set_vacation(self, actor: Actor, user_id: int, value: bool) -> Person:
+        """Heads (for their team) and admins send someone on vacation: reminders pause."""
+        if actor.role not in (Role.ADMIN, Role.HEAD):
+            raise Forbidden()
+        async with self.db.transaction() as s:
+            user = await repo.user_by_id(s, user_id)
+            if user is None:
+                raise NotAvailable()
+            if actor.role is Role.HEAD and (user.team_id is None or user.team_id != actor.team_id):
+                raise NotAvailable()
+            user.on_vacation = value
+            repo.audit(s, actor.id, "user.vacation", "user", user.id, {"on": value},
+                       self.clock.now())
+            teams = {t.id: t.name for t in await repo.list_teams(s)}
+            return _person(user, teams)
 
     async def set_locale(self, actor: Actor, locale: str) -> None:
         if locale not in ("ru", "en"):

@@ -274,13 +274,3 @@ class ReminderService:
     async def done(self, actor: Actor, planned_id: int) -> int:
         return await self.planning.set_status(actor, planned_id, "done")
 
-    async def set_vacation(self, actor: Actor, user_id: int, value: bool) -> None:
-        """Heads and admins send a person on vacation (their reminders pause)."""
-        require(actor.role in (Role.ADMIN, Role.HEAD) or actor.id == user_id)
-        async with self.db.transaction() as s:
-            user = await people_repo.user_by_id(s, user_id)
-            if user is None:
-                raise NotAvailable()
-            if actor.role is Role.HEAD and actor.id != user_id:
-                require(user.team_id is not None and user.team_id == actor.team_id)
-            await notify_repo.set_vacation(s, user_id, value)

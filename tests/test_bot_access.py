@@ -14,6 +14,7 @@ from tests.harness import (
     TgUser,
     alerts,
     button,
+    buttons,
     last_text,
     reply_keyboard,
     texts,
@@ -114,3 +115,28 @@ async def test_language_switch_is_remembered(harness: Harness) -> None:
     assert "Language: English" in last_text(calls)
     help_text = last_text(await harness.send(ADMIN, "/help"))
     assert "/people — people, roles and teams" in help_text
+
+
+async def test_head_sends_own_manager_on_vacation_but_not_others(
+    harness: Harness, crm: CRM
+) -> None:
+    from tests.factories import person
+
+    boss = await crm.people.start(ADMIN_TG, "Anna", None, "ru", None)
+    assert boss is not None
+    north = await crm.people.create_team(boss.actor, "North")
+    south = await crm.people.create_team(boss.actor, "South")
+    head = TgUser(4004, "Helen", None, language_code="en")
+    await person(crm, head.id, "Helen", Role.HEAD, team_id=north.id)
+    mine = await person(crm, 2002, "Max", team_id=north.id)
+    other = await person(crm, 3003, "Eve", team_id=south.id)
+    calls = await harness.send(head, "/people")
+    calls = await harness.press(head, button(calls, "Max"))
+    calls = await harness.press(head, button(calls, "On vacation"))
+    assert "On vacation" in last_text(calls)
+    assert "Back from vacation" in buttons(calls)[0][0]
+    calls = await harness.press(head, PersonCD(user_id=other.id, action="vac").pack())
+    assert any("not available" in a for a in alerts(calls))
+    people = {p.name: p for p in await crm.people.list_people(boss.actor)}
+    assert people["Max"].on_vacation and not people["Eve"].on_vacation
+    assert mine.id == people["Max"].id

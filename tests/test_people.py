@@ -98,3 +98,17 @@ async def test_only_admin_changes_roles(any_crm: CRM) -> None:
     assert person.role is Role.HEAD
     refreshed = await any_crm.people.identify(2002)
     assert refreshed is not None and refreshed.role is Role.HEAD
+
+
+async def test_start_again_clears_unreachable(any_crm: CRM) -> None:
+    from sqlalchemy import update
+
+    from storage.models import User
+
+    boss = await admin(any_crm)
+    async with any_crm.db.transaction() as s:
+        await s.execute(update(User).where(User.id == boss.id).values(unreachable=True))
+    await any_crm.people.start(ADMIN_TG, "Anna Admin", "anna", "ru", None)
+    async with any_crm.db.transaction() as s:
+        user = await s.get(User, boss.id)
+        assert user is not None and not user.unreachable

@@ -28,7 +28,7 @@ from bot.render import fmt_datetime
 from bot.texts import role_name
 from crm.dto import Actor, Person
 from crm.errors import Forbidden
-from crm.roles import Role, can_invite, can_manage_people, invitable_roles
+from crm.roles import Role, can_invite, can_list_people, can_manage_people, invitable_roles
 from crm.service import CRM
 
 
@@ -142,10 +142,13 @@ async def cb_person(
         return
     if action in ("off", "on"):
         person = await crm.people.set_active(actor, uid, action == "on")
+    elif action in ("vac", "back"):
+        person = await crm.people.set_vacation(actor, uid, action == "vac")
     else:
         person = await crm.people.person(actor, uid)
     await _edit(query, person_text(person),
-                reply_markup=person_kb(person, can_manage_people(actor.role)))
+                reply_markup=person_kb(person, can_manage_people(actor.role),
+                                       can_list_people(actor.role)))
 
 
 async def cb_person_role(
@@ -153,7 +156,8 @@ async def cb_person_role(
 ) -> None:
     person = await crm.people.change_role(actor, callback_data.user_id, callback_data.role)
     await _edit(query, person_text(person),
-                reply_markup=person_kb(person, can_manage_people(actor.role)))
+                reply_markup=person_kb(person, can_manage_people(actor.role),
+                                       can_list_people(actor.role)))
 
 
 async def cb_person_team(
@@ -161,7 +165,8 @@ async def cb_person_team(
 ) -> None:
     person = await crm.people.set_team(actor, callback_data.user_id, callback_data.team_id or None)
     await _edit(query, person_text(person),
-                reply_markup=person_kb(person, can_manage_people(actor.role)))
+                reply_markup=person_kb(person, can_manage_people(actor.role),
+                                       can_list_people(actor.role)))
 
 
 async def cmd_newteam(message: Message, command: CommandObject, actor: Actor, crm: CRM) -> None:

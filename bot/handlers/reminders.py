@@ -12,7 +12,7 @@ import contextlib
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
@@ -20,6 +20,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.charts import digest_chart
+from bot.keyboards.menu import BTN_REPORTS
 from bot.keyboards.reminders import (
     NO_ANSWER,
     SNOOZE,
@@ -114,4 +115,5 @@ def create_router() -> Router:
     router.callback_query.register(cb_reminder, RemCD.filter())
     router.callback_query.register(cb_digest, DigestCD.filter())
     router.message.register(cmd_digest, Command("digest"))
+    router.message.register(cmd_digest, F.text == BTN_REPORTS)
     return router

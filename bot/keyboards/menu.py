@@ -12,6 +12,7 @@ from crm.roles import Role, can_invite, can_list_people
 BTN_TODAY = __("📅 Today")
 BTN_FIND = __("🔎 Find")
 BTN_NEW = __("➕ New client")
+BTN_REPORTS = __("📊 Reports")
 BTN_PEOPLE = __("👥 People")
 BTN_INVITE = __("✉️ Invite")
 BTN_HELP = __("❓ Help")
@@ -28,6 +29,8 @@ def main_menu(role: Role) -> ReplyKeyboardMarkup:
         work_row.append(KeyboardButton(text=str(BTN_NEW)))
     rows.append(work_row)
     admin_row: list[KeyboardButton] = []
+    if role in (Role.ADMIN, Role.HEAD, Role.MANAGER):
+        admin_row.append(KeyboardButton(text=str(BTN_REPORTS)))
     if can_list_people(role):
         admin_row.append(KeyboardButton(text=str(BTN_PEOPLE)))
     if can_invite(role):

@@ -66,8 +66,14 @@ def people_kb(people: list[Person]) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def person_kb(p: Person, can_manage: bool) -> InlineKeyboardMarkup:
+def person_kb(p: Person, can_manage: bool, can_vacation: bool = False) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
+    if can_vacation and p.is_active:
+        if p.on_vacation:
+            kb.button(text=_("🏁 Back from vacation"),
+                      callback_data=PersonCD(user_id=p.id, action="back"))
+        else:
+            kb.button(text=_("🏖 On vacation"), callback_data=PersonCD(user_id=p.id, action="vac"))
     if can_manage:
         kb.button(text=_("Change role"), callback_data=PersonCD(user_id=p.id, action="roles"))
         kb.button(text=_("Change team"), callback_data=PersonCD(user_id=p.id, action="teams"))

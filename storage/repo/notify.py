@@ -113,7 +113,3 @@ async def digest_recipients(s: AsyncSession) -> Sequence[User]:
 
 async def set_unreachable(s: AsyncSession, user_id: int, value: bool = True) -> None:
     await s.execute(update(User).where(User.id == user_id).values(unreachable=value))
-
-
-async def set_vacation(s: AsyncSession, user_id: int, value: bool) -> None:
-    await s.execute(update(User).where(User.id == user_id).values(on_vacation=value))
