@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from crm.access import require
 from crm.classifiers import Label, label
 from crm.clients import load_visible
@@ -222,6 +224,20 @@ class HistoryService:
                            event=event, details=details, occurred_at=now, created_at=now))
 
 
+async def load_open_planned(
+    s: AsyncSession, actor: Actor, planned_id: int
+) -> PlannedContact:
+    """A planned contact still to do, if it is the actor's (or their team's, for a head)."""
+    row = await repo.planned(s, planned_id)
+    if row is None:
+        raise NotAvailable()
+    await load_visible(s, actor, row.client_id)
+    require(row.owner_id == actor.id or actor.role in (Role.ADMIN, Role.HEAD))
+    if row.status != "planned":
+        raise Conflict("planned_closed")
+    return row
+
+
 class PlanningService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
@@ -282,13 +298,7 @@ class PlanningService:
         if status not in ("done", "cancelled"):
             raise InvalidInput("status")
         async with self.db.transaction() as s:
-            row = await repo.planned(s, planned_id)
-            if row is None:
-                raise NotAvailable()
-            await load_visible(s, actor, row.client_id)
-            require(row.owner_id == actor.id or actor.role in (Role.ADMIN, Role.HEAD))
-            if row.status != "planned":
-                raise Conflict("planned_closed")
+            row = await load_open_planned(s, actor, planned_id)
             row.status = status
             row.done_at = self.clock.now()
             return row.client_id

@@ -9,14 +9,13 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.access import require
 from crm.classifiers import Label, label
-from crm.clients import load_visible, split_list
+from crm.clients import split_list
 from crm.clock import Clock
 from crm.config import CRMConfig
 from crm.dto import Actor
 from crm.errors import Conflict, InvalidInput, NotAvailable
-from crm.history import HistoryService, PlanningService
+from crm.history import HistoryService, PlanningService, load_open_planned
 from crm.notifications import WorkHours, next_work_start, reminder_key
 from crm.outbox import OutboxItem
 from crm.parsing import format_phone
@@ -221,13 +220,7 @@ class ReminderService:
 
     async def _own_planned(self, actor: Actor, planned_id: int) -> tuple[PlannedContact, User]:
         async with self.db.transaction() as s:
-            planned = await history_repo.planned(s, planned_id)
-            if planned is None:
-                raise NotAvailable()
-            await load_visible(s, actor, planned.client_id)
-            require(planned.owner_id == actor.id or actor.role in (Role.ADMIN, Role.HEAD))
-            if planned.status != "planned":
-                raise Conflict("planned_closed")
+            planned = await load_open_planned(s, actor, planned_id)
             user = await people_repo.user_by_id(s, actor.id)
             if user is None:
                 raise NotAvailable()
