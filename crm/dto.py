@@ -58,3 +58,4 @@ class StartResult:
     actor: Actor
     created: bool
     via_invite: bool
+    ignored_invite: bool = False

@@ -80,13 +80,17 @@ class PeopleService:
         locale = language_code if language_code in ("ru", "en") else None
         async with self.db.transaction() as s:
             user = await repo.user_by_tg(s, tg_id)
+            if token and user is not None and user.is_active:
+                # Someone already in (say, the admin checking the link they just made) keeps
+                # their role, and the link stays unused for the person it is meant for.
+                user.unreachable = False
+                return StartResult(to_actor(user), created=False, via_invite=False,
+                                   ignored_invite=True)
             if token:
                 invite = await repo.invite_by_hash(s, hash_token(token))
                 if invite is None:
                     raise Conflict("invite_invalid")
                 if invite.used_at is not None:
-                    if user is not None and invite.used_by_id == user.id and user.is_active:
-                        return StartResult(to_actor(user), created=False, via_invite=False)
                     raise Conflict("invite_used")
                 if invite.expires_at <= now:
                     raise Conflict("invite_expired")

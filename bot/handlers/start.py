@@ -54,6 +54,11 @@ async def cmd_start(
         text = _("Hello, {name}! Your role: {role}.").format(
             name=html.escape(actor.name), role=role_name(actor.role)
         )
+    if result.ignored_invite:
+        text += "\n" + _(
+            "You are already registered, so the invitation was not used: it still works "
+            "for the person it is meant for."
+        )
     await message.answer(text, reply_markup=main_menu(actor.role))
     await set_user_commands(bot, actor, i18n.current_locale, i18n)
     if actor.role in (Role.ADMIN, Role.HEAD, Role.MANAGER):
