@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, F
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
+from aiogram.enums import ChatType, ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.types import BotCommandScopeDefault
@@ -64,6 +64,11 @@ def create_dispatcher(
     crm: CRM, *, default_locale: str = "ru", storage: BaseStorage | None = None
 ) -> Dispatcher:
     dp = Dispatcher(storage=storage or MemoryStorage())
+    # A CRM in a group chat would show cards to everyone there: private chats only.
+    dp.message.filter(F.chat.type == ChatType.PRIVATE)
+    dp.callback_query.filter(
+        F.message.func(lambda m: m is None or m.chat.type == ChatType.PRIVATE)
+    )
     dp.update.outer_middleware(ActorMiddleware(crm))
     i18n = create_i18n(default_locale)
     dp["i18n_core"] = i18n
@@ -79,8 +84,9 @@ def create_dispatcher(
         deals.create_router(),
         reminder_handlers.create_router(),
     )
-    # Last: plain text outside any form is a search.
+    # Last: plain text outside any form is a search; then buttons nobody takes.
     dp.include_router(clients.create_search_router())
+    dp.include_router(common.create_fallback_router())
     ActorI18nMiddleware(i18n).setup(dp)
     return dp
 

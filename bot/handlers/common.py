@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from contextlib import suppress
+
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, ExceptionTypeFilter
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, ErrorEvent, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -13,9 +18,11 @@ from bot.keyboards.menu import BTN_HELP, BTN_LANGUAGE, main_menu
 from bot.keyboards.people import LangCD, lang_kb
 from bot.texts import error_text
 from crm.dto import Actor
-from crm.errors import CRMError
+from crm.errors import CRMError, InvalidInput
 from crm.roles import Role, can_invite, can_list_people
 from crm.service import CRM
+
+log = logging.getLogger(__name__)
 
 
 def help_text(role: Role) -> str:
@@ -54,15 +61,51 @@ async def cb_lang(
     await set_user_commands(bot, actor, callback_data.code, i18n)
 
 
-async def on_crm_error(event: ErrorEvent) -> None:
+async def on_crm_error(event: ErrorEvent, state: FSMContext | None = None) -> None:
     err = event.exception
     assert isinstance(err, CRMError)
     text = error_text(err)
+    if state is not None and not isinstance(err, InvalidInput):
+        # The thing a form was about is gone or closed: typing more into it is pointless.
+        await state.set_state(None)
     update = event.update
     if update.callback_query is not None:
         await update.callback_query.answer(text, show_alert=True)
     elif update.message is not None:
         await update.message.answer(text)
+
+
+async def on_not_modified(event: ErrorEvent) -> None:
+    """A double tap redraws a screen into itself; Telegram refuses, the user sees no change."""
+    if event.update.callback_query is not None:
+        with suppress(TelegramBadRequest):  # already answered before the edit failed
+            await event.update.callback_query.answer()
+
+
+async def on_unexpected(event: ErrorEvent) -> None:
+    """Whatever else went wrong: say so instead of leaving a button spinning."""
+    log.exception("update %s failed", event.update.update_id, exc_info=event.exception)
+    text = _("Something went wrong. Please try again or open the menu.")
+    query = event.update.callback_query
+    try:
+        if query is not None:
+            await query.answer(text, show_alert=True)
+        elif event.update.message is not None:
+            await event.update.message.answer(text)
+    except TelegramAPIError:
+        log.warning("could not tell the user about the failure")
+
+
+async def cb_stale(query: CallbackQuery) -> None:
+    """A button no handler takes: from an older version of the bot, or forged."""
+    await query.answer(_("This button is out of date. Open the screen again."), show_alert=True)
+
+
+def create_fallback_router() -> Router:
+    """Included last of all."""
+    router = Router(name=__name__ + ".fallback")
+    router.callback_query.register(cb_stale)
+    return router
 
 
 def create_router() -> Router:
@@ -73,4 +116,10 @@ def create_router() -> Router:
     router.message.register(cmd_lang, F.text == BTN_LANGUAGE)
     router.callback_query.register(cb_lang, LangCD.filter())
     router.error.register(on_crm_error, ExceptionTypeFilter(CRMError))
+    router.error.register(
+        on_not_modified,
+        ExceptionTypeFilter(TelegramBadRequest),
+        F.exception.message.contains("message is not modified"),
+    )
+    router.error.register(on_unexpected)
     return router

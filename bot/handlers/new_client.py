@@ -23,7 +23,7 @@ from bot.views import classifier_title
 from crm.access import can_create_clients
 from crm.clients import ClientDraft
 from crm.dto import Actor
-from crm.errors import Forbidden, InvalidInput
+from crm.errors import Conflict, Forbidden, InvalidInput
 from crm.parsing import normalize_phone, parse_probability
 from crm.service import CRM
 
@@ -42,17 +42,24 @@ class NewCD(CallbackData, prefix="nc"):
 
     step: str
     value: int = 0
+    seq: int = 0  # which prompt it belongs to: a second tap on an old one is ignored
 
 
 PICK_ORDER = ("region", "industry", "source")
 
 
-def skip_kb(extra: list[tuple[str, NewCD]] | None = None) -> InlineKeyboardMarkup:
+async def next_seq(state: FSMContext) -> int:
+    seq = int((await state.get_data()).get("nc_seq", 0)) + 1
+    await state.update_data(nc_seq=seq)
+    return seq
+
+
+def skip_kb(seq: int, extra: list[tuple[str, str, int]] | None = None) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    for text, cd in extra or []:
-        kb.button(text=text, callback_data=cd)
-    kb.button(text=_("Skip »"), callback_data=NewCD(step="skip"))
-    kb.button(text=_("✖️ Cancel"), callback_data=NewCD(step="cancel"))
+    for text, step, value in extra or []:
+        kb.button(text=text, callback_data=NewCD(step=step, value=value, seq=seq))
+    kb.button(text=_("Skip »"), callback_data=NewCD(step="skip", seq=seq))
+    kb.button(text=_("✖️ Cancel"), callback_data=NewCD(step="cancel", seq=seq))
     kb.adjust(3 if extra and len(extra) > 4 else 2)
     return kb.as_markup()
 
@@ -72,13 +79,13 @@ async def msg_name(message: Message, state: FSMContext) -> None:
         return
     await state.update_data(nc_name=name)
     await state.set_state(NewClientForm.phone)
-    await message.answer(_("Phone (or skip):"), reply_markup=skip_kb())
+    await message.answer(_("Phone (or skip):"), reply_markup=skip_kb(await next_seq(state)))
 
 
 async def msg_phone(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
     phone = normalize_phone(message.text or "")
     if phone is None:
-        await message.answer(input_error("phone"), reply_markup=skip_kb())
+        await message.answer(input_error("phone"), reply_markup=skip_kb(await next_seq(state)))
         return
     await state.update_data(nc_phone=phone)
     await after_contact_details(message, actor, crm, state)
@@ -101,8 +108,9 @@ async def after_contact_details(
             if d.visible:
                 kb.button(text=_("Open «{name}»").format(name=d.name[:30]),
                           callback_data=ClientCD(id=d.id, action="open"))
-        kb.button(text=_("Create anyway"), callback_data=NewCD(step="go"))
-        kb.button(text=_("✖️ Cancel"), callback_data=NewCD(step="cancel"))
+        seq = await next_seq(state)
+        kb.button(text=_("Create anyway"), callback_data=NewCD(step="go", seq=seq))
+        kb.button(text=_("✖️ Cancel"), callback_data=NewCD(step="cancel", seq=seq))
         kb.adjust(1)
         await state.set_state(NewClientForm.pick)
         await state.update_data(nc_step=-1)
@@ -115,7 +123,8 @@ async def ask_pick(message: Message, crm: CRM, state: FSMContext, index: int) ->
     if index >= len(PICK_ORDER):
         await state.set_state(NewClientForm.trigger)
         await message.answer(
-            _("What made them contact us (an event, a need)? Or skip:"), reply_markup=skip_kb()
+            _("What made them contact us (an event, a need)? Or skip:"),
+            reply_markup=skip_kb(await next_seq(state)),
         )
         return
     kind = PICK_ORDER[index]
@@ -125,7 +134,9 @@ async def ask_pick(message: Message, crm: CRM, state: FSMContext, index: int) ->
     await state.update_data(nc_step=index)
     await message.answer(
         classifier_title(kind) + ":",
-        reply_markup=skip_kb([(i.text(loc), NewCD(step="pick", value=i.id)) for i in items]),
+        reply_markup=skip_kb(
+            await next_seq(state), [(i.text(loc), "pick", i.id) for i in items]
+        ),
     )
 
 
@@ -135,11 +146,17 @@ async def cb_new(query: CallbackQuery, callback_data: NewCD, actor: Actor, crm: 
     if current is None or not current.startswith(NewClientForm.__name__):
         await query.answer(_("This form is no longer active."), show_alert=True)
         return
-    assert isinstance(query.message, Message)
-    message = query.message
-    await query.answer()
-    await message.edit_reply_markup(reply_markup=None)
     data = await state.get_data()
+    if callback_data.seq != data.get("nc_seq"):
+        # A second tap on a prompt already answered must not answer the next one.
+        await query.answer()
+        return
+    await state.update_data(nc_seq=-1)
+    await query.answer()
+    if not isinstance(query.message, Message):
+        raise Conflict("form_expired")
+    message = query.message
+    await message.edit_reply_markup(reply_markup=None)
     step = callback_data.step
     if step == "cancel":
         await state.clear()
@@ -175,18 +192,19 @@ async def ask_probability(message: Message, state: FSMContext) -> None:
     await state.set_state(NewClientForm.probability)
     await message.answer(
         _("Your estimate of the purchase probability, % (or type a number):"),
-        reply_markup=probability_kb(),
+        reply_markup=probability_kb(await next_seq(state)),
     )
 
 
-def probability_kb() -> InlineKeyboardMarkup:
-    return skip_kb([(f"{p}%", NewCD(step="prob", value=p)) for p in (10, 30, 50, 70, 90)])
+def probability_kb(seq: int) -> InlineKeyboardMarkup:
+    return skip_kb(seq, [(f"{p}%", "prob", p) for p in (10, 30, 50, 70, 90)])
 
 
 async def msg_probability(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
     prob = parse_probability(message.text or "")
     if prob is None:
-        await message.answer(input_error("probability"), reply_markup=probability_kb())
+        await message.answer(input_error("probability"),
+                             reply_markup=probability_kb(await next_seq(state)))
         return
     await state.update_data(nc_prob=prob)
     await create(message, actor, crm, state)
