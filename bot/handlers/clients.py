@@ -21,6 +21,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.filters import FormText
 from bot.keyboards.client import (
     ClientCD,
     EditCD,
@@ -356,8 +357,8 @@ def create_router() -> Router:
     router.callback_query.register(cb_edit_field, EditCD.filter())
     router.callback_query.register(cb_contacts, ClientCD.filter(F.action == "contacts"))
     router.callback_query.register(cb_add_contact, ClientCD.filter(F.action == "addcontact"))
-    router.message.register(msg_edit_value, EditForm.value, F.text)
-    router.message.register(msg_contact_value, ContactForm.value, F.text)
+    router.message.register(msg_edit_value, EditForm.value, FormText())
+    router.message.register(msg_contact_value, ContactForm.value, FormText())
     router.inline_query.register(inline_search)
     return router
 

@@ -38,11 +38,13 @@ def help_text(role: Role) -> str:
     return "\n".join(lines)
 
 
-async def cmd_help(message: Message, actor: Actor) -> None:
+async def cmd_help(message: Message, actor: Actor, state: FSMContext) -> None:
+    await state.set_state(None)
     await message.answer(help_text(actor.role), reply_markup=main_menu(actor.role))
 
 
-async def cmd_lang(message: Message) -> None:
+async def cmd_lang(message: Message, state: FSMContext) -> None:
+    await state.set_state(None)
     await message.answer(_("Choose the language:"), reply_markup=lang_kb())
 
 

@@ -21,6 +21,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 
+from bot.filters import FormText
 from bot.keyboards.client import ClientCD
 from bot.keyboards.deals import (
     DealCancelCD,
@@ -75,7 +76,7 @@ MY_STATES = frozenset(
     + PaymentForm.__all_states_names__
 )
 # A typed command is never an answer to a form question; let its own handler have it.
-TYPED = F.text & ~F.text.startswith("/")
+TYPED = FormText()
 SHOWN_INVOICES = 5
 
 

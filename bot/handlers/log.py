@@ -14,6 +14,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.filters import FormText
 from bot.handlers.clients import input_error, show
 from bot.keyboards.client import (
     CalCD,
@@ -282,12 +283,12 @@ def create_router() -> Router:
     router.callback_query.register(cb_log_type, LogTypeCD.filter())
     router.callback_query.register(cb_log_outcome, LogOutcomeCD.filter())
     router.callback_query.register(cb_log_skip, LogSkipCD.filter())
-    router.message.register(msg_log_comment, LogForm.comment, F.text)
+    router.message.register(msg_log_comment, LogForm.comment, FormText())
     router.message.register(msg_log_voice, LogForm.comment, F.voice)
     router.callback_query.register(cb_plan_menu, ClientCD.filter(F.action == "plan"))
     router.callback_query.register(cb_plan, PlanCD.filter())
     router.callback_query.register(cb_calendar, CalCD.filter())
-    router.message.register(msg_plan_text, PlanForm.when, F.text)
+    router.message.register(msg_plan_text, PlanForm.when, FormText())
     router.callback_query.register(cb_no_next, ClientCD.filter(F.action == "nonext"))
     router.message.register(msg_forwarded, StateFilter(None), F.forward_origin)
     router.callback_query.register(cb_forward, FwdCD.filter())

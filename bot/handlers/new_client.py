@@ -15,6 +15,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.filters import FormText
 from bot.handlers.clients import input_error, send_card
 from bot.keyboards.client import ClientCD
 from bot.keyboards.menu import BTN_NEW
@@ -256,10 +257,10 @@ def create_router() -> Router:
     router = Router(name=__name__)
     router.message.register(cmd_new, Command("new"))
     router.message.register(cmd_new, F.text == BTN_NEW)
-    router.message.register(msg_name, NewClientForm.name, F.text)
-    router.message.register(msg_phone, NewClientForm.phone, F.text)
-    router.message.register(msg_trigger, NewClientForm.trigger, F.text)
-    router.message.register(msg_probability, NewClientForm.probability, F.text)
+    router.message.register(msg_name, NewClientForm.name, FormText())
+    router.message.register(msg_phone, NewClientForm.phone, FormText())
+    router.message.register(msg_trigger, NewClientForm.trigger, FormText())
+    router.message.register(msg_probability, NewClientForm.probability, FormText())
     router.callback_query.register(cb_new, NewCD.filter())
     router.message.register(msg_contact, StateFilter(None), F.contact)
     return router

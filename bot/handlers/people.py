@@ -6,6 +6,7 @@ import html
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.deep_linking import create_start_link
 from aiogram.utils.i18n import gettext as _
@@ -32,7 +33,8 @@ from crm.roles import Role, can_invite, can_list_people, can_manage_people, invi
 from crm.service import CRM
 
 
-async def cmd_invite(message: Message, actor: Actor) -> None:
+async def cmd_invite(message: Message, actor: Actor, state: FSMContext) -> None:
+    await state.set_state(None)
     if not can_invite(actor.role):
         raise Forbidden()
     await message.answer(
@@ -98,7 +100,8 @@ def person_text(p: Person) -> str:
     return "\n".join(lines)
 
 
-async def cmd_people(message: Message, actor: Actor, crm: CRM) -> None:
+async def cmd_people(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
+    await state.set_state(None)
     people = await crm.people.list_people(actor)
     await message.answer(
         _("People: {n}. Tap a name to see or change.").format(n=len(people)),

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -87,7 +88,10 @@ async def send_digest(message: Message, actor: Actor, crm: CRM, i18n: I18n) -> N
                                caption=_("📈 The week's activity and the pipeline"))
 
 
-async def cmd_digest(message: Message, actor: Actor, crm: CRM, i18n: I18n) -> None:
+async def cmd_digest(
+    message: Message, actor: Actor, crm: CRM, i18n: I18n, state: FSMContext
+) -> None:
+    await state.set_state(None)
     await send_digest(message, actor, crm, i18n)
 
 

@@ -17,6 +17,12 @@ BTN_PEOPLE = __("👥 People")
 BTN_INVITE = __("✉️ Invite")
 BTN_HELP = __("❓ Help")
 BTN_LANGUAGE = __("🌐 Language")
+# The msgids, for recognising a menu button typed into a form (see bot.filters.FormText).
+MENU_BUTTONS = tuple(
+    str(b._args[0])  # babel's LazyProxy keeps the msgid as its first argument
+    for b in (BTN_TODAY, BTN_FIND, BTN_NEW, BTN_REPORTS, BTN_PEOPLE, BTN_INVITE, BTN_HELP,
+              BTN_LANGUAGE)
+)
 
 
 def main_menu(role: Role) -> ReplyKeyboardMarkup:
