@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -11,6 +13,7 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency
 
 TELEGRAM_TEXT_LIMIT = 4096
+TAG = re.compile(r"<[^>]*>?")
 
 
 def current_locale() -> str:
@@ -39,5 +42,13 @@ def fmt_money(amount: Decimal, currency: str) -> str:
 
 
 def clip(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> str:
-    """Never send a message Telegram would refuse."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Never send a message Telegram would refuse: at most `limit` characters, and cut at a
+    line break so no HTML tag or entity is left half-open (each line is balanced)."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit - 2)
+    if cut <= 0:
+        # One enormous line: drop the markup rather than risk cutting a tag in half.
+        plain = html.unescape(TAG.sub("", text))
+        return html.escape(plain[: limit // 2 - 1]) + "…"
+    return text[:cut] + "\n…"

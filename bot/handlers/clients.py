@@ -35,7 +35,7 @@ from bot.keyboards.client import (
     search_kb,
 )
 from bot.keyboards.menu import BTN_FIND, BTN_TODAY, main_menu
-from bot.render import current_locale
+from bot.render import clip, current_locale
 from bot.texts import error_text
 from bot.views import card_text, classifier_title, history_text, search_text, today_text
 from crm.clients import CARD_CLASSIFIERS
@@ -52,6 +52,7 @@ class ContactForm(StatesGroup):
     value = State()
 
 
+CONTACTS_SHOWN = 30
 TEXT_FIELDS = ("name", "phone", "email", "address", "tax_number", "trigger_event", "probability")
 EMAIL_IN_TEXT = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
 PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s()\-]{5,}\d")
@@ -162,7 +163,7 @@ async def cb_history(
     )
     types = await crm.classifiers.items("activity_type")
     await show(query, history_text(page, actor.tz, crm.config.currency),
-               history_kb(page, types, current_locale()))
+               history_kb(page, types, current_locale(), actor.tz))
 
 
 async def cb_play(
@@ -260,7 +261,7 @@ async def cb_contacts(query: CallbackQuery, callback_data: ClientCD, actor: Acto
                       crm: CRM) -> None:
     card = await crm.clients.card(actor, callback_data.id)
     lines = [_("<b>Contacts: {name}</b>").format(name=html.escape(card.name))]
-    for c in card.contacts:
+    for c in card.contacts[:CONTACTS_SHOWN]:
         bits = [html.escape(c.name)]
         bits += [html.escape(x) for x in (c.position, c.phone, c.email) if x]
         lines.append("👤 " + ", ".join(bits))
@@ -273,7 +274,7 @@ async def cb_contacts(query: CallbackQuery, callback_data: ClientCD, actor: Acto
         kb.button(text=_("➕ Add contact"),
                   callback_data=ClientCD(id=card.id, action="addcontact"))
     kb.row(back_to_card(card.id))
-    await show(query, "\n".join(lines), kb.as_markup())
+    await show(query, clip("\n".join(lines)), kb.as_markup())
 
 
 async def cb_add_contact(query: CallbackQuery, callback_data: ClientCD, actor: Actor,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -123,7 +124,9 @@ def back_to_card(client_id: int) -> InlineKeyboardButton:
     )
 
 
-def history_kb(page: HistoryPage, types: list[Label], locale: str) -> InlineKeyboardMarkup:
+def history_kb(
+    page: HistoryPage, types: list[Label], locale: str, tz: ZoneInfo
+) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     nav: list[InlineKeyboardButton] = []
     cid, tid = page.client_id, page.type_id
@@ -143,7 +146,7 @@ def history_kb(page: HistoryPage, types: list[Label], locale: str) -> InlineKeyb
         if item.attachment_kind == "voice":
             kb.row(InlineKeyboardButton(
                 text=_("▶️ Play voice note of {when}").format(
-                    when=item.occurred_at.strftime("%d.%m")
+                    when=item.occurred_at.astimezone(tz).strftime("%d.%m")
                 ),
                 callback_data=PlayCD(activity_id=item.id).pack(),
             ))
