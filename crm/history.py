@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.access import require
+from crm.access import can_change, require
 from crm.classifiers import Label, label
 from crm.clients import load_visible
 from crm.clock import Clock
@@ -172,46 +172,12 @@ class HistoryService:
         occurred_at: datetime | None = None,
     ) -> Logged:
         """Record a contact. Anyone who may see the card may add to its history."""
-        now = self.clock.now()
-        text = (text or "").strip()[:TEXT_LIMIT] or None
         async with self.db.transaction() as s:
-            client, _ = await load_visible(s, actor, client_id)
-            kind = await cls_repo.item(s, type_id)
-            if kind is None or kind.kind != "activity_type":
-                raise InvalidInput("activity_type")
-            if outcome_id is not None:
-                outcome = await cls_repo.item(s, outcome_id)
-                if outcome is None or outcome.kind != "outcome":
-                    raise InvalidInput("outcome")
-            open_deals = list(await repo.open_deals_of(s, client.id))
-            if deal_id is not None and deal_id not in {d.id for d in open_deals}:
-                raise Conflict("deal_closed")
-            if deal_id is None and len(open_deals) == 1:
-                # One deal in progress: the contact is about it; no need to ask.
-                deal_id = open_deals[0].id
-            row = Activity(
-                client_id=client.id,
-                deal_id=deal_id,
-                author_id=actor.id,
-                type_id=type_id,
-                outcome_id=outcome_id,
-                text=text,
-                attachment_kind=attachment_kind,
-                attachment_ref=attachment_ref,
-                occurred_at=occurred_at or now,
-                created_at=now,
+            return await log_contact(
+                s, actor, self.clock.now(), client_id, type_id, outcome_id, text,
+                deal_id=deal_id, attachment_kind=attachment_kind,
+                attachment_ref=attachment_ref, occurred_at=occurred_at,
             )
-            s.add(row)
-            if deal_id is not None:
-                await repo.touch_deal(s, deal_id, now)
-            # The contact planned for today (or overdue) is done now.
-            _, day_end = local_day_bounds(now, actor.tz)
-            for planned in await repo.planned_for_client(s, client.id, actor.id):
-                if planned.due_at < day_end:
-                    planned.status = "done"
-                    planned.done_at = now
-            await s.flush()
-            return Logged(row.id, client.id, deal_id, [(d.id, d.title) for d in open_deals])
 
     async def record_event(
         self, actor: Actor, client_id: int, event: str, deal_id: int | None = None,
@@ -222,6 +188,102 @@ class HistoryService:
             now = self.clock.now()
             s.add(Activity(client_id=client.id, deal_id=deal_id, author_id=actor.id,
                            event=event, details=details, occurred_at=now, created_at=now))
+
+
+async def log_contact(
+    s: AsyncSession,
+    actor: Actor,
+    now: datetime,
+    client_id: int,
+    type_id: int,
+    outcome_id: int | None,
+    text: str | None,
+    *,
+    deal_id: int | None = None,
+    attachment_kind: str | None = None,
+    attachment_ref: str | None = None,
+    occurred_at: datetime | None = None,
+) -> Logged:
+    """The body of HistoryService.log, for use cases that do more in the same transaction."""
+    text = (text or "").strip()[:TEXT_LIMIT] or None
+    client, own = await load_visible(s, actor, client_id)
+    kind = await cls_repo.item(s, type_id)
+    if kind is None or kind.kind != "activity_type":
+        raise InvalidInput("activity_type")
+    if outcome_id is not None:
+        outcome = await cls_repo.item(s, outcome_id)
+        if outcome is None or outcome.kind != "outcome":
+            raise InvalidInput("outcome")
+    open_deals = list(await repo.open_deals_of(s, client.id))
+    if deal_id is not None and deal_id not in {d.id for d in open_deals}:
+        raise Conflict("deal_closed")
+    if deal_id is None and len(open_deals) == 1 and can_change(actor, own):
+        # One deal in progress and it is theirs to work: the contact is about it. (A service
+        # check-up must not reset the manager's stall clock.)
+        deal_id = open_deals[0].id
+    row = Activity(
+        client_id=client.id,
+        deal_id=deal_id,
+        author_id=actor.id,
+        type_id=type_id,
+        outcome_id=outcome_id,
+        text=text,
+        attachment_kind=attachment_kind,
+        attachment_ref=attachment_ref,
+        occurred_at=occurred_at or now,
+        created_at=now,
+    )
+    s.add(row)
+    if deal_id is not None:
+        await repo.touch_deal(s, deal_id, now)
+    # The contact planned for today (or overdue) is done now.
+    _, day_end = local_day_bounds(now, actor.tz)
+    for planned in await repo.planned_for_client(s, client.id, actor.id):
+        if planned.due_at < day_end:
+            planned.status = "done"
+            planned.done_at = now
+    await s.flush()
+    return Logged(row.id, client.id, deal_id, [(d.id, d.title) for d in open_deals])
+
+
+async def plan_contact(
+    s: AsyncSession,
+    actor: Actor,
+    now: datetime,
+    client_id: int,
+    due_at: datetime,
+    *,
+    deal_id: int | None = None,
+    note: str | None = None,
+) -> Planned:
+    """The body of PlanningService.plan, for use in a larger transaction."""
+    if due_at.tzinfo is None:
+        raise InvalidInput("when")
+    if due_at < now - timedelta(minutes=1):
+        raise InvalidInput("when_past")
+    if due_at > now + timedelta(days=366 * 2):
+        raise InvalidInput("when_far")
+    client, _ = await load_visible(s, actor, client_id)
+    if deal_id is not None:
+        deal = await s.get(Deal, deal_id)
+        if deal is None or deal.client_id != client.id:
+            raise NotAvailable()
+    existing = list(await repo.planned_for_client(s, client.id, actor.id))
+    if existing:
+        first = existing[0]
+        first.due_at = due_at
+        first.deal_id = deal_id or first.deal_id
+        first.note = note or first.note
+        for extra in existing[1:]:
+            extra.status = "cancelled"
+        return Planned(first.id, client.id, due_at, moved=True)
+    row = PlannedContact(
+        client_id=client.id, deal_id=deal_id, owner_id=actor.id, due_at=due_at,
+        note=note, status="planned", created_at=now,
+    )
+    s.add(row)
+    await s.flush()
+    return Planned(row.id, client.id, due_at, moved=False)
 
 
 async def load_open_planned(
@@ -253,35 +315,10 @@ class PlanningService:
         note: str | None = None,
     ) -> Planned:
         """Plan the next contact. An earlier plan of the same person for the client moves."""
-        if due_at.tzinfo is None:
-            raise InvalidInput("when")
-        now = self.clock.now()
-        if due_at < now - timedelta(minutes=1):
-            raise InvalidInput("when_past")
-        if due_at > now + timedelta(days=366 * 2):
-            raise InvalidInput("when_far")
         async with self.db.transaction() as s:
-            client, _ = await load_visible(s, actor, client_id)
-            if deal_id is not None:
-                deal = await s.get(Deal, deal_id)
-                if deal is None or deal.client_id != client.id:
-                    raise NotAvailable()
-            existing = list(await repo.planned_for_client(s, client.id, actor.id))
-            if existing:
-                first = existing[0]
-                first.due_at = due_at
-                first.deal_id = deal_id or first.deal_id
-                first.note = note or first.note
-                for extra in existing[1:]:
-                    extra.status = "cancelled"
-                return Planned(first.id, client.id, due_at, moved=True)
-            row = PlannedContact(
-                client_id=client.id, deal_id=deal_id, owner_id=actor.id, due_at=due_at,
-                note=note, status="planned", created_at=now,
+            return await plan_contact(
+                s, actor, self.clock.now(), client_id, due_at, deal_id=deal_id, note=note
             )
-            s.add(row)
-            await s.flush()
-            return Planned(row.id, client.id, due_at, moved=False)
 
     async def no_next_step(self, actor: Actor, client_id: int, deal_id: int | None) -> None:
         """The manager says explicitly there is nothing to plan; that is recorded."""

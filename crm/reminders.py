@@ -15,7 +15,13 @@ from crm.clock import Clock
 from crm.config import CRMConfig
 from crm.dto import Actor
 from crm.errors import Conflict, InvalidInput, NotAvailable
-from crm.history import HistoryService, PlanningService, load_open_planned
+from crm.history import (
+    HistoryService,
+    PlanningService,
+    load_open_planned,
+    log_contact,
+    plan_contact,
+)
 from crm.notifications import WorkHours, next_work_start, reminder_key
 from crm.outbox import OutboxItem
 from crm.parsing import format_phone
@@ -235,23 +241,31 @@ class ReminderService:
         raise InvalidInput("when")
 
     async def no_answer(self, actor: Actor, planned_id: int, when: str) -> Moved:
-        """Log a call that went unanswered and plan the next try, in one tap."""
-        planned, user = await self._own_planned(actor, planned_id)
-        due = self._when(user, when)
+        """Log a call that went unanswered and plan the next try, in one tap and one
+        transaction: either both are written or neither."""
+        now = self.clock.now()
         async with self.db.transaction() as s:
+            planned = await load_open_planned(s, actor, planned_id)
+            user = await people_repo.user_by_id(s, actor.id)
+            if user is None:
+                raise NotAvailable()
+            due = self._when(user, when)
             call = await cls_repo.item_by_code(s, "activity_type", "call")
             outcome = await cls_repo.item_by_code(s, "outcome", "no_answer")
-        if call is None:
-            raise InvalidInput("activity_type")
-        logged = await self.history.log(
-            actor, planned.client_id, call.id, outcome.id if outcome is not None else None,
-            None, deal_id=planned.deal_id,
-        )
-        new = await self.planning.plan(
-            actor, planned.client_id, due, deal_id=planned.deal_id or logged.deal_id,
-            note=planned.note,
-        )
-        return Moved(new.id, planned.client_id, due)
+            if call is None:
+                raise InvalidInput("activity_type")
+            # The deal may have been closed since the contact was planned.
+            deal = await s.get(Deal, planned.deal_id) if planned.deal_id else None
+            deal_id = deal.id if deal is not None and deal.status == "open" else None
+            client_id, note = planned.client_id, planned.note
+            logged = await log_contact(
+                s, actor, now, client_id, call.id,
+                outcome.id if outcome is not None else None, None, deal_id=deal_id,
+            )
+            new = await plan_contact(
+                s, actor, now, client_id, due, deal_id=deal_id or logged.deal_id, note=note
+            )
+            return Moved(new.id, client_id, due)
 
     async def snooze(self, actor: Actor, planned_id: int, when: str) -> Moved:
         """Move this planned contact (and so its reminder)."""
