@@ -52,7 +52,8 @@ def error_text(err: CRMError) -> str:
         "client_name": _("A name is 2 to 300 characters."),
         "tax_number": _("A tax number (INN) has 10 or 12 digits."),
         "probability": _("A probability is a number from 0 to 100."),
-        "contact_name": _("Write the contact's name."),
+        "contact_name": _("Write the contact's name (up to 200 characters)."),
+        "too_many": _("The card has too many of these already; remove one first (send «-»)."),
         "when": _("I did not understand the date. Examples: завтра 15:00, пт 11, 03.12 14:30, "
                   "через 3 дня, tomorrow 3pm."),
         "when_past": _("That time has already passed. Pick a time in the future."),

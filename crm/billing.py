@@ -26,7 +26,7 @@ from crm.deals import (
     sort_invoices,
 )
 from crm.dto import Actor
-from crm.errors import Conflict, InvalidInput, NotAvailable
+from crm.errors import Conflict, InvalidInput, NotAvailable, valid_id
 from storage.db import Database
 from storage.models import Invoice, Payment
 from storage.repo import deals as repo
@@ -117,7 +117,7 @@ class BillingService:
             raise InvalidInput("paid_on")
         now = self.clock.now()
         async with self.db.transaction() as s:
-            inv = await repo.invoice(s, invoice_id, lock=True)
+            inv = await repo.invoice(s, valid_id(invoice_id), lock=True)
             if inv is None:
                 raise NotAvailable()
             deal, client, _ = await load_deal(s, actor, inv.deal_id, change=True)
@@ -148,7 +148,7 @@ class BillingService:
 
     async def invoice(self, actor: Actor, invoice_id: int) -> InvoiceView:
         async with self.db.transaction() as s:
-            inv = await repo.invoice(s, invoice_id)
+            inv = await repo.invoice(s, valid_id(invoice_id))
             if inv is None:
                 raise NotAvailable()
             deal, client, own = await load_deal(s, actor, inv.deal_id, change=False)

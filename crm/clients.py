@@ -21,7 +21,7 @@ from crm.access import (
 from crm.classifiers import Label, label
 from crm.clock import Clock
 from crm.dto import Actor
-from crm.errors import InvalidInput, NotAvailable
+from crm.errors import InvalidInput, NotAvailable, valid_id
 from crm.parsing import (
     format_phone,
     normalize_phone,
@@ -153,7 +153,8 @@ def _phone_digits(client: Client, contacts: list[ContactPerson]) -> str:
 
 
 def refresh_search(client: Client, contacts: list[ContactPerson]) -> None:
-    client.name_norm = normalize_text(client.name)
+    # Case folding can lengthen a name (ß → ss): keep within the column.
+    client.name_norm = normalize_text(client.name)[:300]
     client.search_text = _search_text(client, contacts)
     client.phone_digits = _phone_digits(client, contacts)
 
@@ -163,7 +164,7 @@ async def load_visible(
 ) -> tuple[Client, Ownership]:
     """The client if the actor may see it; else NotAvailable, exactly as if it did not exist."""
     try:
-        client, team_id = await repo.client_with_team(s, client_id)
+        client, team_id = await repo.client_with_team(s, valid_id(client_id))
     except LookupError:
         raise NotAvailable() from None
     own = Ownership(client.owner_id, team_id)
@@ -302,7 +303,7 @@ class ClientService:
         email = None
         if draft.email:
             email = draft.email.strip().lower()
-            if not EMAIL_RE.match(email):
+            if len(email) > 200 or not EMAIL_RE.match(email):
                 raise InvalidInput("email")
         if draft.probability is not None and not 0 <= draft.probability <= 100:
             raise InvalidInput("probability")
@@ -372,8 +373,10 @@ class ClientService:
         position: str | None = None,
     ) -> ContactInfo:
         name = " ".join(name.split())
-        if not name:
+        if not 1 <= len(name) <= 200 or len(position or "") > 200:
             raise InvalidInput("contact_name")
+        if email and len(email) > 200:
+            raise InvalidInput("email")
         canonical = normalize_phone(phone) if phone else None
         if phone and canonical is None:
             raise InvalidInput("phone")
@@ -412,17 +415,21 @@ class ClientService:
                     phones = split_list(client.phones)
                     if phone not in phones:
                         phones.append(phone)
+                    if len(",".join(phones)) > 300:
+                        raise InvalidInput("too_many")
                     client.phones = ",".join(phones)
             elif name == "email":
                 if clear:
                     client.emails = None
                 else:
                     email = value.lower()
-                    if not EMAIL_RE.match(email):
+                    if len(email) > 200 or not EMAIL_RE.match(email):
                         raise InvalidInput("email")
                     emails = split_list(client.emails)
                     if email not in emails:
                         emails.append(email)
+                    if len(",".join(emails)) > 300:
+                        raise InvalidInput("too_many")
                     client.emails = ",".join(emails)
             elif name == "address":
                 client.address = None if clear else value[:500]

@@ -19,7 +19,7 @@ from crm.classifiers import Label, StageInfo, label, stage_info
 from crm.clients import ClientRef, load_changeable, load_visible
 from crm.clock import Clock
 from crm.dto import Actor
-from crm.errors import Conflict, InvalidInput, NotAvailable
+from crm.errors import Conflict, InvalidInput, NotAvailable, valid_id
 from storage.db import Database
 from storage.models import Client, Deal, Invoice, Stage
 from storage.repo import classifiers as cls_repo
@@ -210,7 +210,7 @@ async def load_deal(
 ) -> tuple[Deal, Client, Ownership]:
     """The deal if the actor may see it (and change it, with `change`). Someone else's deal
     answers NotAvailable, exactly like a deal that does not exist."""
-    deal = await repo.deal(s, deal_id, lock=lock)
+    deal = await repo.deal(s, valid_id(deal_id), lock=lock)
     if deal is None:
         raise NotAvailable()
     client, own = await load_visible(s, actor, deal.client_id)

@@ -32,3 +32,14 @@ class Conflict(CRMError):
     """The thing changed since the button was drawn (a closed deal, a used invite)."""
 
     code = "conflict"
+
+
+MAX_ID = 2**31 - 1  # ids are INTEGER on PostgreSQL
+
+
+def valid_id(value: int) -> int:
+    """An id from outside (a button, a form) that cannot exist is simply not available;
+    it must not reach the database, where PostgreSQL would refuse it with an error."""
+    if not 0 < value <= MAX_ID:
+        raise NotAvailable()
+    return value

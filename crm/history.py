@@ -15,7 +15,7 @@ from crm.classifiers import Label, label
 from crm.clients import load_visible
 from crm.clock import Clock
 from crm.dto import Actor
-from crm.errors import Conflict, InvalidInput, NotAvailable
+from crm.errors import Conflict, InvalidInput, NotAvailable, valid_id
 from crm.roles import Role
 from storage.db import Database
 from storage.models import Activity, Deal, PlannedContact
@@ -152,7 +152,7 @@ class HistoryService:
     async def attachment(self, actor: Actor, activity_id: int) -> tuple[str, str]:
         """(kind, Telegram file_id) of a history record's attachment, if the actor may see it."""
         async with self.db.transaction() as s:
-            row = await repo.activity(s, activity_id)
+            row = await repo.activity(s, valid_id(activity_id))
             if row is None or not row.attachment_ref or not row.attachment_kind:
                 raise NotAvailable()
             await load_visible(s, actor, row.client_id)
@@ -290,7 +290,7 @@ async def load_open_planned(
     s: AsyncSession, actor: Actor, planned_id: int
 ) -> PlannedContact:
     """A planned contact still to do, if it is the actor's (or their team's, for a head)."""
-    row = await repo.planned(s, planned_id)
+    row = await repo.planned(s, valid_id(planned_id))
     if row is None:
         raise NotAvailable()
     await load_visible(s, actor, row.client_id)

@@ -11,7 +11,7 @@ from typing import Any
 from crm.clock import Clock
 from crm.config import CRMConfig
 from crm.dto import Actor, InviteLink, Person, StartResult, TeamInfo
-from crm.errors import Conflict, Forbidden, InvalidInput, NotAvailable
+from crm.errors import Conflict, Forbidden, InvalidInput, NotAvailable, valid_id
 from crm.roles import Role, can_invite, can_list_people, can_manage_people, invitable_roles
 from storage.db import Database
 from storage.models import Invite, Team, User
@@ -175,7 +175,7 @@ class PeopleService:
         now = self.clock.now()
         token = secrets.token_urlsafe(TOKEN_BYTES)
         async with self.db.transaction() as s:
-            if team_id is not None and await repo.team_by_id(s, team_id) is None:
+            if team_id is not None and await repo.team_by_id(s, valid_id(team_id)) is None:
                 raise NotAvailable()
             invite = Invite(
                 token_hash=hash_token(token),
@@ -225,10 +225,10 @@ class PeopleService:
         if not_self and user_id == actor.id:
             raise Conflict("self_change")
         async with self.db.transaction() as s:
-            user = await repo.user_by_id(s, user_id)
+            user = await repo.user_by_id(s, valid_id(user_id))
             if user is None:
                 raise NotAvailable()
-            if team_id is not None and await repo.team_by_id(s, team_id) is None:
+            if team_id is not None and await repo.team_by_id(s, valid_id(team_id)) is None:
                 raise NotAvailable()
             details = change(user)
             repo.audit(s, actor.id, action, "user", user.id, details, self.clock.now())
