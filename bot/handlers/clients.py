@@ -215,7 +215,6 @@ async def cb_edit_field(
     if field in CARD_CLASSIFIERS:
         if callback_data.item_id >= 0:
             await crm.clients.set_classifier(actor, cid, field, callback_data.item_id or None)
-            await query.answer(_("Saved."))
             card = await crm.clients.card(actor, cid)
             await show(query, card_text(card, actor.tz), card_kb(card))
             return

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from datetime import date, datetime, time, timedelta
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -111,7 +111,7 @@ async def cb_log_outcome(query: CallbackQuery, callback_data: LogOutcomeCD, acto
     await show(query, _("Write a comment or record a voice note:"), skip_comment_kb(card.id))
 
 
-async def _save_log(message: Message, actor: Actor, crm: CRM, state: FSMContext,
+async def _save_log(bot: Bot, chat_id: int, actor: Actor, crm: CRM, state: FSMContext,
                     text: str | None, voice: str | None) -> None:
     data = await state.get_data()
     client_id = int(data["log_client"])
@@ -120,31 +120,35 @@ async def _save_log(message: Message, actor: Actor, crm: CRM, state: FSMContext,
         attachment_kind="voice" if voice else None, attachment_ref=voice,
     )
     await state.set_state(None)
-    await message.answer(
+    await bot.send_message(
+        chat_id,
         _("✅ Saved to the history. What is the next step?"),
         reply_markup=next_step_kb(client_id, logged.deal_id),
     )
 
 
-async def msg_log_comment(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
-    await _save_log(message, actor, crm, state, message.text, None)
+async def msg_log_comment(message: Message, actor: Actor, crm: CRM, state: FSMContext,
+                          bot: Bot) -> None:
+    await _save_log(bot, message.chat.id, actor, crm, state, message.text, None)
 
 
-async def msg_log_voice(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
-    assert message.voice is not None
-    await _save_log(message, actor, crm, state, message.caption, message.voice.file_id)
+async def msg_log_voice(message: Message, actor: Actor, crm: CRM, state: FSMContext,
+                        bot: Bot) -> None:
+    assert message.voice is not None  # guaranteed by the F.voice filter
+    await _save_log(bot, message.chat.id, actor, crm, state, message.caption,
+                    message.voice.file_id)
 
 
 async def cb_log_skip(query: CallbackQuery, callback_data: LogSkipCD, actor: Actor, crm: CRM,
-                      state: FSMContext) -> None:
+                      state: FSMContext, bot: Bot) -> None:
     data = await state.get_data()
     if await state.get_state() != LogForm.comment.state or data.get("log_client") != \
             callback_data.client_id:
         await query.answer(_("This form is no longer active."), show_alert=True)
         return
-    assert isinstance(query.message, Message)
     await query.answer()
-    await _save_log(query.message, actor, crm, state, None, None)
+    # The prompt may be too old to edit or reply to; the chat is the user's own.
+    await _save_log(bot, query.from_user.id, actor, crm, state, None, None)
 
 
 async def _planned(target: Message | CallbackQuery, actor: Actor, crm: CRM, client_id: int,

@@ -1,5 +1,5 @@
-"""Reviewer's evidence: each test names a bug it demonstrates. A failing test here is the
-proof of the bug (they are meant to pass once it is fixed)."""
+"""Regressions found in review, through the real dispatcher. Each docstring says what went
+wrong before the fix; the test asserts what a user sees now."""
 
 from __future__ import annotations
 
@@ -29,9 +29,12 @@ from aiogram.types import (
     Update,
     User,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.keyboards.client import ClientCD, EditCD, HistCD, LogOutcomeCD, LogSkipCD
 from bot.keyboards.reminders import RemCD
+from bot.render import clip
 from crm.clock import FrozenClock
 from crm.roles import Role
 from crm.service import CRM
@@ -98,6 +101,13 @@ def plain(html_text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", html_text))
 
 
+def answered_quietly(calls: list[Any]) -> bool:
+    """The press was answered, with no error shown (a spinner otherwise stays on)."""
+    answers = [c for c in calls if isinstance(c, AnswerCallbackQuery)]
+    return bool(answers) and not any(
+        "went wrong" in (a.text or "") for a in answers)
+
+
 _query_ids = iter(range(10_000, 10**9))
 
 
@@ -125,7 +135,7 @@ def tg_harness(harness: Harness) -> Harness:
 # --- 1. An existing user who opens an invitation link loses their role ------------------------
 
 
-async def test_review_admin_opening_an_invite_link_is_demoted(
+async def test_admin_opening_an_invite_link_keeps_their_role(
     harness: Harness, crm: CRM
 ) -> None:
     """crm/people.py:107-113: any active user who opens an invitation link (e.g. the admin
@@ -143,7 +153,7 @@ async def test_review_admin_opening_an_invite_link_is_demoted(
 # --- 2. "No answer" under a reminder fails once the deal it was planned for is closed ----------
 
 
-async def test_review_no_answer_after_the_deal_was_closed(
+async def test_no_answer_works_after_the_deal_was_closed(
     harness: Harness, crm: CRM, clock: FrozenClock
 ) -> None:
     """crm/reminders.py:246-249 passes the planned contact's deal to history.log, which refuses
@@ -162,7 +172,7 @@ async def test_review_no_answer_after_the_deal_was_closed(
 # --- 3. Editing a screen into itself: Telegram's "message is not modified" -------------------
 
 
-async def test_review_history_filter_pressed_again_is_unhandled(
+async def test_history_filter_pressed_again_is_quietly_answered(
     tg_harness: Harness, crm: CRM
 ) -> None:
     """bot/handlers/clients.py:65 compares Message.text (plain) with the HTML it would send,
@@ -173,20 +183,22 @@ async def test_review_history_filter_pressed_again_is_unhandled(
     data = HistCD(client_id=ref.id, page=0).pack()
     calls = await tg_harness.press(MAX, data, message_id=7)
     edit = [c for c in calls if isinstance(c, EditMessageText)][-1]
-    await press_on(tg_harness, MAX, data, 7, edit.text, edit.reply_markup)
+    again = await press_on(tg_harness, MAX, data, 7, edit.text or "", edit.reply_markup)
+    assert answered_quietly(again)
 
 
-async def test_review_card_pressed_twice_is_unhandled(tg_harness: Harness, crm: CRM) -> None:
+async def test_card_pressed_twice_is_quietly_answered(tg_harness: Harness, crm: CRM) -> None:
     """Same root cause on the card: a double tap on «Card» raises instead of being ignored."""
     max_ = await person(crm, MAX.id, "Max Sokolov")
     ref = await client(crm, max_, "Acme")
     data = ClientCD(id=ref.id, action="open").pack()
     calls = await tg_harness.press(MAX, data, message_id=8)
     edit = [c for c in calls if isinstance(c, EditMessageText)][-1]
-    await press_on(tg_harness, MAX, data, 8, edit.text, edit.reply_markup)
+    again = await press_on(tg_harness, MAX, data, 8, edit.text or "", edit.reply_markup)
+    assert answered_quietly(again)
 
 
-async def test_review_picking_a_classifier_answers_the_query_twice(
+async def test_picking_a_classifier_answers_the_query_once(
     tg_harness: Harness, crm: CRM
 ) -> None:
     """bot/handlers/clients.py:216-218: query.answer("Saved.") and then show() answers again;
@@ -194,20 +206,25 @@ async def test_review_picking_a_classifier_answers_the_query_twice(
     max_ = await person(crm, MAX.id, "Max Sokolov")
     ref = await client(crm, max_, "Acme")
     region = (await crm.classifiers.items("region"))[0]
-    await tg_harness.press(
+    calls = await tg_harness.press(
         MAX, EditCD(client_id=ref.id, field="region", item_id=region.id).pack(), message_id=9
     )
+    assert len([c for c in calls if isinstance(c, AnswerCallbackQuery)]) == 1
+    assert f"Region: {region.en}" in last_text(calls)
 
 
-async def test_review_new_client_double_tap_is_unhandled(tg_harness: Harness, crm: CRM) -> None:
+async def test_new_client_double_tap_acts_once(tg_harness: Harness, crm: CRM) -> None:
     """bot/handlers/new_client.py:141: the second tap of a double tap removes a keyboard that
     is already gone (400 not modified) and would also act on the *next* step of the form."""
     await person(crm, MAX.id, "Max Sokolov")
     await tg_harness.send(MAX, "/new")
     calls = await tg_harness.send(MAX, "Acme Ltd")
     skip = button(calls, "Skip")
-    await tg_harness.press(MAX, skip, message_id=11)
-    await tg_harness.press(MAX, skip, message_id=11)
+    first = await tg_harness.press(MAX, skip, message_id=11)
+    assert "Region" in last_text(first)
+    second = await tg_harness.press(MAX, skip, message_id=11)
+    assert answered_quietly(second)
+    assert not texts(second)  # the region question was not skipped by the second tap
 
 
 # --- 4. clip() cuts HTML anywhere, including inside a tag ------------------------------------
@@ -227,29 +244,27 @@ def balanced(text: str) -> bool:
     return not stack
 
 
-async def test_review_clipped_card_is_broken_html(harness: Harness, crm: CRM) -> None:
-    """bot/render.py:41 clip() cuts at 4095 characters of *HTML*: the cut can fall inside
-    a tag (here «<b>Open deals:</b>») and Telegram answers 400 can't parse entities."""
-    max_ = await person(crm, MAX.id, "Max Sokolov")
-    ref = await client(crm, max_, "Acme")
-    await crm.deals.create(max_, ref.id, "Printers", Decimal(1000), None)
-    for i in range(5):
-        await crm.clients.add_contact(max_, ref.id, f"Contact {i} " + "x" * 700, None, None)
-    await crm.clients.update_field(max_, ref.id, "address", "a")
-    calls = await harness.press(MAX, ClientCD(id=ref.id, action="open").pack())
-    pos = last_text(calls).index("<b>Open deals:</b>")
-    assert pos < 4000
-    # Move the tag so that the 4095-character cut falls right inside it.
-    await crm.clients.update_field(max_, ref.id, "address", "a" * (1 + 4094 - pos))
-    calls = await harness.press(MAX, ClientCD(id=ref.id, action="open").pack())
-    text = last_text(calls)
-    assert balanced(text), repr(text[-12:])
+@settings(max_examples=200, deadline=None)
+@given(st.lists(
+    st.lists(st.sampled_from(["<b>Open deals:</b>", "<i>note</i>", "&amp;", "текст ", "x" * 90,
+                              "<b>" + "y" * 300 + "</b>"]), min_size=1, max_size=30),
+    min_size=1, max_size=60,
+))
+def test_clip_keeps_html_balanced_and_within_the_limit(lines: list[list[str]]) -> None:
+    """clip() used to cut at 4095 characters of HTML, possibly inside a tag, and Telegram
+    answered 400 «can't parse entities»: the screen never appeared."""
+    text = "\n".join("".join(parts) for parts in lines)
+    clipped = clip(text)
+    assert len(clipped) <= 4096
+    assert balanced(clipped), repr(clipped[-20:])
+    if len(text) <= 4096:
+        assert clipped == text
 
 
 # --- 5. Time zones --------------------------------------------------------------------------
 
 
-async def test_review_voice_button_shows_the_utc_date(
+async def test_voice_button_shows_the_local_date(
     harness: Harness, crm: CRM, clock: FrozenClock
 ) -> None:
     """bot/keyboards/client.py:146 formats occurred_at (UTC) without the user's zone: a voice
@@ -271,15 +286,15 @@ async def test_review_voice_button_shows_the_utc_date(
 # --- 6. Unhandled exceptions ------------------------------------------------------------------
 
 
-async def test_review_forged_huge_id_crashes_the_handler(harness: Harness, crm: CRM) -> None:
+async def test_forged_huge_id_is_answered(harness: Harness, crm: CRM) -> None:
     """Any *CD with an id beyond 64 bits reaches SQLite/asyncpg and raises OverflowError /
     DataError instead of the «not available» alert."""
     await person(crm, MAX.id, "Max Sokolov")
     calls = await harness.press(MAX, f"c:{2**64}:open")
-    assert alerts(calls), calls
+    assert any("not available" in a for a in alerts(calls)), calls
 
 
-async def test_review_skip_comment_on_an_old_message_crashes(harness: Harness, crm: CRM) -> None:
+async def test_skip_comment_on_an_old_message_works(harness: Harness, crm: CRM) -> None:
     """bot/handlers/log.py:144 asserts query.message is a Message; a tap on a message older
     than 48 h arrives as InaccessibleMessage -> AssertionError, the button spins."""
     max_ = await person(crm, MAX.id, "Max Sokolov")
@@ -294,13 +309,14 @@ async def test_review_skip_comment_on_an_old_message_crashes(harness: Harness, c
         data=LogSkipCD(client_id=ref.id).pack(),
     )
     calls = await harness._feed(Update(update_id=77_001, callback_query=query))
-    assert any(isinstance(c, (SendMessage, AnswerCallbackQuery)) for c in calls)
+    assert "What is the next step?" in last_text(calls)
+    assert (await crm.history.page(max_, ref.id)).total == 1
 
 
 # --- 7. The bot answers in group chats ---------------------------------------------------------
 
 
-async def test_review_find_in_a_group_posts_the_card_to_the_group(
+async def test_bot_ignores_group_chats(
     harness: Harness, crm: CRM
 ) -> None:
     """No chat-type filter anywhere: a manager who adds the bot to a group (or a group
@@ -315,13 +331,13 @@ async def test_review_find_in_a_group_posts_the_card_to_the_group(
     )
     calls = await harness.send_message(msg)
     to_group = [c for c in calls if isinstance(c, SendMessage) and int(c.chat_id) == group.id]
-    assert not any("916" in (c.text or "") for c in to_group), texts(to_group)
+    assert not any("916" in (c.text or "") for c in to_group), [c.text for c in to_group]
 
 
 # --- 8. Menu buttons and commands are swallowed by forms registered before their router -------
 
 
-async def test_review_reports_button_during_comment_is_logged_as_the_comment(
+async def test_reports_button_during_comment_is_not_logged(
     harness: Harness, crm: CRM
 ) -> None:
     """bot/factory.py:68-78: the log and new-client and deal routers come before the reminders
@@ -337,7 +353,7 @@ async def test_review_reports_button_during_comment_is_logged_as_the_comment(
     assert [i.text for i in page.items] == [], [i.text for i in page.items]
 
 
-async def test_review_new_client_button_while_editing_renames_the_client(
+async def test_new_client_button_while_editing_does_not_rename(
     harness: Harness, crm: CRM
 ) -> None:
     """bot/handlers/clients.py:359: EditForm takes any text, including the «➕ New client»
@@ -351,7 +367,7 @@ async def test_review_new_client_button_while_editing_renames_the_client(
     assert card.name == "Acme", card.name
 
 
-async def test_review_reports_button_becomes_a_deal_title(harness: Harness, crm: CRM) -> None:
+async def test_reports_button_does_not_become_a_deal_title(harness: Harness, crm: CRM) -> None:
     """bot/handlers/deals.py:78 TYPED excludes /commands but not menu buttons."""
     max_ = await person(crm, MAX.id, "Max Sokolov")
     ref = await client(crm, max_, "Acme")
@@ -363,7 +379,7 @@ async def test_review_reports_button_becomes_a_deal_title(harness: Harness, crm:
 # --- 9. Screens without clip(): the contacts list ---------------------------------------------
 
 
-async def test_review_contacts_screen_exceeds_4096(harness: Harness, crm: CRM) -> None:
+async def test_contacts_screen_fits_telegram(harness: Harness, crm: CRM) -> None:
     """bot/handlers/clients.py:258-275 joins every contact person with no limit and no clip."""
     max_ = await person(crm, MAX.id, "Max Sokolov")
     ref = await client(crm, max_, "Acme")
@@ -373,13 +389,13 @@ async def test_review_contacts_screen_exceeds_4096(harness: Harness, crm: CRM) -
                                       f"konstantin.k{i}@acme-holding.ru")
     calls = await harness.press(MAX, ClientCD(id=ref.id, action="contacts").pack())
     edits = [c for c in calls if isinstance(c, EditMessageText)]
-    assert edits and len(edits[-1].text) <= 4096, len(edits[-1].text)
+    assert edits and len(edits[-1].text or "") <= 4096
 
 
 # --- 10. "No answer" is three transactions ------------------------------------------------------
 
 
-async def test_review_no_answer_is_not_atomic(
+async def test_no_answer_writes_all_or_nothing(
     harness: Harness, crm: CRM, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """crm/reminders.py:237-254: _own_planned, history.log and planning.plan each commit on
@@ -410,7 +426,7 @@ async def test_review_no_answer_is_not_atomic(
 # --- 11. A form whose object went stale is not left ----------------------------------------------
 
 
-async def test_review_payment_form_stays_open_after_invoice_was_paid(
+async def test_payment_form_is_left_after_invoice_was_paid(
     harness: Harness, crm: CRM
 ) -> None:
     """bot/handlers/deals.py:566-576: a Conflict (invoice paid meanwhile) goes to the error
