@@ -446,3 +446,25 @@ async def test_payment_form_is_left_after_invoice_was_paid(
     assert "already paid" in last_text(calls)
     calls = await harness.send(MAX, "Acme")
     assert "Acme" in last_text(calls), last_text(calls)
+
+
+def test_in_two_hours_is_two_real_hours_across_a_clock_change() -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.handlers.log import quick_when
+
+    berlin = ZoneInfo("Europe/Berlin")
+    before = datetime(2026, 10, 25, 1, 30, tzinfo=berlin)  # clocks go back at 03:00
+    later = quick_when("2h", before)
+    assert later is not None
+    assert later.astimezone(UTC) - before.astimezone(UTC) == timedelta(hours=2)
+
+
+async def test_forged_calendar_value_is_a_polite_error(harness: Harness, crm: CRM) -> None:
+    from bot.keyboards.client import CalCD
+
+    max_ = await person(crm, MAX.id, "Max Sokolov")
+    ref = await client(crm, max_, "Acme")
+    calls = await harness.press(MAX, CalCD(client_id=ref.id, action="month",
+                                           value=999912).pack())
+    assert any("did not understand the date" in a for a in alerts(calls))

@@ -4,7 +4,7 @@ plan the next contact, close the deal, or say explicitly that there is none."""
 from __future__ import annotations
 
 import html
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from aiogram import Bot, F, Router
 from aiogram.filters import StateFilter
@@ -60,7 +60,9 @@ OUTCOMES_FOR = {
 def quick_when(code: str, now_local: datetime) -> datetime | None:
     day10 = time(10, 0)
     if code == "2h":
-        return (now_local + timedelta(hours=2)).replace(second=0, microsecond=0)
+        # Two real hours, also across a clock change: add in UTC, show in local time.
+        later = now_local.astimezone(UTC) + timedelta(hours=2)
+        return later.astimezone(now_local.tzinfo).replace(second=0, microsecond=0)
     if code == "tom10":
         return datetime.combine(now_local.date() + timedelta(days=1), day10, now_local.tzinfo)
     if code == "3d":
@@ -209,7 +211,7 @@ async def cb_calendar(query: CallbackQuery, callback_data: CalCD, actor: Actor,
             return
         day = date(value // 1000000, value // 10000 % 100, value // 100 % 100)
         due = datetime.combine(day, time(value % 100), actor.tz)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InvalidInput("when") from None
     await _planned(query, actor, crm, cid, due, did)
 

@@ -229,6 +229,7 @@ def outcomes_kb(
 def skip_comment_kb(client_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=_("Save without a comment"), callback_data=LogSkipCD(client_id=client_id))
+    kb.row(back_to_card(client_id))  # leaves the form without saving
     return kb.as_markup()
 
 
