@@ -22,7 +22,7 @@ from crm.history import (
     log_contact,
     plan_contact,
 )
-from crm.notifications import WorkHours, next_work_start, reminder_key
+from crm.notifications import WorkHours, effective_fire_time, next_work_start, reminder_key
 from crm.outbox import OutboxItem
 from crm.parsing import format_phone
 from crm.roles import Role
@@ -236,6 +236,10 @@ class ReminderService:
         now = self.clock.now()
         if when == "tom":
             return next_work_start(now, WorkHours.of(user))
+        if when == "2h":
+            # A retry that would fall after hours is planned for when the manager is back,
+            # which is when its reminder would fire anyway.
+            return effective_fire_time(now + SNOOZE[when], WorkHours.of(user))
         if when in SNOOZE:
             return now + SNOOZE[when]
         raise InvalidInput("when")

@@ -468,3 +468,21 @@ async def test_forged_calendar_value_is_a_polite_error(harness: Harness, crm: CR
     calls = await harness.press(MAX, CalCD(client_id=ref.id, action="month",
                                            value=999912).pack())
     assert any("did not understand the date" in a for a in alerts(calls))
+
+
+async def test_no_answer_late_in_the_day_retries_next_working_morning(
+    harness: Harness, crm: CRM, clock: FrozenClock
+) -> None:
+    """A retry «in 2 h» at 17:30 used to be planned for 19:30, after hours."""
+    from zoneinfo import ZoneInfo
+
+    msk = ZoneInfo("Europe/Moscow")
+    max_ = await person(crm, MAX.id, "Max Sokolov")
+    ref = await client(crm, max_, "Acme")
+    clock.set(datetime(2026, 11, 25, 17, 0, tzinfo=msk))
+    planned = await crm.planning.plan(max_, ref.id, clock.now() + timedelta(minutes=30))
+    clock.advance(timedelta(minutes=30))
+    await harness.press(MAX, RemCD(planned_id=planned.id, action="na2h").pack())
+    card = await crm.clients.card(max_, ref.id)
+    assert card.next_contact is not None
+    assert card.next_contact.due_at.astimezone(msk) == datetime(2026, 11, 26, 9, 0, tzinfo=msk)
