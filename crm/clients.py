@@ -139,6 +139,17 @@ def split_list(value: str | None) -> list[str]:
     return [v for v in (value or "").split(",") if v]
 
 
+def add_to_list(stored: str | None, value: str) -> str:
+    """Add to a comma-separated column (phones, e-mails) within its 300 characters."""
+    values = split_list(stored)
+    if value not in values:
+        values.append(value)
+    joined = ",".join(values)
+    if len(joined) > 300:
+        raise InvalidInput("too_many")
+    return joined
+
+
 def _search_text(client: Client, contacts: list[ContactPerson]) -> str:
     parts = [client.name, client.address or "", client.tax_number or ""]
     parts += split_list(client.emails)
@@ -412,12 +423,7 @@ class ClientService:
                     phone = normalize_phone(value)
                     if phone is None:
                         raise InvalidInput("phone")
-                    phones = split_list(client.phones)
-                    if phone not in phones:
-                        phones.append(phone)
-                    if len(",".join(phones)) > 300:
-                        raise InvalidInput("too_many")
-                    client.phones = ",".join(phones)
+                    client.phones = add_to_list(client.phones, phone)
             elif name == "email":
                 if clear:
                     client.emails = None
@@ -425,12 +431,7 @@ class ClientService:
                     email = value.lower()
                     if len(email) > 200 or not EMAIL_RE.match(email):
                         raise InvalidInput("email")
-                    emails = split_list(client.emails)
-                    if email not in emails:
-                        emails.append(email)
-                    if len(",".join(emails)) > 300:
-                        raise InvalidInput("too_many")
-                    client.emails = ",".join(emails)
+                    client.emails = add_to_list(client.emails, email)
             elif name == "address":
                 client.address = None if clear else value[:500]
             elif name == "trigger_event":
