@@ -58,6 +58,17 @@ class SearchPage:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientSummary:
+    """What is shared about a client from inline mode."""
+
+    id: int
+    name: str
+    phones: list[str]
+    emails: list[str]
+    address: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ContactInfo:
     id: int
     name: str
@@ -227,6 +238,17 @@ class ClientService:
             rows = await repo.clients_by_ids(s, [cid for cid, _ in chunk])
             refs = [ClientRef(c.id, c.name, self._phone_hint(c)) for c in rows]
             return self._page(query, refs, page, len(matched))
+
+    async def summaries(self, actor: Actor, query: str) -> list[ClientSummary]:
+        """The first page of a search, with phones, e-mails and address, in one more query."""
+        found = await self.search(actor, query)
+        async with self.db.transaction() as s:
+            rows = await repo.clients_by_ids(s, [ref.id for ref in found.items])
+            return [
+                ClientSummary(c.id, c.name, [format_phone(p) for p in split_list(c.phones)],
+                              split_list(c.emails), c.address)
+                for c in rows
+            ]
 
     @staticmethod
     def _phone_hint(client: Client) -> str:

@@ -14,7 +14,7 @@ from crm.clients import split_list
 from crm.clock import Clock
 from crm.config import CRMConfig
 from crm.dto import Actor
-from crm.errors import Conflict, InvalidInput, NotAvailable
+from crm.errors import InvalidInput, NotAvailable
 from crm.history import (
     HistoryService,
     PlanningService,
@@ -224,14 +224,6 @@ class ReminderService:
 
     # --- one tap under a reminder --------------------------------------------------------
 
-    async def _own_planned(self, actor: Actor, planned_id: int) -> tuple[PlannedContact, User]:
-        async with self.db.transaction() as s:
-            planned = await load_open_planned(s, actor, planned_id)
-            user = await people_repo.user_by_id(s, actor.id)
-            if user is None:
-                raise NotAvailable()
-            return planned, user
-
     def _when(self, user: User, when: str) -> datetime:
         now = self.clock.now()
         if when == "tom":
@@ -273,12 +265,12 @@ class ReminderService:
 
     async def snooze(self, actor: Actor, planned_id: int, when: str) -> Moved:
         """Move this planned contact (and so its reminder)."""
-        _, user = await self._own_planned(actor, planned_id)
-        due = self._when(user, when)
         async with self.db.transaction() as s:
-            planned = await history_repo.planned(s, planned_id)
-            if planned is None or planned.status != "planned":
-                raise Conflict("planned_closed")
+            planned = await load_open_planned(s, actor, planned_id)
+            user = await people_repo.user_by_id(s, actor.id)
+            if user is None:
+                raise NotAvailable()
+            due = self._when(user, when)
             planned.due_at = due
             return Moved(planned.id, planned.client_id, due)
 

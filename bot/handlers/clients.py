@@ -61,12 +61,10 @@ PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s()\-]{5,}\d")
 async def show(
     target: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
 ) -> None:
-    """Edit the message a button was pressed on, or send a new one for a typed command."""
+    """Edit the message a button was pressed on, or send a new one for a typed command.
+    (A redraw into the same screen is answered by the common «not modified» handler.)"""
     if isinstance(target, CallbackQuery):
         if isinstance(target.message, Message):
-            if target.message.text == text and target.message.reply_markup == markup:
-                await target.answer()
-                return
             await target.message.edit_text(text, reply_markup=markup)
         else:
             await target.bot.send_message(target.from_user.id, text, reply_markup=markup)  # type: ignore[union-attr]
@@ -317,19 +315,17 @@ async def inline_search(query: InlineQuery, actor: Actor, crm: CRM) -> None:
     if len(text) < 2:
         await query.answer([], cache_time=0, is_personal=True)
         return
-    result = await crm.clients.search(actor, text)
     articles: list[Any] = []
-    for ref in result.items[:20]:
-        card = await crm.clients.card(actor, ref.id)
-        body = [f"<b>{html.escape(card.name)}</b>"]
-        body += [html.escape(p) for p in card.phones]
-        body += [html.escape(m) for m in card.emails]
-        if card.address:
-            body.append(html.escape(card.address))
+    for found in await crm.clients.summaries(actor, text):
+        body = [f"<b>{html.escape(found.name)}</b>"]
+        body += [html.escape(p) for p in found.phones]
+        body += [html.escape(m) for m in found.emails]
+        if found.address:
+            body.append(html.escape(found.address))
         articles.append(InlineQueryResultArticle(
-            id=str(ref.id),
-            title=card.name,
-            description=", ".join(card.phones + card.emails)[:200] or None,
+            id=str(found.id),
+            title=found.name,
+            description=", ".join(found.phones + found.emails)[:200] or None,
             input_message_content=InputTextMessageContent(
                 message_text="\n".join(body), parse_mode="HTML"
             ),

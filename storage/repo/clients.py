@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Client, ContactPerson, Deal, Invoice, Payment, PlannedContact, User
+from storage.models import Client, ContactPerson, Deal, Invoice, PlannedContact, User
+from storage.repo.deals import paid_by_invoice
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,18 +151,10 @@ async def money_totals(session: AsyncSession, client_id: int, today: date) -> Mo
             .where(Deal.client_id == client_id, Invoice.status != "cancelled")
         )
     ).all()
-    paid_by: dict[int, Decimal] = {}
-    if invoices:
-        payments = await session.execute(
-            select(Payment.invoice_id, Payment.amount).where(
-                Payment.invoice_id.in_([i[0] for i in invoices])
-            )
-        )
-        for invoice_id, amount in payments:
-            paid_by[invoice_id] = paid_by.get(invoice_id, Decimal(0)) + amount
+    paid_by = await paid_by_invoice(session, [i[0] for i in invoices])
     invoiced = paid = overdue = Decimal(0)
     for invoice_id, amount, due_on in invoices:
-        got = paid_by.get(invoice_id, Decimal(0))
+        got = paid_by[invoice_id]
         invoiced += amount
         paid += got
         if due_on < today and got < amount:

@@ -9,7 +9,8 @@ from decimal import Decimal
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Activity, Client, Deal, Invoice, Payment, PlannedContact
+from storage.models import Activity, Client, Deal, Invoice, PlannedContact
+from storage.repo.deals import paid_by_invoice
 
 
 async def history_page(
@@ -107,13 +108,6 @@ async def overdue_debts(session: AsyncSession, owner_id: int, today: date) -> li
     ).all()
     if not invoices:
         return []
-    paid: dict[int, Decimal] = {}
-    payments = await session.execute(
-        select(Payment.invoice_id, Payment.amount).where(
-            Payment.invoice_id.in_([r[0] for r in invoices])
-        )
-    )
-    for invoice_id, value in payments:
-        paid[invoice_id] = paid.get(invoice_id, Decimal(0)) + value
-    debts = [amount - paid.get(invoice_id, Decimal(0)) for invoice_id, amount in invoices]
+    paid = await paid_by_invoice(session, [r[0] for r in invoices])
+    debts = [amount - paid[invoice_id] for invoice_id, amount in invoices]
     return [d for d in debts if d > 0]
