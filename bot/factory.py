@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import Bot, Dispatcher, F
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ChatType, ParseMode
-from aiogram.fsm.storage.base import BaseStorage
-from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.types import BotCommandScopeDefault
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.types import BotCommandScopeDefault, Message
 
+from bot import forms
 from bot.config import Settings
+from bot.filters import menu_texts
 from bot.handlers import clients, common, deals, log, new_client, people, start, stranger
 from bot.handlers import reminders as reminder_handlers
 from bot.i18n import ActorI18nMiddleware, create_i18n
@@ -60,10 +64,27 @@ def create_storage(redis_url: str | None) -> BaseStorage:
     return MemoryStorage()
 
 
+def create_isolation(storage: BaseStorage) -> BaseEventIsolation:
+    """One update of a chat at a time: a tap and a typed answer never race inside one
+    conversation. Several workers share Redis, so they share its lock too."""
+    from aiogram.fsm.storage.redis import RedisStorage
+
+    if isinstance(storage, RedisStorage):
+        return storage.create_isolation()
+    return SimpleEventIsolation()
+
+
+def is_escape(message: Message, data: dict[str, Any]) -> bool:
+    """A command or a main-menu button: it leaves whatever form is open."""
+    text = message.text or ""
+    return text.startswith("/") or text in menu_texts(data["i18n"])
+
+
 def create_dispatcher(
     crm: CRM, *, default_locale: str = "ru", storage: BaseStorage | None = None
 ) -> Dispatcher:
-    dp = Dispatcher(storage=storage or MemoryStorage())
+    storage = storage or MemoryStorage()
+    dp = Dispatcher(storage=storage, events_isolation=create_isolation(storage))
     # A CRM in a group chat would show cards to everyone there: private chats only.
     dp.message.filter(F.chat.type == ChatType.PRIVATE)
     dp.callback_query.filter(
@@ -84,10 +105,14 @@ def create_dispatcher(
         deals.create_router(),
         reminder_handlers.create_router(),
     )
-    # Last: plain text outside any form is a search; then buttons nobody takes.
+    # Then: files outside forms, what a form's step did not take, plain text outside any form
+    # is a search; last, buttons nobody takes.
+    dp.include_router(log.create_files_router())
+    dp.include_router(common.create_form_fallback_router())
     dp.include_router(clients.create_search_router())
     dp.include_router(common.create_fallback_router())
     ActorI18nMiddleware(i18n).setup(dp)
+    dp.message.middleware(forms.FormMiddleware(is_escape))
     return dp
 
 

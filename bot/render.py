@@ -25,6 +25,15 @@ def fmt_datetime(value: datetime, tz: ZoneInfo) -> str:
     return format_datetime(value.astimezone(tz), "d MMM y, HH:mm", locale=current_locale())
 
 
+def fmt_when(value: datetime, tz: ZoneInfo, now: datetime) -> str:
+    """A planned time as a manager reads it: «чт, 3 дек., 15:00» / "Thu, 3 Dec, 15:00" (the
+    year only when it is not this one)."""
+    local = value.astimezone(tz)
+    pattern = "EEE, d MMM, HH:mm" if local.year == now.astimezone(tz).year else \
+        "EEE, d MMM y, HH:mm"
+    return format_datetime(local, pattern, locale=current_locale())
+
+
 def fmt_date(value: date) -> str:
     return format_date(value, "d MMM y", locale=current_locale())
 

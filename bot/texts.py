@@ -58,6 +58,7 @@ def error_text(err: CRMError) -> str:
                   "через 3 дня, tomorrow 3pm."),
         "when_past": _("That time has already passed. Pick a time in the future."),
         "when_far": _("That is too far ahead: plan within two years."),
+        "subject": _("A subject is 1 to 500 characters."),
     }
     return texts.get(err.code) or _("Something is wrong with that input. Please try again.")
 

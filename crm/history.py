@@ -70,6 +70,7 @@ class Planned:
     client_id: int
     due_at: datetime
     moved: bool
+    client_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,14 +277,14 @@ async def plan_contact(
         first.note = note or first.note
         for extra in existing[1:]:
             extra.status = "cancelled"
-        return Planned(first.id, client.id, due_at, moved=True)
+        return Planned(first.id, client.id, due_at, moved=True, client_name=client.name)
     row = PlannedContact(
         client_id=client.id, deal_id=deal_id, owner_id=actor.id, due_at=due_at,
         note=note, status="planned", created_at=now,
     )
     s.add(row)
     await s.flush()
-    return Planned(row.id, client.id, due_at, moved=False)
+    return Planned(row.id, client.id, due_at, moved=False, client_name=client.name)
 
 
 async def load_open_planned(
@@ -319,6 +320,22 @@ class PlanningService:
             return await plan_contact(
                 s, actor, self.clock.now(), client_id, due_at, deal_id=deal_id, note=note
             )
+
+    async def get(self, actor: Actor, planned_id: int) -> Planned:
+        """A planned contact still to do, as the actor may see it."""
+        async with self.db.transaction() as s:
+            row = await load_open_planned(s, actor, planned_id)
+            client, _ = await load_visible(s, actor, row.client_id)
+            return Planned(row.id, client.id, row.due_at, moved=False, client_name=client.name)
+
+    async def set_note(self, actor: Actor, planned_id: int, note: str) -> None:
+        """The subject of a planned contact ("Call: budget and who decides")."""
+        note = " ".join(note.split())
+        if not note or len(note) > 500:
+            raise InvalidInput("subject")
+        async with self.db.transaction() as s:
+            row = await load_open_planned(s, actor, planned_id)
+            row.note = note
 
     async def no_next_step(self, actor: Actor, client_id: int, deal_id: int | None) -> None:
         """The manager says explicitly there is nothing to plan; that is recorded."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html
 import re
+from contextlib import suppress
 from typing import Any
 
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -21,10 +23,14 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot import forms
 from bot.filters import FormText
 from bot.keyboards.client import (
+    ClientAction,
     ClientCD,
     EditCD,
+    EditField,
+    EditPickCD,
     HistCD,
     PlayCD,
     SearchCD,
@@ -52,25 +58,13 @@ class ContactForm(StatesGroup):
     value = State()
 
 
+forms.register(EditForm, lambda: _("card edit"))
+forms.register(ContactForm, lambda: _("new contact person"))
+
+
 CONTACTS_SHOWN = 30
-TEXT_FIELDS = ("name", "phone", "email", "address", "tax_number", "trigger_event", "probability")
 EMAIL_IN_TEXT = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
 PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s()\-]{5,}\d")
-
-
-async def show(
-    target: Message | CallbackQuery, text: str, markup: InlineKeyboardMarkup | None = None
-) -> None:
-    """Edit the message a button was pressed on, or send a new one for a typed command.
-    (A redraw into the same screen is answered by the common «not modified» handler.)"""
-    if isinstance(target, CallbackQuery):
-        if isinstance(target.message, Message):
-            await target.message.edit_text(text, reply_markup=markup)
-        else:
-            await target.bot.send_message(target.from_user.id, text, reply_markup=markup)  # type: ignore[union-attr]
-        await target.answer()
-    else:
-        await target.answer(text, reply_markup=markup)
 
 
 async def send_today(message: Message, actor: Actor, crm: CRM) -> None:
@@ -80,7 +74,7 @@ async def send_today(message: Message, actor: Actor, crm: CRM) -> None:
         when = item.due_at.astimezone(actor.tz).strftime("%d.%m %H:%M")
         kb.button(
             text=f"{'⚠️ ' if item in view.overdue else ''}{when} {item.client_name[:30]}",
-            callback_data=ClientCD(id=item.client_id, action="open"),
+            callback_data=ClientCD(id=item.client_id, action=ClientAction.OPEN),
         )
     kb.adjust(1)
     await message.answer(
@@ -89,14 +83,14 @@ async def send_today(message: Message, actor: Actor, crm: CRM) -> None:
 
 
 async def cmd_today(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
-    await state.clear()
+    await forms.finish(state)
     await send_today(message, actor, crm)
 
 
 async def cmd_find(
     message: Message, actor: Actor, crm: CRM, state: FSMContext, command: CommandObject
 ) -> None:
-    await state.clear()
+    await forms.finish(state)
     if command.args:
         await run_search(message, actor, crm, state, command.args)
     else:
@@ -104,7 +98,7 @@ async def cmd_find(
 
 
 async def btn_find(message: Message, state: FSMContext) -> None:
-    await state.clear()
+    await forms.finish(state)
     await message.answer(_("Type a name, a contact person, a phone or an e-mail:"))
 
 
@@ -137,7 +131,7 @@ async def cb_search_page(
         await query.answer(_("The search has expired. Type it again."), show_alert=True)
         return
     result = await crm.clients.search(actor, q, callback_data.page)
-    await show(query, search_text(result), search_kb(result))
+    await forms.screen(query, search_text(result), search_kb(result))
 
 
 async def send_card(message: Message, actor: Actor, crm: CRM, client_id: int) -> None:
@@ -148,19 +142,22 @@ async def send_card(message: Message, actor: Actor, crm: CRM, client_id: int) ->
 async def cb_card(
     query: CallbackQuery, callback_data: ClientCD, actor: Actor, crm: CRM, state: FSMContext
 ) -> None:
-    await state.set_state(None)
+    left = await forms.leave(state)
     card = await crm.clients.card(actor, callback_data.id)
-    await show(query, card_text(card, actor.tz), card_kb(card))
+    if left is not None:
+        with suppress(TelegramBadRequest):
+            await query.answer(forms.discarded_text(left))
+    await forms.screen(query, card_text(card, actor.tz), card_kb(card))
 
 
 async def cb_history(
     query: CallbackQuery, callback_data: HistCD, actor: Actor, crm: CRM
 ) -> None:
     page = await crm.history.page(
-        actor, callback_data.client_id, callback_data.page, callback_data.type_id
+        actor, callback_data.client_id, callback_data.page, callback_data.type_id or 0
     )
     types = await crm.classifiers.items("activity_type")
-    await show(query, history_text(page, actor.tz, crm.config.currency),
+    await forms.screen(query, history_text(page, actor.tz, crm.config.currency),
                history_kb(page, types, current_locale(), actor.tz))
 
 
@@ -170,27 +167,42 @@ async def cb_play(
     kind, ref = await crm.history.attachment(actor, callback_data.activity_id)
     if kind == "voice":
         await bot.send_voice(query.from_user.id, ref)
+    elif kind == "photo":
+        await bot.send_photo(query.from_user.id, ref)
     else:
         await bot.send_document(query.from_user.id, ref)
     await query.answer()
 
 
-def edit_menu_kb(client_id: int) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    names = {
+def field_names() -> dict[str, str]:
+    """A card field's name in an edit prompt."""
+    return {
         "name": _("Name"),
-        "phone": _("Add phone"),
-        "email": _("Add e-mail"),
+        "phone": _("Phone"),
+        "email": _("E-mail"),
         "address": _("Address"),
         "tax_number": _("Tax number"),
         "trigger_event": _("Why they came"),
         "probability": _("Probability"),
     }
-    for field in TEXT_FIELDS:
-        kb.button(text=names[field], callback_data=EditCD(client_id=client_id, field=field))
+
+
+def edit_menu_kb(client_id: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    names = {
+        EditField.NAME: _("Name"),
+        EditField.PHONE: _("Add phone"),
+        EditField.EMAIL: _("Add e-mail"),
+        EditField.ADDRESS: _("Address"),
+        EditField.TAX_NUMBER: _("Tax number"),
+        EditField.TRIGGER: _("Why they came"),
+        EditField.PROBABILITY: _("Probability"),
+    }
+    for field, text in names.items():
+        kb.button(text=text, callback_data=EditCD(client_id=client_id, field=field))
     for kind in CARD_CLASSIFIERS:
-        kb.button(text=classifier_title(kind), callback_data=EditCD(client_id=client_id,
-                                                                    field=kind))
+        kb.button(text=classifier_title(kind),
+                  callback_data=EditCD(client_id=client_id, field=EditField(kind)))
     kb.adjust(2)
     kb.row(back_to_card(client_id))
     return kb.as_markup()
@@ -202,50 +214,58 @@ async def cb_edit_menu(query: CallbackQuery, callback_data: ClientCD, actor: Act
     if not card.can_change:
         await query.answer(_("Only the client's manager can edit the card."), show_alert=True)
         return
-    await show(query, _("What to change in «{name}»?").format(name=html.escape(card.name)),
+    await forms.screen(query, _("What to change in «{name}»?").format(name=html.escape(card.name)),
                edit_menu_kb(card.id))
+
+
+async def cb_edit_pick(query: CallbackQuery, callback_data: EditPickCD, actor: Actor,
+                       crm: CRM) -> None:
+    cid, field = callback_data.client_id, callback_data.field
+    if field not in CARD_CLASSIFIERS:
+        raise InvalidInput("field")
+    await crm.clients.set_classifier(actor, cid, field, callback_data.item_id)
+    card = await crm.clients.card(actor, cid)
+    await forms.screen(query, card_text(card, actor.tz), card_kb(card))
 
 
 async def cb_edit_field(
     query: CallbackQuery, callback_data: EditCD, actor: Actor, crm: CRM, state: FSMContext
 ) -> None:
     cid, field = callback_data.client_id, callback_data.field
-    if field in CARD_CLASSIFIERS:
-        if callback_data.item_id >= 0:
-            await crm.clients.set_classifier(actor, cid, field, callback_data.item_id or None)
-            card = await crm.clients.card(actor, cid)
-            await show(query, card_text(card, actor.tz), card_kb(card))
-            return
-        items = await crm.classifiers.items(field)
-        kb = InlineKeyboardBuilder()
-        for item in items:
-            kb.button(text=item.text(current_locale()),
-                      callback_data=EditCD(client_id=cid, field=field, item_id=item.id))
-        kb.button(text=_("— clear"), callback_data=EditCD(client_id=cid, field=field, item_id=0))
-        kb.adjust(2)
-        kb.row(back_to_card(cid))
-        await show(query, classifier_title(field) + ":", kb.as_markup())
-        return
-    if field not in TEXT_FIELDS:
-        raise InvalidInput("field")
     card = await crm.clients.card(actor, cid)
     if not card.can_change:
         await query.answer(_("Only the client's manager can edit the card."), show_alert=True)
         return
-    await state.set_state(EditForm.value)
-    await state.update_data(edit_client=cid, edit_field=field)
-    await show(query, _("Send the new value (or «-» to clear it):"), card_back_kb(cid))
+    if field in CARD_CLASSIFIERS:
+        items = await crm.classifiers.items(field)
+        kb = InlineKeyboardBuilder()
+        for item in items:
+            kb.button(text=item.text(current_locale()),
+                      callback_data=EditPickCD(client_id=cid, field=field, item_id=item.id))
+        kb.button(text=_("— clear"), callback_data=EditPickCD(client_id=cid, field=field))
+        kb.adjust(2)
+        kb.row(back_to_card(cid))
+        await forms.screen(query, _("«{name}» · {field}:").format(
+            name=html.escape(card.name), field=classifier_title(field)), kb.as_markup())
+        return
+    await forms.start(state, EditForm.value)
+    await forms.prompt(
+        query, state, EditForm.value,
+        _("«{name}» · {field}: send the new value (or «-» to clear it).").format(
+            name=html.escape(card.name), field=field_names()[field]),
+        lambda _step: card_back_kb(cid), client=cid, field=str(field),
+    )
 
 
 async def msg_edit_value(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
-    data = await state.get_data()
-    cid, field = int(data["edit_client"]), str(data["edit_field"])
+    draft = await forms.values(state)
+    cid, field = int(draft["client"]), str(draft["field"])
     try:
         await crm.clients.update_field(actor, cid, field, message.text or "")
     except InvalidInput as err:
         await message.answer(input_error(err.code))
         return
-    await state.set_state(None)
+    await forms.finish(state)
     await message.answer(_("Saved."))
     await send_card(message, actor, crm, cid)
 
@@ -269,9 +289,9 @@ async def cb_contacts(query: CallbackQuery, callback_data: ClientCD, actor: Acto
     kb = InlineKeyboardBuilder()
     if card.can_change:
         kb.button(text=_("➕ Add contact"),
-                  callback_data=ClientCD(id=card.id, action="addcontact"))
+                  callback_data=ClientCD(id=card.id, action=ClientAction.ADD_CONTACT))
     kb.row(back_to_card(card.id))
-    await show(query, clip("\n".join(lines)), kb.as_markup())
+    await forms.screen(query, clip("\n".join(lines)), kb.as_markup())
 
 
 async def cb_add_contact(query: CallbackQuery, callback_data: ClientCD, actor: Actor,
@@ -280,15 +300,17 @@ async def cb_add_contact(query: CallbackQuery, callback_data: ClientCD, actor: A
     if not card.can_change:
         await query.answer(_("Only the client's manager can edit the card."), show_alert=True)
         return
-    await state.set_state(ContactForm.value)
-    await state.update_data(contact_client=card.id)
-    await show(query, _("Send the contact person: name, phone and/or e-mail. "
-                        "Example: Ivan Petrov, +7 916 123-45-67"), card_back_kb(card.id))
+    await forms.start(state, ContactForm.value)
+    await forms.prompt(
+        query, state, ContactForm.value,
+        _("«{name}»: send the contact person: name, phone and/or e-mail. Example: {example}")
+        .format(name=html.escape(card.name), example=_("John Smith, +44 20 7946 0958")),
+        lambda _step: card_back_kb(card.id), client=card.id,
+    )
 
 
 async def msg_contact_value(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
-    data = await state.get_data()
-    cid = int(data["contact_client"])
+    cid = int((await forms.values(state))["client"])
     text = message.text or ""
     email_m = EMAIL_IN_TEXT.search(text)
     phone_m = PHONE_IN_TEXT.search(text)
@@ -305,7 +327,7 @@ async def msg_contact_value(message: Message, actor: Actor, crm: CRM, state: FSM
     except InvalidInput as err:
         await message.answer(input_error(err.code))
         return
-    await state.set_state(None)
+    await forms.finish(state)
     await message.answer(_("Contact added."))
     await send_card(message, actor, crm, cid)
 
@@ -334,7 +356,7 @@ async def inline_search(query: InlineQuery, actor: Actor, crm: CRM) -> None:
 
 
 async def cmd_cancel(message: Message, actor: Actor, state: FSMContext) -> None:
-    await state.clear()
+    await forms.finish(state)
     await message.answer(_("Cancelled."), reply_markup=main_menu(actor.role))
 
 
@@ -346,13 +368,16 @@ def create_router() -> Router:
     router.message.register(cmd_find, Command("find"))
     router.message.register(btn_find, F.text == BTN_FIND)
     router.callback_query.register(cb_search_page, SearchCD.filter())
-    router.callback_query.register(cb_card, ClientCD.filter(F.action == "open"))
+    router.callback_query.register(cb_card, ClientCD.filter(F.action == ClientAction.OPEN))
     router.callback_query.register(cb_history, HistCD.filter())
     router.callback_query.register(cb_play, PlayCD.filter())
-    router.callback_query.register(cb_edit_menu, ClientCD.filter(F.action == "edit"))
+    router.callback_query.register(cb_edit_menu, ClientCD.filter(F.action == ClientAction.EDIT))
     router.callback_query.register(cb_edit_field, EditCD.filter())
-    router.callback_query.register(cb_contacts, ClientCD.filter(F.action == "contacts"))
-    router.callback_query.register(cb_add_contact, ClientCD.filter(F.action == "addcontact"))
+    router.callback_query.register(cb_edit_pick, EditPickCD.filter())
+    router.callback_query.register(cb_contacts,
+                                   ClientCD.filter(F.action == ClientAction.CONTACTS))
+    router.callback_query.register(cb_add_contact,
+                                   ClientCD.filter(F.action == ClientAction.ADD_CONTACT))
     router.message.register(msg_edit_value, EditForm.value, FormText())
     router.message.register(msg_contact_value, ContactForm.value, FormText())
     router.inline_query.register(inline_search)

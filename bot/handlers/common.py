@@ -7,12 +7,13 @@ from contextlib import suppress
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
-from aiogram.filters import Command, ExceptionTypeFilter
+from aiogram.filters import Command, ExceptionTypeFilter, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, ErrorEvent, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot import forms
 from bot.handlers.start import set_user_commands
 from bot.keyboards.menu import BTN_HELP, BTN_LANGUAGE, main_menu
 from bot.keyboards.people import LangCD, lang_kb
@@ -39,12 +40,12 @@ def help_text(role: Role) -> str:
 
 
 async def cmd_help(message: Message, actor: Actor, state: FSMContext) -> None:
-    await state.set_state(None)
+    await forms.finish(state)
     await message.answer(help_text(actor.role), reply_markup=main_menu(actor.role))
 
 
 async def cmd_lang(message: Message, state: FSMContext) -> None:
-    await state.set_state(None)
+    await forms.finish(state)
     await message.answer(_("Choose the language:"), reply_markup=lang_kb())
 
 
@@ -103,10 +104,35 @@ async def cb_stale(query: CallbackQuery) -> None:
     await query.answer(_("This button is out of date. Open the screen again."), show_alert=True)
 
 
+async def msg_in_form(message: Message, raw_state: str | None) -> None:
+    """Inside a form, something its step does not take: say what it does take."""
+    if forms.is_button_step(raw_state):
+        text = _("Tap one of the buttons above, or /cancel to leave.")
+    elif message.text:
+        text = _("Type the answer to the question above, or /cancel to leave.")
+    else:
+        text = _("I need text here: type the answer, or /cancel to leave.")
+    await message.answer(text)
+
+
+async def msg_unusable(message: Message) -> None:
+    """Outside forms: a location, a sticker, a video … nothing to do with it yet."""
+    await message.answer(_("I cannot use this here. Type a client's name to find them, or "
+                           "see /help."))
+
+
+def create_form_fallback_router() -> Router:
+    """After every feature router: what a form's step did not take."""
+    router = Router(name=__name__ + ".forms")
+    router.message.register(msg_in_form, ~StateFilter(None))
+    return router
+
+
 def create_fallback_router() -> Router:
     """Included last of all."""
     router = Router(name=__name__ + ".fallback")
     router.callback_query.register(cb_stale)
+    router.message.register(msg_unusable, ~F.text)
     return router
 
 

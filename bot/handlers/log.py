@@ -1,42 +1,55 @@
 """Logging a contact (type → outcome → comment or voice) and the next step that follows it:
-plan the next contact, close the deal, or say explicitly that there is none."""
+plan the next contact, close the deal, or say explicitly that there is none. Also what a
+manager sends the bot outside a form (a forwarded message, a photo, a document): into which
+client's history it goes."""
 
 from __future__ import annotations
 
 import html
 from datetime import UTC, date, datetime, time, timedelta
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot import forms
 from bot.filters import FormText
-from bot.handlers.clients import input_error, show
+from bot.handlers.clients import input_error, run_search
 from bot.keyboards.client import (
+    CalAction,
     CalCD,
+    ClientAction,
     ClientCD,
+    FwdCancelCD,
     FwdCD,
     LogOutcomeCD,
     LogSkipCD,
     LogTypeCD,
     PlanCD,
+    SubjectCD,
+    When,
     calendar_kb,
     card_back_kb,
     hours_kb,
     next_step_kb,
     outcomes_kb,
+    planned_kb,
     skip_comment_kb,
     types_kb,
 )
-from bot.render import current_locale, fmt_datetime
+from bot.render import current_locale, fmt_when
+from crm.clients import ClientRef
 from crm.dto import Actor
 from crm.errors import InvalidInput
 from crm.parsing import parse_when
 from crm.service import CRM
+
+# How long "What is the next step?" and "the subject?" take typed text as their answer.
+SOFT_PROMPT_TTL = 30 * 60
 
 
 class LogForm(StatesGroup):
@@ -44,7 +57,18 @@ class LogForm(StatesGroup):
 
 
 class PlanForm(StatesGroup):
-    when = State()
+    next_step = State()  # "What is the next step?": buttons, or a typed date
+    when = State()  # "When?" after «⌨️ Type it»
+    subject = State()  # the planned contact's subject
+
+
+class FileForm(StatesGroup):
+    client = State()  # which client's history a forwarded message or a file goes to
+
+
+forms.register(LogForm, lambda: _("contact record"))
+forms.register(PlanForm, lambda: _("next contact"))
+forms.register(FileForm, lambda: _("record for the history"))
 
 
 # Which outcomes make sense after which kind of contact; others still come on "more".
@@ -77,7 +101,7 @@ async def cb_log_start(query: CallbackQuery, callback_data: ClientCD, actor: Act
                        crm: CRM) -> None:
     card = await crm.clients.card(actor, callback_data.id)
     types = await crm.classifiers.items("activity_type")
-    await show(query, _("<b>{name}</b>: what kind of contact?").format(
+    await forms.screen(query, _("<b>{name}</b>: what kind of contact?").format(
         name=html.escape(card.name)), types_kb(card.id, types, current_locale()))
 
 
@@ -92,7 +116,7 @@ async def cb_log_type(query: CallbackQuery, callback_data: LogTypeCD, actor: Act
     if wanted:
         outcomes = [o for o in outcomes if o.code in wanted]
     loc = current_locale()
-    await show(
+    await forms.screen(
         query,
         _("<b>{name}</b> · {type}: the outcome?").format(
             name=html.escape(card.name), type=html.escape(kind.text(loc))
@@ -105,198 +129,337 @@ async def cb_log_outcome(query: CallbackQuery, callback_data: LogOutcomeCD, acto
                          crm: CRM, state: FSMContext) -> None:
     # Re-checks visibility now, not only when the comment arrives.
     card = await crm.clients.card(actor, callback_data.client_id)
-    await state.set_state(LogForm.comment)
-    await state.update_data(
-        log_client=card.id, log_type=callback_data.type_id,
-        log_outcome=callback_data.outcome_id or None,
+    await forms.start(state, LogForm.comment)
+    await forms.prompt(
+        query, state, LogForm.comment,
+        _("<b>{name}</b>: write a comment or record a voice note:").format(
+            name=html.escape(card.name)),
+        lambda step: skip_comment_kb(card.id, step),
+        client=card.id, type=callback_data.type_id, outcome=callback_data.outcome_id,
     )
-    await show(query, _("Write a comment or record a voice note:"), skip_comment_kb(card.id))
 
 
-async def _save_log(bot: Bot, chat_id: int, actor: Actor, crm: CRM, state: FSMContext,
-                    text: str | None, voice: str | None) -> None:
-    data = await state.get_data()
-    client_id = int(data["log_client"])
+async def _save_log(target: Message | CallbackQuery, actor: Actor, crm: CRM,
+                    state: FSMContext, text: str | None, voice: str | None) -> None:
+    draft = await forms.values(state)
+    client_id = int(draft["client"])
     logged = await crm.history.log(
-        actor, client_id, int(data["log_type"]), data.get("log_outcome"), text,
+        actor, client_id, int(draft["type"]), draft.get("outcome"), text,
         attachment_kind="voice" if voice else None, attachment_ref=voice,
     )
-    await state.set_state(None)
-    await bot.send_message(
-        chat_id,
-        _("✅ Saved to the history. What is the next step?"),
-        reply_markup=next_step_kb(client_id, logged.deal_id),
-    )
+    await ask_next_step(target, state, client_id, logged.deal_id,
+                        _("✅ Saved to the history. What is the next step?"),
+                        crm.clock.now().timestamp())
 
 
-async def msg_log_comment(message: Message, actor: Actor, crm: CRM, state: FSMContext,
-                          bot: Bot) -> None:
-    await _save_log(bot, message.chat.id, actor, crm, state, message.text, None)
+async def ask_next_step(target: Message | CallbackQuery, state: FSMContext, client_id: int,
+                        deal_id: int | None, text: str, now: float) -> None:
+    """The next-step prompt: its buttons, or a date typed straight away."""
+    await forms.start(state, PlanForm.next_step)
+    await forms.prompt(target, state, PlanForm.next_step, text,
+                       lambda _step: next_step_kb(client_id, deal_id),
+                       client=client_id, deal=deal_id, at=now)
 
 
-async def msg_log_voice(message: Message, actor: Actor, crm: CRM, state: FSMContext,
-                        bot: Bot) -> None:
+async def msg_log_comment(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
+    await _save_log(message, actor, crm, state, message.text, None)
+
+
+async def msg_log_voice(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
     assert message.voice is not None  # guaranteed by the F.voice filter
-    await _save_log(bot, message.chat.id, actor, crm, state, message.caption,
-                    message.voice.file_id)
+    await _save_log(message, actor, crm, state, message.caption, message.voice.file_id)
 
 
 async def cb_log_skip(query: CallbackQuery, callback_data: LogSkipCD, actor: Actor, crm: CRM,
-                      state: FSMContext, bot: Bot) -> None:
-    data = await state.get_data()
-    if await state.get_state() != LogForm.comment.state or data.get("log_client") != \
-            callback_data.client_id:
+                      state: FSMContext) -> None:
+    if await state.get_state() != LogForm.comment.state or \
+            await forms.claim(state, callback_data.step) is None:
         await query.answer(_("This form is no longer active."), show_alert=True)
         return
-    await query.answer()
-    # The prompt may be too old to edit or reply to; the chat is the user's own.
-    await _save_log(bot, query.from_user.id, actor, crm, state, None, None)
+    await _save_log(query, actor, crm, state, None, None)
 
 
-async def _planned(target: Message | CallbackQuery, actor: Actor, crm: CRM, client_id: int,
-                   due: datetime, deal_id: int) -> None:
-    planned = await crm.planning.plan(actor, client_id, due, deal_id=deal_id or None)
-    text = (_("⏭ Next contact moved to {when}.") if planned.moved
-            else _("⏭ Next contact planned for {when}.")).format(
-        when=fmt_datetime(planned.due_at, actor.tz))
-    if isinstance(target, CallbackQuery):
-        await show(target, text, card_back_kb(client_id))
-    else:
-        await target.answer(text, reply_markup=card_back_kb(client_id))
+async def _planned(target: Message | CallbackQuery, actor: Actor, crm: CRM, state: FSMContext,
+                   client_id: int, due: datetime, deal_id: int | None) -> None:
+    planned = await crm.planning.plan(actor, client_id, due, deal_id=deal_id)
+    await forms.finish(state)
+    when = fmt_when(planned.due_at, actor.tz, crm.clock.now())
+    name = html.escape(planned.client_name)
+    text = (_("⏭ Next contact with «{name}» moved to {when}.") if planned.moved
+            else _("⏭ Next contact with «{name}»: {when}.")).format(name=name, when=when)
+    await forms.screen(target, text, planned_kb(planned.id, client_id))
+
+
+async def cb_subject(query: CallbackQuery, callback_data: SubjectCD, actor: Actor, crm: CRM,
+                     state: FSMContext) -> None:
+    planned = await crm.planning.get(actor, callback_data.planned_id)
+    await forms.start(state, PlanForm.subject)
+    await forms.prompt(
+        query, state, PlanForm.subject,
+        _("«{name}»: what is the contact about? Type the subject, e.g. {example}.").format(
+            name=html.escape(planned.client_name),
+            example=_("«Call: budget and who decides»")),
+        lambda _step: card_back_kb(planned.client_id),
+        planned=planned.id, client=planned.client_id,
+    )
+
+
+async def msg_subject(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
+    draft = await forms.values(state)
+    subject = " ".join((message.text or "").split())
+    await crm.planning.set_note(actor, int(draft["planned"]), subject)
+    await forms.finish(state)
+    await message.answer(_("📝 Subject saved: {subject}").format(subject=html.escape(subject)),
+                         reply_markup=card_back_kb(int(draft["client"])))
 
 
 async def cb_plan_menu(query: CallbackQuery, callback_data: ClientCD, actor: Actor,
-                       crm: CRM) -> None:
+                       crm: CRM, state: FSMContext) -> None:
     card = await crm.clients.card(actor, callback_data.id)
     deal_id = card.open_deals[0].id if len(card.open_deals) == 1 else None
-    await show(query, _("<b>{name}</b>: when is the next contact?").format(
-        name=html.escape(card.name)), next_step_kb(card.id, deal_id, with_close=False))
+    await forms.start(state, PlanForm.next_step)
+    await forms.prompt(
+        query, state, PlanForm.next_step,
+        _("<b>{name}</b>: when is the next contact? Tap, or type a date.").format(
+            name=html.escape(card.name)),
+        lambda _step: next_step_kb(card.id, deal_id, with_close=False),
+        client=card.id, deal=deal_id, at=crm.clock.now().timestamp(),
+    )
 
 
-async def cb_plan(query: CallbackQuery, callback_data: PlanCD, actor: Actor, crm: CRM,
-                  state: FSMContext) -> None:
-    cid, did = callback_data.client_id, callback_data.deal_id
+async def cb_plan_quick(query: CallbackQuery, callback_data: PlanCD, actor: Actor, crm: CRM,
+                        state: FSMContext) -> None:
     now_local = crm.clock.now().astimezone(actor.tz)
-    if callback_data.when == "cal":
-        await crm.clients.card(actor, cid)
-        await show(query, _("Pick a day:"),
-                   calendar_kb(cid, did, now_local.year, now_local.month, now_local.date()))
-        return
-    if callback_data.when == "text":
-        await crm.clients.card(actor, cid)
-        await state.set_state(PlanForm.when)
-        await state.update_data(plan_client=cid, plan_deal=did)
-        await show(query, _("When? For example: завтра 15:00, пт 11, через 3 дня, 03.12 14:30, "
-                            "tomorrow 3pm."), card_back_kb(cid))
-        return
     due = quick_when(callback_data.when, now_local)
     if due is None:
         raise InvalidInput("when")
-    await _planned(query, actor, crm, cid, due, did)
+    await _planned(query, actor, crm, state, callback_data.client_id, due, callback_data.deal_id)
 
 
-async def cb_calendar(query: CallbackQuery, callback_data: CalCD, actor: Actor,
-                      crm: CRM) -> None:
-    cid, did, value = callback_data.client_id, callback_data.deal_id, callback_data.value
+async def cb_plan_calendar(query: CallbackQuery, callback_data: PlanCD, actor: Actor,
+                           crm: CRM) -> None:
+    cid, did = callback_data.client_id, callback_data.deal_id
+    now_local = crm.clock.now().astimezone(actor.tz)
+    await crm.clients.card(actor, cid)
+    await forms.screen(query, _("Pick a day:"),
+                       calendar_kb(cid, did, now_local.year, now_local.month, now_local.date()))
+
+
+async def cb_plan_type(query: CallbackQuery, callback_data: PlanCD, actor: Actor, crm: CRM,
+                       state: FSMContext) -> None:
+    cid, did = callback_data.client_id, callback_data.deal_id
+    card = await crm.clients.card(actor, cid)
+    await forms.start(state, PlanForm.when)
+    await forms.prompt(
+        query, state, PlanForm.when,
+        _("<b>{name}</b>: when? For example: {examples}.").format(
+            name=html.escape(card.name),
+            examples=_("tomorrow 3pm, fri 11, in 3 days, 03.12 14:30")),
+        lambda _step: card_back_kb(cid), client=cid, deal=did,
+    )
+
+
+async def cb_cal_month(query: CallbackQuery, callback_data: CalCD, actor: Actor,
+                       crm: CRM) -> None:
     today = crm.clock.now().astimezone(actor.tz).date()
+    year, month = divmod(callback_data.value, 100)
+    if not 1 <= month <= 12 or not today.year <= year <= today.year + 2:
+        raise InvalidInput("when")
+    await forms.screen(query, _("Pick a day:"), calendar_kb(
+        callback_data.client_id, callback_data.deal_id, year, month, today))
+
+
+def _day(value: int) -> date:
     try:
-        if callback_data.action == "month":
-            year, month = divmod(value, 100)
-            date(year, month, 1)
-            await show(query, _("Pick a day:"), calendar_kb(cid, did, year, month, today))
-            return
-        if callback_data.action == "day":
-            day = date(value // 10000, value // 100 % 100, value % 100)
-            await show(query, _("Pick the time:"), hours_kb(cid, did, day))
-            return
-        day = date(value // 1000000, value // 10000 % 100, value // 100 % 100)
-        due = datetime.combine(day, time(value % 100), actor.tz)
-    except (ValueError, OverflowError):
+        return date(value // 10000, value // 100 % 100, value % 100)
+    except ValueError:
         raise InvalidInput("when") from None
-    await _planned(query, actor, crm, cid, due, did)
+
+
+async def cb_cal_day(query: CallbackQuery, callback_data: CalCD) -> None:
+    day = _day(callback_data.value)
+    await forms.screen(query, _("Pick the time:"),
+                       hours_kb(callback_data.client_id, callback_data.deal_id, day))
+
+
+async def cb_cal_hour(query: CallbackQuery, callback_data: CalCD, actor: Actor, crm: CRM,
+                      state: FSMContext) -> None:
+    day, hour = _day(callback_data.value // 100), callback_data.value % 100
+    if hour > 23:
+        raise InvalidInput("when")
+    due = datetime.combine(day, time(hour), actor.tz)
+    await _planned(query, actor, crm, state, callback_data.client_id, due,
+                   callback_data.deal_id)
 
 
 async def msg_plan_text(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
-    data = await state.get_data()
+    """The answer to "When?": a date, or the reason it is not one."""
+    draft = await forms.values(state)
     now_local = crm.clock.now().astimezone(actor.tz)
     due = parse_when(message.text or "", now_local)
     if due is None:
         await message.answer(input_error("when"))
         return
     try:
-        await _planned(message, actor, crm, int(data["plan_client"]), due,
-                       int(data.get("plan_deal") or 0))
+        await _planned(message, actor, crm, state, int(draft["client"]), due, draft.get("deal"))
     except InvalidInput as err:
         await message.answer(input_error(err.code))
+
+
+def _fresh(draft: forms.Draft, crm: CRM) -> bool:
+    """A prompt that did not ask for typing outright takes typed text for a while only: a
+    name typed an hour later is a search, not an answer to an old question."""
+    at = draft.get("at")
+    return isinstance(at, (int, float)) and crm.clock.now().timestamp() - at < SOFT_PROMPT_TTL
+
+
+async def msg_next_step_text(message: Message, actor: Actor, crm: CRM,
+                             state: FSMContext) -> None:
+    """At "What is the next step?" a typed date plans it; any other text is a search."""
+    draft = await forms.values(state)
+    now_local = crm.clock.now().astimezone(actor.tz)
+    due = parse_when(message.text or "", now_local) if _fresh(draft, crm) else None
+    if due is None:
+        await forms.finish(state)
+        await run_search(message, actor, crm, state, message.text or "")
         return
-    await state.set_state(None)
+    try:
+        await _planned(message, actor, crm, state, int(draft["client"]), due, draft.get("deal"))
+    except InvalidInput as err:
+        await message.answer(input_error(err.code))
 
 
 async def cb_no_next(query: CallbackQuery, callback_data: ClientCD, actor: Actor,
-                     crm: CRM) -> None:
+                     crm: CRM, state: FSMContext) -> None:
     card = await crm.clients.card(actor, callback_data.id)
     deal_id = card.open_deals[0].id if len(card.open_deals) == 1 else None
     await crm.planning.no_next_step(actor, card.id, deal_id)
-    await show(query, _("Recorded: no next step for «{name}».").format(
+    await forms.finish(state)
+    await forms.screen(query, _("Recorded: no next step for «{name}».").format(
         name=html.escape(card.name)), card_back_kb(card.id))
 
 
-async def msg_forwarded(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
-    """A client's message forwarded to the bot: offer to put it into a client's history."""
+def _forward_sender(message: Message) -> str:
     origin = message.forward_origin
-    sender = ""
-    if origin is not None:
-        sender = (getattr(origin, "sender_user_name", None)
-                  or getattr(getattr(origin, "sender_user", None), "full_name", None)
-                  or getattr(getattr(origin, "chat", None), "title", None) or "")
-    text = message.text or message.caption or ""
-    await state.update_data(fwd_text=text[:3000], fwd_from=sender[:100])
-    result = await crm.clients.search(actor, sender) if sender else None
-    kb = InlineKeyboardBuilder()
-    for ref in (result.items if result else [])[:6]:
-        kb.button(text=ref.name[:40], callback_data=FwdCD(client_id=ref.id))
-    kb.adjust(1)
-    prompt = _("Log this message into a client's history?")
-    if result and result.items:
-        prompt += "\n" + _("Pick the client, or find another one by typing /find and a name.")
-    else:
-        prompt += "\n" + _("Find the client with /find and a name, then open their card and "
-                           "press «Log contact».")
-    await message.answer(prompt, reply_markup=kb.as_markup())
+    if origin is None:
+        return ""
+    return (getattr(origin, "sender_user_name", None)
+            or getattr(getattr(origin, "sender_user", None), "full_name", None)
+            or getattr(getattr(origin, "chat", None), "title", None) or "")
+
+
+def _attachment(message: Message) -> tuple[str | None, str | None]:
+    if message.photo:
+        return "photo", message.photo[-1].file_id
+    if message.document is not None:
+        return "document", message.document.file_id
+    if message.voice is not None:
+        return "voice", message.voice.file_id
+    return None, None
+
+
+async def msg_to_history(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
+    """A forwarded client's message, a photo or a document (a signed contract, a business
+    card) outside any form: which client's history does it go to?"""
+    sender = _forward_sender(message)[:100]
+    kind, ref = _attachment(message)
+    text = (message.text or message.caption or "")[:3000]
+    await forms.start(state, FileForm.client, text=text, sender=sender, kind=kind, ref=ref)
+    found = await crm.clients.search(actor, sender) if sender else None
+    await _ask_client(message, state, found.items if found else [])
+
+
+async def _ask_client(target: Message | CallbackQuery, state: FSMContext,
+                      found: list[ClientRef]) -> None:
+    draft = await forms.values(state)
+    what = {"photo": _("this photo"), "document": _("this document"),
+            "voice": _("this voice note")}.get(draft.get("kind") or "", _("this message"))
+    text = _("Into which client's history should {what} go?").format(what=what)
+    text += "\n" + (_("Pick the client, or type a name to find another one.") if found
+                    else _("Type the client's name, phone or e-mail to find them."))
+
+    def kb(step: int) -> InlineKeyboardMarkup:
+        b = InlineKeyboardBuilder()
+        for ref in found[:6]:
+            b.button(text=ref.name[:40], callback_data=FwdCD(client_id=ref.id, step=step))
+        b.button(text=_("✖️ Cancel"), callback_data=FwdCancelCD(step=step))
+        b.adjust(1)
+        return b.as_markup()
+
+    await forms.prompt(target, state, FileForm.client, text, kb)
+
+
+async def msg_file_client(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
+    result = await crm.clients.search(actor, (message.text or "").strip()[:200])
+    if not result.items:
+        await message.answer(_("Nothing found. Try another name, a phone or an e-mail."))
+        return
+    await _ask_client(message, state, result.items)
 
 
 async def cb_forward(query: CallbackQuery, callback_data: FwdCD, actor: Actor, crm: CRM,
                      state: FSMContext) -> None:
-    data = await state.get_data()
-    text = data.get("fwd_text")
-    if not text:
+    if await state.get_state() != FileForm.client.state:
         await query.answer(_("This form is no longer active."), show_alert=True)
+        return
+    draft = await forms.claim(state, callback_data.step)
+    if draft is None:
+        await query.answer()
         return
     kind = await crm.classifiers.by_code("activity_type", "message")
     if kind is None:
         raise InvalidInput("activity_type")
-    sender = data.get("fwd_from")
-    body = (f"{sender}: " if sender else "") + text
-    logged = await crm.history.log(actor, callback_data.client_id, kind.id, None, body)
-    await state.update_data(fwd_text=None, fwd_from=None)
-    await show(query, _("✅ Saved to the history. What is the next step?"),
-               next_step_kb(callback_data.client_id, logged.deal_id))
+    sender = draft.get("sender")
+    body = ((f"{sender}: " if sender else "") + (draft.get("text") or "")) or None
+    logged = await crm.history.log(
+        actor, callback_data.client_id, kind.id, None, body,
+        attachment_kind=draft.get("kind"), attachment_ref=draft.get("ref"),
+    )
+    await ask_next_step(query, state, callback_data.client_id, logged.deal_id,
+                        _("✅ Saved to the history. What is the next step?"),
+                        crm.clock.now().timestamp())
+
+
+async def cb_forward_cancel(query: CallbackQuery, callback_data: FwdCancelCD,
+                            state: FSMContext) -> None:
+    if await forms.claim(state, callback_data.step) is None:
+        await query.answer()
+        return
+    await forms.finish(state)
+    await forms.screen(query, _("Cancelled."))
 
 
 def create_router() -> Router:
     router = Router(name=__name__)
-    router.callback_query.register(cb_log_start, ClientCD.filter(F.action == "log"))
+    router.callback_query.register(cb_log_start, ClientCD.filter(F.action == ClientAction.LOG))
     router.callback_query.register(cb_log_type, LogTypeCD.filter())
     router.callback_query.register(cb_log_outcome, LogOutcomeCD.filter())
     router.callback_query.register(cb_log_skip, LogSkipCD.filter())
     router.message.register(msg_log_comment, LogForm.comment, FormText())
     router.message.register(msg_log_voice, LogForm.comment, F.voice)
-    router.callback_query.register(cb_plan_menu, ClientCD.filter(F.action == "plan"))
-    router.callback_query.register(cb_plan, PlanCD.filter())
-    router.callback_query.register(cb_calendar, CalCD.filter())
+    router.callback_query.register(cb_plan_menu, ClientCD.filter(F.action == ClientAction.PLAN))
+    router.callback_query.register(cb_plan_calendar, PlanCD.filter(F.when == When.CALENDAR))
+    router.callback_query.register(cb_plan_type, PlanCD.filter(F.when == When.TYPE))
+    router.callback_query.register(cb_plan_quick, PlanCD.filter())
+    router.callback_query.register(cb_cal_month, CalCD.filter(F.action == CalAction.MONTH))
+    router.callback_query.register(cb_cal_day, CalCD.filter(F.action == CalAction.DAY))
+    router.callback_query.register(cb_cal_hour, CalCD.filter(F.action == CalAction.HOUR))
     router.message.register(msg_plan_text, PlanForm.when, FormText())
-    router.callback_query.register(cb_no_next, ClientCD.filter(F.action == "nonext"))
-    router.message.register(msg_forwarded, StateFilter(None), F.forward_origin)
+    router.message.register(msg_next_step_text, PlanForm.next_step, FormText())
+    router.callback_query.register(cb_subject, SubjectCD.filter())
+    router.message.register(msg_subject, PlanForm.subject, FormText())
+    router.callback_query.register(cb_no_next,
+                                   ClientCD.filter(F.action == ClientAction.NO_NEXT))
+    router.message.register(msg_file_client, FileForm.client, FormText())
     router.callback_query.register(cb_forward, FwdCD.filter())
+    router.callback_query.register(cb_forward_cancel, FwdCancelCD.filter())
     return router
 
+
+def create_files_router() -> Router:
+    """Forwarded messages, photos and documents outside a form; included after the forms."""
+    router = Router(name=__name__ + ".files")
+    for kind in (F.forward_origin, F.photo, F.document):
+        # The next-step prompt is soft: a file sent there starts a new record.
+        router.message.register(msg_to_history, StateFilter(None, PlanForm.next_step), kind)
+    return router

@@ -4,10 +4,10 @@ Sharing a Telegram contact opens that client, or starts the form with its name a
 from __future__ import annotations
 
 import html
-from typing import Any
+from enum import StrEnum
 
 from aiogram import F, Router
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -15,16 +15,18 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot import forms
 from bot.filters import FormText
 from bot.handlers.clients import input_error, send_card
-from bot.keyboards.client import ClientCD
+from bot.keyboards.client import ClientAction, ClientCD
 from bot.keyboards.menu import BTN_NEW
+from bot.keyboards.types import DbId, Percent, Step
 from bot.render import current_locale
 from bot.views import classifier_title
 from crm.access import can_create_clients
 from crm.clients import ClientDraft
 from crm.dto import Actor
-from crm.errors import Conflict, Forbidden, InvalidInput
+from crm.errors import Forbidden, InvalidInput
 from crm.parsing import normalize_phone, parse_probability
 from crm.service import CRM
 
@@ -32,205 +34,277 @@ from crm.service import CRM
 class NewClientForm(StatesGroup):
     name = State()
     phone = State()
+    duplicates = State()
     pick = State()
     trigger = State()
     probability = State()
 
 
-class NewCD(CallbackData, prefix="nc"):
-    """step: skip (this step), pick (a classifier value), prob (a probability), go (create
-    even though similar clients exist), cancel."""
+forms.register(NewClientForm, lambda: _("new client"),
+               buttons_only=(NewClientForm.duplicates, NewClientForm.pick))
 
-    step: str
-    value: int = 0
-    seq: int = 0  # which prompt it belongs to: a second tap on an old one is ignored
+
+class NewAction(StrEnum):
+    SKIP = "skip"
+    CREATE_ANYWAY = "go"
+    CANCEL = "cancel"
+
+
+class NewCD(CallbackData, prefix="nc"):
+    """A button of the new-client form: skip this question, create despite duplicates, or
+    cancel. `step` is the token of the prompt it belongs to."""
+
+    action: NewAction
+    step: Step
+
+
+class NewPickCD(CallbackData, prefix="ncp"):
+    """A classifier value picked for the new client (region, industry, source)."""
+
+    item_id: DbId
+    step: Step
+
+
+class NewProbCD(CallbackData, prefix="ncr"):
+    value: Percent
+    step: Step
 
 
 PICK_ORDER = ("region", "industry", "source")
+PROBABILITIES = (10, 30, 50, 70, 90)
 
 
-async def next_seq(state: FSMContext) -> int:
-    seq = int((await state.get_data()).get("nc_seq", 0)) + 1
-    await state.update_data(nc_seq=seq)
-    return seq
-
-
-def skip_kb(seq: int, extra: list[tuple[str, str, int]] | None = None) -> InlineKeyboardMarkup:
+def skip_kb(step: int, extra: list[tuple[str, CallbackData]] | None = None,
+            can_skip: bool = True) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    for text, step, value in extra or []:
-        kb.button(text=text, callback_data=NewCD(step=step, value=value, seq=seq))
-    kb.button(text=_("Skip »"), callback_data=NewCD(step="skip", seq=seq))
-    kb.button(text=_("✖️ Cancel"), callback_data=NewCD(step="cancel", seq=seq))
+    for text, data in extra or []:
+        kb.button(text=text, callback_data=data)
+    if can_skip:
+        kb.button(text=_("Skip »"), callback_data=NewCD(action=NewAction.SKIP, step=step))
+    kb.button(text=_("✖️ Cancel"), callback_data=NewCD(action=NewAction.CANCEL, step=step))
     kb.adjust(3 if extra and len(extra) > 4 else 2)
     return kb.as_markup()
 
 
-async def cmd_new(message: Message, actor: Actor, state: FSMContext) -> None:
+def clean_name(text: str) -> str | None:
+    name = " ".join(text.split())
+    return name if 2 <= len(name) <= 300 else None
+
+
+async def cmd_new(message: Message, actor: Actor, crm: CRM, state: FSMContext,
+                  command: CommandObject | None = None) -> None:
+    """/new, the menu button, or «/new ИП Иванов» with the name given at once."""
     if not can_create_clients(actor):
         raise Forbidden()
-    await state.clear()
-    await state.set_state(NewClientForm.name)
-    await message.answer(_("New client. The company or person's name:"))
+    await forms.start(state, NewClientForm.name)
+    given = command.args if command is not None else None
+    if given:
+        name = clean_name(given)
+        if name is None:
+            await message.answer(input_error("client_name"))
+            await forms.prompt(message, state, NewClientForm.name,
+                               _("New client. The company or person's name:"))
+            return
+        await ask_phone(message, state, name)
+        return
+    await forms.prompt(message, state, NewClientForm.name,
+                       _("New client. The company or person's name:"))
 
 
 async def msg_name(message: Message, state: FSMContext) -> None:
-    name = " ".join((message.text or "").split())
-    if not 2 <= len(name) <= 300:
+    name = clean_name(message.text or "")
+    if name is None:
         await message.answer(input_error("client_name"))
         return
-    await state.update_data(nc_name=name)
-    await state.set_state(NewClientForm.phone)
-    await message.answer(_("Phone (or skip):"), reply_markup=skip_kb(await next_seq(state)))
+    await ask_phone(message, state, name)
+
+
+async def ask_phone(message: Message, state: FSMContext, name: str, error: str = "") -> None:
+    await forms.prompt(
+        message, state, NewClientForm.phone,
+        error + _("«{name}». Phone (or skip):").format(name=html.escape(name)), skip_kb,
+        name=name,
+    )
 
 
 async def msg_phone(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
     phone = normalize_phone(message.text or "")
     if phone is None:
-        await message.answer(input_error("phone"), reply_markup=skip_kb(await next_seq(state)))
+        draft = await forms.values(state)
+        await ask_phone(message, state, draft["name"], input_error("phone") + "\n\n")
         return
-    await state.update_data(nc_phone=phone)
+    await forms.update(state, phone=phone)
     await after_contact_details(message, actor, crm, state)
 
 
 async def after_contact_details(
-    message: Message, actor: Actor, crm: CRM, state: FSMContext
+    target: Message | CallbackQuery, actor: Actor, crm: CRM, state: FSMContext
 ) -> None:
     """Name and phone are known: check for duplicates before asking anything else."""
-    data = await state.get_data()
-    draft = ClientDraft(name=data["nc_name"], phone=data.get("nc_phone"))
-    dups = await crm.clients.duplicates(actor, draft)
-    if dups:
-        reasons = {"phone": _("same phone"), "email": _("same e-mail"), "name": _("same name")}
-        lines = [_("Similar clients already exist:")]
-        kb = InlineKeyboardBuilder()
-        for d in dups[:5]:
-            lines.append(f"• {html.escape(d.name)} — {reasons[d.reason]}"
-                         + ("" if d.visible else " " + _("(another manager's client)")))
-            if d.visible:
-                kb.button(text=_("Open «{name}»").format(name=d.name[:30]),
-                          callback_data=ClientCD(id=d.id, action="open"))
-        seq = await next_seq(state)
-        kb.button(text=_("Create anyway"), callback_data=NewCD(step="go", seq=seq))
-        kb.button(text=_("✖️ Cancel"), callback_data=NewCD(step="cancel", seq=seq))
-        kb.adjust(1)
-        await state.set_state(NewClientForm.pick)
-        await state.update_data(nc_step=-1)
-        await message.answer("\n".join(lines), reply_markup=kb.as_markup())
+    draft = await forms.values(state)
+    dups = await crm.clients.duplicates(
+        actor, ClientDraft(name=draft["name"], phone=draft.get("phone"))
+    )
+    if not dups:
+        await ask_pick(target, crm, state, 0)
         return
-    await ask_pick(message, crm, state, 0)
+    reasons = {"phone": _("same phone"), "email": _("same e-mail"), "name": _("same name")}
+    lines = [_("Similar clients already exist:")]
+    opens: list[tuple[str, CallbackData]] = []
+    for d in dups[:5]:
+        lines.append(f"• {html.escape(d.name)} — {reasons[d.reason]}"
+                     + ("" if d.visible else " " + _("(another manager's client)")))
+        if d.visible:
+            opens.append((_("Open «{name}»").format(name=d.name[:30]),
+                          ClientCD(id=d.id, action=ClientAction.OPEN)))
+
+    def kb(step: int) -> InlineKeyboardMarkup:
+        b = InlineKeyboardBuilder()
+        for text, data in opens:
+            b.button(text=text, callback_data=data)
+        b.button(text=_("Create anyway"),
+                 callback_data=NewCD(action=NewAction.CREATE_ANYWAY, step=step))
+        b.button(text=_("✖️ Cancel"), callback_data=NewCD(action=NewAction.CANCEL, step=step))
+        b.adjust(1)
+        return b.as_markup()
+
+    await forms.prompt(target, state, NewClientForm.duplicates, "\n".join(lines), kb)
 
 
-async def ask_pick(message: Message, crm: CRM, state: FSMContext, index: int) -> None:
+async def ask_pick(target: Message | CallbackQuery, crm: CRM, state: FSMContext,
+                   index: int) -> None:
     if index >= len(PICK_ORDER):
-        await state.set_state(NewClientForm.trigger)
-        await message.answer(
-            _("What made them contact us (an event, a need)? Or skip:"),
-            reply_markup=skip_kb(await next_seq(state)),
-        )
+        await forms.prompt(target, state, NewClientForm.trigger,
+                           _("What made them contact us (an event, a need)? Or skip:"), skip_kb)
         return
     kind = PICK_ORDER[index]
     items = await crm.classifiers.items(kind)
     loc = current_locale()
-    await state.set_state(NewClientForm.pick)
-    await state.update_data(nc_step=index)
-    await message.answer(
-        classifier_title(kind) + ":",
-        reply_markup=skip_kb(
-            await next_seq(state), [(i.text(loc), "pick", i.id) for i in items]
-        ),
+    await forms.prompt(
+        target, state, NewClientForm.pick, classifier_title(kind) + ":",
+        lambda step: skip_kb(step, [(i.text(loc), NewPickCD(item_id=i.id, step=step))
+                                    for i in items]),
+        pick=index,
     )
 
 
-async def cb_new(query: CallbackQuery, callback_data: NewCD, actor: Actor, crm: CRM,
-                 state: FSMContext) -> None:
-    current = await state.get_state()
-    if current is None or not current.startswith(NewClientForm.__name__):
-        await query.answer(_("This form is no longer active."), show_alert=True)
-        return
-    data = await state.get_data()
-    if callback_data.seq != data.get("nc_seq"):
-        # A second tap on a prompt already answered must not answer the next one.
+async def stale(query: CallbackQuery, state: FSMContext) -> None:
+    """A second tap on an answered prompt is quiet; a button of a form that is over says so."""
+    if await forms.draft(state) is not None and await state.get_state() is not None:
         await query.answer()
+    else:
+        await query.answer(_("This form is no longer active."), show_alert=True)
+
+
+async def cb_cancel(query: CallbackQuery, callback_data: NewCD, state: FSMContext) -> None:
+    if await forms.claim(state, callback_data.step) is None:
+        await stale(query, state)
         return
-    await state.update_data(nc_seq=-1)
-    await query.answer()
-    if not isinstance(query.message, Message):
-        raise Conflict("form_expired")
-    message = query.message
-    await message.edit_reply_markup(reply_markup=None)
-    step = callback_data.step
-    if step == "cancel":
-        await state.clear()
-        await message.answer(_("Cancelled."))
+    await forms.finish(state)
+    await forms.screen(query, _("Cancelled."))
+
+
+async def cb_skip(query: CallbackQuery, callback_data: NewCD, actor: Actor, crm: CRM,
+                  state: FSMContext) -> None:
+    current = await state.get_state()
+    draft = await forms.claim(state, callback_data.step)
+    if draft is None:
+        await stale(query, state)
         return
     if current == NewClientForm.phone.state:
-        await after_contact_details(message, actor, crm, state)
+        await after_contact_details(query, actor, crm, state)
+    elif current == NewClientForm.pick.state:
+        await ask_pick(query, crm, state, int(draft["pick"]) + 1)
+    elif current == NewClientForm.trigger.state:
+        await ask_probability(query, state)
+    elif current == NewClientForm.probability.state:
+        await create(query, actor, crm, state)
+
+
+async def cb_create_anyway(query: CallbackQuery, callback_data: NewCD, crm: CRM,
+                           state: FSMContext) -> None:
+    if await state.get_state() != NewClientForm.duplicates.state or \
+            await forms.claim(state, callback_data.step) is None:
+        await stale(query, state)
         return
-    if current == NewClientForm.pick.state:
-        index = int(data.get("nc_step", 0))
-        if step == "pick" and 0 <= index < len(PICK_ORDER):
-            kind = PICK_ORDER[index]
-            if await crm.classifiers.item(kind, callback_data.value) is None:
-                raise InvalidInput(kind)
-            await state.update_data({f"nc_{kind}": callback_data.value})
-        await ask_pick(message, crm, state, index + 1)
+    await ask_pick(query, crm, state, 0)
+
+
+async def cb_pick(query: CallbackQuery, callback_data: NewPickCD, crm: CRM,
+                  state: FSMContext) -> None:
+    if await state.get_state() != NewClientForm.pick.state:
+        await stale(query, state)
         return
-    if current == NewClientForm.trigger.state:
-        await ask_probability(message, state)
+    draft = await forms.claim(state, callback_data.step)
+    if draft is None:
+        await stale(query, state)
         return
-    if current == NewClientForm.probability.state:
-        if step == "prob":
-            await state.update_data(nc_prob=callback_data.value)
-        await create(message, actor, crm, state)
+    index = int(draft["pick"])
+    kind = PICK_ORDER[index]
+    if await crm.classifiers.item(kind, callback_data.item_id) is None:
+        raise InvalidInput(kind)
+    await forms.update(state, **{kind: callback_data.item_id})
+    await ask_pick(query, crm, state, index + 1)
 
 
 async def msg_trigger(message: Message, state: FSMContext) -> None:
-    await state.update_data(nc_trigger=(message.text or "").strip()[:500])
+    await forms.update(state, trigger=(message.text or "").strip()[:500])
     await ask_probability(message, state)
 
 
-async def ask_probability(message: Message, state: FSMContext) -> None:
-    await state.set_state(NewClientForm.probability)
-    await message.answer(
-        _("Your estimate of the purchase probability, % (or type a number):"),
-        reply_markup=probability_kb(await next_seq(state)),
+async def ask_probability(target: Message | CallbackQuery, state: FSMContext,
+                          error: str = "") -> None:
+    await forms.prompt(
+        target, state, NewClientForm.probability,
+        error + _("Your estimate of the purchase probability, % (or type a number):"),
+        lambda step: skip_kb(step, [(f"{p}%", NewProbCD(value=p, step=step))
+                                    for p in PROBABILITIES]),
     )
 
 
-def probability_kb(seq: int) -> InlineKeyboardMarkup:
-    return skip_kb(seq, [(f"{p}%", "prob", p) for p in (10, 30, 50, 70, 90)])
+async def cb_probability(query: CallbackQuery, callback_data: NewProbCD, actor: Actor,
+                         crm: CRM, state: FSMContext) -> None:
+    if await state.get_state() != NewClientForm.probability.state or \
+            await forms.claim(state, callback_data.step) is None:
+        await stale(query, state)
+        return
+    await forms.update(state, prob=callback_data.value)
+    await create(query, actor, crm, state)
 
 
 async def msg_probability(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
     prob = parse_probability(message.text or "")
     if prob is None:
-        await message.answer(input_error("probability"),
-                             reply_markup=probability_kb(await next_seq(state)))
+        await ask_probability(message, state, input_error("probability") + "\n\n")
         return
-    await state.update_data(nc_prob=prob)
+    await forms.update(state, prob=prob)
     await create(message, actor, crm, state)
 
 
-async def create(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
-    data: dict[str, Any] = await state.get_data()
-    draft = ClientDraft(
-        name=data["nc_name"],
-        phone=data.get("nc_phone"),
-        region_id=data.get("nc_region"),
-        industry_id=data.get("nc_industry"),
-        source_id=data.get("nc_source"),
-        trigger_event=data.get("nc_trigger"),
-        probability=data.get("nc_prob"),
-        contact_name=data.get("nc_contact"),
+async def create(target: Message | CallbackQuery, actor: Actor, crm: CRM,
+                 state: FSMContext) -> None:
+    draft = await forms.values(state)
+    client = ClientDraft(
+        name=draft["name"],
+        phone=draft.get("phone"),
+        region_id=draft.get("region"),
+        industry_id=draft.get("industry"),
+        source_id=draft.get("source"),
+        trigger_event=draft.get("trigger"),
+        probability=draft.get("prob"),
+        contact_name=draft.get("contact"),
     )
-    try:
-        ref = await crm.clients.create(actor, draft)
-    except InvalidInput as err:
-        await message.answer(input_error(err.code))
-        return
-    await state.clear()
-    await message.answer(_("✅ Client «{name}» created.").format(name=html.escape(ref.name)))
-    await send_card(message, actor, crm, ref.id)
+    # The form ends before the write: the same answer arriving again finds no form to answer.
+    await forms.finish(state)
+    ref = await crm.clients.create(actor, client)
+    done = _("✅ Client «{name}» created.").format(name=html.escape(ref.name))
+    if isinstance(target, CallbackQuery):
+        await forms.screen(target, done)
+        assert isinstance(target.message, Message)
+        await send_card(target.message, actor, crm, ref.id)
+    else:
+        await target.answer(done)
+        await send_card(target, actor, crm, ref.id)
 
 
 async def msg_contact(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
@@ -245,9 +319,8 @@ async def msg_contact(message: Message, actor: Actor, crm: CRM, state: FSMContex
         await message.answer(_("No client with this phone among yours."))
         return
     name = " ".join(filter(None, [contact.first_name, contact.last_name])) or contact.phone_number
-    await state.clear()
-    await state.update_data(nc_name=name, nc_phone=normalize_phone(contact.phone_number),
-                            nc_contact=name)
+    await forms.start(state, NewClientForm.phone, name=name,
+                      phone=normalize_phone(contact.phone_number), contact=name)
     await message.answer(_("No client with this phone yet. Creating «{name}».").format(
         name=html.escape(name)))
     await after_contact_details(message, actor, crm, state)
@@ -261,6 +334,11 @@ def create_router() -> Router:
     router.message.register(msg_phone, NewClientForm.phone, FormText())
     router.message.register(msg_trigger, NewClientForm.trigger, FormText())
     router.message.register(msg_probability, NewClientForm.probability, FormText())
-    router.callback_query.register(cb_new, NewCD.filter())
+    router.callback_query.register(cb_cancel, NewCD.filter(F.action == NewAction.CANCEL))
+    router.callback_query.register(cb_skip, NewCD.filter(F.action == NewAction.SKIP))
+    router.callback_query.register(cb_create_anyway,
+                                   NewCD.filter(F.action == NewAction.CREATE_ANYWAY))
+    router.callback_query.register(cb_pick, NewPickCD.filter())
+    router.callback_query.register(cb_probability, NewProbCD.filter())
     router.message.register(msg_contact, StateFilter(None), F.contact)
     return router

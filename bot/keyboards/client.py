@@ -7,96 +7,163 @@ from __future__ import annotations
 
 import calendar
 from datetime import date
+from enum import StrEnum
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field
 
+from bot.keyboards.types import DbId, Page, Step
 from crm.classifiers import Label
 from crm.clients import ClientCard, ClientRef, SearchPage
 from crm.history import HistoryPage
 
 
-class ClientCD(CallbackData, prefix="c"):
-    """A client-card action. action: open, hist, log, plan, deals, inv, edit, contacts,
-    newdeal, nonext (no next step)."""
+class ClientAction(StrEnum):
+    OPEN = "open"
+    LOG = "log"
+    PLAN = "plan"
+    DEALS = "deals"
+    INVOICES = "inv"
+    EDIT = "edit"
+    CONTACTS = "contacts"
+    ADD_CONTACT = "addcontact"
+    NEW_DEAL = "newdeal"
+    NO_NEXT = "nonext"
 
-    id: int
-    action: str
+
+class ClientCD(CallbackData, prefix="c"):
+    """A client-card action."""
+
+    id: DbId
+    action: ClientAction
 
 
 class HistCD(CallbackData, prefix="h"):
-    client_id: int
-    page: int
-    type_id: int = 0  # 0: every type
+    client_id: DbId
+    page: Page
+    type_id: DbId | None = None  # None: every type
 
 
 class SearchCD(CallbackData, prefix="s"):
     """A page of search results; the query itself waits in the FSM data (64-byte limit)."""
 
-    page: int
+    page: Page
+
+
+class When(StrEnum):
+    """Quick answers to "when is the next contact?" (their meaning lives in crm)."""
+
+    IN_2H = "2h"
+    TOMORROW = "tom10"
+    IN_3D = "3d"
+    NEXT_WEEK = "nextw"
+    CALENDAR = "cal"
+    TYPE = "text"
 
 
 class PlanCD(CallbackData, prefix="p"):
-    """Plan the next contact. when: 2h, tom10, 3d, nextw, cal (calendar), text."""
+    """Plan the next contact."""
 
-    client_id: int
-    when: str
-    deal_id: int = 0
+    client_id: DbId
+    when: When
+    deal_id: DbId | None = None
+
+
+class SubjectCD(CallbackData, prefix="psu"):
+    """Give a planned contact its subject."""
+
+    planned_id: DbId
+
+
+class CalAction(StrEnum):
+    MONTH = "month"
+    DAY = "day"
+    HOUR = "hour"
 
 
 class CalCD(CallbackData, prefix="cal"):
     """The calendar picker: a month page, a picked day, or a picked hour."""
 
-    client_id: int
-    action: str  # month, day, hour
-    value: int  # yyyymm, yyyymmdd, or yyyymmddhh
-    deal_id: int = 0
+    client_id: DbId
+    action: CalAction
+    value: Annotated[int, Field(ge=0, le=9_999_123_123)]  # yyyymm, yyyymmdd, or yyyymmddhh
+    deal_id: DbId | None = None
 
 
 class LogTypeCD(CallbackData, prefix="lt"):
     """Log a contact of this type (step 2: the outcome). Reminders jump straight here."""
 
-    client_id: int
-    type_id: int
-    planned_id: int = 0  # the reminder it came from, if any
+    client_id: DbId
+    type_id: DbId
+    planned_id: DbId | None = None  # the reminder it came from, if any
 
 
 class LogOutcomeCD(CallbackData, prefix="lo"):
     """Step 3: the outcome is picked; the bot asks for a comment (text or voice)."""
 
-    client_id: int
-    type_id: int
-    outcome_id: int  # 0: no outcome
-    planned_id: int = 0
+    client_id: DbId
+    type_id: DbId
+    outcome_id: DbId | None = None  # None: no outcome
+    planned_id: DbId | None = None
 
 
 class LogSkipCD(CallbackData, prefix="lsk"):
-    """Save the contact without a comment."""
+    """Save the contact without a comment (the comment prompt's step)."""
 
-    client_id: int
+    client_id: DbId
+    step: Step
 
 
 class PlayCD(CallbackData, prefix="pl"):
     """Play the voice note of a history record."""
 
-    activity_id: int
+    activity_id: DbId
+
+
+class EditField(StrEnum):
+    NAME = "name"
+    PHONE = "phone"
+    EMAIL = "email"
+    ADDRESS = "address"
+    TAX_NUMBER = "tax_number"
+    TRIGGER = "trigger_event"
+    PROBABILITY = "probability"
+    REGION = "region"
+    INDUSTRY = "industry"
+    SEGMENT = "segment"
+    SOURCE = "source"
+    CAMPAIGN = "campaign"
 
 
 class EditCD(CallbackData, prefix="ce"):
     """Edit one field of the card: a text field asks for a value, a classifier shows values."""
 
-    client_id: int
-    field: str
-    item_id: int = -1  # for classifiers: the picked value (0 clears); -1: show the choices
+    client_id: DbId
+    field: EditField
+
+
+class EditPickCD(CallbackData, prefix="cep"):
+    """A picked classifier value of a card field (None clears it)."""
+
+    client_id: DbId
+    field: EditField
+    item_id: DbId | None = None
 
 
 class FwdCD(CallbackData, prefix="fw"):
-    """Log a forwarded client's message into this client's history."""
+    """Log a forwarded message or a file into this client's history."""
 
-    client_id: int
+    client_id: DbId
+    step: Step
+
+
+class FwdCancelCD(CallbackData, prefix="fwx"):
+    step: Step
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -106,21 +173,21 @@ def _short(text: str, limit: int = 40) -> str:
 def card_kb(card: ClientCard) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     cid = card.id
-    kb.button(text=_("📝 Log contact"), callback_data=ClientCD(id=cid, action="log"))
+    kb.button(text=_("📝 Log contact"), callback_data=ClientCD(id=cid, action=ClientAction.LOG))
     kb.button(text=_("📜 History"), callback_data=HistCD(client_id=cid, page=0))
-    kb.button(text=_("⏭ Plan next"), callback_data=ClientCD(id=cid, action="plan"))
-    kb.button(text=_("💼 Deals"), callback_data=ClientCD(id=cid, action="deals"))
-    kb.button(text=_("🧾 Invoices"), callback_data=ClientCD(id=cid, action="inv"))
+    kb.button(text=_("⏭ Plan next"), callback_data=ClientCD(id=cid, action=ClientAction.PLAN))
+    kb.button(text=_("💼 Deals"), callback_data=ClientCD(id=cid, action=ClientAction.DEALS))
+    kb.button(text=_("🧾 Invoices"), callback_data=ClientCD(id=cid, action=ClientAction.INVOICES))
     if card.can_change:
-        kb.button(text=_("✏️ Edit"), callback_data=ClientCD(id=cid, action="edit"))
-    kb.button(text=_("👤 Contacts"), callback_data=ClientCD(id=cid, action="contacts"))
+        kb.button(text=_("✏️ Edit"), callback_data=ClientCD(id=cid, action=ClientAction.EDIT))
+    kb.button(text=_("👤 Contacts"), callback_data=ClientCD(id=cid, action=ClientAction.CONTACTS))
     kb.adjust(2)
     return kb.as_markup()
 
 
 def back_to_card(client_id: int) -> InlineKeyboardButton:
     return InlineKeyboardButton(
-        text=_("« Card"), callback_data=ClientCD(id=client_id, action="open").pack()
+        text=_("« Card"), callback_data=ClientCD(id=client_id, action=ClientAction.OPEN).pack()
     )
 
 
@@ -129,7 +196,7 @@ def history_kb(
 ) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     nav: list[InlineKeyboardButton] = []
-    cid, tid = page.client_id, page.type_id
+    cid, tid = page.client_id, page.type_id or None
     if page.page > 0:
         nav.append(InlineKeyboardButton(
             text=_("‹ Newer"),
@@ -151,8 +218,8 @@ def history_kb(
                 callback_data=PlayCD(activity_id=item.id).pack(),
             ))
     filters = [InlineKeyboardButton(
-        text=("• " if tid == 0 else "") + _("All"),
-        callback_data=HistCD(client_id=cid, page=0, type_id=0).pack(),
+        text=("• " if tid is None else "") + _("All"),
+        callback_data=HistCD(client_id=cid, page=0).pack(),
     )]
     for t in types:
         filters.append(InlineKeyboardButton(
@@ -191,7 +258,7 @@ def search_kb(result: SearchPage) -> InlineKeyboardMarkup:
 def client_button(ref: ClientRef, prefix: str = "") -> InlineKeyboardButton:
     text = prefix + _short(ref.name, 40) + (f" · {ref.hint}" if ref.hint else "")
     return InlineKeyboardButton(
-        text=text, callback_data=ClientCD(id=ref.id, action="open").pack()
+        text=text, callback_data=ClientCD(id=ref.id, action=ClientAction.OPEN).pack()
     )
 
 
@@ -205,7 +272,8 @@ def types_kb(client_id: int, types: list[Label], locale: str) -> InlineKeyboardM
 
 
 def outcomes_kb(
-    client_id: int, type_id: int, outcomes: list[Label], locale: str, planned_id: int = 0
+    client_id: int, type_id: int, outcomes: list[Label], locale: str,
+    planned_id: int | None = None,
 ) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for o in outcomes:
@@ -218,7 +286,7 @@ def outcomes_kb(
     kb.button(
         text=_("— no outcome"),
         callback_data=LogOutcomeCD(
-            client_id=client_id, type_id=type_id, outcome_id=0, planned_id=planned_id
+            client_id=client_id, type_id=type_id, planned_id=planned_id
         ),
     )
     kb.adjust(2)
@@ -226,9 +294,10 @@ def outcomes_kb(
     return kb.as_markup()
 
 
-def skip_comment_kb(client_id: int) -> InlineKeyboardMarkup:
+def skip_comment_kb(client_id: int, step: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("Save without a comment"), callback_data=LogSkipCD(client_id=client_id))
+    kb.button(text=_("Save without a comment"),
+              callback_data=LogSkipCD(client_id=client_id, step=step))
     kb.row(back_to_card(client_id))  # leaves the form without saving
     return kb.as_markup()
 
@@ -240,18 +309,16 @@ def next_step_kb(
     from bot.keyboards.deals import DealCD
 
     kb = InlineKeyboardBuilder()
-    did = deal_id or 0
+    did = deal_id or None
     for when, text in (
-        ("2h", _("in 2 h")),
-        ("tom10", _("tomorrow 10:00")),
-        ("3d", _("in 3 days")),
-        ("nextw", _("next week")),
+        (When.IN_2H, _("in 2 h")),
+        (When.TOMORROW, _("tomorrow 10:00")),
+        (When.IN_3D, _("in 3 days")),
+        (When.NEXT_WEEK, _("next week")),
+        (When.CALENDAR, _("📅 Pick a date")),
+        (When.TYPE, _("⌨️ Type it")),
     ):
         kb.button(text=text, callback_data=PlanCD(client_id=client_id, when=when, deal_id=did))
-    kb.button(text=_("📅 Pick a date"),
-              callback_data=PlanCD(client_id=client_id, when="cal", deal_id=did))
-    kb.button(text=_("⌨️ Type it"),
-              callback_data=PlanCD(client_id=client_id, when="text", deal_id=did))
     kb.adjust(2)
     if with_close and deal_id:
         kb.row(
@@ -262,13 +329,13 @@ def next_step_kb(
         )
     kb.row(InlineKeyboardButton(
         text=_("🚫 No next step"),
-        callback_data=ClientCD(id=client_id, action="nonext").pack(),
+        callback_data=ClientCD(id=client_id, action=ClientAction.NO_NEXT).pack(),
     ))
     kb.row(back_to_card(client_id))
     return kb.as_markup()
 
 
-def calendar_kb(client_id: int, deal_id: int, year: int, month: int,
+def calendar_kb(client_id: int, deal_id: int | None, year: int, month: int,
                 today: date) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     prev_y, prev_m = (year - 1, 12) if month == 1 else (year, month - 1)
@@ -276,13 +343,14 @@ def calendar_kb(client_id: int, deal_id: int, year: int, month: int,
     nav = []
     if (year, month) > (today.year, today.month):
         nav.append(InlineKeyboardButton(text="‹", callback_data=CalCD(
-            client_id=client_id, action="month", value=prev_y * 100 + prev_m, deal_id=deal_id
+            client_id=client_id, action=CalAction.MONTH, value=prev_y * 100 + prev_m,
+            deal_id=deal_id,
         ).pack()))
     nav.append(InlineKeyboardButton(text=f"{month:02d}.{year}", callback_data=CalCD(
-        client_id=client_id, action="month", value=year * 100 + month, deal_id=deal_id
+        client_id=client_id, action=CalAction.MONTH, value=year * 100 + month, deal_id=deal_id
     ).pack()))
     nav.append(InlineKeyboardButton(text="›", callback_data=CalCD(
-        client_id=client_id, action="month", value=next_y * 100 + next_m, deal_id=deal_id
+        client_id=client_id, action=CalAction.MONTH, value=next_y * 100 + next_m, deal_id=deal_id
     ).pack()))
     kb.row(*nav)
     for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
@@ -290,11 +358,11 @@ def calendar_kb(client_id: int, deal_id: int, year: int, month: int,
         for day in week:
             if day.month != month or day < today:
                 row.append(InlineKeyboardButton(text=" ", callback_data=CalCD(
-                    client_id=client_id, action="month", value=year * 100 + month,
+                    client_id=client_id, action=CalAction.MONTH, value=year * 100 + month,
                     deal_id=deal_id).pack()))
             else:
                 row.append(InlineKeyboardButton(text=str(day.day), callback_data=CalCD(
-                    client_id=client_id, action="day",
+                    client_id=client_id, action=CalAction.DAY,
                     value=day.year * 10000 + day.month * 100 + day.day, deal_id=deal_id,
                 ).pack()))
         kb.row(*row)
@@ -302,15 +370,23 @@ def calendar_kb(client_id: int, deal_id: int, year: int, month: int,
     return kb.as_markup()
 
 
-def hours_kb(client_id: int, deal_id: int, day: date) -> InlineKeyboardMarkup:
+def hours_kb(client_id: int, deal_id: int | None, day: date) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     base = (day.year * 10000 + day.month * 100 + day.day) * 100
     for hour in range(8, 20):
         kb.button(text=f"{hour:02d}:00", callback_data=CalCD(
-            client_id=client_id, action="hour", value=base + hour, deal_id=deal_id))
+            client_id=client_id, action=CalAction.HOUR, value=base + hour, deal_id=deal_id))
     kb.adjust(4)
     kb.row(back_to_card(client_id))
     return kb.as_markup()
+
+
+def planned_kb(planned_id: int, client_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=_("📝 Add a subject"),
+                              callback_data=SubjectCD(planned_id=planned_id).pack())],
+        [back_to_card(client_id)],
+    ])
 
 
 def card_back_kb(client_id: int) -> InlineKeyboardMarkup:
