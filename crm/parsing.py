@@ -20,9 +20,9 @@ import decimal
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Literal
 
 import phonenumbers
 
@@ -463,7 +463,7 @@ def _resolve_explicit(
     # Compared by month and day only, so that 29.02 is placed like 28.02.
     this_year = date(today.year, month, min(day, calendar.monthrange(today.year, month)[1]))
     if past:
-        first = today.year - 1 if this_year > today else today.year
+        first = today.year - 1 if (this_year - today).days > ROLL_OVER_DAYS else today.year
         years = range(first, first - 9, -1)
     else:
         first = today.year + 1 if (today - this_year).days > ROLL_OVER_DAYS else today.year
@@ -547,10 +547,12 @@ def interpret_when(
 ) -> WhenParse | None:
     """:func:`parse_when` with the kind of expression (see :class:`WhenParse`).
 
-    With ``past=True`` the text names a day that has been (a payment date): a date without a
-    year is the latest such date not after today ("15.10" typed on 20 December is this
-    October, "20.12" typed on 10 December is last December) and a weekday is the latest such
-    day not after today ("пт" on a Friday is today). Everything else reads as without it.
+    With ``past=True`` the text names a day that has been (a payment date), and the roll-over
+    rule runs backwards: a date without a year is this year's unless it is more than
+    ``ROLL_OVER_DAYS`` ahead of today, then last year's ("15.10" typed on 20 December is this
+    October, "20.12" typed on 2 December is still this December, for the caller to refuse as
+    future, "20.12" typed on 5 January is last December). A weekday is the latest such day
+    not after today ("пт" on a Friday is today). Everything else reads as without it.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")

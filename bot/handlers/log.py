@@ -4,7 +4,7 @@ plan the next contact, close the deal, or say explicitly that there is none."""
 from __future__ import annotations
 
 import html
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from aiogram import Bot, F, Router
 from aiogram.filters import StateFilter
@@ -33,10 +33,11 @@ from bot.keyboards.client import (
     types_kb,
 )
 from bot.render import current_locale, fmt_datetime
+from crm.classifiers import outcomes_for
 from crm.dto import Actor
 from crm.errors import InvalidInput
-from crm.parsing import parse_when
 from crm.service import CRM
+from crm.when import quick_when, read_when
 
 
 class LogForm(StatesGroup):
@@ -45,32 +46,6 @@ class LogForm(StatesGroup):
 
 class PlanForm(StatesGroup):
     when = State()
-
-
-# Which outcomes make sense after which kind of contact; others still come on "more".
-OUTCOMES_FOR = {
-    "call": ("reached", "no_answer", "call_back", "interested", "agreed", "not_interested"),
-    "meeting": ("interested", "agreed", "not_interested"),
-    "demo": ("interested", "agreed", "not_interested"),
-    "email": ("sent",),
-    "proposal": ("sent", "interested", "not_interested"),
-}
-
-
-def quick_when(code: str, now_local: datetime) -> datetime | None:
-    day10 = time(10, 0)
-    if code == "2h":
-        # Two real hours, also across a clock change: add in UTC, show in local time.
-        later = now_local.astimezone(UTC) + timedelta(hours=2)
-        return later.astimezone(now_local.tzinfo).replace(second=0, microsecond=0)
-    if code == "tom10":
-        return datetime.combine(now_local.date() + timedelta(days=1), day10, now_local.tzinfo)
-    if code == "3d":
-        return datetime.combine(now_local.date() + timedelta(days=3), day10, now_local.tzinfo)
-    if code == "nextw":
-        monday = now_local.date() + timedelta(days=7 - now_local.weekday())
-        return datetime.combine(monday, day10, now_local.tzinfo)
-    return None
 
 
 async def cb_log_start(query: CallbackQuery, callback_data: ClientCD, actor: Actor,
@@ -87,10 +62,7 @@ async def cb_log_type(query: CallbackQuery, callback_data: LogTypeCD, actor: Act
     kind = await crm.classifiers.item("activity_type", callback_data.type_id)
     if kind is None:
         raise InvalidInput("activity_type")
-    outcomes = await crm.classifiers.items("outcome")
-    wanted = OUTCOMES_FOR.get(kind.code)
-    if wanted:
-        outcomes = [o for o in outcomes if o.code in wanted]
+    outcomes = outcomes_for(kind.code, await crm.classifiers.items("outcome"))
     loc = current_locale()
     await show(
         query,
@@ -189,9 +161,7 @@ async def cb_plan(query: CallbackQuery, callback_data: PlanCD, actor: Actor, crm
         await show(query, _("When? For example: завтра 15:00, пт 11, через 3 дня, 03.12 14:30, "
                             "tomorrow 3pm."), card_back_kb(cid))
         return
-    due = quick_when(callback_data.when, now_local)
-    if due is None:
-        raise InvalidInput("when")
+    due = quick_when(callback_data.when, now_local, actor.hours).due
     await _planned(query, actor, crm, cid, due, did)
 
 
@@ -219,11 +189,8 @@ async def cb_calendar(query: CallbackQuery, callback_data: CalCD, actor: Actor,
 async def msg_plan_text(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
     data = await state.get_data()
     now_local = crm.clock.now().astimezone(actor.tz)
-    due = parse_when(message.text or "", now_local)
-    if due is None:
-        await message.answer(input_error("when"))
-        return
     try:
+        due = read_when(message.text or "", now_local, actor.hours).due
         await _planned(message, actor, crm, int(data["plan_client"]), due,
                        int(data.get("plan_deal") or 0))
     except InvalidInput as err:
