@@ -443,9 +443,9 @@ def _resolve_relative(now: datetime, unit: str, amount: Decimal, w: _When) -> da
     return result
 
 
-# A date typed without a year that is at most this many days behind today is a date of this
-# year (so a plan for it is refused as past); further behind, it means next year ("05.01"
-# typed on 20 December). A mistyped yesterday must never silently become next year.
+# A date typed without a year is the first such date from this many days before today on:
+# one a few days behind stays behind (a plan for it is refused as past), one further behind
+# means next year ("05.01" typed on 20 December). Yesterday never silently becomes next year.
 ROLL_OVER_DAYS = 60
 
 
@@ -459,20 +459,22 @@ def _resolve_explicit(
     if not 1 <= month <= 12:
         raise _Reject
     date(2000, month, day)  # a day that exists in some year (29.02 in a leap one)
-    today = now.date()
-    # Compared by month and day only, so that 29.02 is placed like 28.02.
-    this_year = date(today.year, month, min(day, calendar.monthrange(today.year, month)[1]))
+    # The first such date from ROLL_OVER_DAYS before today on (the last one up to
+    # ROLL_OVER_DAYS after today, for a day in the past), so that across New Year too
+    # a recent date stays recent: "31.12" typed on 1 January is yesterday.
     if past:
-        first = today.year - 1 if (this_year - today).days > ROLL_OVER_DAYS else today.year
-        years = range(first, first - 9, -1)
+        anchor = now.date() + timedelta(days=ROLL_OVER_DAYS)
+        years = range(anchor.year, anchor.year - 10, -1)
     else:
-        first = today.year + 1 if (today - this_year).days > ROLL_OVER_DAYS else today.year
-        years = range(first, first + 9)
+        anchor = now.date() - timedelta(days=ROLL_OVER_DAYS)
+        years = range(anchor.year, anchor.year + 10)
     for y in years:  # 29.02 may need up to 8 years
         try:
-            return datetime(y, month, day, h, mi, tzinfo=now.tzinfo)
+            candidate = datetime(y, month, day, h, mi, tzinfo=now.tzinfo)
         except ValueError:
             continue
+        if (candidate.date() <= anchor) if past else (candidate.date() >= anchor):
+            return candidate
     raise _Reject
 
 
@@ -519,10 +521,11 @@ def parse_when(text: str, now: datetime, *, default_hour: int = 10) -> datetime 
     * "next week" / "на следующей неделе" / "след неделе": next Monday (strictly after today).
     * dates: "03.12", "3.12.2026", "3.12.26", "2026-12-03", "3 декабря", "dec 3". Dates use
       dots (DD.MM) only; slashes are rejected because DD/MM vs MM/DD is ambiguous. A date
-      without a year is in the current year, even when that is a little in the past ("01.12"
-      typed on 2 December is 1 December of this year, never of the next one); only a date
-      more than ``ROLL_OVER_DAYS`` (60) days behind today means next year ("05.01" typed on
-      20 December is next January). 29.02 goes to the next year that has it. An explicit year
+      without a year is the first such date from ``ROLL_OVER_DAYS`` (60) days before today on:
+      a recent past date stays in the past ("01.12" typed on 2 December is 1 December of this
+      year, never of the next one; "31.12" typed on 1 January is yesterday), while a date
+      further behind means its next occurrence ("05.01" typed on 20 December is next
+      January). 29.02 goes to the next year that has it. An explicit year
       is taken as is. Exception: a dotted pair right after "в"/"at" ("в 15.30") or after
       another date ("завтра 15.30") is a time.
     * times: "15:00", "9:30", "в 15", "at 10", "3pm", "10:30am", "15ч", "в 7 вечера",
@@ -548,10 +551,10 @@ def interpret_when(
     """:func:`parse_when` with the kind of expression (see :class:`WhenParse`).
 
     With ``past=True`` the text names a day that has been (a payment date), and the roll-over
-    rule runs backwards: a date without a year is this year's unless it is more than
-    ``ROLL_OVER_DAYS`` ahead of today, then last year's ("15.10" typed on 20 December is this
-    October, "20.12" typed on 2 December is still this December, for the caller to refuse as
-    future, "20.12" typed on 5 January is last December). A weekday is the latest such day
+    rule runs backwards: a date without a year is the last such date up to ``ROLL_OVER_DAYS``
+    after today ("15.10" typed on 20 December is this October, "20.12" typed on 2 December
+    is still this December, for the caller to refuse as future, "20.12" typed on 5 January
+    is last December). A weekday is the latest such day
     not after today ("пт" on a Friday is today). Everything else reads as without it.
     """
     if now.tzinfo is None or now.utcoffset() is None:
