@@ -9,7 +9,8 @@ Public API
   (:func:`interpret_when` also says what kind of expression it was)
 * :func:`parse_amount` -- "150 000,50", "1,5к", "2 млн", "$300"...
   (:func:`parse_signed_amount` keeps the sign and any size, for telling the user what is wrong)
-* :func:`normalize_phone`, :func:`phone_digits_for_search`, :func:`format_phone`
+* :func:`normalize_phone`, :func:`international_phone`, :func:`phone_digits_for_search`,
+  :func:`format_phone`
 * :func:`parse_probability` -- "70", "70%", "70 %"
 """
 
@@ -30,6 +31,7 @@ __all__ = [
     "ROLL_OVER_DAYS",
     "WhenParse",
     "format_phone",
+    "international_phone",
     "interpret_when",
     "normalize_phone",
     "parse_amount",
@@ -800,6 +802,19 @@ def normalize_phone(text: str, default_region: str = "RU") -> str | None:
     if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+
+
+def international_phone(text: str) -> str | None:
+    """A number known to be international, with or without its "+": a Telegram contact's
+    phone ("442079460958") or a stored one. Returns "+" and the E.164 digits
+    ("+442079460958"), which :func:`normalize_phone` reads back unchanged, or None.
+
+    Stored digits must not be given to :func:`normalize_phone` as they are: without the "+"
+    they read as a number of ``default_region`` ("4930123456" would become a Russian one).
+    """
+    digits = _clean(text).lstrip("+")
+    canonical = normalize_phone("+" + digits) if digits.isdigit() else None
+    return "+" + canonical if canonical is not None else None
 
 
 def phone_digits_for_search(text: str) -> str:

@@ -15,7 +15,7 @@ from crm.billing import read_paid_on, read_payment
 from crm.classifiers import Label, outcomes_for
 from crm.deals import MAX_AMOUNT, needs_confirmation, read_amount
 from crm.errors import InvalidInput
-from crm.parsing import ROLL_OVER_DAYS, normalize_phone
+from crm.parsing import ROLL_OVER_DAYS, international_phone, normalize_phone
 from crm.when import (
     MAX_AHEAD,
     QUICK_CODES,
@@ -348,6 +348,18 @@ def test_prop_valid_foreign_numbers_are_accepted(
     assert normalize_phone(spaced) == e164[1:]
     assert normalize_phone(e164) == e164[1:]
     assert normalize_phone("00" + e164[1:]) == e164[1:]
+    # Stored digits (or a Telegram contact's) read back as the same number, never as a
+    # Russian one.
+    assert international_phone(e164[1:]) == e164
+    assert normalize_phone(international_phone(e164[1:]) or "") == e164[1:]
+
+
+def test_international_phone() -> None:
+    assert international_phone("4930123456") == "+4930123456"
+    assert international_phone("+79161234567") == "+79161234567"
+    assert international_phone("79161234567") == "+79161234567"
+    assert international_phone("abc") is None
+    assert international_phone("") is None
 
 
 def test_local_time_helpers_are_consistent() -> None:

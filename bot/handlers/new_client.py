@@ -25,7 +25,7 @@ from crm.access import can_create_clients
 from crm.clients import ClientDraft
 from crm.dto import Actor
 from crm.errors import Conflict, Forbidden, InvalidInput
-from crm.parsing import normalize_phone, parse_probability
+from crm.parsing import international_phone, normalize_phone, parse_probability
 from crm.service import CRM
 
 
@@ -88,7 +88,8 @@ async def msg_phone(message: Message, actor: Actor, crm: CRM, state: FSMContext)
     if phone is None:
         await message.answer(input_error("phone"), reply_markup=skip_kb(await next_seq(state)))
         return
-    await state.update_data(nc_phone=phone)
+    # With its "+": the stored digits alone would be read back as a Russian number.
+    await state.update_data(nc_phone=f"+{phone}")
     await after_contact_details(message, actor, crm, state)
 
 
@@ -237,7 +238,9 @@ async def msg_contact(message: Message, actor: Actor, crm: CRM, state: FSMContex
     """A shared Telegram contact: open the client with that phone, or start a new one."""
     contact = message.contact
     assert contact is not None
-    found = await crm.clients.find_by_phone(actor, contact.phone_number)
+    # A contact's number is international, often without its "+".
+    phone = international_phone(contact.phone_number)
+    found = await crm.clients.find_by_phone(actor, phone) if phone else None
     if found is not None:
         await send_card(message, actor, crm, found.id)
         return
@@ -246,7 +249,7 @@ async def msg_contact(message: Message, actor: Actor, crm: CRM, state: FSMContex
         return
     name = " ".join(filter(None, [contact.first_name, contact.last_name])) or contact.phone_number
     await state.clear()
-    await state.update_data(nc_name=name, nc_phone=normalize_phone(contact.phone_number),
+    await state.update_data(nc_name=name, nc_phone=phone,
                             nc_contact=name)
     await message.answer(_("No client with this phone yet. Creating «{name}».").format(
         name=html.escape(name)))
