@@ -6,6 +6,7 @@ A missing or malformed setting must stop start-up with one line naming it, so
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,6 +31,8 @@ class Settings(BaseSettings):
     default_locale: str = "ru"
     currency: str = "RUB"
     invite_ttl_days: int = Field(default=7, ge=1, le=365)
+    # A deal or an invoice above this amount asks to be confirmed.
+    amount_confirm_limit: Decimal = Field(default=Decimal(10_000_000), gt=0)
     redis_url: str | None = None
     # Scheduler and Telegram limits.
     rate_limit_global: float = Field(default=25.0, gt=0)

@@ -32,6 +32,7 @@ def crm_config(settings: Settings) -> CRMConfig:
         default_locale=settings.default_locale,
         currency=settings.currency,
         invite_ttl_days=settings.invite_ttl_days,
+        amount_confirm_limit=settings.amount_confirm_limit,
         notify=notify_config(settings),
     )
 

@@ -35,6 +35,9 @@ def error_text(err: CRMError) -> str:
         "deal_lost": _("The deal is lost: invoices cannot be issued on it."),
         "deal_title": _("A deal title is 1 to 300 characters."),
         "amount": _("The amount must be a positive number, for example 150 000."),
+        "amount_format": _("I could not read the amount. Type a number, for example 150 000 "
+                           "or 1,5 млн."),
+        "amount_too_large": _("That amount is too large: check the number of zeros."),
         "expected_close": _("The expected close date cannot be in the past."),
         "stage": _("This stage is not available any more."),
         "no_stages": _("No sales stages are configured. Ask the administrator."),

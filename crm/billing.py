@@ -6,9 +6,11 @@ counted from the actor's own calendar day, not the server's.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,11 +29,14 @@ from crm.deals import (
 )
 from crm.dto import Actor
 from crm.errors import Conflict, InvalidInput, NotAvailable, valid_id
+from crm.parsing import interpret_when, parse_signed_amount
 from storage.db import Database
 from storage.models import Invoice, Payment
 from storage.repo import deals as repo
 
 NUMBER_MAX = 64
+# What makes the words after an amount an attempt at a date rather than more digits.
+_DATE_LIKE = re.compile(r"[^\W\d_]|[.:\-]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,49 @@ class InvoiceView:
     client_name: str
     payments: list[PaymentLine]
     can_change: bool
+
+
+def read_paid_on(text: str, now: datetime, tz: ZoneInfo) -> date:
+    """The day a payment arrived, as typed: empty means today; the past is fine ("вчера",
+    "3 дня назад", "15.11", "пт" — the latest Friday); a day after today is
+    InvalidInput("paid_on"), also "20.12" typed on 2 December (never silently last year's,
+    see crm.parsing.interpret_when), text that is not a date InvalidInput("when")."""
+    today = now.astimezone(tz).date()
+    if not text.strip():
+        return today
+    found = interpret_when(text, now.astimezone(tz), past=True)
+    if found is None:
+        raise InvalidInput("when")
+    if found.at.date() > today:
+        raise InvalidInput("paid_on")
+    return found.at.date()
+
+
+def read_payment(text: str, now: datetime, tz: ZoneInfo) -> tuple[Decimal, date]:
+    """A payment in one answer: the amount, then optionally the day it arrived ("600",
+    "150 000 вчера", "600 15.11"); without a day it arrived today.
+
+    InvalidInput codes: those of crm.deals.read_amount for the amount (``amount_format``,
+    ``amount``, ``amount_too_large``), ``paid_on`` for a day in the future, ``when`` for
+    words after the amount that are not a date.
+    """
+    words = text.split()
+    bad_date = False
+    # The longest leading run of words that is a number is the amount ("150 000 вчера").
+    for k in range(len(words), 0, -1):
+        value = parse_signed_amount(" ".join(words[:k]))
+        if value is None:
+            continue
+        rest = " ".join(words[k:])
+        try:
+            day = read_paid_on(rest, now, tz)
+        except InvalidInput as err:
+            if err.code != "when":
+                raise
+            bad_date = bad_date or _DATE_LIKE.search(rest) is not None
+            continue
+        return check_amount(value), day
+    raise InvalidInput("when" if bad_date else "amount_format")
 
 
 class BillingService:

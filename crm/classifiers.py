@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from storage.db import Database
@@ -12,6 +13,16 @@ KINDS = (
     "activity_type", "outcome", "loss_reason", "source", "region", "industry", "segment",
     "campaign",
 )
+
+# Which outcomes make sense after which kind of contact (by code). A kind not listed here
+# (one the administrator added) offers every outcome.
+OUTCOMES_FOR: dict[str, tuple[str, ...]] = {
+    "call": ("reached", "no_answer", "call_back", "interested", "agreed", "not_interested"),
+    "meeting": ("interested", "agreed", "not_interested"),
+    "demo": ("interested", "agreed", "not_interested"),
+    "email": ("sent",),
+    "proposal": ("sent", "interested", "not_interested"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +48,14 @@ class StageInfo:
 
     def text(self, locale: str) -> str:
         return self.ru if locale == "ru" else self.en
+
+
+def outcomes_for(type_code: str, outcomes: Sequence[Label]) -> list[Label]:
+    """The outcomes to offer after a contact of this kind, in the given order; all of them
+    for a kind without a list, or when none of its listed outcomes exists (any more)."""
+    wanted = OUTCOMES_FOR.get(type_code)
+    fitting = [o for o in outcomes if wanted is None or o.code in wanted]
+    return fitting or list(outcomes)
 
 
 def label(item: ClassifierItem) -> Label:

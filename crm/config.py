@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,4 +24,6 @@ class CRMConfig:
     default_locale: str = "ru"
     currency: str = "RUB"
     invite_ttl_days: int = 7
+    # A deal or an invoice above this asks to be confirmed (crm.deals.needs_confirmation).
+    amount_confirm_limit: Decimal = Decimal(10_000_000)
     notify: NotifyConfig = field(default_factory=NotifyConfig)

@@ -20,6 +20,7 @@ from crm.clients import ClientRef, load_changeable, load_visible
 from crm.clock import Clock
 from crm.dto import Actor
 from crm.errors import Conflict, InvalidInput, NotAvailable, valid_id
+from crm.parsing import parse_signed_amount
 from storage.db import Database
 from storage.models import Client, Deal, Invoice, Stage
 from storage.repo import classifiers as cls_repo
@@ -152,13 +153,38 @@ def money_str(value: Decimal) -> str:
 
 
 def check_amount(amount: Decimal) -> Decimal:
+    """An amount of money to store: positive (InvalidInput("amount")), at most MAX_AMOUNT
+    (InvalidInput("amount_too_large")), rounded to cents."""
     try:
-        value = Decimal(amount).quantize(_CENT)
+        value = Decimal(amount)
     except (InvalidOperation, TypeError, ValueError):
         raise InvalidInput("amount") from None
-    if not value.is_finite() or value <= 0 or value > MAX_AMOUNT:
+    if not value.is_finite() or value <= 0:
+        raise InvalidInput("amount")
+    # Before rounding: an absurd number of digits must not fail in quantize.
+    if value > MAX_AMOUNT:
+        raise InvalidInput("amount_too_large", limit=MAX_AMOUNT)
+    value = value.quantize(_CENT)
+    if value <= 0:
         raise InvalidInput("amount")
     return value
+
+
+def read_amount(text: str) -> Decimal:
+    """An amount as typed ("150 000", "1,5 млн", "$300"; see crm.parsing.parse_amount), ready
+    to store. InvalidInput codes: ``amount_format`` (not a number), ``amount`` (zero or
+    negative: "-5000"), ``amount_too_large`` (above MAX_AMOUNT, e.g. 10^15; params: limit)."""
+    value = parse_signed_amount(text)
+    if value is None:
+        raise InvalidInput("amount_format")
+    return check_amount(value)
+
+
+def needs_confirmation(amount: Decimal, limit: Decimal | None) -> bool:
+    """A deal or an invoice over the deployment's sane limit (CRMConfig.amount_confirm_limit)
+    is asked to be confirmed before it is saved: a slip of the finger adds a zero easily.
+    No limit (None or not positive) never asks."""
+    return limit is not None and limit > 0 and amount > limit
 
 
 def clean_title(title: str) -> str:

@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from crm.roles import Role
+from crm.when import WorkHours
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,10 +21,18 @@ class Actor:
     team_id: int | None
     timezone: str
     locale: str | None
+    # Working hours (minutes since local midnight) and ISO working weekdays, as in User.
+    work_start_min: int = 9 * 60
+    work_end_min: int = 18 * 60
+    work_days: str = "12345"
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def hours(self) -> WorkHours:
+        return WorkHours(self.tz, self.work_start_min, self.work_end_min, self.work_days)
 
 
 @dataclass(frozen=True, slots=True)

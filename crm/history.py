@@ -17,6 +17,7 @@ from crm.clock import Clock
 from crm.dto import Actor
 from crm.errors import Conflict, InvalidInput, NotAvailable, valid_id
 from crm.roles import Role
+from crm.when import MAX_AHEAD
 from storage.db import Database
 from storage.models import Activity, Deal, PlannedContact
 from storage.repo import classifiers as cls_repo
@@ -262,7 +263,7 @@ async def plan_contact(
         raise InvalidInput("when")
     if due_at < now - timedelta(minutes=1):
         raise InvalidInput("when_past")
-    if due_at > now + timedelta(days=366 * 2):
+    if due_at > now + MAX_AHEAD:
         raise InvalidInput("when_far")
     client, _ = await load_visible(s, actor, client_id)
     if deal_id is not None:

@@ -16,12 +16,12 @@ Payloads carry ids only; the text is rendered when the row is sent, from what is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from crm.clock import Clock
 from crm.config import NotifyConfig
+from crm.when import WorkHours, at_local, effective_fire_time
 from storage.db import Database
 from storage.models import User
 from storage.repo import notify as repo
@@ -33,63 +33,6 @@ LATE_AFTER = timedelta(minutes=5)
 # After a longer outage, contacts older than this get no reminder (the digest lists them).
 REMINDER_LOOKBACK = timedelta(days=3)
 _KNOWN_KEYS_CAP = 200_000
-
-
-@dataclass(frozen=True, slots=True)
-class WorkHours:
-    tz: ZoneInfo
-    start_min: int
-    end_min: int
-    days: str  # ISO weekdays, "12345"
-
-    @classmethod
-    def of(cls, user: User) -> WorkHours:
-        return cls(ZoneInfo(user.timezone), user.work_start_min, user.work_end_min,
-                   user.work_days)
-
-    @property
-    def bounds(self) -> tuple[int, int]:
-        start, end = self.start_min, self.end_min
-        if not 0 <= start < end <= 24 * 60:
-            return 0, 24 * 60  # nonsense hours: treat the whole day as working
-        return start, end
-
-    def works_on(self, day: date) -> bool:
-        return str(day.isoweekday()) in self.days
-
-
-def at_local(day: date, minute: int, tz: ZoneInfo) -> datetime:
-    """A local wall-clock time as an aware UTC datetime."""
-    minute = max(0, min(minute, 24 * 60 - 1))
-    local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=tz)
-    return local.astimezone(UTC)
-
-
-def effective_fire_time(due_at: datetime, hours: WorkHours) -> datetime:
-    """`due_at` if it is inside working hours, else the start of the next working period."""
-    if not any(str(d) in hours.days for d in range(1, 8)):
-        return due_at  # no working days configured: never hold anything back
-    start, end = hours.bounds
-    local = due_at.astimezone(hours.tz)
-    minute = local.hour * 60 + local.minute
-    today = local.date()
-    if hours.works_on(today):
-        if start <= minute < end:
-            return due_at
-        if minute < start:
-            return at_local(today, start, hours.tz)
-    return next_work_start(due_at, hours)
-
-
-def next_work_start(now: datetime, hours: WorkHours) -> datetime:
-    """The start of working hours on the first working day after the local today."""
-    start, _ = hours.bounds
-    today = now.astimezone(hours.tz).date()
-    for i in range(1, 8):
-        day = today + timedelta(days=i)
-        if hours.works_on(day):
-            return at_local(day, start, hours.tz)
-    return at_local(today + timedelta(days=1), start, hours.tz)
 
 
 def reminder_key(planned_id: int, due_at: datetime) -> str:

@@ -6,27 +6,37 @@ explicitly, which keeps them deterministic and easy to test.
 Public API
 ----------
 * :func:`parse_when` -- "завтра в 15", "пт 11", "через 2 часа", "tomorrow 3pm", "03.12 14:30"...
+  (:func:`interpret_when` also says what kind of expression it was)
 * :func:`parse_amount` -- "150 000,50", "1,5к", "2 млн", "$300"...
-* :func:`normalize_phone`, :func:`phone_digits_for_search`, :func:`format_phone`
+  (:func:`parse_signed_amount` keeps the sign and any size, for telling the user what is wrong)
+* :func:`normalize_phone`, :func:`international_phone`, :func:`phone_digits_for_search`,
+  :func:`format_phone`
 * :func:`parse_probability` -- "70", "70%", "70 %"
 """
 
 from __future__ import annotations
 
 import calendar
+import decimal
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Literal
 
 import phonenumbers
 
 __all__ = [
+    "ROLL_OVER_DAYS",
+    "WhenParse",
     "format_phone",
+    "international_phone",
+    "interpret_when",
     "normalize_phone",
     "parse_amount",
     "parse_probability",
+    "parse_signed_amount",
     "parse_when",
     "phone_digits_for_search",
 ]
@@ -124,13 +134,20 @@ _RE_RELATIVE = re.compile(
 )
 _RE_DAY_WORD = re.compile(
     r"(?P<word>послезавтра|после\s+завтра|day\s+after\s+tomorrow|"
-    r"завтра|tomorrow|tmrw|tmr|сегодня|today)" + _END
+    r"завтра|tomorrow|tmrw|tmr|сегодня|today|"
+    r"позавчера|day\s+before\s+yesterday|вчера|yesterday)" + _END
 )
 _DAY_WORD_OFFSETS = {
     "послезавтра": 2, "после завтра": 2, "day after tomorrow": 2,
     "завтра": 1, "tomorrow": 1, "tmrw": 1, "tmr": 1,
     "сегодня": 0, "today": 0,
+    "вчера": -1, "yesterday": -1, "позавчера": -2, "day before yesterday": -2,
 }  # fmt: skip
+# "3 дня назад", "a week ago": only ever in the past (a payment date, not a plan).
+_RE_AGO = re.compile(
+    r"(?:(?P<num>[0-9]+)\s*|(?P<one>" + _ONE_WORDS + r")\s+)?"
+    r"(?P<unit>" + _alt(_UNITS) + r")\s+(?:назад|ago)" + _END
+)
 _RE_NEXT_WEEK = re.compile(
     r"(?:(?:(?:на|в)\s+)?(?:следующей|следующая|следующую|след)\s+(?:неделе|неделя|неделю)"
     r"|next\s+week)" + _END
@@ -244,6 +261,23 @@ def _h_relative(m: re.Match[str], w: _When) -> None:
     w.relative = (unit, amount)
 
 
+def _h_ago(m: re.Match[str], w: _When) -> None:
+    if w.relative is not None or w.has_date():
+        raise _Reject
+    unit = _UNITS[m.group("unit")]
+    if unit in ("min", "hour"):
+        raise _Reject  # nothing here is planned or paid "two hours ago"
+    if m.group("num"):
+        amount = Decimal(int(m.group("num")))
+    elif len(m.group("unit")) == 1 and not m.group("one"):
+        raise _Reject
+    else:
+        amount = Decimal(1)
+    if amount <= 0:
+        raise _Reject
+    w.relative = (unit, -amount)
+
+
 def _h_day_word(m: re.Match[str], w: _When) -> None:
     word = " ".join(m.group("word").split())
     _set_date(w, day_offset=_DAY_WORD_OFFSETS[word])
@@ -328,6 +362,7 @@ _Handler = Callable[[re.Match[str], _When], None]
 
 # Order matters: more specific patterns first.
 _RULES: tuple[tuple[re.Pattern[str], _Handler], ...] = (
+    (_RE_AGO, _h_ago),
     (_RE_RELATIVE, _h_relative),
     (_RE_DAY_WORD, _h_day_word),
     (_RE_NEXT_WEEK, _h_next_week),
@@ -410,28 +445,55 @@ def _resolve_relative(now: datetime, unit: str, amount: Decimal, w: _When) -> da
     return result
 
 
+# A date typed without a year is the first such date from this many days before today on:
+# one a few days behind stays behind (a plan for it is refused as past), one further behind
+# means next year ("05.01" typed on 20 December). Yesterday never silently becomes next year.
+ROLL_OVER_DAYS = 60
+
+
 def _resolve_explicit(
-    now: datetime, year: int | None, month: int, day: int, hm: tuple[int, int] | None, dh: int
+    now: datetime, year: int | None, month: int, day: int, hm: tuple[int, int] | None, dh: int,
+    past: bool,
 ) -> datetime:
     h, mi = hm if hm is not None else (dh, 0)
     if year is not None:
         return datetime(year, month, day, h, mi, tzinfo=now.tzinfo)
-    if not 1 <= month <= 12 or not 1 <= day <= 31:
+    if not 1 <= month <= 12:
         raise _Reject
-    # No year: the nearest such date that is not in the past.
-    # With an explicit time "not in the past" means not before now; with a date alone it means
-    # not before today (so "25.11" typed on 25 Nov is today, not next year).
-    for y in range(now.year, now.year + 9):  # 29.02 may need up to 8 years
+    date(2000, month, day)  # a day that exists in some year (29.02 in a leap one)
+    # The first such date from ROLL_OVER_DAYS before today on (the last one up to
+    # ROLL_OVER_DAYS after today, for a day in the past), so that across New Year too
+    # a recent date stays recent: "31.12" typed on 1 January is yesterday.
+    if past:
+        anchor = now.date() + timedelta(days=ROLL_OVER_DAYS)
+        years = range(anchor.year, anchor.year - 10, -1)
+    else:
+        anchor = now.date() - timedelta(days=ROLL_OVER_DAYS)
+        years = range(anchor.year, anchor.year + 10)
+    for y in years:  # 29.02 may need up to 8 years
         try:
             candidate = datetime(y, month, day, h, mi, tzinfo=now.tzinfo)
         except ValueError:
             continue
-        if hm is not None and candidate < now:
-            continue
-        if hm is None and candidate.date() < now.date():
-            continue
-        return candidate
+        if (candidate.date() <= anchor) if past else (candidate.date() >= anchor):
+            return candidate
     raise _Reject
+
+
+WhenKind = Literal["exact", "hours", "days"]
+
+
+@dataclass(frozen=True, slots=True)
+class WhenParse:
+    """What a date/time expression means, and how it was said.
+
+    ``kind`` is "hours" for an offset in minutes or hours ("через 2 часа"), "days" for a day
+    named without a time by an offset or a day word ("через 3 дня", "завтра", "next week"),
+    and "exact" for everything the user pinned down (a date, a weekday, a time of day).
+    """
+
+    at: datetime
+    kind: WhenKind
 
 
 def parse_when(text: str, now: datetime, *, default_hour: int = 10) -> datetime | None:
@@ -439,7 +501,9 @@ def parse_when(text: str, now: datetime, *, default_hour: int = 10) -> datetime 
 
     ``now`` must be an aware datetime in the user's time zone; the result is an aware datetime
     with the same ``tzinfo``, or ``None`` if the text is not understood (or describes an
-    impossible date/time such as "32.13" or "25:00").
+    impossible date/time such as "32.13" or "25:00"). The result may lie in the past ("вчера",
+    "сегодня 8:00" at noon, "01.12" on 2 December): telling the user so is the caller's job
+    (see crm.when.read_when).
 
     Understood pieces (case-insensitive, ё = е, optional "в"/"во"/"at"/"на"/"on" fillers):
 
@@ -449,31 +513,51 @@ def parse_when(text: str, now: datetime, *, default_hour: int = 10) -> datetime 
       Relative results keep the exact minutes/seconds of ``now``. Minutes/hours are elapsed
       time (computed in UTC, DST-safe); days/weeks/months are calendar steps that keep the
       wall-clock time ("через 3 дня" at 12:00 is 12:00 three days later). A day/week/month
-      offset may be combined with a time: "через 2 дня в 15:00".
-    * day words: "сегодня"/"today", "завтра"/"tomorrow", "послезавтра"/"day after tomorrow".
+      offset may be combined with a time: "через 2 дня в 15:00". Backwards: "3 дня назад",
+      "неделю назад", "a month ago" (days, weeks, months).
+    * day words: "сегодня"/"today", "завтра"/"tomorrow", "послезавтра"/"day after tomorrow",
+      "вчера"/"yesterday", "позавчера"/"day before yesterday".
     * weekdays, ru and en, full and short: "пн", "в пятницу", "fri", "next friday". A weekday
       always means the next occurrence **strictly after today** (on a Friday "пт" is the
       Friday a week later), regardless of any time given.
     * "next week" / "на следующей неделе" / "след неделе": next Monday (strictly after today).
     * dates: "03.12", "3.12.2026", "3.12.26", "2026-12-03", "3 декабря", "dec 3". Dates use
       dots (DD.MM) only; slashes are rejected because DD/MM vs MM/DD is ambiguous. A date
-      without a year that has already passed means the next year: with a time the comparison
-      is against ``now``, without a time against today's date. An explicit year is taken as is.
-      Exception: a dotted pair right after "в"/"at" ("в 15.30") or after another date
-      ("завтра 15.30") is a time.
+      without a year is the first such date from ``ROLL_OVER_DAYS`` (60) days before today on:
+      a recent past date stays in the past ("01.12" typed on 2 December is 1 December of this
+      year, never of the next one; "31.12" typed on 1 January is yesterday), while a date
+      further behind means its next occurrence ("05.01" typed on 20 December is next
+      January). 29.02 goes to the next year that has it. An explicit year
+      is taken as is. Exception: a dotted pair right after "в"/"at" ("в 15.30") or after
+      another date ("завтра 15.30") is a time.
     * times: "15:00", "9:30", "в 15", "at 10", "3pm", "10:30am", "15ч", "в 7 вечера",
       "в 3 дня", "полдень"/"noon". A bare number ("11") is an hour only next to a date ("пт 11")
       or after "в"/"at" ("в 15"); on its own ("15") it is rejected as ambiguous.
       A time alone means today if strictly later than ``now``, else tomorrow.
 
     Absolute results have seconds and microseconds set to zero; a date without a time gets
-    ``default_hour``:00. "сегодня"/"today" without a time is returned as today at
-    ``default_hour`` even if that moment has passed (the caller may validate).
+    ``default_hour``:00, also "сегодня"/"today" (even if that moment has passed).
 
     Wall-clock times that fall into a DST gap are returned as constructed (``fold=0``).
 
     Raises ``ValueError`` only for programming errors: a naive ``now`` or a ``default_hour``
     outside 0..23. Never raises for any ``text``.
+    """
+    found = interpret_when(text, now, default_hour=default_hour)
+    return found.at if found is not None else None
+
+
+def interpret_when(
+    text: str, now: datetime, *, default_hour: int = 10, past: bool = False
+) -> WhenParse | None:
+    """:func:`parse_when` with the kind of expression (see :class:`WhenParse`).
+
+    With ``past=True`` the text names a day that has been (a payment date), and the roll-over
+    rule runs backwards: a date without a year is the last such date up to ``ROLL_OVER_DAYS``
+    after today ("15.10" typed on 20 December is this October, "20.12" typed on 2 December
+    is still this December, for the caller to refuse as future, "20.12" typed on 5 January
+    is last December). A weekday is the latest such day
+    not after today ("пт" on a Friday is today). Everything else reads as without it.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")
@@ -483,23 +567,37 @@ def parse_when(text: str, now: datetime, *, default_hour: int = 10) -> datetime 
     if not s:
         return None
     try:
-        return _resolve(_scan(s), now, default_hour)
+        w = _scan(s)
+        at = _resolve(w, now, default_hour, past)
     except (_Reject, ValueError, OverflowError, InvalidOperation):
         return None
+    if at is None:
+        return None
+    return WhenParse(at, _kind(w))
 
 
-def _resolve(w: _When, now: datetime, default_hour: int) -> datetime | None:
+def _kind(w: _When) -> WhenKind:
+    if w.relative is not None and w.relative[0] in ("min", "hour"):
+        return "hours"
+    if w.hm is None and (w.relative is not None or w.day_offset is not None or w.next_week):
+        return "days"
+    return "exact"
+
+
+def _resolve(w: _When, now: datetime, default_hour: int, past: bool) -> datetime | None:
     if w.relative is not None:
         return _resolve_relative(now, *w.relative, w)
     if w.bare_hour and not w.has_date():
         return None  # "15" on its own: hour? day of month? refuse to guess
     if w.explicit is not None:
-        return _resolve_explicit(now, *w.explicit, w.hm, default_hour)
+        return _resolve_explicit(now, *w.explicit, w.hm, default_hour, past)
 
     today = now.date()
     day: date | None = None
     if w.day_offset is not None:
         day = today + timedelta(days=w.day_offset)
+    elif w.weekday is not None and past:
+        day = today - timedelta(days=(today.weekday() - w.weekday) % 7)
     elif w.weekday is not None:
         day = today + timedelta(days=(w.weekday - today.weekday() - 1) % 7 + 1)
     elif w.next_week:
@@ -615,29 +713,57 @@ def parse_amount(text: str) -> Decimal | None:
     Returns None for negative numbers, zero (also after rounding), garbage, or numbers too big
     to represent with cent precision.
     """
-    s = _clean(text)
-    if not s or "-" in s or "−" in s:
+    value = parse_signed_amount(text)
+    if value is None or value <= 0:
         return None  # negative amounts (or ranges like "100-200") are not accepted
-    s = _CURRENCY_SYMBOLS.sub(" ", s)
-    s = _CURRENCY_WORDS.sub(" ", s)
-    s = s.lstrip("+")
-    s = " ".join(s.split())
-    m = _RE_AMOUNT.fullmatch(s)
-    if m is None:
-        return None
-    mult = m.group("mult")
     try:
-        value = _parse_number(m.group("num"), has_multiplier=mult is not None)
-        if value is None:
-            return None
-        if mult is not None:
-            value *= _MULTIPLIERS[mult]
         result = value.quantize(_CENTS, rounding=ROUND_HALF_UP)
     except InvalidOperation:
         return None
     if result <= 0:
         return None
     return result
+
+
+# Enough digits for anything that fits into a Telegram message (4096 characters) times a
+# multiplier: the value is exact, however absurd, so that "too large" can be told apart.
+_WIDE = decimal.Context(prec=5000, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+
+
+def parse_signed_amount(text: str) -> Decimal | None:
+    """The number in an amount typed by a human, exactly, with its sign and of any size.
+
+    The same forms as :func:`parse_amount`, plus one leading minus ("-5000", "−5 000",
+    "- 1,5к"): "-5000" → -5000, "10^15" typed out → 10^15. No rounding, no check that the
+    amount is positive or storable: that is what lets the caller say *what* is wrong
+    ("must be positive", "too large") instead of "not understood". Ranges ("100-200"),
+    garbage and numbers in scientific notation give None.
+    """
+    s = _clean(text)
+    s = _CURRENCY_SYMBOLS.sub(" ", s)
+    s = _CURRENCY_WORDS.sub(" ", s)
+    s = " ".join(s.split())
+    sign = 1
+    if s[:1] in ("-", "−", "–"):
+        sign, s = -1, s[1:].lstrip()
+    elif s[:1] == "+":
+        s = s[1:].lstrip()
+    if not s or any(c in s for c in "-−–+"):
+        return None
+    m = _RE_AMOUNT.fullmatch(s)
+    if m is None:
+        return None
+    mult = m.group("mult")
+    with decimal.localcontext(_WIDE):
+        try:
+            value = _parse_number(m.group("num"), has_multiplier=mult is not None)
+            if value is None:
+                return None
+            if mult is not None:
+                value *= _MULTIPLIERS[mult]
+            return value * sign
+        except InvalidOperation:
+            return None
 
 
 # ---------------------------------------------------------------------------
@@ -676,6 +802,19 @@ def normalize_phone(text: str, default_region: str = "RU") -> str | None:
     if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+
+
+def international_phone(text: str) -> str | None:
+    """A number known to be international, with or without its "+": a Telegram contact's
+    phone ("442079460958") or a stored one. Returns "+" and the E.164 digits
+    ("+442079460958"), which :func:`normalize_phone` reads back unchanged, or None.
+
+    Stored digits must not be given to :func:`normalize_phone` as they are: without the "+"
+    they read as a number of ``default_region`` ("4930123456" would become a Russian one).
+    """
+    digits = _clean(text).lstrip("+")
+    canonical = normalize_phone("+" + digits) if digits.isdigit() else None
+    return "+" + canonical if canonical is not None else None
 
 
 def phone_digits_for_search(text: str) -> str:

@@ -33,6 +33,9 @@ def to_actor(user: User) -> Actor:
         team_id=user.team_id,
         timezone=user.timezone,
         locale=user.locale,
+        work_start_min=user.work_start_min,
+        work_end_min=user.work_end_min,
+        work_days=user.work_days,
     )
 
 

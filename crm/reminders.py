@@ -22,10 +22,11 @@ from crm.history import (
     log_contact,
     plan_contact,
 )
-from crm.notifications import WorkHours, effective_fire_time, next_work_start, reminder_key
+from crm.notifications import reminder_key
 from crm.outbox import OutboxItem
 from crm.parsing import format_phone
 from crm.roles import Role
+from crm.when import WorkHours, next_work_start, quick_when
 from storage.db import Database
 from storage.models import Client, Deal, Invoice, PlannedContact, User
 from storage.repo import classifiers as cls_repo
@@ -229,9 +230,9 @@ class ReminderService:
         if when == "tom":
             return next_work_start(now, WorkHours.of(user))
         if when == "2h":
-            # A retry that would fall after hours is planned for when the manager is back,
-            # which is when its reminder would fire anyway.
-            return effective_fire_time(now + SNOOZE[when], WorkHours.of(user))
+            # The same "in 2 h" as the card's button: after hours it is planned for when the
+            # manager is back, which is when its reminder would fire anyway.
+            return quick_when(when, now, WorkHours.of(user)).due
         if when in SNOOZE:
             return now + SNOOZE[when]
         raise InvalidInput("when")

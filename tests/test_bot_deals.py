@@ -64,10 +64,13 @@ async def test_new_deal_form_with_typed_amount(harness: Harness, crm: CRM) -> No
     assert "What is it?" in last_text(calls)
     calls = await harness.send(MAX, "20 printers")
     assert "amount" in last_text(calls)
-    # Nonsense and zero are refused, the form stays on the amount.
-    for bad in ("lots", "0"):
+    # Nonsense, zero, negative and absurd amounts are refused, each with its own reason;
+    # the form stays on the amount.
+    for bad, says in (("lots", "could not read the amount"), ("0", "must be a positive"),
+                      ("-5000", "must be a positive"), ("1" + "0" * 15, "too large"),
+                      ("9" * 60, "too large")):
         calls = await harness.send(MAX, bad)
-        assert "could not read the amount" in last_text(calls)
+        assert says in last_text(calls), (bad, last_text(calls))
     calls = await harness.send(MAX, "150 000")
     assert "When do you expect to close it?" in last_text(calls)
     assert await count(crm, Deal) == 0

@@ -9,13 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crm.notifications import (
-    WorkHours,
-    effective_fire_time,
-    next_work_start,
-    overdue_steps,
-    reminder_key,
-)
+from crm.notifications import overdue_steps, reminder_key
+from crm.when import WorkHours, effective_fire_time, next_work_start
 from scheduler.limiter import RateLimiter
 
 MSK = ZoneInfo("Europe/Moscow")

@@ -11,6 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from crm.parsing import (
+    ROLL_OVER_DAYS,
     format_phone,
     normalize_phone,
     parse_amount,
@@ -104,12 +105,21 @@ WHEN_CASES: list[tuple[str, datetime]] = [
     ("3 декабря", at(2026, 12, 3)),
     ("3 декабря в 14:30", at(2026, 12, 3, 14, 30)),
     ("dec 3", at(2026, 12, 3)),
-    ("20.11", at(2027, 11, 20)),  # already passed this year -> next year
+    ("20.11", at(2026, 11, 20)),  # a few days behind: this year (the caller says "past")
     ("25.11", at(2026, 11, 25)),  # today's date without time stays today
-    ("25.11 11:00", at(2027, 11, 25, 11)),  # with a time: earlier than now -> next year
+    ("25.11 11:00", at(2026, 11, 25, 11)),  # earlier today: still today, never next year
     ("25.11 13:00", at(2026, 11, 25, 13)),
+    ("26.09", at(2026, 9, 26)),  # 60 days behind: still this year
+    ("25.09", at(2027, 9, 25)),  # 61 days behind: next year
     ("01.01", at(2027, 1, 1)),
     ("29.02", at(2028, 2, 29)),  # next existing 29 Feb
+    ("вчера", at(2026, 11, 24)),
+    ("вчера 15:00", at(2026, 11, 24, 15)),
+    ("yesterday", at(2026, 11, 24)),
+    ("позавчера", at(2026, 11, 23)),
+    ("3 дня назад", at(2026, 11, 22, 12)),
+    ("неделю назад", at(2026, 11, 18, 12)),
+    ("a month ago", at(2026, 10, 25, 12)),
     # bare times: today if still ahead, else tomorrow
     ("15:00", at(2026, 11, 25, 15)),
     ("11:00", at(2026, 11, 26, 11)),
@@ -294,7 +304,7 @@ def test_prop_relative_hours_are_elapsed(now: datetime, n: int) -> None:
     hour=st.integers(min_value=0, max_value=23),
     minute=st.integers(min_value=0, max_value=59),
 )
-def test_prop_dd_mm_hh_mm_roundtrip_never_past(
+def test_prop_dd_mm_hh_mm_roundtrip_recent_past_stays_this_year(
     now: datetime, tz: tzinfo, day: date, hour: int, minute: int
 ) -> None:
     now = now.replace(tzinfo=tz)
@@ -308,9 +318,13 @@ def test_prop_dd_mm_hh_mm_roundtrip_never_past(
     )
     assert (result.second, result.microsecond) == (0, 0)
     assert result.tzinfo is tz
-    assert result >= now
-    max_years = 8 if (day.month, day.day) == (2, 29) else 1
-    assert now.year <= result.year <= now.year + max_years
+    if (day.month, day.day) == (2, 29):
+        assert now.year <= result.year <= now.year + 8
+        return
+    # The first such date from ROLL_OVER_DAYS before today on: a recent past date is never
+    # moved a year on (also across New Year); only one far behind means its next occurrence.
+    anchor = now.date() - timedelta(days=ROLL_OVER_DAYS)
+    assert anchor <= result.date() < anchor + timedelta(days=366)
 
 
 _WHEN_TOKENS = [

@@ -44,12 +44,12 @@ from bot.keyboards.deals import (
     won_kb,
 )
 from bot.render import current_locale
-from crm.billing import InvoiceView
-from crm.deals import OTHER_REASON, DealView, check_amount, clean_title
+from crm.billing import InvoiceView, read_payment
+from crm.deals import OTHER_REASON, DealView, clean_title, read_amount
 from crm.dto import Actor
 from crm.errors import Conflict, Forbidden, InvalidInput
-from crm.parsing import parse_amount, parse_when
 from crm.service import CRM
+from crm.when import read_date
 
 
 class DealForm(StatesGroup):
@@ -145,12 +145,6 @@ def month_end(day: date, months_ahead: int = 0) -> date:
     return date(y, m, calendar.monthrange(y, m)[1])
 
 
-async def bad_amount(message: Message) -> None:
-    await message.answer(
-        _("I could not read the amount. Type a number, for example 150 000 or 1,5 млн.")
-    )
-
-
 # --- the client's deals and invoices -------------------------------------------------------
 
 
@@ -200,11 +194,7 @@ async def msg_deal_title(message: Message, state: FSMContext) -> None:
 
 
 async def msg_deal_amount(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
-    amount = parse_amount(message.text or "")
-    if amount is None:
-        await bad_amount(message)
-        return
-    amount = check_amount(amount)
+    amount = read_amount(message.text or "")
     await put(state, DealForm.close, amount=str(amount))
     today = local_today(crm, actor)
     await message.answer(
@@ -235,12 +225,15 @@ async def cb_close_date(
 
 
 async def msg_close_date(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
-    when = parse_when(message.text or "", crm.clock.now().astimezone(actor.tz))
-    if when is None:
+    try:
+        day = read_date(message.text or "", crm.clock.now(), actor.tz)
+    except InvalidInput as err:
+        if err.code != "when":
+            raise
         await message.answer(_("I could not read the date. Type it like 20.12, 31 декабря or "
                                "«через месяц», or pick a button."))
         return
-    view = await _create(actor, crm, state, when.date())
+    view = await _create(actor, crm, state, day)
     await message.answer(deal_text(view, actor), reply_markup=deal_kb(view))
 
 
@@ -310,10 +303,7 @@ async def cb_stage(
 
 
 async def msg_won_amount(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
-    amount = parse_amount(message.text or "")
-    if amount is None:
-        await bad_amount(message)
-        return
+    amount = read_amount(message.text or "")
     view = await crm.deals.win(actor, int(await field(state, "deal_id")), amount)
     await leave(state)
     await message.answer(deal_text(view, actor), reply_markup=deal_kb(view))
@@ -349,11 +339,7 @@ async def msg_loss_note(message: Message, actor: Actor, crm: CRM, state: FSMCont
 
 
 async def msg_invoice_amount(message: Message, state: FSMContext) -> None:
-    amount = parse_amount(message.text or "")
-    if amount is None:
-        await bad_amount(message)
-        return
-    amount = check_amount(amount)
+    amount = read_amount(message.text or "")
     data = await form(state)
     await put(state, InvoiceForm.due, amount=str(amount))
     await message.answer(
@@ -382,12 +368,15 @@ async def cb_due(
 
 
 async def msg_invoice_due(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
-    when = parse_when(message.text or "", crm.clock.now().astimezone(actor.tz))
-    if when is None:
+    try:
+        day = read_date(message.text or "", crm.clock.now(), actor.tz)
+    except InvalidInput as err:
+        if err.code != "when":
+            raise
         await message.answer(_("I could not read the date. Type it like 15.12 or «через 10 "
                                "дней», or pick a button."))
         return
-    view = await _add_invoice(actor, crm, state, when.date())
+    view = await _add_invoice(actor, crm, state, day)
     await message.answer(invoice_text(view), reply_markup=invoice_kb(view))
 
 
@@ -423,13 +412,11 @@ async def cb_invoice(
 async def msg_payment_amount(
     message: Message, actor: Actor, crm: CRM, state: FSMContext
 ) -> None:
-    amount = parse_amount(message.text or "")
-    if amount is None:
-        await bad_amount(message)
-        return
+    # "600" is paid today; "600 вчера" or "600 15.11" on that day.
+    amount, paid_on = read_payment(message.text or "", crm.clock.now(), actor.tz)
     invoice_id = int(await field(state, "invoice_id"))
     try:
-        await crm.billing.add_payment(actor, invoice_id, amount, local_today(crm, actor))
+        await crm.billing.add_payment(actor, invoice_id, amount, paid_on)
     except InvalidInput as err:
         if err.code != "overpayment":
             raise

@@ -6,7 +6,7 @@ client's history it goes."""
 from __future__ import annotations
 
 import html
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from aiogram import F, Router
 from aiogram.filters import StateFilter
@@ -30,8 +30,8 @@ from bot.keyboards.client import (
     LogSkipCD,
     LogTypeCD,
     PlanCD,
+    PlanWhen,
     SubjectCD,
-    When,
     calendar_kb,
     card_back_kb,
     hours_kb,
@@ -42,11 +42,12 @@ from bot.keyboards.client import (
     types_kb,
 )
 from bot.render import current_locale, fmt_when
+from crm.classifiers import outcomes_for
 from crm.clients import ClientRef
 from crm.dto import Actor
 from crm.errors import InvalidInput
-from crm.parsing import parse_when
 from crm.service import CRM
+from crm.when import When, quick_when, read_when
 
 # How long "What is the next step?" and "the subject?" take typed text as their answer.
 SOFT_PROMPT_TTL = 30 * 60
@@ -71,32 +72,6 @@ forms.register(PlanForm, lambda: _("next contact"))
 forms.register(FileForm, lambda: _("record for the history"))
 
 
-# Which outcomes make sense after which kind of contact; others still come on "more".
-OUTCOMES_FOR = {
-    "call": ("reached", "no_answer", "call_back", "interested", "agreed", "not_interested"),
-    "meeting": ("interested", "agreed", "not_interested"),
-    "demo": ("interested", "agreed", "not_interested"),
-    "email": ("sent",),
-    "proposal": ("sent", "interested", "not_interested"),
-}
-
-
-def quick_when(code: str, now_local: datetime) -> datetime | None:
-    day10 = time(10, 0)
-    if code == "2h":
-        # Two real hours, also across a clock change: add in UTC, show in local time.
-        later = now_local.astimezone(UTC) + timedelta(hours=2)
-        return later.astimezone(now_local.tzinfo).replace(second=0, microsecond=0)
-    if code == "tom10":
-        return datetime.combine(now_local.date() + timedelta(days=1), day10, now_local.tzinfo)
-    if code == "3d":
-        return datetime.combine(now_local.date() + timedelta(days=3), day10, now_local.tzinfo)
-    if code == "nextw":
-        monday = now_local.date() + timedelta(days=7 - now_local.weekday())
-        return datetime.combine(monday, day10, now_local.tzinfo)
-    return None
-
-
 async def cb_log_start(query: CallbackQuery, callback_data: ClientCD, actor: Actor,
                        crm: CRM) -> None:
     card = await crm.clients.card(actor, callback_data.id)
@@ -111,10 +86,7 @@ async def cb_log_type(query: CallbackQuery, callback_data: LogTypeCD, actor: Act
     kind = await crm.classifiers.item("activity_type", callback_data.type_id)
     if kind is None:
         raise InvalidInput("activity_type")
-    outcomes = await crm.classifiers.items("outcome")
-    wanted = OUTCOMES_FOR.get(kind.code)
-    if wanted:
-        outcomes = [o for o in outcomes if o.code in wanted]
+    outcomes = outcomes_for(kind.code, await crm.classifiers.items("outcome"))
     loc = current_locale()
     await forms.screen(
         query,
@@ -180,13 +152,18 @@ async def cb_log_skip(query: CallbackQuery, callback_data: LogSkipCD, actor: Act
 
 
 async def _planned(target: Message | CallbackQuery, actor: Actor, crm: CRM, state: FSMContext,
-                   client_id: int, due: datetime, deal_id: int | None) -> None:
-    planned = await crm.planning.plan(actor, client_id, due, deal_id=deal_id)
+                   client_id: int, due: When | datetime, deal_id: int | None) -> None:
+    asked = due if isinstance(due, When) else When(due)
+    planned = await crm.planning.plan(actor, client_id, asked.due, deal_id=deal_id)
     await forms.finish(state)
     when = fmt_when(planned.due_at, actor.tz, crm.clock.now())
     name = html.escape(planned.client_name)
     text = (_("⏭ Next contact with «{name}» moved to {when}.") if planned.moved
             else _("⏭ Next contact with «{name}»: {when}.")).format(name=name, when=when)
+    if asked.moved_from_day_off:
+        text += "\n" + _("That day is a day off for you, so it is the next working day.")
+    elif asked.moved_out_of_hours:
+        text += "\n" + _("That is outside your working hours, so it is their next start.")
     await forms.screen(target, text, planned_kb(planned.id, client_id))
 
 
@@ -230,10 +207,9 @@ async def cb_plan_menu(query: CallbackQuery, callback_data: ClientCD, actor: Act
 async def cb_plan_quick(query: CallbackQuery, callback_data: PlanCD, actor: Actor, crm: CRM,
                         state: FSMContext) -> None:
     now_local = crm.clock.now().astimezone(actor.tz)
-    due = quick_when(callback_data.when, now_local)
-    if due is None:
-        raise InvalidInput("when")
-    await _planned(query, actor, crm, state, callback_data.client_id, due, callback_data.deal_id)
+    when = quick_when(callback_data.when, now_local, actor.hours)
+    await _planned(query, actor, crm, state, callback_data.client_id, when,
+                   callback_data.deal_id)
 
 
 async def cb_plan_calendar(query: CallbackQuery, callback_data: PlanCD, actor: Actor,
@@ -296,12 +272,10 @@ async def msg_plan_text(message: Message, actor: Actor, crm: CRM, state: FSMCont
     """The answer to "When?": a date, or the reason it is not one."""
     draft = await forms.values(state)
     now_local = crm.clock.now().astimezone(actor.tz)
-    due = parse_when(message.text or "", now_local)
-    if due is None:
-        await message.answer(input_error("when"))
-        return
     try:
-        await _planned(message, actor, crm, state, int(draft["client"]), due, draft.get("deal"))
+        when = read_when(message.text or "", now_local, actor.hours)
+        await _planned(message, actor, crm, state, int(draft["client"]), when,
+                       draft.get("deal"))
     except InvalidInput as err:
         await message.answer(input_error(err.code))
 
@@ -318,15 +292,19 @@ async def msg_next_step_text(message: Message, actor: Actor, crm: CRM,
     """At "What is the next step?" a typed date plans it; any other text is a search."""
     draft = await forms.values(state)
     now_local = crm.clock.now().astimezone(actor.tz)
-    due = parse_when(message.text or "", now_local) if _fresh(draft, crm) else None
-    if due is None:
+    try:
+        if not _fresh(draft, crm):
+            raise InvalidInput("when")
+        when = read_when(message.text or "", now_local, actor.hours)
+    except InvalidInput as err:
+        if err.code != "when":
+            await message.answer(input_error(err.code))
+            return
+        # Not a date at all: a name to find.
         await forms.finish(state)
         await run_search(message, actor, crm, state, message.text or "")
         return
-    try:
-        await _planned(message, actor, crm, state, int(draft["client"]), due, draft.get("deal"))
-    except InvalidInput as err:
-        await message.answer(input_error(err.code))
+    await _planned(message, actor, crm, state, int(draft["client"]), when, draft.get("deal"))
 
 
 async def cb_no_next(query: CallbackQuery, callback_data: ClientCD, actor: Actor,
@@ -438,8 +416,8 @@ def create_router() -> Router:
     router.message.register(msg_log_comment, LogForm.comment, FormText())
     router.message.register(msg_log_voice, LogForm.comment, F.voice)
     router.callback_query.register(cb_plan_menu, ClientCD.filter(F.action == ClientAction.PLAN))
-    router.callback_query.register(cb_plan_calendar, PlanCD.filter(F.when == When.CALENDAR))
-    router.callback_query.register(cb_plan_type, PlanCD.filter(F.when == When.TYPE))
+    router.callback_query.register(cb_plan_calendar, PlanCD.filter(F.when == PlanWhen.CALENDAR))
+    router.callback_query.register(cb_plan_type, PlanCD.filter(F.when == PlanWhen.TYPE))
     router.callback_query.register(cb_plan_quick, PlanCD.filter())
     router.callback_query.register(cb_cal_month, CalCD.filter(F.action == CalAction.MONTH))
     router.callback_query.register(cb_cal_day, CalCD.filter(F.action == CalAction.DAY))

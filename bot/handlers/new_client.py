@@ -27,7 +27,7 @@ from crm.access import can_create_clients
 from crm.clients import ClientDraft
 from crm.dto import Actor
 from crm.errors import Forbidden, InvalidInput
-from crm.parsing import normalize_phone, parse_probability
+from crm.parsing import international_phone, normalize_phone, parse_probability
 from crm.service import CRM
 
 
@@ -133,7 +133,8 @@ async def msg_phone(message: Message, actor: Actor, crm: CRM, state: FSMContext)
         draft = await forms.values(state)
         await ask_phone(message, state, draft["name"], input_error("phone") + "\n\n")
         return
-    await forms.update(state, phone=phone)
+    # With its "+": the stored digits alone would be read back as a Russian number.
+    await forms.update(state, phone=f"+{phone}")
     await after_contact_details(message, actor, crm, state)
 
 
@@ -311,7 +312,9 @@ async def msg_contact(message: Message, actor: Actor, crm: CRM, state: FSMContex
     """A shared Telegram contact: open the client with that phone, or start a new one."""
     contact = message.contact
     assert contact is not None
-    found = await crm.clients.find_by_phone(actor, contact.phone_number)
+    # A contact's number is international, often without its "+".
+    phone = international_phone(contact.phone_number)
+    found = await crm.clients.find_by_phone(actor, phone) if phone else None
     if found is not None:
         await send_card(message, actor, crm, found.id)
         return
@@ -319,8 +322,7 @@ async def msg_contact(message: Message, actor: Actor, crm: CRM, state: FSMContex
         await message.answer(_("No client with this phone among yours."))
         return
     name = " ".join(filter(None, [contact.first_name, contact.last_name])) or contact.phone_number
-    await forms.start(state, NewClientForm.phone, name=name,
-                      phone=normalize_phone(contact.phone_number), contact=name)
+    await forms.start(state, NewClientForm.phone, name=name, phone=phone, contact=name)
     await message.answer(_("No client with this phone yet. Creating «{name}».").format(
         name=html.escape(name)))
     await after_contact_details(message, actor, crm, state)

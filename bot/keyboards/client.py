@@ -55,7 +55,7 @@ class SearchCD(CallbackData, prefix="s"):
     page: Page
 
 
-class When(StrEnum):
+class PlanWhen(StrEnum):
     """Quick answers to "when is the next contact?" (their meaning lives in crm)."""
 
     IN_2H = "2h"
@@ -70,7 +70,7 @@ class PlanCD(CallbackData, prefix="p"):
     """Plan the next contact."""
 
     client_id: DbId
-    when: When
+    when: PlanWhen
     deal_id: DbId | None = None
 
 
@@ -311,12 +311,12 @@ def next_step_kb(
     kb = InlineKeyboardBuilder()
     did = deal_id or None
     for when, text in (
-        (When.IN_2H, _("in 2 h")),
-        (When.TOMORROW, _("tomorrow 10:00")),
-        (When.IN_3D, _("in 3 days")),
-        (When.NEXT_WEEK, _("next week")),
-        (When.CALENDAR, _("📅 Pick a date")),
-        (When.TYPE, _("⌨️ Type it")),
+        (PlanWhen.IN_2H, _("in 2 h")),
+        (PlanWhen.TOMORROW, _("tomorrow 10:00")),
+        (PlanWhen.IN_3D, _("in 3 days")),
+        (PlanWhen.NEXT_WEEK, _("next week")),
+        (PlanWhen.CALENDAR, _("📅 Pick a date")),
+        (PlanWhen.TYPE, _("⌨️ Type it")),
     ):
         kb.button(text=text, callback_data=PlanCD(client_id=client_id, when=when, deal_id=did))
     kb.adjust(2)
