@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -12,6 +14,10 @@ import pytest
 
 from bot.config import SettingsError, load_settings
 from tests.e2e import salesbot_command
+from tests.fakebotapi import FakeBotAPI
+
+# Every test here starts `salesbot` as a process of its own.
+pytestmark = pytest.mark.slow
 
 
 def run_cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -91,3 +97,41 @@ def test_seed_demo_fills_a_fresh_database_once(tmp_path: Path) -> None:
     assert again.returncode == 1 and "already there" in again.stderr
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM clients").fetchone()[0] == 30
+
+
+def unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def assert_one_line(out: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.startswith("salesbot: ") and out.stderr.strip().count("\n") == 0, \
+        out.stderr
+    assert "Traceback" not in out.stderr
+    for part in expected:
+        assert part in out.stderr, out.stderr
+
+
+def test_telegram_out_of_reach_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{unused_port()}"
+    out = run_cli(["run"], tmp_path, BOT_TOKEN="123456:SECRET-token",
+                  TELEGRAM_API_URL=url, DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    assert_one_line(out, "cannot reach Telegram", url, "TELEGRAM_API_URL")
+    assert "SECRET-token" not in out.stderr
+
+
+async def test_a_token_telegram_rejects_is_one_line(tmp_path: Path) -> None:
+    async with FakeBotAPI(token="123:RIGHT") as api:
+        env = {**{k: v for k, v in os.environ.items() if k not in ("BOT_TOKEN", "DATABASE_URL")},
+               "BOT_TOKEN": "123:WRONG-secret", "TELEGRAM_API_URL": api.base_url,
+               "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"}
+        proc = await asyncio.create_subprocess_exec(
+            *salesbot_command(), cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
+        assert [r.method for r in api.requests] == ["getMe"]
+    out = subprocess.CompletedProcess([], proc.returncode or 0, stdout.decode(), stderr.decode())
+    assert_one_line(out, "rejected BOT_TOKEN (401 Unauthorized)")
+    assert "WRONG-secret" not in out.stderr
