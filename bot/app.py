@@ -73,7 +73,7 @@ async def run(settings: Settings, *, polling: bool = True, scheduler: bool = Tru
     db = Database(settings.database_url)
     await upgrade(db)
     crm = CRM(db, crm_config(settings))
-    bot = create_bot(settings.bot_token, settings.telegram_api_url)
+    bot = create_bot(settings.token(), settings.telegram_api_url)
     dp = create_dispatcher(
         crm, default_locale=settings.default_locale, storage=create_storage(settings.redis_url)
     )

@@ -14,13 +14,14 @@ from bot.logs import RedactSecrets, configure_logging
 _redactor = RedactSecrets()
 
 
-def _settings() -> Settings:
+def _settings(*, require_token: bool = False) -> Settings:
     global _redactor
     try:
-        settings = load_settings()
+        settings = load_settings(require_token=require_token)
     except SettingsError as err:
         fail(str(err), 2)
-    _redactor = configure_logging("INFO", [settings.bot_token])
+    token = settings.bot_token.get_secret_value() if settings.bot_token else None
+    _redactor = configure_logging(settings.log_level, [token])
     return settings
 
 
@@ -42,7 +43,7 @@ async def _migrate(settings: Settings) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = _settings(require_token=True)
     from bot.app import StartupError, run
 
     if args.no_scheduler and args.scheduler_only:

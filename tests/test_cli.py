@@ -39,6 +39,11 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
     ("env", "expected"),
     [
         ({}, "BOT_TOKEN is not set"),
+        ({"BOT_TOKEN": ""}, "BOT_TOKEN is not set"),
+        ({"BOT_TOKEN": "1:a", "DIGEST_TIME": "25:00"}, "DIGEST_TIME is invalid"),
+        ({"BOT_TOKEN": "1:a", "LOG_LEVEL": "loud"}, "LOG_LEVEL is invalid"),
+        ({"BOT_TOKEN": "1:a", "TELEGRAM_API_URL": "127.0.0.1:8081"},
+         "TELEGRAM_API_URL is invalid"),
         ({"BOT_TOKEN": "nonsense"}, "BOT_TOKEN is invalid"),
         ({"BOT_TOKEN": "1:a", "ADMIN_IDS": "12,abc"}, "ADMIN_IDS is invalid: 'abc'"),
         ({"BOT_TOKEN": "1:a", "DEFAULT_TIMEZONE": "Mars/Olympus"}, "DEFAULT_TIMEZONE is invalid"),
@@ -66,9 +71,30 @@ def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         load_settings()
 
 
+def test_settings_keep_the_token_out_of_sight_and_parse_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text(
+        "BOT_TOKEN=42:TOP-SECRET\nDIGEST_TIME=08:30\nDEFAULT_TIMEZONE=Asia/Yekaterinburg\n"
+        "LOG_LEVEL=debug\n")
+    for key in ("BOT_TOKEN", "DIGEST_TIME", "DEFAULT_TIMEZONE", "LOG_LEVEL"):
+        monkeypatch.delenv(key, raising=False)
+    settings = load_settings(require_token=True)
+    assert "TOP-SECRET" not in repr(settings) and "TOP-SECRET" not in str(settings)
+    assert settings.token() == "42:TOP-SECRET"
+    assert (settings.digest_time.hour, settings.digest_time.minute) == (8, 30)
+    assert settings.default_timezone.key == "Asia/Yekaterinburg"
+    assert settings.log_level == "DEBUG"
+    (tmp_path / ".env").write_text("")
+    assert load_settings().bot_token is None  # enough for migrate, seed-demo, backup
+    with pytest.raises(SettingsError, match="BOT_TOKEN is not set"):
+        load_settings(require_token=True)
+
+
 def test_migrate_then_backup_copies_a_consistent_database(tmp_path: Path) -> None:
     db = tmp_path / "salesbot.db"
-    env = {"BOT_TOKEN": "1:a", "DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{db}"}  # no BOT_TOKEN: not needed here
     out = run_cli(["migrate"], tmp_path, **env)
     assert out.returncode == 0, out.stderr
     out = run_cli(["backup", str(tmp_path / "copy.db")], tmp_path, **env)
@@ -89,7 +115,7 @@ def test_python_dash_m_entry_point(tmp_path: Path) -> None:
 
 def test_seed_demo_fills_a_fresh_database_once(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
-    env = {"BOT_TOKEN": "1:a", "DATABASE_URL": f"sqlite+aiosqlite:///{db}"}
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{db}"}  # no BOT_TOKEN: not needed here
     out = run_cli(["seed-demo"], tmp_path, **env)
     assert out.returncode == 0, out.stderr
     assert "30 clients" in out.stdout
