@@ -7,6 +7,10 @@ import contextlib
 import logging
 import signal
 
+from aiogram import Bot
+from aiogram.exceptions import AiogramError, TelegramNetworkError, TelegramUnauthorizedError
+from aiogram.types import User
+
 from bot.config import Settings
 from bot.factory import (
     create_bot,
@@ -21,6 +25,13 @@ from storage.db import Database
 from storage.migrate import upgrade
 
 log = logging.getLogger("salesbot")
+
+TELEGRAM_API = "https://api.telegram.org"
+
+
+class StartupError(Exception):
+    """Start-up cannot go on (Telegram unreachable, the token refused); the message says
+    why in one line."""
 
 
 def runner_config(settings: Settings) -> RunnerConfig:
@@ -40,20 +51,36 @@ async def _until_signalled() -> None:
     await stop.wait()
 
 
+async def _whoami(bot: Bot, api_url: str) -> User:
+    """getMe, with a failure told in one line: it is a setting or the network, not a bug."""
+    try:
+        return await bot.get_me()
+    except TelegramUnauthorizedError:
+        raise StartupError(
+            f"Telegram ({api_url}) rejected BOT_TOKEN (401 Unauthorized): "
+            "check the token from @BotFather"
+        ) from None
+    except TelegramNetworkError as err:
+        raise StartupError(f"cannot reach Telegram at {api_url} "
+                           f"(check TELEGRAM_API_URL and the network): {err.message}") from None
+    except AiogramError as err:
+        raise StartupError(f"Telegram at {api_url} did not answer getMe: {err}") from None
+
+
 async def run(settings: Settings, *, polling: bool = True, scheduler: bool = True) -> None:
     """Polling and the scheduler in one process by default; either can run alone
     (`--no-scheduler` / `--scheduler-only`) so that they can scale out separately."""
     db = Database(settings.database_url)
     await upgrade(db)
     crm = CRM(db, crm_config(settings))
-    bot = create_bot(settings.bot_token, settings.telegram_api_url)
+    bot = create_bot(settings.token(), settings.telegram_api_url)
     dp = create_dispatcher(
         crm, default_locale=settings.default_locale, storage=create_storage(settings.redis_url)
     )
     runner = SchedulerRunner(crm, bot, dp["i18n_core"], runner_config(settings)) \
         if scheduler else None
     try:
-        me = await bot.get_me()
+        me = await _whoami(bot, settings.telegram_api_url or TELEGRAM_API)
         log.info("salesbot started as @%s (database: %s)", me.username, db.dialect)
         if runner is not None:
             runner.start()

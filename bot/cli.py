@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from bot.config import Settings, SettingsError, load_settings
+from bot.logs import RedactSecrets, configure_logging
+
+_redactor = RedactSecrets()
 
 
-def _settings() -> Settings:
+def _settings(*, require_token: bool = False) -> Settings:
+    global _redactor
     try:
-        return load_settings()
+        settings = load_settings(require_token=require_token)
     except SettingsError as err:
-        print(f"salesbot: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+        fail(str(err), 2)
+    token = settings.bot_token.get_secret_value() if settings.bot_token else None
+    _redactor = configure_logging(settings.log_level, [token])
+    return settings
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One line on stderr, no traceback: what went wrong is a setting or the network."""
+    print(f"salesbot: {_redactor.redact(message)}", file=sys.stderr)
+    raise SystemExit(code)
 
 
 async def _migrate(settings: Settings) -> None:
@@ -31,13 +43,16 @@ async def _migrate(settings: Settings) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = _settings()
-    from bot.app import run
+    settings = _settings(require_token=True)
+    from bot.app import StartupError, run
 
     if args.no_scheduler and args.scheduler_only:
-        print("salesbot: --no-scheduler and --scheduler-only exclude each other", file=sys.stderr)
-        return 2
-    asyncio.run(run(settings, polling=not args.scheduler_only, scheduler=not args.no_scheduler))
+        fail("--no-scheduler and --scheduler-only exclude each other", 2)
+    try:
+        asyncio.run(run(settings, polling=not args.scheduler_only,
+                        scheduler=not args.no_scheduler))
+    except StartupError as err:
+        fail(str(err))
     return 0
 
 
@@ -112,9 +127,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

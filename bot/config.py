@@ -6,11 +6,12 @@ A missing or malformed setting must stop start-up with one line naming it, so
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
-from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SUPPORTED_LOCALES = ("ru", "en")
@@ -23,34 +24,63 @@ class SettingsError(Exception):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    bot_token: str = Field(min_length=1)
+    # Only `salesbot run` talks to Telegram; migrate, seed-demo and backup need no token.
+    bot_token: SecretStr | None = None
     database_url: str = "sqlite+aiosqlite:///salesbot.db"
     telegram_api_url: str | None = None
     admin_ids: Annotated[tuple[int, ...], NoDecode] = ()
-    default_timezone: str = "Europe/Moscow"
+    default_timezone: ZoneInfo = ZoneInfo("Europe/Moscow")
     default_locale: str = "ru"
     currency: str = "RUB"
     invite_ttl_days: int = Field(default=7, ge=1, le=365)
     # A deal or an invoice above this amount asks to be confirmed.
     amount_confirm_limit: Decimal = Field(default=Decimal(10_000_000), gt=0)
     redis_url: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Scheduler and Telegram limits.
     rate_limit_global: float = Field(default=25.0, gt=0)
     rate_limit_per_chat: float = Field(default=1.0, gt=0)
     tick_seconds: float = Field(default=5.0, gt=0)
     overdue_repeat_days: int = Field(default=3, ge=1)
     overdue_escalate_days: int = Field(default=7, ge=1)
-    digest_time: str = "09:00"
+    digest_time: time = time(9, 0)
     clients_in_work_min: int = Field(default=5, ge=0)
     clients_in_work_max: int = Field(default=60, ge=1)
 
+    @field_validator("bot_token", "telegram_api_url", "redis_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `BOT_TOKEN=` as copied from .env.example means "not set", not "set to nothing".
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("bot_token")
     @classmethod
-    def _token_shape(cls, value: str) -> str:
-        head, sep, tail = value.partition(":")
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        head, sep, tail = value.get_secret_value().partition(":")
         if not sep or not head.isdigit() or not tail:
             raise ValueError("expected the form 123456:ABC... from @BotFather")
         return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _api_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected http://HOST:PORT of a Bot API server")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    def token(self) -> str:
+        """The bot token, for the one place that talks to Telegram; `require_token=True`
+        at load time guarantees it is there."""
+        if self.bot_token is None:
+            raise SettingsError("BOT_TOKEN is not set (see .env.example)")
+        return self.bot_token.get_secret_value()
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -63,15 +93,6 @@ class Settings(BaseSettings):
                 if not part.lstrip("-").isdigit():
                     raise ValueError(f"{part!r} is not a Telegram user id")
             return tuple(int(p) for p in parts)
-        return value
-
-    @field_validator("default_timezone")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
     @field_validator("default_locale")
@@ -96,18 +117,10 @@ class Settings(BaseSettings):
             raise ValueError("expected sqlite+aiosqlite:///FILE or postgresql+asyncpg://...")
         return value
 
-    @field_validator("digest_time")
-    @classmethod
-    def _hhmm(cls, value: str) -> str:
-        hh, sep, mm = value.partition(":")
-        if not sep or not (hh.isdigit() and mm.isdigit()) or int(hh) > 23 or int(mm) > 59:
-            raise ValueError("expected HH:MM")
-        return f"{int(hh):02d}:{int(mm):02d}"
 
-
-def load_settings(**overrides: object) -> Settings:
+def load_settings(*, require_token: bool = False, **overrides: object) -> Settings:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]).upper() if err["loc"] else "settings"
@@ -115,3 +128,6 @@ def load_settings(**overrides: object) -> Settings:
             raise SettingsError(f"{name} is not set (see .env.example)") from None
         msg = str(err["msg"]).removeprefix("Value error, ")
         raise SettingsError(f"{name} is invalid: {msg}") from None
+    if require_token:
+        settings.token()
+    return settings

@@ -28,7 +28,7 @@ from crm.service import CRM
 def crm_config(settings: Settings) -> CRMConfig:
     return CRMConfig(
         admin_ids=frozenset(settings.admin_ids),
-        default_timezone=settings.default_timezone,
+        default_timezone=settings.default_timezone.key,
         default_locale=settings.default_locale,
         currency=settings.currency,
         invite_ttl_days=settings.invite_ttl_days,
@@ -38,11 +38,10 @@ def crm_config(settings: Settings) -> CRMConfig:
 
 
 def notify_config(settings: Settings) -> NotifyConfig:
-    hh, mm = settings.digest_time.split(":")
     return NotifyConfig(
         overdue_repeat_days=settings.overdue_repeat_days,
         overdue_escalate_days=settings.overdue_escalate_days,
-        digest_time_min=int(hh) * 60 + int(mm),
+        digest_time_min=settings.digest_time.hour * 60 + settings.digest_time.minute,
         clients_in_work_min=settings.clients_in_work_min,
         clients_in_work_max=settings.clients_in_work_max,
     )

@@ -157,6 +157,12 @@ def digest_parts(d: Digest, late_since: datetime | None = None,
         head = _("📊 <b>Digest: all managers</b>, {period}").format(period=_period(d))
     if late_since is not None and tz is not None:
         head = late_line(late_since, tz) + "\n" + head
+    if d.is_empty and d.scope == "own":
+        # A new user's first digest: one line, not a page of zeros (a team's still lists
+        # who did nothing).
+        return [clip(head + "\n\n" + _(
+            "Nothing yet: no contacts logged this week and no open deals. "
+            "The digest fills in as the work goes."))]
     blocks = [head]
     if d.total is not None:
         blocks.append(figures_text(d.total, d, _("Total")))

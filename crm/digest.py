@@ -104,6 +104,16 @@ class Digest:
     min_clients: int
     max_clients: int
 
+    @property
+    def is_empty(self) -> bool:
+        """Nothing happened and nothing is open: the digest has no figure worth a line."""
+        people = [*self.managers, *([self.total] if self.total is not None else [])]
+        return not any(n for _, n in self.daily) and not self.pipeline and not any(
+            f.contacts_total or f.won_count or f.lost_count or f.new_deals or f.receivables
+            or f.overdue_planned or f.stalled
+            for f in people
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StalledDeal:

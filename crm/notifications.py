@@ -81,6 +81,41 @@ def is_late(fire_at: datetime, sent_at: datetime) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class Uptime:
+    """The scheduler's current run as persisted: [up_since, last_tick] with no gap longer
+    than LATE_AFTER; None before the first run ever."""
+
+    up_since: datetime | None = None
+    last_tick: datetime | None = None
+
+    def missed(self, fire_at: datetime, now: datetime) -> bool:
+        """True when the scheduler was not running at `fire_at` and it is going out late:
+        only then may the text say the bot was unavailable. Something merely new — a user
+        who registered after the digest time, a contact planned for an hour ago, an
+        invoice entered after its due date — is not late."""
+        if not is_late(fire_at, now):
+            return False
+        if self.up_since is None or self.last_tick is None:
+            return True
+        return not self.up_since <= fire_at <= self.last_tick
+
+    def after_tick(self, now: datetime) -> Uptime:
+        """The run goes on if the last tick is recent (a quick restart included)."""
+        if self.up_since is None or self.last_tick is None \
+                or now - self.last_tick > LATE_AFTER:
+            return Uptime(now, now)
+        return Uptime(self.up_since, max(now, self.last_tick))
+
+
+def send_time(fire_at: datetime, now: datetime, hours: WorkHours) -> datetime:
+    """When a row goes out: at `fire_at`, or — caught up later — now if it is working
+    time for the recipient, else at the start of their next working period."""
+    if not is_late(fire_at, now):
+        return fire_at
+    return effective_fire_time(now, hours)
+
+
+@dataclass(frozen=True, slots=True)
 class EnqueueStats:
     reminders: int = 0
     overdue: int = 0
@@ -89,12 +124,14 @@ class EnqueueStats:
 
 
 def _row(
-    key: str, kind: str, user: User, payload: dict[str, Any], due_at: datetime,
-    now: datetime, *, vacation: bool = False,
+    key: str, kind: str, user: User, payload: dict[str, Any], fire_at: datetime,
+    now: datetime, uptime: Uptime, *, vacation: bool = False,
 ) -> dict[str, Any]:
+    late = uptime.missed(fire_at, now)
     row: dict[str, Any] = {
         "idempotency_key": key, "kind": kind, "user_id": user.id, "chat_id": user.tg_id,
-        "payload": {**payload, "fire_at": due_at.isoformat()}, "due_at": due_at,
+        "payload": {**payload, "fire_at": fire_at.isoformat(), "late": late},
+        "due_at": send_time(fire_at, now, WorkHours.of(user)),
         "created_at": now, "claimed_at": None, "sent_at": None, "tg_message_id": None,
     }
     if vacation:
@@ -115,9 +152,17 @@ class NotificationService:
         """One scan of everything that may have fallen due; safe to run any number of times."""
         now = self.clock.now()
         self._unconfirmed = set()
-        reminders, cancelled = await self._reminders(now)
-        overdue = await self._overdue(now)
-        digests = await self._digests(now)
+        async with self.db.transaction() as s:
+            state = await outbox_repo.scheduler_state(s)
+        uptime = Uptime(state.up_since, state.last_tick) if state is not None else Uptime()
+        reminders, cancelled = await self._reminders(now, uptime)
+        overdue = await self._overdue(now, uptime)
+        digests = await self._digests(now, uptime)
+        # Only a scan that went through counts as the scheduler having run.
+        after = uptime.after_tick(now)
+        async with self.db.transaction() as s:
+            assert after.up_since is not None and after.last_tick is not None
+            await outbox_repo.save_scheduler_state(s, after.up_since, after.last_tick)
         return EnqueueStats(reminders, overdue, digests, cancelled)
 
     def _remember(self, keys: set[str]) -> None:
@@ -143,7 +188,7 @@ class NotificationService:
         self._remember({r["idempotency_key"] for r in rows})
         return inserted
 
-    async def _reminders(self, now: datetime) -> tuple[int, int]:
+    async def _reminders(self, now: datetime, uptime: Uptime) -> tuple[int, int]:
         async with self.db.transaction() as s:
             cancelled = await self._reconcile_reminders(s, now)
             wanted: list[dict[str, Any]] = []
@@ -153,7 +198,8 @@ class NotificationService:
                 fire_at = effective_fire_time(planned.due_at, WorkHours.of(user))
                 wanted.append(_row(
                     reminder_key(planned.id, planned.due_at), REMINDER, user,
-                    {"planned_id": planned.id}, fire_at, now, vacation=user.on_vacation,
+                    {"planned_id": planned.id}, fire_at, now, uptime,
+                    vacation=user.on_vacation,
                 ))
             new = await self._new_only(s, wanted)
             if new:
@@ -190,7 +236,7 @@ class NotificationService:
         await outbox_repo.cancel(s, stale, "planned contact changed")
         return len(stale)
 
-    async def _overdue(self, now: datetime) -> int:
+    async def _overdue(self, now: datetime, uptime: Uptime) -> int:
         cfg = self.config
         async with self.db.transaction() as s:
             # Local dates run up to 14 h ahead of UTC: scan one day beyond, decide per user.
@@ -215,7 +261,7 @@ class NotificationService:
                                                hours)
                     wanted.append(_row(
                         overdue_key(invoice.id, mine.bucket), OVERDUE, owner,
-                        {**payload, "bucket": mine.bucket}, fire, now,
+                        {**payload, "bucket": mine.bucket}, fire, now, uptime,
                         vacation=owner.on_vacation,
                     ))
                 if head_step is None or owner.team_id is None:
@@ -231,13 +277,13 @@ class NotificationService:
                         overdue_key(invoice.id, head_step.bucket, head.id), OVERDUE, head,
                         {**payload, "bucket": head_step.bucket, "escalated": True,
                          "manager_id": owner.id},
-                        fire, now, vacation=head.on_vacation,
+                        fire, now, uptime, vacation=head.on_vacation,
                     ))
             inserted = await self._insert(s, await self._new_only(s, wanted))
         self._commit_known()
         return inserted
 
-    async def _digests(self, now: datetime) -> int:
+    async def _digests(self, now: datetime, uptime: Uptime) -> int:
         minute = self.config.digest_time_min
         async with self.db.transaction() as s:
             wanted: list[dict[str, Any]] = []
@@ -251,10 +297,14 @@ class NotificationService:
                 fire_at = at_local(local.date(), minute, hours.tz)
                 if fire_at > now:
                     continue
+                if send_time(fire_at, now, hours).astimezone(hours.tz).date() != local.date():
+                    # Caught up after the day's working hours: the next working day's
+                    # digest covers the same week, and two at once would be noise.
+                    continue
                 wanted.append(_row(
                     digest_key(user.id, local.date()), DIGEST, user,
                     {"user_id": user.id, "date": local.date().isoformat()}, fire_at, now,
-                    vacation=user.on_vacation,
+                    uptime, vacation=user.on_vacation,
                 ))
             inserted = await self._insert(s, await self._new_only(s, wanted))
         self._commit_known()

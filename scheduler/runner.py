@@ -55,7 +55,9 @@ class SchedulerRunner:
                  self.config.rate_limit_per_chat)
 
     async def stop(self) -> None:
-        if self.scheduler.running:
+        running = self.scheduler.running
+        if running:
             self.scheduler.shutdown(wait=False)
         await self.jobs.stop()
-        log.info("scheduler stopped")
+        if running:
+            log.info("scheduler stopped")

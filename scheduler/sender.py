@@ -33,7 +33,7 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.charts import digest_chart
+from bot.charts import digest_chart, has_chart
 from bot.keyboards.reminders import digest_kb, overdue_kb, reminder_kb
 from bot.notices import digest_parts, overdue_text, reminder_text
 from crm.notifications import DIGEST, OVERDUE, REMINDER, is_late
@@ -180,7 +180,10 @@ class Sender:
     # --- one row ------------------------------------------------------------------------------
 
     async def _one(self, item: OutboxItem, stats: DeliveryStats) -> None:
-        late = is_late(item.fire_at, self.crm.clock.now())
+        # Decided when the row was enqueued, from the scheduler's persisted uptime (see
+        # crm.notifications.Uptime); rows from before that rule fall back to the delay.
+        flag = item.payload.get("late")
+        late = flag if isinstance(flag, bool) else is_late(item.fire_at, self.crm.clock.now())
         try:
             render = self._renderers.get(item.kind)
             if render is None:
@@ -293,10 +296,11 @@ class Sender:
             markup = digest_kb(digest)
             titles = (_("Contacts per day"), _("Open deals by stage"))
             caption = _("📈 The week's activity and the pipeline")
-        png = await asyncio.to_thread(digest_chart, digest, who.locale, titles)
         messages = [Outgoing(text) for text in parts]
         messages[-1].markup = markup
-        messages.append(Outgoing(photo=png, caption=caption))
+        if has_chart(digest):  # no chart of zeros
+            png = await asyncio.to_thread(digest_chart, digest, who.locale, titles)
+            messages.append(Outgoing(photo=png, caption=caption))
         return Prepared(messages, {**item.payload, "late": late})
 
 

@@ -286,3 +286,15 @@ class AuditLog(Base):
     entity_id: Mapped[int | None] = mapped_column(Integer)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SchedulerState(Base):
+    """The scheduler's memory across restarts: since when it has been running without a
+    gap, and when it last ran. A notification says "the bot was unavailable" only when the
+    scheduler really was not running at its time."""
+
+    __tablename__ = "scheduler_state"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    up_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_tick: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.keyboards.reminders import RemCD
@@ -30,6 +31,7 @@ from tests.fakebotapi import FakeBotAPI, inline_buttons
 from tests.notify_data import add_client, add_planned, add_user, salesbot_process
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
 ALWAYS: dict[str, Any] = {"start": 0, "end": 24 * 60, "days": "1234567"}  # any hour
 
 

@@ -12,6 +12,7 @@ from tests.e2e import press, reply_with, running_bot
 from tests.fakebotapi import FakeBotAPI, reply_buttons
 
 ADMIN_ID = 1001
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.cli import build_parser
 from crm.service import CRM
 from scheduler.jobs import Leadership
@@ -41,6 +43,7 @@ def test_run_flags() -> None:
     assert args.no_scheduler and not args.scheduler_only
 
 
+@pytest.mark.slow
 async def test_scheduler_only_delivers_without_polling(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'sched.db'}"
     db = await migrated_db(url)

@@ -265,7 +265,8 @@ async def test_overdue_alert_and_escalation_messages(
 async def test_digest_text_then_chart_resumes_after_a_failure(
     crm: CRM, clock: FrozenClock, api: FakeBotAPI, tg_bot: Bot
 ) -> None:
-    await add_user(crm.db, 3801, "Ivan Petrov")
+    uid = await add_user(crm.db, 3801, "Ivan Petrov")
+    await add_deal(crm.db, await add_client(crm.db, uid, "Acme"), uid, "Pumps", 1000)
     clock.set(datetime(2026, 11, 25, 9, 1, tzinfo=MSK).astimezone(UTC))
     api.fail_next("sendPhoto", status=500)
     jobs, _, _ = make_jobs(crm, tg_bot)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import OutboxMessage
+from storage.models import OutboxMessage, SchedulerState
 
 PENDING, SENDING, SENT, FAILED, CANCELLED = "pending", "sending", "sent", "failed", "cancelled"
 _CHUNK = 200
@@ -219,3 +219,16 @@ async def counts(s: AsyncSession) -> dict[str, int]:
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     )
     return {status: int(n) for status, n in result.all()}
+
+
+async def scheduler_state(s: AsyncSession) -> SchedulerState | None:
+    return await s.get(SchedulerState, "scheduler")
+
+
+async def save_scheduler_state(s: AsyncSession, up_since: datetime, last_tick: datetime) -> None:
+    row = await s.get(SchedulerState, "scheduler")
+    if row is None:
+        s.add(SchedulerState(name="scheduler", up_since=up_since, last_tick=last_tick))
+    else:
+        row.up_since, row.last_tick = up_since, last_tick
+    await s.flush()
