@@ -115,9 +115,10 @@ async def test_forged_reminder_buttons_change_nothing(
     harness: Harness, crm: CRM, clock: FrozenClock
 ) -> None:
     _, cid, pid = await setup(crm, clock)
-    for action in ("na2h", "s15m", "done", "bogus"):
-        calls = await harness.press(OLGA, RemCD(planned_id=pid, action=action).pack())
-        assert len(alerts(calls)) == 1 and not texts(calls)
+    for data in (f"rm:{pid}:na2h", f"rm:{pid}:s15m", f"rm:{pid}:done", f"rm:{pid}:bogus",
+                 f"rm:{2**40}:done", "rm:0:done", "dg:stalled:-1", "dg:nothing:5"):
+        calls = await harness.press(OLGA, data)
+        assert len(alerts(calls)) == 1 and not texts(calls), data
     calls = await harness.press(OLGA, RemCD(planned_id=999_999, action="done").pack())
     assert alerts(calls) == ["This is not available (it may have been removed or is not yours)."]
     [row] = await planned_rows(crm.db, cid)

@@ -20,12 +20,14 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.charts import digest_chart
+from bot.charts import digest_chart, has_chart
 from bot.keyboards.menu import BTN_REPORTS
 from bot.keyboards.reminders import (
     NO_ANSWER,
     SNOOZE,
     DigestCD,
+    DigestKind,
+    RemAction,
     RemCD,
     client_list_kb,
     digest_kb,
@@ -34,7 +36,6 @@ from bot.keyboards.reminders import (
 from bot.notices import digest_parts, overdue_list_text, stalled_text
 from bot.render import clip, fmt_datetime
 from crm.dto import Actor
-from crm.errors import InvalidInput
 from crm.service import CRM
 
 
@@ -64,16 +65,17 @@ async def cb_reminder(
         status = _("🔕 No answer — logged. Next call: {when}").format(
             when=_when(moved.due_at, actor))
         client_id = moved.client_id
-    elif action in SNOOZE:
+    else:
         moved = await crm.reminders.snooze(actor, pid, SNOOZE[action])
         status = _("⏰ Snoozed until {when}").format(when=_when(moved.due_at, actor))
         client_id = moved.client_id
-    elif action == "done":
-        client_id = await crm.reminders.done(actor, pid)
-        status = _("✅ Done")
-    else:
-        raise InvalidInput("action")
     await _close_reminder(query, status, client_id)
+
+
+async def cb_reminder_done(query: CallbackQuery, callback_data: RemCD, actor: Actor,
+                           crm: CRM) -> None:
+    client_id = await crm.reminders.done(actor, callback_data.planned_id)
+    await _close_reminder(query, _("✅ Done"), client_id)
 
 
 async def send_digest(message: Message, actor: Actor, crm: CRM, i18n: I18n) -> None:
@@ -82,6 +84,8 @@ async def send_digest(message: Message, actor: Actor, crm: CRM, i18n: I18n) -> N
     markup = digest_kb(digest)
     for i, part in enumerate(parts):
         await message.answer(part, reply_markup=markup if i == len(parts) - 1 else None)
+    if not has_chart(digest):
+        return
     titles = (_("Contacts per day"), _("Open deals by stage"))
     png = await asyncio.to_thread(digest_chart, digest, i18n.current_locale, titles)
     await message.answer_photo(BufferedInputFile(png, filename="digest.png"),
@@ -100,22 +104,21 @@ async def cb_digest(
 ) -> None:
     uid = callback_data.user_id
     name = await crm.digest.person_name(actor, uid)
-    if callback_data.kind == "stalled":
+    if callback_data.kind == DigestKind.STALLED:
         deals = await crm.digest.stalled_deals(actor, uid)
         text = stalled_text(name, deals)
         markup = client_list_kb([(d.client_id, f"{d.client_name} — {d.title}") for d in deals])
-    elif callback_data.kind == "overdue":
+    else:
         invoices = await crm.digest.overdue_invoices(actor, uid)
         text = overdue_list_text(name, invoices)
         markup = client_list_kb([(i.client_id, i.client_name) for i in invoices])
-    else:
-        raise InvalidInput("kind")
     await query.answer()
     await bot.send_message(query.from_user.id, text, reply_markup=markup)
 
 
 def create_router() -> Router:
     router = Router(name=__name__)
+    router.callback_query.register(cb_reminder_done, RemCD.filter(F.action == RemAction.DONE))
     router.callback_query.register(cb_reminder, RemCD.filter())
     router.callback_query.register(cb_digest, DigestCD.filter())
     router.message.register(cmd_digest, Command("digest"))

@@ -5,37 +5,52 @@ Every id here is re-checked in `crm/` when pressed: these bytes come from the ph
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.keyboards.client import ClientCD, LogTypeCD, PlanCD
+from bot.keyboards.client import ClientAction, ClientCD, LogTypeCD, PlanCD
 from bot.keyboards.deals import InvoiceCD
+from bot.keyboards.types import DbId
 from crm.digest import Digest
 from crm.reminders import OverdueView, ReminderView
 
 
+class RemAction(StrEnum):
+    NO_ANSWER_2H = "na2h"  # no answer: logged, next try in 2 h
+    NO_ANSWER_TOMORROW = "natom"  # … next working morning
+    SNOOZE_15M = "s15m"
+    SNOOZE_1H = "s1h"
+    SNOOZE_TOMORROW = "stom"
+    DONE = "done"
+
+
 class RemCD(CallbackData, prefix="rm"):
-    """A one-tap action under a reminder.
+    """A one-tap action under a reminder."""
 
-    action: na2h / natom (no answer: logged, next try in 2 h / next working morning),
-    s15m / s1h / stom (snooze), done.
-    """
+    planned_id: DbId
+    action: RemAction
 
-    planned_id: int
-    action: str
+
+class DigestKind(StrEnum):
+    STALLED = "stalled"  # deals
+    OVERDUE = "overdue"  # invoices
 
 
 class DigestCD(CallbackData, prefix="dg"):
-    """Drill down from a digest. kind: stalled (deals), overdue (invoices)."""
+    """Drill down from a digest."""
 
-    kind: str
-    user_id: int
+    kind: DigestKind
+    user_id: DbId
 
 
-NO_ANSWER = {"na2h": "2h", "natom": "tom"}
-SNOOZE = {"s15m": "15m", "s1h": "1h", "stom": "tom"}
+RA = RemAction
+NO_ANSWER = {RemAction.NO_ANSWER_2H: "2h", RemAction.NO_ANSWER_TOMORROW: "tom"}
+SNOOZE = {RemAction.SNOOZE_15M: "15m", RemAction.SNOOZE_1H: "1h",
+          RemAction.SNOOZE_TOMORROW: "tom"}
 
 
 def reminder_kb(view: ReminderView) -> InlineKeyboardMarkup:
@@ -45,17 +60,20 @@ def reminder_kb(view: ReminderView) -> InlineKeyboardMarkup:
     if view.call_type_id is not None:
         kb.button(text=_("📞 Log call"), callback_data=LogTypeCD(
             client_id=view.client_id, type_id=view.call_type_id, planned_id=pid))
-    kb.button(text=_("📇 Open card"), callback_data=ClientCD(id=view.client_id, action="open"))
+    kb.button(text=_("📇 Open card"), callback_data=ClientCD(id=view.client_id,
+                                                                action=ClientAction.OPEN))
     sizes.append(2 if view.call_type_id is not None else 1)
-    kb.button(text=_("🔕 No answer · in 2 h"), callback_data=RemCD(planned_id=pid, action="na2h"))
+    kb.button(text=_("🔕 No answer · in 2 h"),
+              callback_data=RemCD(planned_id=pid, action=RA.NO_ANSWER_2H))
     kb.button(text=_("🔕 No answer · tomorrow"),
-              callback_data=RemCD(planned_id=pid, action="natom"))
+              callback_data=RemCD(planned_id=pid, action=RA.NO_ANSWER_TOMORROW))
     sizes.append(2)
-    kb.button(text=_("⏰ 15 min"), callback_data=RemCD(planned_id=pid, action="s15m"))
-    kb.button(text=_("⏰ 1 h"), callback_data=RemCD(planned_id=pid, action="s1h"))
-    kb.button(text=_("⏰ Tomorrow"), callback_data=RemCD(planned_id=pid, action="stom"))
+    kb.button(text=_("⏰ 15 min"), callback_data=RemCD(planned_id=pid, action=RA.SNOOZE_15M))
+    kb.button(text=_("⏰ 1 h"), callback_data=RemCD(planned_id=pid, action=RA.SNOOZE_1H))
+    kb.button(text=_("⏰ Tomorrow"),
+              callback_data=RemCD(planned_id=pid, action=RA.SNOOZE_TOMORROW))
     sizes.append(3)
-    kb.button(text=_("✅ Done"), callback_data=RemCD(planned_id=pid, action="done"))
+    kb.button(text=_("✅ Done"), callback_data=RemCD(planned_id=pid, action=RA.DONE))
     sizes.append(1)
     kb.adjust(*sizes)
     return kb.as_markup()
@@ -73,7 +91,8 @@ def overdue_kb(view: OverdueView) -> InlineKeyboardMarkup:
               callback_data=InvoiceCD(id=view.invoice_id, action="pay"))
     kb.button(text=_("📅 Plan a call"), callback_data=PlanCD(client_id=view.client_id,
                                                              when="tom10"))
-    kb.button(text=_("📇 Open card"), callback_data=ClientCD(id=view.client_id, action="open"))
+    kb.button(text=_("📇 Open card"), callback_data=ClientCD(id=view.client_id,
+                                                                action=ClientAction.OPEN))
     kb.adjust(1, 2)
     return kb.as_markup()
 
@@ -87,12 +106,14 @@ def digest_kb(digest: Digest) -> InlineKeyboardMarkup | None:
         if f.stalled:
             text = (_("🐢 Stalled deals: {n}") if own else _("🐢 {name}: stalled {n}")).format(
                 name=short, n=f.stalled)
-            kb.button(text=text, callback_data=DigestCD(kind="stalled", user_id=f.user_id))
+            kb.button(text=text, callback_data=DigestCD(kind=DigestKind.STALLED,
+                                                        user_id=f.user_id))
             count += 1
         if f.overdue_invoices:
             text = (_("🧾 Overdue invoices: {n}") if own
                     else _("🧾 {name}: overdue {n}")).format(name=short, n=f.overdue_invoices)
-            kb.button(text=text, callback_data=DigestCD(kind="overdue", user_id=f.user_id))
+            kb.button(text=text, callback_data=DigestCD(kind=DigestKind.OVERDUE,
+                                                        user_id=f.user_id))
             count += 1
     if not count:
         return None
