@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from bot.keyboards.client import (
     ClientCD,
     EntryCD,
@@ -18,6 +20,7 @@ from bot.keyboards.client import (
 )
 from crm.clock import FrozenClock
 from crm.dto import Actor
+from crm.errors import Conflict
 from crm.roles import Role
 from crm.service import CRM
 from storage.repo import people as people_repo
@@ -274,3 +277,21 @@ async def test_contact_persons_are_not_changed_by_others(harness: Harness, crm: 
     card = await crm.clients.card(max_, client_id)
     assert [c.name for c in card.contacts] == ["John Smith"]
     assert not await audit(crm, "contact.updated") and not await audit(crm, "contact.removed")
+
+
+async def test_the_day_window_and_deletion_on_both_databases(
+    any_crm: CRM, clock: FrozenClock
+) -> None:
+    max_, client_id, activity_id = await logged_call(any_crm)
+    call = await any_crm.classifiers.by_code("activity_type", "call")
+    assert call
+    later = await any_crm.history.log(max_, client_id, call.id, None, "Later call")
+    clock.advance(timedelta(hours=23, minutes=59))
+    await any_crm.history.change_comment(max_, activity_id, "Corrected")
+    await any_crm.history.delete_entry(max_, later.activity_id)
+    clock.advance(timedelta(minutes=1))
+    with pytest.raises(Conflict):
+        await any_crm.history.change_comment(max_, activity_id, "Too late")
+    assert await history_of(any_crm, max_, client_id) == [("Corrected", "reached")]
+    deleted = await audit(any_crm, "activity.deleted")
+    assert deleted[0]["old"]["text"] == "Later call"
