@@ -62,6 +62,11 @@ def error_text(err: CRMError) -> str:
         "when_past": _("That time has already passed. Pick a time in the future."),
         "when_far": _("That is too far ahead: plan within two years."),
         "subject": _("A subject is 1 to 500 characters."),
+        "entry_locked": _("A record can be corrected only within a day of writing it. Ask "
+                          "your head of sales."),
+        "entry_not_yours": _("Only the author of a record or a head of sales can correct it."),
+        "comment": _("A comment is at most 3000 characters."),
+        "position": _("A position is at most 200 characters."),
     }
     return texts.get(err.code) or _("Something is wrong with that input. Please try again.")
 

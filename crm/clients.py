@@ -77,6 +77,21 @@ class ContactInfo:
     email: str | None
 
 
+def _contact_info(c: ContactPerson) -> ContactInfo:
+    return ContactInfo(c.id, c.name, c.position, format_phone(c.phone) if c.phone else None,
+                       c.email)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactView:
+    """A contact person with the client they belong to."""
+
+    contact: ContactInfo
+    client_id: int
+    client_name: str
+    can_change: bool
+
+
 @dataclass(frozen=True, slots=True)
 class DealLine:
     id: int
@@ -427,6 +442,79 @@ class ClientService:
             refresh_search(client, list(await repo.contacts_of(s, client.id)))
             return ContactInfo(person.id, person.name, person.position,
                                format_phone(canonical) if canonical else None, person.email)
+
+    async def contact(self, actor: Actor, person_id: int) -> ContactView:
+        """A contact person of a client the actor may see."""
+        async with self.db.transaction() as s:
+            person = await repo.contact_person(s, valid_id(person_id))
+            if person is None:
+                raise NotAvailable()
+            client, own = await load_visible(s, actor, person.client_id)
+            return ContactView(_contact_info(person), client.id, client.name,
+                               can_change(actor, own))
+
+    async def update_contact(
+        self, actor: Actor, person_id: int, field_name: str, value: str
+    ) -> ContactInfo:
+        """Edit one field of a contact person from free text; \"-\" clears an optional one."""
+        value = " ".join(value.split())
+        clear = value in ("-", "—")
+        new: str | None
+        if field_name == "name":
+            if clear or not 1 <= len(value) <= 200:
+                raise InvalidInput("contact_name")
+            new = value
+        elif field_name == "position":
+            if len(value) > 200:
+                raise InvalidInput("position")
+            new = None if clear or not value else value
+        elif field_name == "phone":
+            new = None if clear else normalize_phone(value)
+            if not clear and new is None:
+                raise InvalidInput("phone")
+        elif field_name == "email":
+            new = None if clear else value.lower()
+            if new is not None and (len(new) > 200 or not EMAIL_RE.match(new)):
+                raise InvalidInput("email")
+        else:
+            raise InvalidInput("field")
+        async with self.db.transaction() as s:
+            person, client = await self._changeable_contact(s, actor, person_id)
+            old = getattr(person, field_name)
+            setattr(person, field_name, new)
+            now = self.clock.now()
+            client.updated_at = now
+            refresh_search(client, list(await repo.contacts_of(s, client.id)))
+            people_repo.audit(s, actor.id, "contact.updated", "contact_person", person.id,
+                              {"client_id": client.id, "field": field_name,
+                               "old": old, "new": new}, now)
+            return _contact_info(person)
+
+    async def remove_contact(self, actor: Actor, person_id: int) -> int:
+        """Remove a contact person from the card (the audit keeps them); returns the client."""
+        async with self.db.transaction() as s:
+            person, client = await self._changeable_contact(s, actor, person_id)
+            content = {"client_id": client.id, "name": person.name,
+                       "position": person.position, "phone": person.phone,
+                       "email": person.email}
+            await s.delete(person)
+            await s.flush()
+            now = self.clock.now()
+            client.updated_at = now
+            refresh_search(client, list(await repo.contacts_of(s, client.id)))
+            people_repo.audit(s, actor.id, "contact.removed", "contact_person", person_id,
+                              {"old": content, "new": None}, now)
+            return client.id
+
+    @staticmethod
+    async def _changeable_contact(
+        s: AsyncSession, actor: Actor, person_id: int
+    ) -> tuple[ContactPerson, Client]:
+        person = await repo.contact_person(s, valid_id(person_id))
+        if person is None:
+            raise NotAvailable()
+        client = await load_changeable(s, actor, person.client_id)
+        return person, client
 
     async def update_field(self, actor: Actor, client_id: int, name: str, value: str) -> None:
         """Edit one field of the card from free text; `value` "-" clears it."""

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.access import can_change, require
+from crm.access import Ownership, can_change, require
 from crm.classifiers import Label, label
 from crm.clients import load_visible
 from crm.clock import Clock
 from crm.dto import Actor
-from crm.errors import Conflict, InvalidInput, NotAvailable, valid_id
+from crm.errors import Conflict, CRMError, Forbidden, InvalidInput, NotAvailable, valid_id
 from crm.roles import Role
 from crm.when import MAX_AHEAD
 from storage.db import Database
@@ -23,9 +23,12 @@ from storage.models import Activity, Deal, PlannedContact
 from storage.repo import classifiers as cls_repo
 from storage.repo import clients as clients_repo
 from storage.repo import history as repo
+from storage.repo import people as people_repo
 
 HISTORY_PAGE = 10
 TEXT_LIMIT = 3000
+# How long the author of a contact record may still correct or delete it.
+CORRECTION_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,17 @@ class HistoryItem:
     author_role: Role | None
     attachment_kind: str | None
     deal_title: str | None
+    # The viewer may correct or delete this record (see may_correct).
+    can_correct: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EntryView:
+    """A contact record opened for correction."""
+
+    item: HistoryItem
+    client_id: int
+    client_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +108,47 @@ class TodayView:
     overdue_amount: Decimal
 
 
+def may_correct(actor: Actor, own: Ownership, row: Activity, now: datetime) -> bool:
+    """Whether the actor may correct or delete a history record."""
+    return correction_refusal(actor, own, row, now) is None
+
+
+def correction_refusal(
+    actor: Actor, own: Ownership, row: Activity, now: datetime
+) -> CRMError | None:
+    """Why the actor may not correct or delete the record, or None if they may.
+
+    Only contacts are corrected: system events (a stage change, a payment) are facts the
+    system recorded. Admins and the heads of the client's team correct any contact at any
+    time; everyone else only their own, within a day of writing it.
+    """
+    if row.event is not None or row.type_id is None:
+        return NotAvailable()
+    if actor.role is Role.ADMIN or (actor.role is Role.HEAD and can_change(actor, own)):
+        return None
+    if row.author_id != actor.id:
+        return Forbidden("entry_not_yours")
+    if now - row.created_at >= CORRECTION_WINDOW:
+        return Conflict("entry_locked")
+    return None
+
+
+def _content(row: Activity) -> dict[str, Any]:
+    """What the audit keeps of a record, so a deleted one can still be read."""
+    return {
+        "client_id": row.client_id,
+        "deal_id": row.deal_id,
+        "author_id": row.author_id,
+        "type_id": row.type_id,
+        "outcome_id": row.outcome_id,
+        "text": row.text,
+        "attachment_kind": row.attachment_kind,
+        "attachment_ref": row.attachment_ref,
+        "occurred_at": row.occurred_at.isoformat(),
+        "created_at": row.created_at.isoformat(),
+    }
+
+
 def local_day_bounds(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
     local = now.astimezone(tz)
     start = datetime.combine(local.date(), time(0), tzinfo=tz)
@@ -109,8 +164,9 @@ class HistoryService:
         self, actor: Actor, client_id: int, page: int = 0, type_id: int = 0
     ) -> HistoryPage:
         page = max(page, 0)
+        now = self.clock.now()
         async with self.db.transaction() as s:
-            client, _ = await load_visible(s, actor, client_id)
+            client, own = await load_visible(s, actor, client_id)
             rows, total = await repo.history_page(
                 s, client.id, type_id or None, HISTORY_PAGE, page * HISTORY_PAGE
             )
@@ -140,6 +196,7 @@ class HistoryService:
                         author_role=Role(author[1]) if author else None,
                         attachment_kind=r.attachment_kind,
                         deal_title=deals.get(r.deal_id) if r.deal_id else None,
+                        can_correct=may_correct(actor, own, r, now),
                     )
                 )
             stages = {
@@ -159,6 +216,85 @@ class HistoryService:
                 raise NotAvailable()
             await load_visible(s, actor, row.client_id)
             return row.attachment_kind, row.attachment_ref
+
+    async def _correctable(
+        self, s: AsyncSession, actor: Actor, activity_id: int
+    ) -> tuple[Activity, str]:
+        """The record and its client's name, if the actor may correct it now; else the
+        reason why not, raised."""
+        row = await repo.activity(s, valid_id(activity_id))
+        if row is None:
+            raise NotAvailable()
+        client, own = await load_visible(s, actor, row.client_id)
+        refusal = correction_refusal(actor, own, row, self.clock.now())
+        if refusal is not None:
+            raise refusal
+        return row, client.name
+
+    async def entry(self, actor: Actor, activity_id: int) -> EntryView:
+        """A contact record the actor may correct, for its correction screen."""
+        async with self.db.transaction() as s:
+            row, client_name = await self._correctable(s, actor, activity_id)
+            ids = {i for i in (row.type_id, row.outcome_id) if i}
+            items = await cls_repo.items_by_ids(s, ids)
+            users = await clients_repo.user_names(s, {row.author_id} if row.author_id else set())
+            author = users.get(row.author_id) if row.author_id else None
+            deals = await repo.deal_titles(s, {row.deal_id} if row.deal_id else set())
+            item = HistoryItem(
+                id=row.id,
+                occurred_at=row.occurred_at,
+                type=label(items[row.type_id]) if row.type_id in items else None,
+                outcome=label(items[row.outcome_id]) if row.outcome_id in items else None,
+                event=row.event,
+                details=row.details,
+                text=row.text,
+                author_name=author[0] if author else None,
+                author_role=Role(author[1]) if author else None,
+                attachment_kind=row.attachment_kind,
+                deal_title=deals.get(row.deal_id) if row.deal_id else None,
+                can_correct=True,
+            )
+            return EntryView(item, row.client_id, client_name)
+
+    async def change_comment(self, actor: Actor, activity_id: int, text: str) -> int:
+        """Replace the comment of a contact record (\"-\" clears it); returns the client id."""
+        value = text.strip()
+        new = None if value in ("", "-", "—") else value
+        if new is not None and len(new) > TEXT_LIMIT:
+            raise InvalidInput("comment")
+        async with self.db.transaction() as s:
+            row, _ = await self._correctable(s, actor, activity_id)
+            old, row.text = row.text, new
+            people_repo.audit(s, actor.id, "activity.comment", "activity", row.id,
+                              {"client_id": row.client_id, "old": old, "new": new},
+                              self.clock.now())
+            return row.client_id
+
+    async def change_outcome(self, actor: Actor, activity_id: int,
+                             outcome_id: int | None) -> int:
+        """Set the outcome of a contact record (None: no outcome); returns the client id."""
+        async with self.db.transaction() as s:
+            row, _ = await self._correctable(s, actor, activity_id)
+            if outcome_id is not None:
+                outcome = await cls_repo.item(s, valid_id(outcome_id))
+                if outcome is None or outcome.kind != "outcome":
+                    raise InvalidInput("outcome")
+            old, row.outcome_id = row.outcome_id, outcome_id
+            people_repo.audit(s, actor.id, "activity.outcome", "activity", row.id,
+                              {"client_id": row.client_id, "old": old, "new": outcome_id},
+                              self.clock.now())
+            return row.client_id
+
+    async def delete_entry(self, actor: Actor, activity_id: int) -> int:
+        """Remove a contact record from the history; the audit keeps its content. Returns
+        the client id."""
+        async with self.db.transaction() as s:
+            row, _ = await self._correctable(s, actor, activity_id)
+            client_id = row.client_id
+            people_repo.audit(s, actor.id, "activity.deleted", "activity", row.id,
+                              {"old": _content(row), "new": None}, self.clock.now())
+            await repo.delete_activity(s, row.id)
+            return client_id
 
     async def log(
         self,

@@ -32,6 +32,8 @@ from bot.keyboards.client import (
     EditField,
     EditPickCD,
     HistCD,
+    PersonAction,
+    PersonCD,
     PlayCD,
     SearchCD,
     back_to_card,
@@ -153,11 +155,15 @@ async def cb_card(
 async def cb_history(
     query: CallbackQuery, callback_data: HistCD, actor: Actor, crm: CRM
 ) -> None:
-    page = await crm.history.page(
-        actor, callback_data.client_id, callback_data.page, callback_data.type_id or 0
-    )
+    await show_history(query, actor, crm, callback_data.client_id, callback_data.page,
+                       callback_data.type_id or 0)
+
+
+async def show_history(target: Message | CallbackQuery, actor: Actor, crm: CRM,
+                       client_id: int, page_no: int = 0, type_id: int = 0) -> None:
+    page = await crm.history.page(actor, client_id, page_no, type_id)
     types = await crm.classifiers.items("activity_type")
-    await forms.screen(query, history_text(page, actor.tz, crm.config.currency),
+    await forms.screen(target, history_text(page, actor.tz, crm.config.currency),
                history_kb(page, types, current_locale(), actor.tz))
 
 
@@ -276,7 +282,12 @@ def input_error(code: str) -> str:
 
 async def cb_contacts(query: CallbackQuery, callback_data: ClientCD, actor: Actor,
                       crm: CRM) -> None:
-    card = await crm.clients.card(actor, callback_data.id)
+    await show_contacts(query, actor, crm, callback_data.id)
+
+
+async def show_contacts(target: Message | CallbackQuery, actor: Actor, crm: CRM,
+                        client_id: int) -> None:
+    card = await crm.clients.card(actor, client_id)
     lines = [_("<b>Contacts: {name}</b>").format(name=html.escape(card.name))]
     for c in card.contacts[:CONTACTS_SHOWN]:
         bits = [html.escape(c.name)]
@@ -288,10 +299,14 @@ async def cb_contacts(query: CallbackQuery, callback_data: ClientCD, actor: Acto
         lines.append(_("No contacts yet."))
     kb = InlineKeyboardBuilder()
     if card.can_change:
+        for c in card.contacts[:CONTACTS_SHOWN]:
+            kb.button(text="✏️ " + c.name[:30],
+                      callback_data=PersonCD(person_id=c.id, action=PersonAction.OPEN))
         kb.button(text=_("➕ Add contact"),
                   callback_data=ClientCD(id=card.id, action=ClientAction.ADD_CONTACT))
+        kb.adjust(2)
     kb.row(back_to_card(card.id))
-    await forms.screen(query, clip("\n".join(lines)), kb.as_markup())
+    await forms.screen(target, clip("\n".join(lines)), kb.as_markup())
 
 
 async def cb_add_contact(query: CallbackQuery, callback_data: ClientCD, actor: Actor,

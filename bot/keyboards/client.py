@@ -49,6 +49,67 @@ class HistCD(CallbackData, prefix="h"):
     type_id: DbId | None = None  # None: every type
 
 
+class EntryAction(StrEnum):
+    OPEN = "open"
+    COMMENT = "comment"
+    OUTCOME = "outcome"
+    DELETE = "delete"
+
+
+class EntryCD(CallbackData, prefix="he"):
+    """A contact record of the history: open it for correction, or start a correction."""
+
+    activity_id: DbId
+    action: EntryAction
+
+
+class EntryOutcomeCD(CallbackData, prefix="heo"):
+    """The corrected outcome of a contact record (None: no outcome)."""
+
+    activity_id: DbId
+    outcome_id: DbId | None = None
+
+
+class EntryDeleteCD(CallbackData, prefix="hed"):
+    """«Yes, delete» of a contact record: the confirm prompt's step."""
+
+    activity_id: DbId
+    step: Step
+
+
+class PersonAction(StrEnum):
+    OPEN = "open"
+    REMOVE = "remove"
+
+
+class PersonCD(CallbackData, prefix="cp"):
+    """A contact person of a client: open their screen, or ask to remove them."""
+
+    person_id: DbId
+    action: PersonAction
+
+
+class PersonField(StrEnum):
+    NAME = "name"
+    POSITION = "position"
+    PHONE = "phone"
+    EMAIL = "email"
+
+
+class PersonEditCD(CallbackData, prefix="cpe"):
+    """Edit one field of a contact person (the new value is typed)."""
+
+    person_id: DbId
+    field: PersonField
+
+
+class PersonRemoveCD(CallbackData, prefix="cpr"):
+    """«Yes, remove» of a contact person: the confirm prompt's step."""
+
+    person_id: DbId
+    step: Step
+
+
 class SearchCD(CallbackData, prefix="s"):
     """A page of search results; the query itself waits in the FSM data (64-byte limit)."""
 
@@ -217,6 +278,16 @@ def history_kb(
                 ),
                 callback_data=PlayCD(activity_id=item.id).pack(),
             ))
+    fixes = [
+        InlineKeyboardButton(
+            text="✏️ " + item.occurred_at.astimezone(tz).strftime("%d.%m")
+            + (" " + _short(item.type.text(locale), 12) if item.type else ""),
+            callback_data=EntryCD(activity_id=item.id, action=EntryAction.OPEN).pack(),
+        )
+        for item in page.items if item.can_correct
+    ]
+    for i in range(0, len(fixes), 3):
+        kb.row(*fixes[i : i + 3])
     filters = [InlineKeyboardButton(
         text=("• " if tid is None else "") + _("All"),
         callback_data=HistCD(client_id=cid, page=0).pack(),

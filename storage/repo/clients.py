@@ -113,6 +113,10 @@ async def contacts_of(session: AsyncSession, client_id: int) -> Sequence[Contact
     return (await session.scalars(stmt)).all()
 
 
+async def contact_person(session: AsyncSession, person_id: int) -> ContactPerson | None:
+    return await session.get(ContactPerson, person_id)
+
+
 async def open_deals(session: AsyncSession, client_id: int) -> Sequence[Deal]:
     stmt = (
         select(Deal)

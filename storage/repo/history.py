@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Activity, Client, Deal, Invoice, PlannedContact
@@ -38,6 +38,10 @@ async def last_activity(session: AsyncSession, client_id: int) -> Activity | Non
 
 async def activity(session: AsyncSession, activity_id: int) -> Activity | None:
     return await session.get(Activity, activity_id)
+
+
+async def delete_activity(session: AsyncSession, activity_id: int) -> None:
+    await session.execute(delete(Activity).where(Activity.id == activity_id))
 
 
 async def deal_titles(session: AsyncSession, ids: set[int]) -> dict[int, str]:
