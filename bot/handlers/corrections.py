@@ -18,7 +18,6 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot import forms
 from bot.filters import FormText
 from bot.handlers.clients import input_error, show_contacts, show_history
-from bot.handlers.log import OUTCOMES_FOR
 from bot.keyboards.client import (
     ClientAction,
     ClientCD,
@@ -35,6 +34,7 @@ from bot.keyboards.client import (
 )
 from bot.render import current_locale, fmt_datetime
 from bot.texts import role_name
+from crm.classifiers import outcomes_for
 from crm.clients import ContactView
 from crm.dto import Actor
 from crm.errors import InvalidInput
@@ -141,10 +141,8 @@ async def msg_entry_comment(message: Message, actor: Actor, crm: CRM,
 async def cb_entry_outcome(query: CallbackQuery, callback_data: EntryCD, actor: Actor,
                            crm: CRM) -> None:
     view = await crm.history.entry(actor, callback_data.activity_id)
-    outcomes = await crm.classifiers.items("outcome")
-    wanted = OUTCOMES_FOR.get(view.item.type.code if view.item.type else "")
-    if wanted:
-        outcomes = [o for o in outcomes if o.code in wanted]
+    outcomes = outcomes_for(view.item.type.code if view.item.type else "",
+                            await crm.classifiers.items("outcome"))
     loc, aid = current_locale(), view.item.id
     kb = InlineKeyboardBuilder()
     for o in outcomes:
