@@ -77,6 +77,7 @@ class Logged:
     client_id: int
     deal_id: int | None
     open_deals: list[tuple[int, str]]
+    client_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +382,8 @@ async def log_contact(
             planned.status = "done"
             planned.done_at = now
     await s.flush()
-    return Logged(row.id, client.id, deal_id, [(d.id, d.title) for d in open_deals])
+    return Logged(row.id, client.id, deal_id, [(d.id, d.title) for d in open_deals],
+                  client_name=client.name)
 
 
 async def plan_contact(

@@ -86,7 +86,7 @@ async def test_manager_main_path_over_http(api: FakeBotAPI, tmp_path: Path) -> N
         press(max_, "Дозвонился")
         await reply_with(max_, "комментарий")
         max_.send_text("Обсудили цену, думают")
-        await reply_with(max_, "Какой следующий шаг")
+        await reply_with(max_, "следующий шаг")
         press(max_, "завтра 10:00")
         await reply_with(max_, "Следующий контакт с")
         # Next day, the client refuses: close the deal as lost from the card.
@@ -99,7 +99,7 @@ async def test_manager_main_path_over_http(api: FakeBotAPI, tmp_path: Path) -> N
         press(max_, "Не заинтересован")
         await reply_with(max_, "комментарий")
         max_.send_text("Дорого")
-        await reply_with(max_, "Какой следующий шаг")
+        await reply_with(max_, "следующий шаг")
         press(max_, "Сделка проиграна")
         await reply_with(max_, "проиграна")
         press(max_, "Цена")

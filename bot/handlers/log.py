@@ -120,8 +120,13 @@ async def _save_log(target: Message | CallbackQuery, actor: Actor, crm: CRM,
         attachment_kind="voice" if voice else None, attachment_ref=voice,
     )
     await ask_next_step(target, state, client_id, logged.deal_id,
-                        _("✅ Saved to the history. What is the next step?"),
+                        saved_text(logged.client_name),
                         crm.clock.now().timestamp())
+
+
+def saved_text(client_name: str) -> str:
+    return _("✅ «{name}»: saved to the history. What is the next step?").format(
+        name=html.escape(client_name))
 
 
 async def ask_next_step(target: Message | CallbackQuery, state: FSMContext, client_id: int,
@@ -394,7 +399,7 @@ async def cb_forward(query: CallbackQuery, callback_data: FwdCD, actor: Actor, c
         attachment_kind=draft.get("kind"), attachment_ref=draft.get("ref"),
     )
     await ask_next_step(query, state, callback_data.client_id, logged.deal_id,
-                        _("✅ Saved to the history. What is the next step?"),
+                        saved_text(logged.client_name),
                         crm.clock.now().timestamp())
 
 
