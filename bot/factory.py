@@ -16,7 +16,17 @@ from aiogram.types import BotCommandScopeDefault, Message
 from bot import forms
 from bot.config import Settings
 from bot.filters import menu_texts
-from bot.handlers import clients, common, deals, log, new_client, people, start, stranger
+from bot.handlers import (
+    clients,
+    common,
+    deals,
+    log,
+    my_clients,
+    new_client,
+    people,
+    start,
+    stranger,
+)
 from bot.handlers import reminders as reminder_handlers
 from bot.i18n import ActorI18nMiddleware, create_i18n
 from bot.keyboards.menu import commands_for
@@ -100,6 +110,7 @@ def create_dispatcher(
         common.create_router(),
         people.create_router(),
         clients.create_router(),
+        my_clients.create_router(),
         log.create_router(),
         new_client.create_router(),
         deals.create_router(),
