@@ -20,10 +20,11 @@ from bot.render import (
     fmt_money,
     fmt_time,
 )
+from bot.texts import role_name
 from bot.views import event_text
 from crm.digest import Digest, Figures, OverdueInvoice, StalledDeal
 from crm.history import HistoryItem
-from crm.reminders import OverdueView, ReminderView
+from crm.reminders import InviteUsedView, OverdueView, ReminderView
 
 LAST_TEXT_LIMIT = 300
 
@@ -90,6 +91,17 @@ def overdue_text(view: OverdueView, late_since: datetime | None = None) -> str:
     if late_since is not None:
         lines.insert(0, late_line(late_since, tz))
     return clip("\n".join(lines))
+
+
+def invite_used_text(view: InviteUsedView) -> str:
+    role = role_name(view.role)
+    if view.team_name:
+        role = _("{role} (team «{team}»)").format(role=role, team=e(view.team_name))
+    if view.author_name is None:
+        return _("✅ «{name}» joined as {role} with your invitation").format(
+            name=e(view.name), role=role)
+    return _("✅ «{name}» joined as {role} with an invitation from «{author}»").format(
+        name=e(view.name), role=role, author=e(view.author_name))
 
 
 def _period(d: Digest) -> str:

@@ -36,7 +36,7 @@ def today_text(view: TodayView, tz: ZoneInfo, currency: str) -> str:
         lines.append("")
         lines.append(_("⚠️ Overdue: {n}").format(n=len(view.overdue)))
         for item in view.overdue[:15]:
-            lines.append(f"• {fmt_datetime(item.due_at, tz)} — {e(item.client_name)}")
+            lines.append(f"⚠️ {fmt_datetime(item.due_at, tz)} — {e(item.client_name)}")
     lines.append("")
     if view.today:
         lines.append(_("📞 Planned for today: {n}").format(n=len(view.today)))
@@ -59,6 +59,17 @@ def today_text(view: TodayView, tz: ZoneInfo, currency: str) -> str:
             )
         )
     return clip("\n".join(lines))
+
+
+def team_overdue_text(view: TodayView, tz: ZoneInfo) -> str:
+    """A head's Today goes on with the team's overdue contacts (empty when there are none)."""
+    if not view.team_overdue:
+        return ""
+    lines = ["", _("👥 Team: overdue {n}").format(n=len(view.team_overdue))]
+    for item in view.team_overdue[:15]:
+        lines.append(f"⚠️ {fmt_datetime(item.due_at, tz)} — {e(item.client_name)} · "
+                     f"{e(item.owner_name)}")
+    return "\n".join(lines)
 
 
 def card_text(card: ClientCard, tz: ZoneInfo) -> str:

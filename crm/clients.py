@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +37,7 @@ from storage.repo import clients as repo
 from storage.repo import people as people_repo
 
 PAGE = 8
+LIST_PAGE = 10
 FUZZY_CAP = 5000
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CARD_CLASSIFIERS = ("region", "industry", "segment", "source", "campaign")
@@ -55,6 +57,27 @@ class SearchPage:
     page: int
     pages: int
     total: int
+
+
+class ListFilter(StrEnum):
+    """Which of the actor's clients "My clients" lists."""
+
+    ALL = "all"
+    STAGE = "stage"  # an open deal at a given stage
+    NO_NEXT = "nonext"  # no next contact planned
+    OVERDUE = "overdue"  # an invoice past its due date and not paid
+
+
+@dataclass(frozen=True, slots=True)
+class ClientListPage:
+    filter: ListFilter
+    stage: Label | None
+    items: list[ClientRef]
+    page: int
+    pages: int
+    total: int
+    # Heads, admins and service see other managers' clients: each shows its manager.
+    shows_owner: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +277,50 @@ class ClientService:
             refs = [ClientRef(c.id, c.name, self._phone_hint(c)) for c in rows]
             return self._page(query, refs, page, len(matched))
 
+    async def my_clients(
+        self, actor: Actor, flt: ListFilter, stage_id: int | None = None, page: int = 0
+    ) -> ClientListPage:
+        """The clients the actor sees (as in search), filtered, a page of LIST_PAGE by name.
+        A page past the end shows the last one; an unknown stage is not available."""
+        if (flt is ListFilter.STAGE) != (stage_id is not None):
+            raise InvalidInput("filter")
+        scope = client_scope(actor)
+        shows_owner = scope.everything or scope.team_id is not None
+        page = max(page, 0)
+        today = self.clock.now().astimezone(actor.tz).date()
+        async with self.db.transaction() as s:
+            stage: Label | None = None
+            if stage_id is not None:
+                found = await cls_repo.stage(s, valid_id(stage_id))
+                if found is None:
+                    raise NotAvailable()
+                stage = Label(found.id, found.code, found.name_ru, found.name_en)
+
+            async def fetch(at: int) -> tuple[list[repo.ListRow], int]:
+                return await repo.list_clients(
+                    s, visibility(actor), stage_id=stage_id,
+                    no_next_contact=flt is ListFilter.NO_NEXT,
+                    overdue_before=today if flt is ListFilter.OVERDUE else None,
+                    limit=LIST_PAGE, offset=at * LIST_PAGE,
+                )
+
+            rows, total = await fetch(page)
+            pages = max(1, -(-total // LIST_PAGE))
+            if page >= pages:
+                # The list shrank since the button was drawn: show its last page.
+                page = pages - 1
+                rows, total = await fetch(page)
+        items = [
+            ClientRef(r.id, r.name, (r.owner_name or "") if shows_owner else self._hint(r.phones))
+            for r in rows
+        ]
+        return ClientListPage(flt, stage, items, page, pages, total, shows_owner)
+
+    @staticmethod
+    def _hint(phones: str | None) -> str:
+        found = split_list(phones)
+        return format_phone(found[0]) if found else ""
+
     async def summaries(self, actor: Actor, query: str) -> list[ClientSummary]:
         """The first page of a search, with phones, e-mails and address, in one more query."""
         found = await self.search(actor, query)
@@ -267,8 +334,7 @@ class ClientService:
 
     @staticmethod
     def _phone_hint(client: Client) -> str:
-        phones = split_list(client.phones)
-        return format_phone(phones[0]) if phones else ""
+        return ClientService._hint(client.phones)
 
     @staticmethod
     def _page(query: str, refs: list[ClientRef], page: int, total: int) -> SearchPage:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -96,6 +96,7 @@ class AgendaItem:
     client_name: str
     due_at: datetime
     note: str | None
+    owner_name: str | None = None  # in a head's team section
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,8 @@ class TodayView:
     open_amount: Decimal
     overdue_invoices: int
     overdue_amount: Decimal
+    # A head's Today: what the team's members let slip, each with the member's name.
+    team_overdue: list[AgendaItem] = field(default_factory=list)
 
 
 def may_correct(actor: Actor, own: Ownership, row: Activity, now: datetime) -> bool:
@@ -513,8 +516,16 @@ class PlanningService:
             amount = sum((d.amount for d in deals), Decimal(0))
             local_today = now.astimezone(tz).date()
             debts = await repo.overdue_debts(s, actor.id, local_today)
+            team: list[AgendaItem] = []
+            if actor.role is Role.HEAD and actor.team_id is not None:
+                team = [
+                    AgendaItem(p.id, p.client_id, client, p.due_at, p.note, owner)
+                    for p, client, owner in await repo.team_overdue(
+                        s, actor.team_id, actor.id, start
+                    )
+                ]
             return TodayView(
                 day=local_today, overdue=overdue, today=today, open_deals=count,
                 open_amount=amount, overdue_invoices=len(debts),
-                overdue_amount=sum(debts, Decimal(0)),
+                overdue_amount=sum(debts, Decimal(0)), team_overdue=team,
             )

@@ -8,7 +8,9 @@ key carries what makes the notification unique, so enqueueing twice is harmless:
   new key (a new reminder) and the old pending row is cancelled;
 * an overdue invoice: ``overdue:{invoice_id}:{bucket}`` (every N days one bucket), and
   ``overdue:{invoice_id}:h{bucket}:{head_id}`` for the head once it is M days overdue;
-* a digest: ``digest:{user_id}:{local date}``.
+* a digest: ``digest:{user_id}:{local date}``;
+* an invitation used: ``invite_used:{invite_id}:{recipient_id}``, to its author and the admins,
+  enqueued in the transaction that registers the newcomer.
 
 Payloads carry ids only; the text is rendered when the row is sent, from what is true then.
 """
@@ -28,6 +30,7 @@ from storage.repo import notify as repo
 from storage.repo import outbox as outbox_repo
 
 REMINDER, OVERDUE, DIGEST = "reminder", "overdue", "digest"
+INVITE_USED = "invite_used"
 # A reminder that fires this much after its time says it is late.
 LATE_AFTER = timedelta(minutes=5)
 # After a longer outage, contacts older than this get no reminder (the digest lists them).
@@ -47,6 +50,27 @@ def overdue_key(invoice_id: int, bucket: int, head_id: int | None = None) -> str
 
 def digest_key(user_id: int, day: date) -> str:
     return f"digest:{user_id}:{day.isoformat()}"
+
+
+def invite_used_key(invite_id: int, recipient_id: int) -> str:
+    return f"invite_used:{invite_id}:{recipient_id}"
+
+
+async def enqueue_invite_used(
+    s: Any, invite_id: int, author_id: int, newcomer_id: int, now: datetime
+) -> int:
+    """Tell the invitation's author and every admin (each once) that it was used; in the
+    caller's transaction, so the notice exists exactly when the registration does."""
+    admins = await repo.active_admins(s)
+    author = (await repo.users_by_ids(s, {author_id})).get(author_id)
+    people = {u.id: u for u in [*([author] if author else []), *admins]}
+    rows = [
+        _row(invite_used_key(invite_id, u.id), INVITE_USED, u,
+             {"invite_id": invite_id, "user_id": newcomer_id}, now, now, Uptime(now, now))
+        for u in people.values()
+        if u.id != newcomer_id and u.is_active and not u.unreachable
+    ]
+    return await outbox_repo.insert_if_absent(s, rows) if rows else 0
 
 
 @dataclass(frozen=True, slots=True)

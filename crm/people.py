@@ -12,6 +12,7 @@ from crm.clock import Clock
 from crm.config import CRMConfig
 from crm.dto import Actor, InviteLink, Person, StartResult, TeamInfo
 from crm.errors import Conflict, Forbidden, InvalidInput, NotAvailable, valid_id
+from crm.notifications import enqueue_invite_used
 from crm.roles import Role, can_invite, can_list_people, can_manage_people, invitable_roles
 from storage.db import Database
 from storage.models import Invite, Team, User
@@ -122,6 +123,7 @@ class PeopleService:
                     raise Conflict("invite_used")
                 repo.audit(s, user.id, "invite.accepted", "user", user.id,
                            {"role": invite.role, "invite_id": invite.id}, now)
+                await enqueue_invite_used(s, invite.id, invite.created_by_id, user.id, now)
                 return StartResult(to_actor(user), created=created, via_invite=True)
 
             if user is not None:

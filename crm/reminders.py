@@ -28,7 +28,7 @@ from crm.parsing import format_phone
 from crm.roles import Role
 from crm.when import WorkHours, next_work_start, quick_when
 from storage.db import Database
-from storage.models import Client, Deal, Invoice, PlannedContact, User
+from storage.models import Client, Deal, Invite, Invoice, PlannedContact, User
 from storage.repo import classifiers as cls_repo
 from storage.repo import clients as clients_repo
 from storage.repo import history as history_repo
@@ -93,6 +93,15 @@ class Moved:
     planned_id: int
     client_id: int
     due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InviteUsedView:
+    recipient: Recipient
+    name: str
+    role: Role
+    team_name: str | None
+    author_name: str | None  # None: the recipient wrote the invitation
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +231,23 @@ class ReminderService:
             if user.role not in ("head", "manager", "admin"):
                 return Skip("role")
             return recipient(user, self.config.default_locale)
+
+    async def invite_used_view(self, item: OutboxItem) -> InviteUsedView | Skip:
+        async with self.db.transaction() as s:
+            user = await people_repo.user_by_id(s, item.user_id or 0)
+            if user is None or not user.is_active or user.unreachable:
+                return Skip("user inactive")
+            newcomer = await people_repo.user_by_id(s, int(item.payload.get("user_id", 0)))
+            invite = await s.get(Invite, int(item.payload.get("invite_id", 0)))
+            if newcomer is None or invite is None:
+                return Skip("invite gone")
+            team = await people_repo.team_by_id(s, newcomer.team_id) if newcomer.team_id else None
+            author = None
+            if invite.created_by_id != user.id:
+                found = await people_repo.user_by_id(s, invite.created_by_id)
+                author = found.name if found else "?"
+            return InviteUsedView(recipient(user, self.config.default_locale), newcomer.name,
+                                  Role(newcomer.role), team.name if team else None, author)
 
     # --- one tap under a reminder --------------------------------------------------------
 

@@ -35,8 +35,8 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.charts import digest_chart, has_chart
 from bot.keyboards.reminders import digest_kb, overdue_kb, reminder_kb
-from bot.notices import digest_parts, overdue_text, reminder_text
-from crm.notifications import DIGEST, OVERDUE, REMINDER, is_late
+from bot.notices import digest_parts, invite_used_text, overdue_text, reminder_text
+from crm.notifications import DIGEST, INVITE_USED, OVERDUE, REMINDER, is_late
 from crm.outbox import OutboxItem
 from crm.reminders import Recipient, Skip
 from crm.service import CRM
@@ -102,6 +102,7 @@ class Sender:
         self._changed = asyncio.Event()
         self._renderers: dict[str, Callable[[OutboxItem, bool], Awaitable[Prepared | Skip]]] = {
             REMINDER: self._reminder, OVERDUE: self._overdue, DIGEST: self._digest,
+            INVITE_USED: self._invite_used,
         }
 
     async def deliver(self, items: list[OutboxItem]) -> DeliveryStats:
@@ -282,6 +283,14 @@ class Sender:
             markup = overdue_kb(view)
         payload = {**item.payload, "late": late, "days": view.days_overdue}
         return Prepared([Outgoing(text, markup)], payload)
+
+    async def _invite_used(self, item: OutboxItem, late: bool) -> Prepared | Skip:
+        view = await self.crm.reminders.invite_used_view(item)
+        if isinstance(view, Skip):
+            return view
+        with self._locale(view.recipient):
+            text = invite_used_text(view)
+        return Prepared([Outgoing(text)], item.payload)
 
     async def _digest(self, item: OutboxItem, late: bool) -> Prepared | Skip:
         who = await self.crm.reminders.digest_recipient(item)

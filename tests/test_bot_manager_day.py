@@ -237,7 +237,7 @@ async def test_forwarded_message_goes_into_history(harness: Harness, crm: CRM) -
                                                sender_user_name="Иванов"),
     ))
     calls = await harness.press(MAX, button(calls, "ИВАНОВ"))
-    assert "Saved to the history" in last_text(calls)
+    assert "saved to the history" in last_text(calls)
     actor = await crm.people.identify(MAX.id)
     assert actor
     page = await crm.history.page(actor, client_id)

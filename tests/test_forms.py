@@ -176,7 +176,7 @@ async def test_a_photo_or_a_document_goes_into_a_clients_history(
     assert "Into which client's history should this photo go?" in last_text(calls)
     calls = await harness.send(MAX, "acme")
     calls = await harness.press(MAX, button(calls, "Acme"))
-    assert "Saved to the history" in last_text(calls)
+    assert "saved to the history" in last_text(calls)
     page = await crm.history.page(max_, ref.id)
     assert page.total == 1 and page.items[0].attachment_kind == "photo"
     assert page.items[0].text == "business card"

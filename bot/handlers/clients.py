@@ -45,7 +45,14 @@ from bot.keyboards.client import (
 from bot.keyboards.menu import BTN_FIND, BTN_TODAY, main_menu
 from bot.render import clip, current_locale
 from bot.texts import error_text
-from bot.views import card_text, classifier_title, history_text, search_text, today_text
+from bot.views import (
+    card_text,
+    classifier_title,
+    history_text,
+    search_text,
+    team_overdue_text,
+    today_text,
+)
 from crm.clients import CARD_CLASSIFIERS
 from crm.dto import Actor
 from crm.errors import InvalidInput
@@ -72,16 +79,17 @@ PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s()\-]{5,}\d")
 async def send_today(message: Message, actor: Actor, crm: CRM) -> None:
     view = await crm.planning.today(actor)
     kb = InlineKeyboardBuilder()
-    for item in (view.overdue + view.today)[:30]:
+    late = {id(item) for item in view.overdue + view.team_overdue}
+    for item in (view.overdue + view.today + view.team_overdue)[:30]:
         when = item.due_at.astimezone(actor.tz).strftime("%d.%m %H:%M")
+        owner = f" · {item.owner_name[:20]}" if item.owner_name else ""
         kb.button(
-            text=f"{'⚠️ ' if item in view.overdue else ''}{when} {item.client_name[:30]}",
+            text=f"{'⚠️ ' if id(item) in late else ''}{when} {item.client_name[:30]}{owner}",
             callback_data=ClientCD(id=item.client_id, action=ClientAction.OPEN),
         )
     kb.adjust(1)
-    await message.answer(
-        today_text(view, actor.tz, crm.config.currency), reply_markup=kb.as_markup()
-    )
+    text = today_text(view, actor.tz, crm.config.currency) + team_overdue_text(view, actor.tz)
+    await message.answer(clip(text), reply_markup=kb.as_markup())
 
 
 async def cmd_today(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:

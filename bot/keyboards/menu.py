@@ -10,6 +10,7 @@ from crm.roles import Role, can_invite, can_list_people
 
 # Lazy texts so that handlers can match a pressed menu button in whatever language it was.
 BTN_TODAY = __("📅 Today")
+BTN_MY_CLIENTS = __("👥 My clients")
 BTN_FIND = __("🔎 Find")
 BTN_NEW = __("➕ New client")
 BTN_REPORTS = __("📊 Reports")
@@ -20,16 +21,21 @@ BTN_LANGUAGE = __("🌐 Language")
 # The msgids, for recognising a menu button typed into a form (see bot.filters.FormText).
 MENU_BUTTONS = tuple(
     str(b._args[0])  # babel's LazyProxy keeps the msgid as its first argument
-    for b in (BTN_TODAY, BTN_FIND, BTN_NEW, BTN_REPORTS, BTN_PEOPLE, BTN_INVITE, BTN_HELP,
-              BTN_LANGUAGE)
+    for b in (BTN_TODAY, BTN_MY_CLIENTS, BTN_FIND, BTN_NEW, BTN_REPORTS, BTN_PEOPLE, BTN_INVITE,
+              BTN_HELP, BTN_LANGUAGE)
 )
 
 
 def main_menu(role: Role) -> ReplyKeyboardMarkup:
     rows: list[list[KeyboardButton]] = []
-    work_row: list[KeyboardButton] = []
+    day_row: list[KeyboardButton] = []
     if role in (Role.ADMIN, Role.HEAD, Role.MANAGER):
-        work_row.append(KeyboardButton(text=str(BTN_TODAY)))
+        day_row.append(KeyboardButton(text=str(BTN_TODAY)))
+    if role is not Role.MARKETER:
+        day_row.append(KeyboardButton(text=str(BTN_MY_CLIENTS)))
+    if day_row:
+        rows.append(day_row)
+    work_row: list[KeyboardButton] = []
     work_row.append(KeyboardButton(text=str(BTN_FIND)))
     if role is not Role.SERVICE:
         work_row.append(KeyboardButton(text=str(BTN_NEW)))

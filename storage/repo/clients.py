@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Client, ContactPerson, Deal, Invoice, PlannedContact, User
@@ -76,6 +76,58 @@ async def search_candidates(
     sub = stmt.subquery()
     rows = await session.execute(select(sub.c.id, sub.c.name, sub.c.search_text))
     return [(r[0], r[1], r[2]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    id: int
+    name: str
+    phones: str | None
+    owner_name: str | None
+
+
+async def list_clients(
+    session: AsyncSession,
+    vis: Visibility,
+    *,
+    stage_id: int | None = None,
+    no_next_contact: bool = False,
+    overdue_before: date | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[list[ListRow], int]:
+    """A page of visible clients by name, with their manager's name, and how many there are.
+
+    Two queries whatever the page holds. The stage and invoice filters are EXISTS over
+    indexed columns (deals.client_id, invoices.deal_id).
+    """
+    stmt = _visible(select(Client.id), vis)
+    if stage_id is not None:
+        stmt = stmt.where(exists().where(
+            Deal.client_id == Client.id, Deal.status == "open", Deal.stage_id == stage_id
+        ))
+    if no_next_contact:
+        # planned_contacts has no index on client_id: NOT IN reads the planned ones once
+        # (a hashed subplan, SQLite's list subquery) where NOT EXISTS would scan per client.
+        stmt = stmt.where(Client.id.not_in(
+            select(PlannedContact.client_id).where(PlannedContact.status == "planned")
+        ))
+    if overdue_before is not None:
+        # A fully paid invoice is marked paid (crm.billing), so an open one past due is owed.
+        stmt = stmt.where(exists().where(
+            Deal.client_id == Client.id, Invoice.deal_id == Deal.id,
+            Invoice.status == "open", Invoice.due_on < overdue_before,
+        ))
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    page = (
+        stmt.add_columns(Client.name, Client.phones, User.name)
+        .outerjoin(User, User.id == Client.owner_id)
+        .order_by(Client.name_norm, Client.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = await session.execute(page)
+    return [ListRow(r[0], r[1], r[2], r[3]) for r in rows], total
 
 
 async def clients_by_ids(session: AsyncSession, ids: list[int]) -> Sequence[Client]:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Activity, Client, Deal, Invoice, PlannedContact
+from storage.models import Activity, Client, Deal, Invoice, PlannedContact, User
 from storage.repo.deals import paid_by_invoice
 
 
@@ -88,6 +88,29 @@ async def agenda(
         .limit(200)
     )
     return [(r[0], r[1]) for r in rows]
+
+
+async def team_overdue(
+    session: AsyncSession, team_id: int, head_id: int, before: datetime
+) -> Sequence[tuple[PlannedContact, str, str]]:
+    """Planned contacts of a team's members (the head aside) due before `before`, with the
+    client's and the member's names; by owner, over the (owner, status, due) index."""
+    rows = await session.execute(
+        select(PlannedContact, Client.name, User.name)
+        .join(Client, Client.id == PlannedContact.client_id)
+        .join(User, User.id == PlannedContact.owner_id)
+        .where(
+            PlannedContact.owner_id.in_(
+                select(User.id).where(User.team_id == team_id, User.id != head_id)
+            ),
+            PlannedContact.status == "planned",
+            PlannedContact.due_at < before,
+            Client.is_deleted.is_(False),
+        )
+        .order_by(PlannedContact.due_at)
+        .limit(200)
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 async def touch_deal(session: AsyncSession, deal_id: int, at: datetime) -> None:

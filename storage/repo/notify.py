@@ -106,6 +106,11 @@ async def heads_of_team(s: AsyncSession, team_id: int) -> Sequence[User]:
     return (await s.scalars(stmt.order_by(User.id))).all()
 
 
+async def active_admins(s: AsyncSession) -> Sequence[User]:
+    stmt = select(User).where(User.role == "admin", User.is_active.is_(True))
+    return (await s.scalars(stmt.order_by(User.id))).all()
+
+
 async def digest_recipients(s: AsyncSession) -> Sequence[User]:
     stmt = select(User).where(User.role.in_(NOTIFIED_ROLES), User.is_active.is_(True))
     return (await s.scalars(stmt.order_by(User.id))).all()
