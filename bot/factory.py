@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.filters import menu_texts
 from bot.handlers import clients, common, deals, log, new_client, people, start, stranger
 from bot.handlers import reminders as reminder_handlers
+from bot.handlers import settings as settings_handlers
 from bot.i18n import ActorI18nMiddleware, create_i18n
 from bot.keyboards.menu import commands_for
 from bot.middlewares import ActorMiddleware
@@ -99,6 +100,7 @@ def create_dispatcher(
         stranger.create_router(),
         common.create_router(),
         people.create_router(),
+        settings_handlers.create_router(),
         clients.create_router(),
         log.create_router(),
         new_client.create_router(),

@@ -59,6 +59,13 @@ def error_text(err: CRMError) -> str:
         "when_past": _("That time has already passed. Pick a time in the future."),
         "when_far": _("That is too far ahead: plan within two years."),
         "subject": _("A subject is 1 to 500 characters."),
+        "timezone": _("I do not know this time zone. Pick a city from the buttons or type a "
+                      "name like Europe/Moscow or Asia/Novosibirsk."),
+        "work_hours": _("I did not understand the hours. Examples: 9-18, 09:00–18:30; the start "
+                        "must be before the end."),
+        "time_of_day": _("I did not understand the time. Examples: 9:00, 08:30, 18:15."),
+        "work_days": _("Unknown day of the week."),
+        "work_days_empty": _("At least one working day must stay on."),
     }
     return texts.get(err.code) or _("Something is wrong with that input. Please try again.")
 
