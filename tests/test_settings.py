@@ -6,19 +6,24 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from aiogram.methods import SetMyCommands
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import inspect, text
 
 from bot.keyboards.settings import SetDayCD, SetZoneCD
 from crm.clock import FrozenClock
+from crm.dto import Actor
 from crm.errors import InvalidInput
+from crm.roles import Role
 from crm.service import CRM
 from crm.settings import parse_time_of_day, parse_timezone, parse_work_hours, with_day
 from storage.db import Database
 from storage.migrate import downgrade, upgrade
+from tests.conftest import ADMIN_TG
 from tests.factories import person
 from tests.harness import (
+    BOT_USERNAME,
     Harness,
     TgUser,
     alerts,
@@ -296,3 +301,55 @@ async def test_migration_0003_up_and_down_keeps_data(any_db: Database) -> None:
         row = (await conn.execute(text("SELECT digest_enabled, digest_time_min FROM users"))
                ).one()
     assert (bool(row[0]), row[1]) == (True, None)
+
+
+# --- /help and the command menu per role -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "has", "lacks"),
+    [
+        (Role.ADMIN, ["/today", "/digest", "/new", "/invite", "/people", "/newteam"], []),
+        (Role.HEAD, ["/today", "/digest", "/new", "/invite", "/people"], ["/newteam"]),
+        (Role.MANAGER, ["/today", "/digest", "/new"], ["/invite", "/people", "/newteam"]),
+        (Role.MARKETER, ["/new"], ["/today", "/digest", "/invite", "/newteam"]),
+        (Role.SERVICE, [], ["/today", "/digest", "/new", "/invite", "/people"]),
+    ],
+)
+async def test_help_lists_what_the_role_can_do(
+    harness: Harness, crm: CRM, role: Role, has: list[str], lacks: list[str]
+) -> None:
+    user = TgUser(ADMIN_TG if role is Role.ADMIN else 2100, "Kim", None, language_code="en")
+    if role is not Role.ADMIN:
+        await person(crm, user.id, "Kim", role)
+    else:
+        await crm.people.start(ADMIN_TG, "Anna", None, "en", None)
+    help_text = last_text(await harness.send(user, "/help"))
+    common = ["/find", "/settings", "/lang", "/cancel", "/help", f"@{BOT_USERNAME}",
+              "📝 log a call", "plan the next contact", "⚙️ Settings /settings"]
+    for part in common + has:
+        assert part in help_text, part
+    for part in lacks:
+        assert part not in help_text, part
+    # The command menu the role gets at /start matches, in both languages.
+    for locale, cancel in (("en", "Leave the current form"), ("ru", "Выйти из формы")):
+        await crm.people.set_locale(await _actor(crm, user.id), locale)
+        calls = await harness.send(user, "/start")
+        [menu] = [c for c in calls if isinstance(c, SetMyCommands)]
+        commands = {c.command: c.description for c in menu.commands}
+        assert commands["cancel"] == cancel and "settings" in commands
+        assert {h.lstrip("/") for h in has} <= set(commands)
+        assert not {h.lstrip("/") for h in lacks} & set(commands)
+
+
+async def _actor(crm: CRM, tg_id: int) -> Actor:
+    actor = await crm.people.identify(tg_id)
+    assert actor is not None
+    return actor
+
+
+async def test_help_in_russian(harness: Harness, crm: CRM) -> None:
+    await person(crm, OLGA.id, "Ольга", locale="ru")
+    help_text = last_text(await harness.send(OLGA, "❓ Помощь"))
+    assert "⚙️ Настройки /settings" in help_text and "/cancel" in help_text
+    assert "📅 Сегодня /today" in help_text

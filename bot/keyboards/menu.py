@@ -64,6 +64,8 @@ def commands_for(role: Role | None) -> list[BotCommand]:
             cmds.append(BotCommand(command="people", description=_("People and roles")))
         if role is Role.ADMIN:
             cmds.append(BotCommand(command="newteam", description=_("Create a team")))
+        cmds.append(BotCommand(command="settings", description=_("Settings")))
         cmds.append(BotCommand(command="lang", description=_("Language")))
+        cmds.append(BotCommand(command="cancel", description=_("Leave the current form")))
     cmds.append(BotCommand(command="help", description=_("Help")))
     return cmds
