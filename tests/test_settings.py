@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from aiogram.methods import SetMyCommands
+from aiogram.methods import SetMyCommands, SetMyDescription, SetMyShortDescription
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import inspect, text
 
+from bot.factory import create_dispatcher, set_bot_profile, set_default_commands
 from bot.keyboards.settings import SetDayCD, SetZoneCD
 from crm.clock import FrozenClock
 from crm.dto import Actor
@@ -30,6 +31,7 @@ from tests.harness import (
     button,
     buttons,
     last_text,
+    make_bot,
     reply_keyboard,
     texts,
 )
@@ -353,3 +355,23 @@ async def test_help_in_russian(harness: Harness, crm: CRM) -> None:
     help_text = last_text(await harness.send(OLGA, "❓ Помощь"))
     assert "⚙️ Настройки /settings" in help_text and "/cancel" in help_text
     assert "📅 Сегодня /today" in help_text
+
+
+# --- what people see before pressing Start -----------------------------------------------
+
+
+async def test_bot_description_is_set_in_both_languages(crm: CRM) -> None:
+    bot, session = make_bot()
+    dp = create_dispatcher(crm, default_locale="ru")
+    await set_default_commands(bot, dp)
+    await set_bot_profile(bot, dp)
+    long = {c.language_code: c.description for c in session.calls
+            if isinstance(c, SetMyDescription)}
+    short = {c.language_code: c.short_description for c in session.calls
+             if isinstance(c, SetMyShortDescription)}
+    assert set(long) == set(short) == {"ru", "en", None}
+    assert "CRM отдела продаж" in (long["ru"] or "") and long[None] == long["ru"]
+    assert "sales team, right in Telegram" in (long["en"] or "")
+    assert "По приглашению" in (short["ru"] or "") and "By invitation" in (short["en"] or "")
+    assert all(len(t or "") <= 512 for t in long.values())
+    assert all(0 < len(t or "") <= 120 for t in short.values())
