@@ -17,6 +17,7 @@ from bot.factory import (
     create_dispatcher,
     create_storage,
     crm_config,
+    set_bot_profile,
     set_default_commands,
 )
 from crm.service import CRM
@@ -86,6 +87,7 @@ async def run(settings: Settings, *, polling: bool = True, scheduler: bool = Tru
             runner.start()
         if polling:
             await set_default_commands(bot, dp)
+            await set_bot_profile(bot, dp)
             await bot.delete_webhook(drop_pending_updates=False)
             await dp.start_polling(bot, handle_signals=True)
         else:

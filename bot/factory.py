@@ -12,6 +12,7 @@ from aiogram.enums import ChatType, ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommandScopeDefault, Message
+from aiogram.utils.i18n import gettext as _
 
 from bot import forms
 from bot.config import Settings
@@ -29,6 +30,7 @@ from bot.handlers import (
     stranger,
 )
 from bot.handlers import reminders as reminder_handlers
+from bot.handlers import settings as settings_handlers
 from bot.i18n import ActorI18nMiddleware, create_i18n
 from bot.keyboards.menu import commands_for
 from bot.middlewares import ActorMiddleware
@@ -110,6 +112,7 @@ def create_dispatcher(
         stranger.create_router(),
         common.create_router(),
         people.create_router(),
+        settings_handlers.create_router(),
         clients.create_router(),
         corrections.create_router(),
         my_clients.create_router(),
@@ -139,3 +142,30 @@ async def set_default_commands(bot: Bot, dp: Dispatcher) -> None:
             await bot.set_my_commands(cmds, scope=BotCommandScopeDefault(), language_code=locale)
         with i18n.use_locale(i18n.default_locale):
             await bot.set_my_commands(commands_for(None), scope=BotCommandScopeDefault())
+
+
+def bot_description() -> str:
+    """What people see in an empty chat with the bot, before they press Start."""
+    return _(
+        "Salesbot is the CRM of a sales team, right in Telegram: clients and their history, "
+        "calls and meetings, the next contact with a reminder, deals, invoices and payments, "
+        "a daily digest.\n\nIt works by invitation: ask your administrator or head of sales "
+        "for a link, then press Start."
+    )
+
+
+def bot_short_description() -> str:
+    """On the bot's profile and in shared links (up to 120 characters)."""
+    return _("The sales team's CRM in Telegram: clients, contacts, deals, reminders. "
+             "By invitation.")
+
+
+async def set_bot_profile(bot: Bot, dp: Dispatcher) -> None:
+    """The description and short description, per language, and the default for the rest."""
+    i18n = dp["i18n_core"]
+    with i18n.context():
+        for locale in ("ru", "en", None):
+            with i18n.use_locale(locale or i18n.default_locale):
+                description, short = bot_description(), bot_short_description()
+            await bot.set_my_description(description, language_code=locale)
+            await bot.set_my_short_description(short, language_code=locale)

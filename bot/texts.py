@@ -67,6 +67,13 @@ def error_text(err: CRMError) -> str:
         "entry_not_yours": _("Only the author of a record or a head of sales can correct it."),
         "comment": _("A comment is at most 3000 characters."),
         "position": _("A position is at most 200 characters."),
+        "timezone": _("I do not know this time zone. Pick a city from the buttons or type a "
+                      "name like Europe/Moscow or Asia/Novosibirsk."),
+        "work_hours": _("I did not understand the hours. Examples: 9-18, 09:00–18:30; the start "
+                        "must be before the end."),
+        "time_of_day": _("I did not understand the time. Examples: 9:00, 08:30, 18:15."),
+        "work_days": _("Unknown day of the week."),
+        "work_days_empty": _("At least one working day must stay on."),
     }
     return texts.get(err.code) or _("Something is wrong with that input. Please try again.")
 

@@ -308,12 +308,14 @@ class NotificationService:
         return inserted
 
     async def _digests(self, now: datetime, uptime: Uptime) -> int:
-        minute = self.config.digest_time_min
         async with self.db.transaction() as s:
             wanted: list[dict[str, Any]] = []
             for user in await repo.digest_recipients(s):
-                if user.unreachable:
+                if user.unreachable or not user.digest_enabled:
                     continue
+                minute = user.digest_time_min
+                if minute is None:
+                    minute = self.config.digest_time_min
                 hours = WorkHours.of(user)
                 local = now.astimezone(hours.tz)
                 if not hours.works_on(local.date()):

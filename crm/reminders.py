@@ -230,6 +230,8 @@ class ReminderService:
                 return skip or Skip("user inactive")
             if user.role not in ("head", "manager", "admin"):
                 return Skip("role")
+            if not user.digest_enabled:
+                return Skip("digest off")  # switched off after it was queued
             return recipient(user, self.config.default_locale)
 
     async def invite_used_view(self, item: OutboxItem) -> InviteUsedView | Skip:

@@ -14,6 +14,7 @@ from crm.notifications import NotificationService
 from crm.outbox import OutboxService
 from crm.people import PeopleService
 from crm.reminders import ReminderService
+from crm.settings import SettingsService
 from storage.db import Database
 
 
@@ -33,3 +34,4 @@ class CRM:
         self.outbox = OutboxService(db, self.clock)
         self.reminders = ReminderService(db, self.clock, config, self.history, self.planning)
         self.digest = DigestService(db, self.clock, config)
+        self.settings = SettingsService(db, self.clock, config)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -63,6 +64,9 @@ class User(Base):
     work_start_min: Mapped[int] = mapped_column(Integer, default=9 * 60)
     work_end_min: Mapped[int] = mapped_column(Integer, default=18 * 60)
     work_days: Mapped[str] = mapped_column(String(7), default="12345")
+    digest_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Minutes since local midnight; None: the deployment's DIGEST_TIME.
+    digest_time_min: Mapped[int | None] = mapped_column(Integer)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     on_vacation: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set when Telegram answers 403: the user blocked the bot.

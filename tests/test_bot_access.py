@@ -114,7 +114,7 @@ async def test_language_switch_is_remembered(harness: Harness) -> None:
     calls = await harness.press(ADMIN, button(calls, "English"))
     assert "Language: English" in last_text(calls)
     help_text = last_text(await harness.send(ADMIN, "/help"))
-    assert "/people — people, roles and teams" in help_text
+    assert "/people — people, roles, teams and vacations" in help_text
 
 
 async def test_head_sends_own_manager_on_vacation_but_not_others(

@@ -50,6 +50,9 @@ async def test_admin_invites_a_manager_and_a_stranger_is_refused(
         scopes = {key[0] for key in api.commands}
         assert any('"chat_id":1001' in s.replace(" ", "") for s in scopes)
         assert any(lang == "en" for _, lang in api.commands)
+        # What people see before pressing Start, in both languages.
+        assert "By invitation" in api.profile[("short_description", "en")]
+        assert "по приглашениям" in api.profile[("description", "ru")]
 
 
 async def prepare_manager_with_client(db_path: Path) -> int:

@@ -15,7 +15,18 @@ from aiogram.utils.i18n import gettext as _
 
 from bot import forms
 from bot.handlers.start import set_user_commands
-from bot.keyboards.menu import BTN_HELP, BTN_LANGUAGE, main_menu
+from bot.keyboards.menu import (
+    BTN_FIND,
+    BTN_HELP,
+    BTN_INVITE,
+    BTN_LANGUAGE,
+    BTN_NEW,
+    BTN_PEOPLE,
+    BTN_REPORTS,
+    BTN_SETTINGS,
+    BTN_TODAY,
+    main_menu,
+)
 from bot.keyboards.people import LangCD, lang_kb
 from bot.texts import error_text
 from crm.dto import Actor
@@ -26,22 +37,53 @@ from crm.service import CRM
 log = logging.getLogger(__name__)
 
 
-def help_text(role: Role) -> str:
+def help_text(role: Role, bot_username: str | None = None) -> str:
+    """Everything this role can do, by the menu button and the command that do it."""
+    sales = role in (Role.ADMIN, Role.HEAD, Role.MANAGER)
     lines = [_("<b>Salesbot</b> — your CRM in Telegram."), ""]
+    if sales:
+        lines.append(_("{button} /today — your plan: contacts due today and overdue").format(
+            button=BTN_TODAY))
+    lines.append(_("{button} /find — find a client by name, phone, e-mail or INN; or simply "
+                   "type it in this chat").format(button=BTN_FIND))
+    if role is not Role.SERVICE:
+        lines.append(_("{button} /new — add a client; sharing a Telegram contact works too")
+                     .format(button=BTN_NEW))
+    if bot_username:
+        lines.append(_("In any chat, type @{bot} and a client's name to send their card.")
+                     .format(bot=bot_username))
+    lines += ["", _("<b>On a client's card</b>")]
+    lines.append(_("📝 log a call, meeting or message (a voice note, photo or file goes into "
+                   "the history) · ⏭ plan the next contact · 💼 deals · 🧾 invoices and "
+                   "payments · 📜 history"))
+    if sales:
+        lines += ["", _("<b>Reports</b>")]
+        lines.append(_("{button} /digest — the digest now; it also comes every working day "
+                       "at the time set in /settings").format(button=BTN_REPORTS))
+    if can_invite(role) or can_list_people(role):
+        lines += ["", _("<b>Team</b>")]
     if can_invite(role):
-        lines.append(_("/invite — create an invitation link for a new colleague"))
+        lines.append(_("{button} /invite — an invitation link for a new colleague").format(
+            button=BTN_INVITE))
     if can_list_people(role):
-        lines.append(_("/people — people, roles and teams"))
+        lines.append(_("{button} /people — people, roles, teams and vacations").format(
+            button=BTN_PEOPLE))
     if role is Role.ADMIN:
         lines.append(_("/newteam NAME — create a team"))
+    lines += ["", _("<b>General</b>")]
+    lines.append(_("{button} /settings — language, time zone, working hours and days, the "
+                   "daily digest").format(button=BTN_SETTINGS))
     lines.append(_("/lang — switch the language"))
-    lines.append(_("/help — this help"))
+    lines.append(_("/cancel — leave the form you are filling in"))
+    lines.append(_("{button} /help — this help").format(button=BTN_HELP))
     return "\n".join(lines)
 
 
-async def cmd_help(message: Message, actor: Actor, state: FSMContext) -> None:
+async def cmd_help(message: Message, actor: Actor, state: FSMContext, bot: Bot) -> None:
     await forms.finish(state)
-    await message.answer(help_text(actor.role), reply_markup=main_menu(actor.role))
+    me = await bot.me()
+    await message.answer(help_text(actor.role, me.username),
+                         reply_markup=main_menu(actor.role))
 
 
 async def cmd_lang(message: Message, state: FSMContext) -> None:

@@ -17,12 +17,13 @@ BTN_REPORTS = __("📊 Reports")
 BTN_PEOPLE = __("👥 People")
 BTN_INVITE = __("✉️ Invite")
 BTN_HELP = __("❓ Help")
-BTN_LANGUAGE = __("🌐 Language")
+BTN_LANGUAGE = __("🌐 Language")  # no longer on the menu; older keyboards still send it
+BTN_SETTINGS = __("⚙️ Settings")
 # The msgids, for recognising a menu button typed into a form (see bot.filters.FormText).
 MENU_BUTTONS = tuple(
     str(b._args[0])  # babel's LazyProxy keeps the msgid as its first argument
     for b in (BTN_TODAY, BTN_MY_CLIENTS, BTN_FIND, BTN_NEW, BTN_REPORTS, BTN_PEOPLE, BTN_INVITE,
-              BTN_HELP, BTN_LANGUAGE)
+              BTN_HELP, BTN_LANGUAGE, BTN_SETTINGS)
 )
 
 
@@ -49,7 +50,7 @@ def main_menu(role: Role) -> ReplyKeyboardMarkup:
         admin_row.append(KeyboardButton(text=str(BTN_INVITE)))
     if admin_row:
         rows.append(admin_row)
-    rows.append([KeyboardButton(text=str(BTN_HELP)), KeyboardButton(text=str(BTN_LANGUAGE))])
+    rows.append([KeyboardButton(text=str(BTN_HELP)), KeyboardButton(text=str(BTN_SETTINGS))])
     return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)
 
 
@@ -69,6 +70,8 @@ def commands_for(role: Role | None) -> list[BotCommand]:
             cmds.append(BotCommand(command="people", description=_("People and roles")))
         if role is Role.ADMIN:
             cmds.append(BotCommand(command="newteam", description=_("Create a team")))
+        cmds.append(BotCommand(command="settings", description=_("Settings")))
         cmds.append(BotCommand(command="lang", description=_("Language")))
+        cmds.append(BotCommand(command="cancel", description=_("Leave the current form")))
     cmds.append(BotCommand(command="help", description=_("Help")))
     return cmds

@@ -190,6 +190,18 @@ async def pending_future(
     return (await s.scalars(stmt)).all()
 
 
+async def pending_future_of_user(
+    s: AsyncSession, kind: str, user_id: int, now: datetime
+) -> Sequence[OutboxMessage]:
+    stmt = select(OutboxMessage).where(
+        OutboxMessage.kind == kind,
+        OutboxMessage.user_id == user_id,
+        OutboxMessage.status == PENDING,
+        OutboxMessage.due_at > now,
+    )
+    return (await s.scalars(stmt.order_by(OutboxMessage.id))).all()
+
+
 async def cancel(s: AsyncSession, ids: Sequence[int], reason: str) -> None:
     if ids:
         await s.execute(

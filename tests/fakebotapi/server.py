@@ -383,6 +383,7 @@ class FakeBotAPI:
         self.files: dict[str, StoredFile] = {}
         self.answers: dict[str, dict[str, Any]] = {}  # query id -> answer*Query params
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (scope, lang)
+        self.profile: dict[tuple[str, str], str] = {}  # (description field, lang) -> text
         self.menu_buttons: dict[int | None, dict[str, Any]] = {}
         self.webhook: dict[str, Any] = {"url": ""}
         self.polling = 0  # getUpdates requests currently long-polling (waiting for updates)
@@ -421,6 +422,12 @@ class FakeBotAPI:
                                          "pending_update_count": len(self.updates)},
             "getFile": self._get_file,
             "setChatMenuButton": self._set_chat_menu_button,
+            "setMyDescription": lambda r: self._set_profile(r, "description"),
+            "setMyShortDescription": lambda r: self._set_profile(r, "short_description"),
+            "getMyDescription": lambda r: {"description": self.profile.get(
+                ("description", r.params.get("language_code") or ""), "")},
+            "getMyShortDescription": lambda r: {"short_description": self.profile.get(
+                ("short_description", r.params.get("language_code") or ""), "")},
             "close": lambda r: True,
             "logOut": lambda r: True,
         }
@@ -758,6 +765,13 @@ class FakeBotAPI:
     def _commands_key(params: dict[str, Any]) -> tuple[str, str]:
         scope = params.get("scope") or {"type": "default"}
         return json.dumps(scope, sort_keys=True), str(params.get("language_code") or "")
+
+    def _set_profile(self, req: Request, field: str) -> bool:
+        value = str(req.params.get(field) or "")
+        if len(value) > (512 if field == "description" else 120):
+            raise _bad(f"{field} is too long")
+        self.profile[(field, str(req.params.get("language_code") or ""))] = value
+        return True
 
     def _set_my_commands(self, req: Request, delete: bool = False) -> bool:
         if delete:
