@@ -23,7 +23,7 @@ from bot.render import (
 from bot.views import event_text
 from crm.digest import Digest, Figures, OverdueInvoice, StalledDeal
 from crm.history import HistoryItem
-from crm.reminders import OverdueView, ReminderView
+from crm.reminders import DealClosedView, OverdueView, ReminderView
 
 LAST_TEXT_LIMIT = 300
 
@@ -90,6 +90,17 @@ def overdue_text(view: OverdueView, late_since: datetime | None = None) -> str:
     if late_since is not None:
         lines.insert(0, late_line(late_since, tz))
     return clip("\n".join(lines))
+
+
+def deal_closed_text(view: DealClosedView) -> str:
+    """To a head: a deal of the team was won or lost (names in «quotes», no agreement)."""
+    names = {"title": e(view.title), "client": e(view.client_name), "name": e(view.closed_by)}
+    if view.status == "won":
+        return _("✅ «{title}» of «{client}» won by {name}: {amount}").format(
+            amount=fmt_money(view.amount, view.currency), **names)
+    reason = view.reason.text(current_locale()) if view.reason is not None else ""
+    return _("❌ «{title}» of «{client}» lost by {name}: {reason}").format(
+        reason=e(reason), **names)
 
 
 def _period(d: Digest) -> str:

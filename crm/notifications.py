@@ -8,7 +8,9 @@ key carries what makes the notification unique, so enqueueing twice is harmless:
   new key (a new reminder) and the old pending row is cancelled;
 * an overdue invoice: ``overdue:{invoice_id}:{bucket}`` (every N days one bucket), and
   ``overdue:{invoice_id}:h{bucket}:{head_id}`` for the head once it is M days overdue;
-* a digest: ``digest:{user_id}:{local date}``.
+* a digest: ``digest:{user_id}:{local date}``;
+* a deal of the team won or lost, for each head of the team:
+  ``deal_closed:{deal_id}:{status}:{head_id}`` (a repeated close tells no one twice).
 
 Payloads carry ids only; the text is rendered when the row is sent, from what is true then.
 """
@@ -28,6 +30,7 @@ from storage.repo import notify as repo
 from storage.repo import outbox as outbox_repo
 
 REMINDER, OVERDUE, DIGEST = "reminder", "overdue", "digest"
+DEAL_CLOSED = "deal_closed"
 # A reminder that fires this much after its time says it is late.
 LATE_AFTER = timedelta(minutes=5)
 # After a longer outage, contacts older than this get no reminder (the digest lists them).
@@ -104,6 +107,28 @@ def overdue_key(invoice_id: int, bucket: int, head_id: int | None = None) -> str
 
 def digest_key(user_id: int, day: date) -> str:
     return f"digest:{user_id}:{day.isoformat()}"
+
+
+def deal_closed_key(deal_id: int, status: str, head_id: int) -> str:
+    return f"deal_closed:{deal_id}:{status}:{head_id}"
+
+
+def deal_closed_rows(
+    heads: list[User], deal_id: int, status: str, closed_by: int, now: datetime
+) -> list[dict[str, Any]]:
+    """Outbox rows telling the heads of a team that one of its deals was won or lost; in
+    their working hours, never to the head who closed it."""
+    rows = []
+    for head in heads:
+        if head.id == closed_by or head.unreachable:
+            continue
+        fire = effective_fire_time(now, WorkHours.of(head))
+        rows.append(_row(
+            deal_closed_key(deal_id, status, head.id), DEAL_CLOSED, head,
+            {"deal_id": deal_id, "status": status, "closed_by": closed_by}, fire, now,
+            vacation=head.on_vacation,
+        ))
+    return rows
 
 
 @dataclass(frozen=True, slots=True)

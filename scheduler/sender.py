@@ -34,9 +34,10 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.charts import digest_chart
+from bot.keyboards.deals import open_deal_kb
 from bot.keyboards.reminders import digest_kb, overdue_kb, reminder_kb
-from bot.notices import digest_parts, overdue_text, reminder_text
-from crm.notifications import DIGEST, OVERDUE, REMINDER, is_late
+from bot.notices import deal_closed_text, digest_parts, overdue_text, reminder_text
+from crm.notifications import DEAL_CLOSED, DIGEST, OVERDUE, REMINDER, is_late
 from crm.outbox import OutboxItem
 from crm.reminders import Recipient, Skip
 from crm.service import CRM
@@ -102,6 +103,7 @@ class Sender:
         self._changed = asyncio.Event()
         self._renderers: dict[str, Callable[[OutboxItem, bool], Awaitable[Prepared | Skip]]] = {
             REMINDER: self._reminder, OVERDUE: self._overdue, DIGEST: self._digest,
+            DEAL_CLOSED: self._deal_closed,
         }
 
     async def deliver(self, items: list[OutboxItem]) -> DeliveryStats:
@@ -279,6 +281,15 @@ class Sender:
             markup = overdue_kb(view)
         payload = {**item.payload, "late": late, "days": view.days_overdue}
         return Prepared([Outgoing(text, markup)], payload)
+
+    async def _deal_closed(self, item: OutboxItem, late: bool) -> Prepared | Skip:
+        view = await self.crm.reminders.deal_closed_view(item)
+        if isinstance(view, Skip):
+            return view
+        with self._locale(view.recipient):
+            text = deal_closed_text(view)
+            markup = open_deal_kb(view.deal_id)
+        return Prepared([Outgoing(text, markup)], {**item.payload, "late": late})
 
     async def _digest(self, item: OutboxItem, late: bool) -> Prepared | Skip:
         who = await self.crm.reminders.digest_recipient(item)
