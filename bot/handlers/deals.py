@@ -472,6 +472,8 @@ async def msg_payment_amount(
     draft = await forms.values(state)
     # Said now rather than after the date; crm checks it again under the invoice's lock.
     line = (await crm.billing.invoice(actor, int(draft["invoice_id"]))).line
+    if line.is_paid and not draft.get("payment_id"):
+        raise Conflict("invoice_paid")  # a colleague recorded it meanwhile: the form ends
     room = line.due + (Decimal(draft["was"]) if draft.get("payment_id") else 0)
     if amount > room:
         await message.answer(_("That is more than is still due: {rest}. Type a smaller "
