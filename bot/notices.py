@@ -24,7 +24,7 @@ from bot.texts import role_name
 from bot.views import event_text
 from crm.digest import Digest, Figures, OverdueInvoice, StalledDeal
 from crm.history import HistoryItem
-from crm.reminders import InviteUsedView, OverdueView, ReminderView
+from crm.reminders import DealClosedView, InviteUsedView, OverdueView, ReminderView
 
 LAST_TEXT_LIMIT = 300
 
@@ -102,6 +102,15 @@ def invite_used_text(view: InviteUsedView) -> str:
             name=e(view.name), role=role)
     return _("✅ «{name}» joined as {role} with an invitation from «{author}»").format(
         name=e(view.name), role=role, author=e(view.author_name))
+def deal_closed_text(view: DealClosedView) -> str:
+    """To a head: a deal of the team was won or lost (names in «quotes», no agreement)."""
+    names = {"title": e(view.title), "client": e(view.client_name), "name": e(view.closed_by)}
+    if view.status == "won":
+        return _("✅ «{title}» of «{client}» won by {name}: {amount}").format(
+            amount=fmt_money(view.amount, view.currency), **names)
+    reason = view.reason.text(current_locale()) if view.reason is not None else ""
+    return _("❌ «{title}» of «{client}» lost by {name}: {reason}").format(
+        reason=e(reason), **names)
 
 
 def _period(d: Digest) -> str:

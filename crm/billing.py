@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.access import can_change
+from crm.access import Ownership, can_change, require
 from crm.clients import load_visible
 from crm.clock import Clock
 from crm.deals import (
@@ -30,13 +30,60 @@ from crm.deals import (
 from crm.dto import Actor
 from crm.errors import Conflict, InvalidInput, NotAvailable, valid_id
 from crm.parsing import interpret_when, parse_signed_amount
+from crm.roles import Role
 from storage.db import Database
 from storage.models import Invoice, Payment
 from storage.repo import deals as repo
+from storage.repo import people as people_repo
 
 NUMBER_MAX = 64
 # What makes the words after an amount an attempt at a date rather than more digits.
 _DATE_LIKE = re.compile(r"[^\W\d_]|[.:\-]")
+# A payment date is typed as 25.11 or 25.11.2026 (also 25/11, 25-11-26).
+_PAID_ON = re.compile(r"\s*(\d{1,2})[./-](\d{1,2})(?:[./-](\d{2}|\d{4}))?\s*")
+EARLIEST_PAYMENT = date(2000, 1, 1)
+
+
+def parse_paid_on(text: str, today: date) -> date | None:
+    """The day a payment arrived, typed as dd.mm or dd.mm.yyyy. Without a year it is the
+    latest such day not after `today` (a payment is in the past: "31.12" typed in January
+    is last year's). None: not a date. A future date with a year is returned as it is: the
+    use case refuses it with its own message."""
+    m = _PAID_ON.fullmatch(text)
+    if m is None:
+        return None
+    day, month, year_text = int(m.group(1)), int(m.group(2)), m.group(3)
+    try:
+        if year_text is None:
+            found = date(today.year, month, day) if _valid(today.year, month, day) else None
+            if found is None or found > today:
+                found = date(today.year - 1, month, day) \
+                    if _valid(today.year - 1, month, day) else None
+        else:
+            year = int(year_text) + (2000 if len(year_text) == 2 else 0)
+            found = date(year, month, day)
+    except ValueError:
+        return None
+    if found is None or found < EARLIEST_PAYMENT:
+        return None
+    return found
+
+
+def _valid(year: int, month: int, day: int) -> bool:
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def can_correct_payments(actor: Actor, own: Ownership) -> bool:
+    """A recorded payment is corrected by an admin, or by a head of the team whose manager
+    owns the client: money already booked is not the manager's own to rewrite."""
+    if actor.role is Role.ADMIN:
+        return True
+    return actor.role is Role.HEAD and actor.team_id is not None \
+        and own.owner_team_id == actor.team_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +99,7 @@ class InvoiceView:
     client_name: str
     payments: list[PaymentLine]
     can_change: bool
+    can_correct: bool = False
 
 
 def read_paid_on(text: str, now: datetime, tz: ZoneInfo) -> date:
@@ -208,7 +256,65 @@ class BillingService:
                 client_name=client.name,
                 payments=[PaymentLine(p.id, p.amount, p.paid_on) for p in payments],
                 can_change=can_change(actor, own),
+                can_correct=can_correct_payments(actor, own),
             )
+
+    async def payment(self, actor: Actor, payment_id: int) -> tuple[PaymentLine, InvoiceLine]:
+        """A payment the actor may correct, with its invoice (asked before the form)."""
+        async with self.db.transaction() as s:
+            pay = await repo.payment(s, valid_id(payment_id))
+            if pay is None:
+                raise NotAvailable()
+            inv = await repo.invoice(s, pay.invoice_id)
+            if inv is None:
+                raise NotAvailable()
+            deal, client, own = await load_deal(s, actor, inv.deal_id, change=False)
+            require(can_correct_payments(actor, own))
+            paid = (await repo.paid_by_invoice(s, [inv.id]))[inv.id]
+            line = invoice_line(inv, paid, deal.title, client.id, local_today(self.clock, actor))
+            return PaymentLine(pay.id, pay.amount, pay.paid_on), line
+
+    async def correct_payment(
+        self, actor: Actor, payment_id: int, amount: Decimal, paid_on: date
+    ) -> InvoiceLine:
+        """Put right a payment booked with a wrong amount or date. The invoice still never
+        takes more than it asks for; its paid/open status follows the new sum. Audited, and
+        the client's history says what changed."""
+        amount = check_amount(amount)
+        today = local_today(self.clock, actor)
+        if paid_on > today:
+            raise InvalidInput("paid_on")
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            pay = await repo.payment(s, valid_id(payment_id), lock=True)
+            if pay is None:
+                raise NotAvailable()
+            inv = await repo.invoice(s, pay.invoice_id, lock=True)
+            if inv is None:
+                raise NotAvailable()
+            deal, client, own = await load_deal(s, actor, inv.deal_id, change=False)
+            require(can_correct_payments(actor, own))
+            if inv.status == "cancelled":
+                raise Conflict("invoice_closed")
+            paid = (await repo.paid_by_invoice(s, [inv.id]))[inv.id]
+            others = paid - pay.amount
+            if others + amount > inv.amount:
+                raise InvalidInput("overpayment", rest=inv.amount - others,
+                                   currency=inv.currency)
+            before = {"amount": money_str(pay.amount), "paid_on": pay.paid_on.isoformat()}
+            after = {"amount": money_str(amount), "paid_on": paid_on.isoformat()}
+            if before != after:
+                pay.amount, pay.paid_on = amount, paid_on
+                paid = others + amount
+                inv.status = "paid" if paid >= inv.amount else "open"
+                details = {"invoice_id": inv.id, "payment_id": pay.id, **after,
+                           "was": before}
+                repo.add_event(s, client_id=deal.client_id, deal_id=deal.id,
+                               author_id=actor.id, event="payment_corrected",
+                               details=details, at=now)
+                people_repo.audit(s, actor.id, "payment.corrected", "payment", pay.id,
+                                  {"deal_id": deal.id, **details}, now)
+            return invoice_line(inv, paid, deal.title, client.id, today)
 
     async def invoices_of_deal(self, actor: Actor, deal_id: int) -> list[InvoiceLine]:
         async with self.db.transaction() as s:

@@ -7,6 +7,7 @@ change leaves a typed history record on the client and an audit row.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -20,12 +21,15 @@ from crm.clients import ClientRef, load_changeable, load_visible
 from crm.clock import Clock
 from crm.dto import Actor
 from crm.errors import Conflict, InvalidInput, NotAvailable, valid_id
+from crm.notifications import deal_closed_rows
 from crm.parsing import parse_signed_amount
 from storage.db import Database
 from storage.models import Client, Deal, Invoice, Stage
 from storage.repo import classifiers as cls_repo
 from storage.repo import clients as clients_repo
 from storage.repo import deals as repo
+from storage.repo import notify as notify_repo
+from storage.repo import outbox as outbox_repo
 from storage.repo import people as people_repo
 
 OTHER_REASON = "other"
@@ -34,6 +38,7 @@ MAX_AMOUNT = Decimal("1000000000000")  # a trillion: anything larger is a typo
 TITLE_MAX = 300
 NOTE_MAX = 500
 _CENT = Decimal("0.01")
+_ZERO = re.compile(r"[+]?[0\s.,]*0[0\s.,]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +275,22 @@ def record(
     deal.last_activity_at = now
 
 
+async def tell_heads(s: AsyncSession, actor: Actor, deal: Deal, now: datetime) -> None:
+    """The heads of the owner's team hear that a deal of their team was won or lost, in the
+    same transaction as the close (a rolled-back close tells no one)."""
+    owner_id = deal.owner_id
+    if owner_id is None:
+        return
+    owners = await notify_repo.users_by_ids(s, {owner_id})
+    owner = owners.get(owner_id)
+    if owner is None or owner.team_id is None:
+        return
+    heads = list(await notify_repo.heads_of_team(s, owner.team_id))
+    rows = deal_closed_rows(heads, deal.id, deal.status, actor.id, now)
+    if rows:
+        await outbox_repo.insert_if_absent(s, rows)
+
+
 def _require_open(deal: Deal) -> None:
     if deal.status != "open":
         raise Conflict("deal_closed")
@@ -407,6 +428,7 @@ class DealService:
             deal.probability = 100
             deal.closed_at = now
             record(s, actor, deal, "deal_won", details, now, audit_action="deal.won")
+            await tell_heads(s, actor, deal, now)
             return await self._view(s, actor, deal, client, own)
 
     async def lose(
@@ -434,6 +456,7 @@ class DealService:
             }
             record(s, actor, deal, "deal_lost", details, now, audit_action="deal.lost",
                    text=note)
+            await tell_heads(s, actor, deal, now)
             return await self._view(s, actor, deal, client, own)
 
     async def reopen(self, actor: Actor, deal_id: int) -> DealView:

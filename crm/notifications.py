@@ -11,6 +11,8 @@ key carries what makes the notification unique, so enqueueing twice is harmless:
 * a digest: ``digest:{user_id}:{local date}``;
 * an invitation used: ``invite_used:{invite_id}:{recipient_id}``, to its author and the admins,
   enqueued in the transaction that registers the newcomer.
+* a deal of the team won or lost, for each head of the team:
+  ``deal_closed:{deal_id}:{status}:{head_id}`` (a repeated close tells no one twice).
 
 Payloads carry ids only; the text is rendered when the row is sent, from what is true then.
 """
@@ -31,6 +33,7 @@ from storage.repo import outbox as outbox_repo
 
 REMINDER, OVERDUE, DIGEST = "reminder", "overdue", "digest"
 INVITE_USED = "invite_used"
+DEAL_CLOSED = "deal_closed"
 # A reminder that fires this much after its time says it is late.
 LATE_AFTER = timedelta(minutes=5)
 # After a longer outage, contacts older than this get no reminder (the digest lists them).
@@ -71,6 +74,26 @@ async def enqueue_invite_used(
         if u.id != newcomer_id and u.is_active and not u.unreachable
     ]
     return await outbox_repo.insert_if_absent(s, rows) if rows else 0
+def deal_closed_key(deal_id: int, status: str, head_id: int) -> str:
+    return f"deal_closed:{deal_id}:{status}:{head_id}"
+
+
+def deal_closed_rows(
+    heads: list[User], deal_id: int, status: str, closed_by: int, now: datetime
+) -> list[dict[str, Any]]:
+    """Outbox rows telling the heads of a team that one of its deals was won or lost; in
+    their working hours, never to the head who closed it."""
+    rows = []
+    for head in heads:
+        if head.id == closed_by or head.unreachable:
+            continue
+        fire = effective_fire_time(now, WorkHours.of(head))
+        rows.append(_row(
+            deal_closed_key(deal_id, status, head.id), DEAL_CLOSED, head,
+            {"deal_id": deal_id, "status": status, "closed_by": closed_by}, fire, now,
+            Uptime(now, now), vacation=head.on_vacation,
+        ))
+    return rows
 
 
 @dataclass(frozen=True, slots=True)

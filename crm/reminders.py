@@ -111,6 +111,19 @@ class Skip:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class DealClosedView:
+    recipient: Recipient
+    deal_id: int
+    title: str
+    client_name: str
+    status: str  # won, lost
+    amount: Decimal
+    currency: str
+    closed_by: str
+    reason: Label | None
+
+
 def recipient(user: User, default_locale: str) -> Recipient:
     locale = user.locale if user.locale in ("ru", "en") else default_locale
     return Recipient(user.id, user.tg_id, user.name, locale, user.timezone, Role(user.role))
@@ -221,6 +234,31 @@ class ReminderService:
                 owed=owed, currency=invoice.currency, due_on=invoice.due_on,
                 days_overdue=(today - invoice.due_on).days, client_id=client.id,
                 client_name=client.name, deal_title=deal.title, manager_name=manager_name,
+            )
+
+    async def deal_closed_view(self, item: OutboxItem) -> DealClosedView | Skip:
+        """A head's notice that a deal of the team was won or lost, if it still is."""
+        deal_id = int(item.payload.get("deal_id", 0))
+        status = str(item.payload.get("status", ""))
+        async with self.db.transaction() as s:
+            deal = await s.get(Deal, deal_id)
+            if deal is None or deal.status != status:
+                return Skip("deal reopened")
+            client = await s.get(Client, deal.client_id)
+            if client is None or client.is_deleted:
+                return Skip("client deleted")
+            user = await people_repo.user_by_id(s, item.user_id or 0)
+            if (skip := _deliverable(user)) is not None or user is None:
+                return skip or Skip("user inactive")
+            closer = await people_repo.user_by_id(s, int(item.payload.get("closed_by", 0)))
+            reason = await cls_repo.item(s, deal.loss_reason_id) if deal.loss_reason_id \
+                else None
+            return DealClosedView(
+                recipient=recipient(user, self.config.default_locale), deal_id=deal.id,
+                title=deal.title, client_name=client.name, status=deal.status,
+                amount=deal.amount, currency=deal.currency,
+                closed_by=closer.name if closer is not None else "",
+                reason=label(reason) if reason is not None else None,
             )
 
     async def digest_recipient(self, item: OutboxItem) -> Recipient | Skip:

@@ -34,9 +34,16 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.charts import digest_chart, has_chart
+from bot.keyboards.deals import open_deal_kb
 from bot.keyboards.reminders import digest_kb, overdue_kb, reminder_kb
-from bot.notices import digest_parts, invite_used_text, overdue_text, reminder_text
-from crm.notifications import DIGEST, INVITE_USED, OVERDUE, REMINDER, is_late
+from bot.notices import (
+    deal_closed_text,
+    digest_parts,
+    invite_used_text,
+    overdue_text,
+    reminder_text,
+)
+from crm.notifications import DEAL_CLOSED, DIGEST, INVITE_USED, OVERDUE, REMINDER, is_late
 from crm.outbox import OutboxItem
 from crm.reminders import Recipient, Skip
 from crm.service import CRM
@@ -103,6 +110,7 @@ class Sender:
         self._renderers: dict[str, Callable[[OutboxItem, bool], Awaitable[Prepared | Skip]]] = {
             REMINDER: self._reminder, OVERDUE: self._overdue, DIGEST: self._digest,
             INVITE_USED: self._invite_used,
+            DEAL_CLOSED: self._deal_closed,
         }
 
     async def deliver(self, items: list[OutboxItem]) -> DeliveryStats:
@@ -291,6 +299,14 @@ class Sender:
         with self._locale(view.recipient):
             text = invite_used_text(view)
         return Prepared([Outgoing(text)], item.payload)
+    async def _deal_closed(self, item: OutboxItem, late: bool) -> Prepared | Skip:
+        view = await self.crm.reminders.deal_closed_view(item)
+        if isinstance(view, Skip):
+            return view
+        with self._locale(view.recipient):
+            text = deal_closed_text(view)
+            markup = open_deal_kb(view.deal_id)
+        return Prepared([Outgoing(text, markup)], {**item.payload, "late": late})
 
     async def _digest(self, item: OutboxItem, late: bool) -> Prepared | Skip:
         who = await self.crm.reminders.digest_recipient(item)

@@ -6,8 +6,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from crm.billing import parse_paid_on
 from crm.clients import ClientDraft
 from crm.clock import FrozenClock
 from crm.dto import Actor
@@ -383,3 +386,21 @@ async def test_overdue_is_counted_from_the_actors_local_day(
     await any_crm.billing.add_payment(max_, late.id, D(100), date(2026, 12, 1))
     lines = await any_crm.billing.invoices_of_deal(max_, deal.id)
     assert lines[0].days_overdue == 5 and lines[0].due == D(200)
+
+
+@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)),
+       st.dates(min_value=date(2001, 1, 1), max_value=date(2099, 12, 31)))
+def test_paid_on_round_trips_and_is_never_after_today_without_a_year(
+    day: date, today: date
+) -> None:
+    assert parse_paid_on(f"{day:%d.%m.%Y}", today) == day
+    short = parse_paid_on(f"{day:%d.%m}", today)
+    if short is not None:  # 29.02 may have no day in the last two years
+        assert short <= today and (short.day, short.month) == (day.day, day.month)
+        assert (today - short).days < 366 * 2
+
+
+@given(st.text(max_size=20))
+def test_paid_on_never_raises(text: str) -> None:
+    found = parse_paid_on(text, date(2026, 11, 25))
+    assert found is None or found >= date(2000, 1, 1)

@@ -104,7 +104,7 @@ async def test_manager_main_path_over_http(api: FakeBotAPI, tmp_path: Path) -> N
         max_.send_text("Дорого")
         await reply_with(max_, "следующий шаг")
         press(max_, "Сделка проиграна")
-        await reply_with(max_, "проиграна")
+        await reply_with(max_, "причина проигрыша")
         press(max_, "Цена")
         await reply_with(max_, "Проиграна на этапе «Новый лид»: Цена")
 

@@ -3,61 +3,120 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field
 
-from bot.keyboards.client import ClientCD
+from bot.keyboards.client import ClientAction, ClientCD
+from bot.keyboards.types import DbId, Step
 from bot.render import current_locale, fmt_date, fmt_money
 from crm.billing import InvoiceView
 from crm.classifiers import Label, StageInfo
 from crm.deals import DealItem, DealView, InvoiceLine
 
 
-class DealCD(CallbackData, prefix="d"):
-    """action: open, stages, won, wonok (confirm the amount and close as won), lost, reopen,
-    inv (invoices), newinv."""
+class DealAction(StrEnum):
+    OPEN = "open"
+    STAGES = "stages"
+    WON = "won"
+    LOST = "lost"
+    REOPEN = "reopen"
+    INVOICES = "inv"
+    NEW_INVOICE = "newinv"
 
-    id: int
-    action: str
+
+class DealCD(CallbackData, prefix="d"):
+    id: DbId
+    action: DealAction
 
 
 class StageCD(CallbackData, prefix="ds"):
-    deal_id: int
-    stage_id: int
+    deal_id: DbId
+    stage_id: DbId
 
 
 class LossCD(CallbackData, prefix="dl"):
-    deal_id: int
-    reason_id: int
+    deal_id: DbId
+    reason_id: DbId
+
+
+class WonCD(CallbackData, prefix="dwon"):
+    """"Close as won with the amount shown": the answer of the won form's prompt."""
+
+    step: Step
+
+
+class InvoiceAction(StrEnum):
+    OPEN = "open"
+    PAY = "pay"  # record a payment
+    PAY_FULL = "payfull"  # the whole rest, after a confirmation
 
 
 class InvoiceCD(CallbackData, prefix="i"):
-    """action: open, pay (record a payment), payfull (the whole rest in one tap)."""
+    id: DbId
+    action: InvoiceAction
 
-    id: int
-    action: str
+
+class PayConfirmCD(CallbackData, prefix="ipc"):
+    """"Record a payment of … — confirm?": the answer of the payment form's prompt."""
+
+    step: Step
+
+
+class PayDay(StrEnum):
+    TODAY = "today"
+    YESTERDAY = "yest"
+    KEEP = "keep"  # a corrected payment keeps its date
+
+
+class PayDateCD(CallbackData, prefix="ipd"):
+    """The date of a payment."""
+
+    day: PayDay
+    step: Step
+
+
+class PaymentEditCD(CallbackData, prefix="ipe"):
+    """✏️ Correct a recorded payment (heads and admins; re-checked in crm)."""
+
+    id: DbId
+
+
+class PayKeepCD(CallbackData, prefix="ipk"):
+    """A corrected payment keeps its amount."""
+
+    step: Step
+
+
+class CloseChoice(StrEnum):
+    END_OF_MONTH = "eom"
+    NEXT_MONTH = "nm"
+    SKIP = "skip"
 
 
 class DealDateCD(CallbackData, prefix="dcl"):
-    """The expected close of a new deal. choice: eom (end of this month), nm (end of next
-    month), skip."""
+    """The expected close of a new deal."""
 
-    choice: str
+    choice: CloseChoice
+    step: Step
 
 
 class InvDueCD(CallbackData, prefix="idue"):
     """The due date of a new invoice: in so many days from today."""
 
-    days: int
+    days: Annotated[int, Field(ge=0, le=365)]
+    step: Step
 
 
 class DealCancelCD(CallbackData, prefix="dx"):
     """Leave a deal, invoice or payment form; back to the deal when there is one."""
 
-    deal_id: int = 0
+    deal_id: DbId | None = None
 
 
 STATUS_MARK = {"open": "🟢", "won": "✅", "lost": "❌"}
@@ -79,10 +138,11 @@ def client_deals_kb(
                  fmt_money(d.amount, d.currency)]
         if where:
             parts.append(_short(where, 20))
-        kb.button(text=" · ".join(parts), callback_data=DealCD(id=d.id, action="open"))
+        kb.button(text=" · ".join(parts), callback_data=DealCD(id=d.id, action=DealAction.OPEN))
     if can_create:
-        kb.button(text=_("➕ New deal"), callback_data=ClientCD(id=client_id, action="newdeal"))
-    kb.button(text=_("« Card"), callback_data=ClientCD(id=client_id, action="open"))
+        kb.button(text=_("➕ New deal"),
+                  callback_data=ClientCD(id=client_id, action=ClientAction.NEW_DEAL))
+    kb.button(text=_("« Card"), callback_data=ClientCD(id=client_id, action=ClientAction.OPEN))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -91,18 +151,28 @@ def deal_kb(view: DealView) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     sizes: list[int] = []
     if view.is_open and view.can_change:
-        kb.button(text=_("➡️ Move stage"), callback_data=DealCD(id=view.id, action="stages"))
-        kb.button(text=_("✅ Won"), callback_data=DealCD(id=view.id, action="won"))
-        kb.button(text=_("❌ Lost"), callback_data=DealCD(id=view.id, action="lost"))
+        kb.button(text=_("➡️ Move stage"),
+                  callback_data=DealCD(id=view.id, action=DealAction.STAGES))
+        kb.button(text=_("✅ Won"), callback_data=DealCD(id=view.id, action=DealAction.WON))
+        kb.button(text=_("❌ Lost"), callback_data=DealCD(id=view.id, action=DealAction.LOST))
         sizes += [1, 2]
-    kb.button(text=_("🧾 Invoices"), callback_data=DealCD(id=view.id, action="inv"))
+    kb.button(text=_("🧾 Invoices"), callback_data=DealCD(id=view.id, action=DealAction.INVOICES))
     sizes.append(1)
     if view.can_reopen:
-        kb.button(text=_("↩️ Reopen"), callback_data=DealCD(id=view.id, action="reopen"))
+        kb.button(text=_("↩️ Reopen"),
+                  callback_data=DealCD(id=view.id, action=DealAction.REOPEN))
         sizes.append(1)
-    kb.button(text=_("« Card"), callback_data=ClientCD(id=view.client_id, action="open"))
+    kb.button(text=_("« Card"),
+              callback_data=ClientCD(id=view.client_id, action=ClientAction.OPEN))
     sizes.append(1)
     kb.adjust(*sizes)
+    return kb.as_markup()
+
+
+def open_deal_kb(deal_id: int) -> InlineKeyboardMarkup:
+    """One button to the deal (under a notice)."""
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("💼 Open the deal"), callback_data=DealCD(id=deal_id, action=DealAction.OPEN))
     return kb.as_markup()
 
 
@@ -115,7 +185,7 @@ def stages_kb(deal_id: int, stages: list[StageInfo], current_id: int) -> InlineK
             text=f"{mark}{_short(st.text(loc))} ({st.probability} %)",
             callback_data=StageCD(deal_id=deal_id, stage_id=st.id),
         )
-    kb.button(text=_("« Back"), callback_data=DealCD(id=deal_id, action="open"))
+    kb.button(text=_("« Back"), callback_data=DealCD(id=deal_id, action=DealAction.OPEN))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -125,44 +195,71 @@ def loss_kb(deal_id: int, reasons: list[Label]) -> InlineKeyboardMarkup:
     loc = current_locale()
     for r in reasons:
         kb.button(text=_short(r.text(loc)), callback_data=LossCD(deal_id=deal_id, reason_id=r.id))
-    kb.button(text=_("« Back"), callback_data=DealCD(id=deal_id, action="open"))
+    kb.button(text=_("« Back"), callback_data=DealCD(id=deal_id, action=DealAction.OPEN))
     kb.adjust(2)
     return kb.as_markup()
 
 
-def won_kb(deal_id: int, amount: str) -> InlineKeyboardMarkup:
+def won_kb(deal_id: int, amount: str, step: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text=_("✅ Confirm {amount}").format(amount=amount),
-              callback_data=DealCD(id=deal_id, action="wonok"))
-    kb.button(text=_("« Back"), callback_data=DealCD(id=deal_id, action="open"))
+    kb.button(text=_("✅ Confirm {amount}").format(amount=amount), callback_data=WonCD(step=step))
+    kb.button(text=_("« Back"), callback_data=DealCancelCD(deal_id=deal_id))
     kb.adjust(1)
     return kb.as_markup()
 
 
-def close_date_kb(end_of_month: date, end_of_next: date) -> InlineKeyboardMarkup:
+def close_date_kb(end_of_month: date, end_of_next: date, step: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=_("End of this month ({date})").format(date=fmt_date(end_of_month)),
-              callback_data=DealDateCD(choice="eom"))
+              callback_data=DealDateCD(choice=CloseChoice.END_OF_MONTH, step=step))
     kb.button(text=_("End of next month ({date})").format(date=fmt_date(end_of_next)),
-              callback_data=DealDateCD(choice="nm"))
-    kb.button(text=_("Skip"), callback_data=DealDateCD(choice="skip"))
+              callback_data=DealDateCD(choice=CloseChoice.NEXT_MONTH, step=step))
+    kb.button(text=_("Skip"), callback_data=DealDateCD(choice=CloseChoice.SKIP, step=step))
     kb.button(text=_("✖️ Cancel"), callback_data=DealCancelCD())
     kb.adjust(1, 1, 2)
     return kb.as_markup()
 
 
-def due_kb(deal_id: int) -> InlineKeyboardMarkup:
+def due_kb(deal_id: int, step: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for days in (3, 7, 14, 30):
-        kb.button(text=_("in {n} d.").format(n=days), callback_data=InvDueCD(days=days))
+        kb.button(text=_("in {n} d.").format(n=days), callback_data=InvDueCD(days=days, step=step))
     kb.button(text=_("✖️ Cancel"), callback_data=DealCancelCD(deal_id=deal_id))
     kb.adjust(4, 1)
     return kb.as_markup()
 
 
-def cancel_kb(deal_id: int = 0) -> InlineKeyboardMarkup:
+def cancel_kb(deal_id: int | None = None) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=_("✖️ Cancel"), callback_data=DealCancelCD(deal_id=deal_id))
+    return kb.as_markup()
+
+
+def pay_confirm_kb(deal_id: int, step: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("✅ Confirm"), callback_data=PayConfirmCD(step=step))
+    kb.button(text=_("✖️ Cancel"), callback_data=DealCancelCD(deal_id=deal_id))
+    kb.adjust(2)
+    return kb.as_markup()
+
+
+def pay_date_kb(deal_id: int, step: int, keep: date | None = None) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("Today"), callback_data=PayDateCD(day=PayDay.TODAY, step=step))
+    kb.button(text=_("Yesterday"), callback_data=PayDateCD(day=PayDay.YESTERDAY, step=step))
+    if keep is not None:
+        kb.button(text=_("Keep {date}").format(date=fmt_date(keep)),
+                  callback_data=PayDateCD(day=PayDay.KEEP, step=step))
+    kb.button(text=_("✖️ Cancel"), callback_data=DealCancelCD(deal_id=deal_id))
+    kb.adjust(2, 1)
+    return kb.as_markup()
+
+
+def pay_keep_kb(deal_id: int, amount: str, step: int) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("Keep {amount}").format(amount=amount), callback_data=PayKeepCD(step=step))
+    kb.button(text=_("✖️ Cancel"), callback_data=DealCancelCD(deal_id=deal_id))
+    kb.adjust(1)
     return kb.as_markup()
 
 
@@ -172,7 +269,7 @@ def _invoice_button(kb: InlineKeyboardBuilder, inv: InvoiceLine) -> None:
     shown = inv.amount if inv.is_paid else inv.due
     kb.button(
         text=f"{mark} {_short(name, 20)} · {fmt_money(shown, inv.currency)}",
-        callback_data=InvoiceCD(id=inv.id, action="open"),
+        callback_data=InvoiceCD(id=inv.id, action=InvoiceAction.OPEN),
     )
 
 
@@ -181,8 +278,9 @@ def deal_invoices_kb(view: DealView) -> InlineKeyboardMarkup:
     for inv in view.invoices[:MAX_BUTTONS]:
         _invoice_button(kb, inv)
     if view.can_invoice:
-        kb.button(text=_("➕ Invoice"), callback_data=DealCD(id=view.id, action="newinv"))
-    kb.button(text=_("« Deal"), callback_data=DealCD(id=view.id, action="open"))
+        kb.button(text=_("➕ Invoice"),
+                  callback_data=DealCD(id=view.id, action=DealAction.NEW_INVOICE))
+    kb.button(text=_("« Deal"), callback_data=DealCD(id=view.id, action=DealAction.OPEN))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -191,7 +289,7 @@ def client_invoices_kb(client_id: int, lines: list[InvoiceLine]) -> InlineKeyboa
     kb = InlineKeyboardBuilder()
     for inv in lines[:MAX_BUTTONS]:
         _invoice_button(kb, inv)
-    kb.button(text=_("« Card"), callback_data=ClientCD(id=client_id, action="open"))
+    kb.button(text=_("« Card"), callback_data=ClientCD(id=client_id, action=ClientAction.OPEN))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -201,11 +299,20 @@ def invoice_kb(view: InvoiceView) -> InlineKeyboardMarkup:
     line = view.line
     sizes: list[int] = []
     if view.can_change and line.status == "open" and line.due > 0:
-        kb.button(text=_("💵 Record payment"), callback_data=InvoiceCD(id=line.id, action="pay"))
-        kb.button(text=_("✅ Paid in full"), callback_data=InvoiceCD(id=line.id, action="payfull"))
+        kb.button(text=_("💵 Record payment"),
+                  callback_data=InvoiceCD(id=line.id, action=InvoiceAction.PAY))
+        kb.button(text=_("✅ Paid in full"),
+                  callback_data=InvoiceCD(id=line.id, action=InvoiceAction.PAY_FULL))
         sizes.append(2)
-    kb.button(text=_("« Invoices"), callback_data=DealCD(id=line.deal_id, action="inv"))
-    kb.button(text=_("« Deal"), callback_data=DealCD(id=line.deal_id, action="open"))
+    if view.can_correct:
+        for p in view.payments[:MAX_BUTTONS]:
+            kb.button(text=_("✏️ {amount} · {date}").format(
+                amount=fmt_money(p.amount, line.currency), date=fmt_date(p.paid_on)),
+                callback_data=PaymentEditCD(id=p.id))
+            sizes.append(1)
+    kb.button(text=_("« Invoices"),
+              callback_data=DealCD(id=line.deal_id, action=DealAction.INVOICES))
+    kb.button(text=_("« Deal"), callback_data=DealCD(id=line.deal_id, action=DealAction.OPEN))
     sizes.append(2)
     kb.adjust(*sizes)
     return kb.as_markup()

@@ -122,3 +122,10 @@ async def payments_of(session: AsyncSession, invoice_id: int) -> Sequence[Paymen
         .order_by(Payment.paid_on, Payment.id)
     )
     return (await session.scalars(stmt)).all()
+
+
+async def payment(session: AsyncSession, payment_id: int, *, lock: bool = False) -> Payment | None:
+    stmt = select(Payment).where(Payment.id == payment_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
