@@ -54,8 +54,8 @@ def error_text(err: CRMError) -> str:
         "probability": _("A probability is a number from 0 to 100."),
         "contact_name": _("Write the contact's name (up to 200 characters)."),
         "too_many": _("The card has too many of these already; remove one first (send «-»)."),
-        "when": _("I did not understand the date. Examples: завтра 15:00, пт 11, 03.12 14:30, "
-                  "через 3 дня, tomorrow 3pm."),
+        "when": _("I did not understand the date. Examples: {examples}.").format(
+            examples=_("tomorrow 3pm, fri 11, in 3 days, 03.12 14:30")),
         "when_past": _("That time has already passed. Pick a time in the future."),
         "when_far": _("That is too far ahead: plan within two years."),
         "subject": _("A subject is 1 to 500 characters."),

@@ -76,7 +76,7 @@ async def test_new_deal_form_with_typed_amount(harness: Harness, crm: CRM) -> No
     assert "💼 <b>20 printers</b>" in screen
     assert "Stage: <b>New lead</b>" in screen
     assert "Amount: RUB150,000.00" in screen
-    assert "Probability: 10 %" in screen
+    assert "Probability: 10%" in screen
     assert "Expected close: 31 Dec 2026" in screen
     assert "Deal created." in alerts(calls)
     [deal] = await crm.deals.deals_of(max_, cid)
@@ -110,7 +110,7 @@ async def test_move_stage_on_buttons_writes_history(harness: Harness, crm: CRM) 
     assert any(t.startswith("• New lead") for t, _ in buttons(calls))
     calls = await harness.press(MAX, button(calls, "Proposal sent"))
     screen = last_text(calls)
-    assert "Stage: <b>Proposal sent</b>" in screen and "Probability: 60 %" in screen
+    assert "Stage: <b>Proposal sent</b>" in screen and "Probability: 60%" in screen
     assert "stage: New lead → Proposal sent — Max" in screen
     assert "Stage: Proposal sent" in alerts(calls)
     async with crm.db.transaction() as s:
