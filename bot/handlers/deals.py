@@ -147,7 +147,7 @@ def month_end(day: date, months_ahead: int = 0) -> date:
 
 async def bad_amount(message: Message) -> None:
     await message.answer(
-        _("I could not read the amount. Type a number, for example 150 000 or 1,5 млн.")
+        _("I could not read the amount. Type a number, for example 150,000 or 1.5m.")
     )
 
 
@@ -195,7 +195,7 @@ async def msg_deal_title(message: Message, state: FSMContext) -> None:
     title = clean_title(message.text or "")
     await put(state, DealForm.amount, title=title)
     await message.answer(
-        _("The amount of the deal? For example: 150 000, 1,5 млн, 2m."), reply_markup=cancel_kb()
+        _("The amount of the deal? For example: 150,000, 1.5m, 2m."), reply_markup=cancel_kb()
     )
 
 
@@ -208,8 +208,8 @@ async def msg_deal_amount(message: Message, actor: Actor, crm: CRM, state: FSMCo
     await put(state, DealForm.close, amount=str(amount))
     today = local_today(crm, actor)
     await message.answer(
-        _("When do you expect to close it? Pick, or type a date (e.g. 20.12 or «через 2 "
-          "недели»)."),
+        _("When do you expect to close it? Pick, or type a date (e.g. 20.12 or “in 2 "
+          "weeks”)."),
         reply_markup=close_date_kb(month_end(today), month_end(today, 1)),
     )
 
@@ -237,8 +237,8 @@ async def cb_close_date(
 async def msg_close_date(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
     when = parse_when(message.text or "", crm.clock.now().astimezone(actor.tz))
     if when is None:
-        await message.answer(_("I could not read the date. Type it like 20.12, 31 декабря or "
-                               "«через месяц», or pick a button."))
+        await message.answer(_("I could not read the date. Type it like 20.12, 31 December or "
+                               "“in a month”, or pick a button."))
         return
     view = await _create(actor, crm, state, when.date())
     await message.answer(deal_text(view, actor), reply_markup=deal_kb(view))
@@ -384,8 +384,8 @@ async def cb_due(
 async def msg_invoice_due(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
     when = parse_when(message.text or "", crm.clock.now().astimezone(actor.tz))
     if when is None:
-        await message.answer(_("I could not read the date. Type it like 15.12 or «через 10 "
-                               "дней», or pick a button."))
+        await message.answer(_("I could not read the date. Type it like 15.12 or “in 10 "
+                               "days”, or pick a button."))
         return
     view = await _add_invoice(actor, crm, state, when.date())
     await message.answer(invoice_text(view), reply_markup=invoice_kb(view))
