@@ -6,8 +6,9 @@ import html
 from decimal import Decimal
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
-from bot.render import clip, current_locale, fmt_date, fmt_datetime, fmt_money
+from bot.render import clip, current_locale, fmt_date, fmt_datetime, fmt_money, fmt_percent
 from crm.billing import InvoiceView
 from crm.deals import DealEvent, DealView, InvoiceLine
 from crm.dto import Actor
@@ -31,7 +32,8 @@ def invoice_line_text(inv: InvoiceLine) -> str:
     if inv.is_paid:
         status = _("paid in full")
     elif inv.overdue:
-        status = _("⚠️ overdue by {days} d.").format(days=inv.days_overdue)
+        status = ngettext("⚠️ overdue by {days} day", "⚠️ overdue by {days} days",
+                          inv.days_overdue).format(days=inv.days_overdue)
     else:
         status = _("due by {date}").format(date=fmt_date(inv.due_on))
     return _("🧾 {name}: {amount}, paid {paid}, due {due} — {status}").format(
@@ -90,7 +92,7 @@ def deal_text(view: DealView, actor: Actor) -> str:
         lines.append(_("Stage: <b>{stage}</b>").format(stage=e(view.stage.text(loc))))
     lines.append(_("Amount: {amount}").format(amount=money(view.amount, cur)))
     if view.probability is not None:
-        lines.append(_("Probability: {p} %").format(p=view.probability))
+        lines.append(_("Probability: {p}").format(p=fmt_percent(view.probability)))
     if view.expected_close is not None:
         lines.append(_("Expected close: {date}").format(date=fmt_date(view.expected_close)))
     lines.append(_("Opened: {date}").format(date=fmt_datetime(view.opened_at, actor.tz)))
@@ -131,7 +133,8 @@ def invoice_text(view: InvoiceView) -> str:
     if inv.is_paid:
         lines.append(_("✅ Paid in full"))
     elif inv.overdue:
-        lines.append(_("⚠️ Overdue by {days} d.").format(days=inv.days_overdue))
+        lines.append(ngettext("⚠️ Overdue by {days} day", "⚠️ Overdue by {days} days",
+                              inv.days_overdue).format(days=inv.days_overdue))
     if view.payments:
         lines += ["", _("<b>Payments</b>")]
         lines += [f"• {fmt_date(p.paid_on)} — {money(p.amount, cur)}" for p in view.payments]

@@ -10,6 +10,7 @@ from html import escape as e
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
 from bot.render import (
     TELEGRAM_TEXT_LIMIT,
@@ -17,8 +18,10 @@ from bot.render import (
     current_locale,
     fmt_date,
     fmt_datetime,
+    fmt_decimal,
     fmt_money,
     fmt_time,
+    plural_n,
 )
 from bot.texts import role_name
 from bot.views import event_text
@@ -78,7 +81,9 @@ def overdue_text(view: OverdueView, late_since: datetime | None = None) -> str:
     tz = ZoneInfo(view.recipient.timezone)
     number = f" №{e(view.number)}" if view.number else ""
     lines = [
-        _("🧾 <b>Payment overdue: {days} d.</b>").format(days=view.days_overdue),
+        ngettext("🧾 <b>Payment overdue by {days} day</b>",
+                 "🧾 <b>Payment overdue by {days} days</b>",
+                 view.days_overdue).format(days=view.days_overdue),
         f"<b>{e(view.client_name)}</b> — {e(view.deal_title)}",
         _("Invoice{number} for {amount}, due {due}").format(
             number=number, amount=fmt_money(view.amount, view.currency),
@@ -86,7 +91,9 @@ def overdue_text(view: OverdueView, late_since: datetime | None = None) -> str:
         _("Still owed: <b>{owed}</b>").format(owed=fmt_money(view.owed, view.currency)),
     ]
     if view.manager_name:
-        lines.append(_("Manager: {name}. Sent to you because it is {days} days overdue.")
+        lines.append(ngettext("Manager: {name}. Sent to you because it is {days} day overdue.",
+                              "Manager: {name}. Sent to you because it is {days} days overdue.",
+                              view.days_overdue)
                      .format(name=e(view.manager_name), days=view.days_overdue))
     if late_since is not None:
         lines.insert(0, late_line(late_since, tz))
@@ -152,11 +159,15 @@ def figures_text(f: Figures, d: Digest, title: str | None = None) -> str:
     if f.receivables:
         line = _("Receivables: {owed}").format(owed=fmt_money(f.receivables, cur))
         if f.overdue_receivables:
-            line += _(", overdue {amount} ({n} inv.)").format(
+            line += ngettext(", overdue {amount} ({n} invoice)",
+                             ", overdue {amount} ({n} invoices)", f.overdue_invoices).format(
                 amount=fmt_money(f.overdue_receivables, cur), n=f.overdue_invoices)
         lines.append(line)
     if f.avg_deal_days is not None:
-        lines.append(_("Average deal: {days} days").format(days=f"{f.avg_deal_days:g}"))
+        days = f.avg_deal_days
+        lines.append(ngettext("Average deal length: {days} day",
+                              "Average deal length: {days} days",
+                              plural_n(days)).format(days=fmt_decimal(days)))
     if f.alarm == "few":
         lines.append(_("⚠️ Too few clients in work: {n} (minimum {min})").format(
             n=f.clients_in_work, min=d.min_clients))
@@ -209,7 +220,9 @@ def stalled_text(name: str, deals: list[StalledDeal]) -> str:
         return _("{name}: no stalled deals.").format(name=e(name))
     lines = [_("🐢 <b>Stalled deals: {name}</b>").format(name=e(name))]
     for deal in deals[:30]:
-        lines.append(_("• {client} — {title} ({stage}), idle {days} d.").format(
+        lines.append(ngettext("• {client} — {title} ({stage}), idle for {days} day",
+                              "• {client} — {title} ({stage}), idle for {days} days",
+                              deal.idle_days).format(
             client=e(deal.client_name), title=e(deal.title), stage=e(deal.stage.text(loc)),
             days=deal.idle_days))
     return clip("\n".join(lines))
@@ -220,6 +233,7 @@ def overdue_list_text(name: str, invoices: list[OverdueInvoice]) -> str:
         return _("{name}: no overdue invoices.").format(name=e(name))
     lines = [_("🧾 <b>Overdue invoices: {name}</b>").format(name=e(name))]
     for inv in invoices[:30]:
-        lines.append(_("• {client}: {owed}, {days} d. overdue").format(
+        lines.append(ngettext("• {client}: {owed}, {days} day overdue",
+                              "• {client}: {owed}, {days} days overdue", inv.days).format(
             client=e(inv.client_name), owed=fmt_money(inv.owed, inv.currency), days=inv.days))
     return clip("\n".join(lines))

@@ -1,4 +1,5 @@
-"""Formatting of dates and money for people, through Babel, in the current locale."""
+"""Formatting of dates, numbers, percentages and money for people, through Babel, in the
+current locale."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import I18n
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal, format_percent
 
 TELEGRAM_TEXT_LIMIT = 4096
 TAG = re.compile(r"<[^>]*>?")
@@ -48,6 +49,23 @@ def fmt_time(value: datetime, tz: ZoneInfo) -> str:
 
 def fmt_money(amount: Decimal, currency: str) -> str:
     return format_currency(amount, currency, locale=current_locale())
+
+
+def fmt_percent(value: int | float | Decimal) -> str:
+    """A percentage given in percent (70 → «70 %» / "70%"). Russian typography wants a narrow
+    no-break space before the sign; CLDR gives a plain no-break one."""
+    text = format_percent(Decimal(str(value)) / 100, locale=current_locale())
+    return text.replace("\u00a0%", "\u202f%")
+
+
+def fmt_decimal(value: int | float | Decimal) -> str:
+    """A number with the locale's decimal separator: 25.5 → «25,5» / "25.5"."""
+    return format_decimal(value, locale=current_locale())
+
+
+def plural_n(value: int | float | Decimal) -> int:
+    """The count to pick a plural form by: a fraction reads as "many" (25.5 days)."""
+    return int(value) if value == int(value) else 5
 
 
 def clip(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> str:

@@ -34,9 +34,9 @@ def error_text(err: CRMError) -> str:
         "deal_open": _("This deal is open: there is nothing to reopen."),
         "deal_lost": _("The deal is lost: invoices cannot be issued on it."),
         "deal_title": _("A deal title is 1 to 300 characters."),
-        "amount": _("The amount must be a positive number, for example 150 000."),
-        "amount_format": _("I could not read the amount. Type a number, for example 150 000 "
-                           "or 1,5 млн."),
+        "amount": _("The amount must be a positive number, for example 150,000."),
+        "amount_format": _("I could not read the amount. Type a number, for example 150,000 "
+                           "or 1.5m."),
         "amount_too_large": _("That amount is too large: check the number of zeros."),
         "expected_close": _("The expected close date cannot be in the past."),
         "stage": _("This stage is not available any more."),
@@ -51,14 +51,14 @@ def error_text(err: CRMError) -> str:
         "form_expired": _("This form has expired. Please start again."),
         "planned_closed": _("This planned contact is already done or cancelled."),
         "phone": _("That does not look like a phone number. Example: +7 916 123-45-67"),
-        "email": _("That does not look like an e-mail. Example: name@company.ru"),
+        "email": _("That does not look like an e-mail. Example: name@company.com"),
         "client_name": _("A name is 2 to 300 characters."),
         "tax_number": _("A tax number (INN) has 10 or 12 digits."),
         "probability": _("A probability is a number from 0 to 100."),
         "contact_name": _("Write the contact's name (up to 200 characters)."),
         "too_many": _("The card has too many of these already; remove one first (send «-»)."),
-        "when": _("I did not understand the date. Examples: завтра 15:00, пт 11, 03.12 14:30, "
-                  "через 3 дня, tomorrow 3pm."),
+        "when": _("I did not understand the date. Examples: {examples}.").format(
+            examples=_("tomorrow 3pm, fri 11, in 3 days, 03.12 14:30")),
         "when_past": _("That time has already passed. Pick a time in the future."),
         "when_far": _("That is too far ahead: plan within two years."),
         "subject": _("A subject is 1 to 500 characters."),

@@ -7,8 +7,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
-from bot.render import clip, current_locale, fmt_datetime, fmt_day, fmt_money
+from bot.render import clip, current_locale, fmt_datetime, fmt_day, fmt_money, fmt_percent
 from bot.texts import role_name
 from crm.clients import ClientCard, SearchPage
 from crm.history import HistoryItem, HistoryPage, TodayView
@@ -91,7 +92,7 @@ def card_text(card: ClientCard, tz: ZoneInfo) -> str:
     if card.trigger_event:
         lines.append(_("Why they came: {text}").format(text=e(card.trigger_event)))
     if card.probability is not None:
-        lines.append(_("Purchase probability: {p}%").format(p=card.probability))
+        lines.append(_("Purchase probability: {p}").format(p=fmt_percent(card.probability)))
     for c in card.contacts[:5]:
         bits = [e(c.name)]
         if c.position:
@@ -197,9 +198,10 @@ def history_text(page: HistoryPage, tz: ZoneInfo, currency: str) -> str:
     title = _("<b>History: {name}</b>").format(name=e(page.client_name))
     if not page.items:
         return title + "\n\n" + _("No records yet.")
-    header = title + "  " + _("(page {page} of {pages}, {total} records)").format(
-        page=page.page + 1, pages=page.pages, total=page.total
-    )
+    header = title + "  " + ngettext(
+        "(page {page} of {pages}, {total} record)", "(page {page} of {pages}, {total} records)",
+        page.total,
+    ).format(page=page.page + 1, pages=page.pages, total=page.total)
     body = "\n\n".join(history_item_text(i, page, tz, currency) for i in page.items)
     return clip(header + "\n\n" + body)
 
@@ -209,4 +211,5 @@ def search_text(result: SearchPage) -> str:
         return _("Nothing found for «{q}». Check the spelling or try a phone number.").format(
             q=e(result.query[:100])
         )
-    return _("Found {n} for «{q}»:").format(n=result.total, q=e(result.query[:100]))
+    return ngettext("Found {n} client for «{q}»:", "Found {n} clients for «{q}»:",
+                    result.total).format(n=result.total, q=e(result.query[:100]))

@@ -35,7 +35,7 @@ ADMIN = TgUser(ADMIN_TG, "Anna", "Adminova", language_code="en")
 MAX = TgUser(2002, "Max", None, language_code="en")
 LENA = TgUser(2003, "Lena", None, language_code="en")
 NOT_AVAILABLE = "This is not available (it may have been removed or is not yours)."
-POSITIVE = "The amount must be a positive number, for example 150 000."
+POSITIVE = "The amount must be a positive number, for example 150,000."
 STALE = "This button is out of date. Open the screen again."
 
 
@@ -96,7 +96,7 @@ async def test_new_deal_form_with_typed_amount(harness: Harness, crm: CRM) -> No
     assert "💼 <b>20 printers</b>" in screen
     assert "Stage: <b>New lead</b>" in screen
     assert "Amount: RUB150,000.00" in screen
-    assert "Probability: 10 %" in screen
+    assert "Probability: 10%" in screen
     assert "Expected close: 31 Dec 2026" in screen
     assert "Deal created." in alerts(calls)
     [deal] = await crm.deals.deals_of(max_, cid)
@@ -130,7 +130,7 @@ async def test_move_stage_on_buttons_writes_history(harness: Harness, crm: CRM) 
     assert any(t.startswith("• New lead") for t, _ in buttons(calls))
     calls = await harness.press(MAX, button(calls, "Proposal sent"))
     screen = last_text(calls)
-    assert "Stage: <b>Proposal sent</b>" in screen and "Probability: 60 %" in screen
+    assert "Stage: <b>Proposal sent</b>" in screen and "Probability: 60%" in screen
     assert "stage: New lead → Proposal sent — Max" in screen
     assert "Stage: Proposal sent" in alerts(calls)
     async with crm.db.transaction() as s:

@@ -91,7 +91,7 @@ async def test_manager_main_path_over_http(api: FakeBotAPI, tmp_path: Path) -> N
         max_.send_text("Обсудили цену, думают")
         await reply_with(max_, "следующий шаг")
         press(max_, "завтра 10:00")
-        await reply_with(max_, "Следующий контакт с")
+        await reply_with(max_, "следующий контакт —")
         # Next day, the client refuses: close the deal as lost from the card.
         max_.send_text("иванов")
         await reply_with(max_, "Следующий контакт")

@@ -252,7 +252,7 @@ async def test_overdue_alert_and_escalation_messages(
     jobs, _, _ = make_jobs(crm, tg_bot)
     await jobs.tick()
     [mine] = [m for m in api.sent_messages(3702) if "Payment overdue" in m.get("text", "")]
-    assert "Payment overdue: 10 d." in mine["text"] and "Debtor LLC" in mine["text"]
+    assert "Payment overdue by 10 days" in mine["text"] and "Debtor LLC" in mine["text"]
     assert "INV-7" in mine["text"] and "100,000.00" in mine["text"]
     datas = [d for _, d in inline_buttons(mine)]
     assert datas == [InvoiceCD(id=inv, action="pay").pack(),

@@ -16,7 +16,8 @@ POT = LOCALES / "messages.pot"
 
 def extract() -> None:
     subprocess.run(
-        ["pybabel", "extract", "-k", "__", "--no-location", "--omit-header", "-o", str(POT),
+        ["pybabel", "extract", "-k", "__", "-k", "ngettext:1,2", "-k", "lazy_ngettext:1,2",
+         "--no-location", "--omit-header", "-o", str(POT),
          "bot", "scheduler", "crm"],
         cwd=ROOT, check=True,
     )

@@ -183,7 +183,8 @@ async def cb_new_deal(
 async def msg_deal_title(message: Message, state: FSMContext) -> None:
     title = clean_title(message.text or "")
     await forms.prompt(message, state, DealForm.amount,
-                       _("The amount of the deal? For example: 150 000, 1,5 млн, 2m."),
+                       _("The amount of the deal? For example: {examples}.").format(
+                           examples=_("150,000, 1.5m, 2m")),
                        lambda _step: cancel_kb(), title=title)
 
 
@@ -194,8 +195,8 @@ async def msg_deal_amount(message: Message, actor: Actor, crm: CRM, state: FSMCo
     today = local_today(crm, actor)
     await forms.prompt(
         message, state, DealForm.close,
-        _("When do you expect to close it? Pick, or type a date (e.g. 20.12 or «через 2 "
-          "недели»)."),
+        _("When do you expect to close it? Pick, or type a date (e.g. {examples}).").format(
+            examples=_("20.12 or “in 2 weeks”")),
         lambda step: close_date_kb(month_end(today), month_end(today, 1), step),
         amount=str(amount),
     )

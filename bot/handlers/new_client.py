@@ -21,7 +21,7 @@ from bot.handlers.clients import input_error, send_card
 from bot.keyboards.client import ClientAction, ClientCD
 from bot.keyboards.menu import BTN_NEW
 from bot.keyboards.types import DbId, Percent, Step
-from bot.render import current_locale
+from bot.render import current_locale, fmt_percent
 from bot.views import classifier_title
 from crm.access import can_create_clients
 from crm.clients import ClientDraft
@@ -258,7 +258,7 @@ async def ask_probability(target: Message | CallbackQuery, state: FSMContext,
     await forms.prompt(
         target, state, NewClientForm.probability,
         error + _("Your estimate of the purchase probability, % (or type a number):"),
-        lambda step: skip_kb(step, [(f"{p}%", NewProbCD(value=p, step=step))
+        lambda step: skip_kb(step, [(fmt_percent(p), NewProbCD(value=p, step=step))
                                     for p in PROBABILITIES]),
     )
 

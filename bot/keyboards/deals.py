@@ -14,7 +14,7 @@ from pydantic import Field
 
 from bot.keyboards.client import ClientAction, ClientCD
 from bot.keyboards.types import DbId, Step
-from bot.render import current_locale, fmt_date, fmt_money
+from bot.render import current_locale, fmt_date, fmt_money, fmt_percent
 from crm.billing import InvoiceView
 from crm.classifiers import Label, StageInfo
 from crm.deals import DealItem, DealView, InvoiceLine
@@ -182,7 +182,7 @@ def stages_kb(deal_id: int, stages: list[StageInfo], current_id: int) -> InlineK
     for st in stages:
         mark = "• " if st.id == current_id else ""
         kb.button(
-            text=f"{mark}{_short(st.text(loc))} ({st.probability} %)",
+            text=f"{mark}{_short(st.text(loc))} ({fmt_percent(st.probability)})",
             callback_data=StageCD(deal_id=deal_id, stage_id=st.id),
         )
     kb.button(text=_("« Back"), callback_data=DealCD(id=deal_id, action=DealAction.OPEN))
