@@ -32,6 +32,18 @@ async def upgrade(db: Database, revision: str = "head") -> None:
         await conn.run_sync(_upgrade)
 
 
+async def downgrade(db: Database, revision: str) -> None:
+    """Undo migrations down to `revision` ("base": an empty database)."""
+    cfg = alembic_config(db.url)
+
+    def _downgrade(conn: Connection) -> None:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(_downgrade)
+
+
 async def current_tables(db: Database) -> list[str]:
     async with db.engine.connect() as conn:
         return await conn.run_sync(lambda c: inspect(c).get_table_names())
