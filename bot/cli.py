@@ -96,11 +96,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from storage.backup import BackupError, backup
 
     try:
-        size = backup(settings.database_url, Path(args.path))
+        written = backup(settings.database_url, Path(args.path))
     except BackupError as err:
         print(f"salesbot: {err}", file=sys.stderr)
         return 1
-    print(f"salesbot: backup written to {args.path} ({size} bytes)")
+    print(f"salesbot: backup written to {written} ({written.stat().st_size} bytes)")
     return 0
 
 

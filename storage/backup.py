@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -12,7 +13,9 @@ class BackupError(Exception):
     pass
 
 
-def backup(url: str, target: Path) -> int:
+def backup(url: str, target: Path, now: datetime | None = None) -> Path:
+    """Copy the SQLite database to `target`; into a directory, as
+    salesbot-YYYYmmdd-HHMMSS.db (UTC). Returns the file written."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         raise BackupError(
@@ -22,8 +25,9 @@ def backup(url: str, target: Path) -> int:
     source = parsed.database
     if not source or source == ":memory:" or not Path(source).exists():
         raise BackupError(f"database file not found: {source}")
-    if target.exists() and target.is_dir():
-        target = target / "salesbot-backup.db"
+    if target.is_dir():
+        stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%d-%H%M%S")
+        target = target / f"salesbot-{stamp}.db"
     target.parent.mkdir(parents=True, exist_ok=True)
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     dst = sqlite3.connect(target)
@@ -33,4 +37,4 @@ def backup(url: str, target: Path) -> int:
     finally:
         dst.close()
         src.close()
-    return target.stat().st_size
+    return target

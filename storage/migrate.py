@@ -33,6 +33,7 @@ async def upgrade(db: Database, revision: str = "head") -> None:
 
 
 async def downgrade(db: Database, revision: str) -> None:
+    """Undo migrations down to `revision` ("base": an empty database)."""
     cfg = alembic_config(db.url)
 
     def _downgrade(conn: Connection) -> None:

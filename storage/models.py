@@ -20,13 +20,12 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
-    Text,
     UniqueConstraint,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from storage.types import Money, UTCDateTime, utcnow
+from storage.types import CleanString, CleanText, Money, UTCDateTime, utcnow
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -45,7 +44,7 @@ class Team(Base):
     __tablename__ = "teams"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(CleanString(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -54,8 +53,8 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     tg_id: Mapped[int] = mapped_column(BigInteger, unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    username: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(CleanString(200))
+    username: Mapped[str | None] = mapped_column(CleanString(64))
     role: Mapped[str] = mapped_column(String(16))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     timezone: Mapped[str] = mapped_column(String(64))
@@ -98,8 +97,8 @@ class Stage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
-    name_ru: Mapped[str] = mapped_column(String(100))
-    name_en: Mapped[str] = mapped_column(String(100))
+    name_ru: Mapped[str] = mapped_column(CleanString(100))
+    name_en: Mapped[str] = mapped_column(CleanString(100))
     sort_order: Mapped[int] = mapped_column(Integer)
     probability: Mapped[int] = mapped_column(Integer)
     stall_days: Mapped[int] = mapped_column(Integer)
@@ -118,8 +117,8 @@ class ClassifierItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(24), index=True)
     code: Mapped[str] = mapped_column(String(32))
-    name_ru: Mapped[str] = mapped_column(String(100))
-    name_en: Mapped[str] = mapped_column(String(100))
+    name_ru: Mapped[str] = mapped_column(CleanString(100))
+    name_en: Mapped[str] = mapped_column(CleanString(100))
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -128,23 +127,23 @@ class Client(Base):
     __tablename__ = "clients"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(300))
+    name: Mapped[str] = mapped_column(CleanString(300))
     # casefolded, ё→е, punctuation stripped: SQLite's lower() folds ASCII only.
-    name_norm: Mapped[str] = mapped_column(String(300), index=True)
+    name_norm: Mapped[str] = mapped_column(CleanString(300), index=True)
     # Everything searchable in one normalised column: name, contacts, e-mails, tax number.
-    search_text: Mapped[str] = mapped_column(Text, default="")
+    search_text: Mapped[str] = mapped_column(CleanText, default="")
     # Space-separated E.164 digits of every phone of the client and its contacts.
-    phone_digits: Mapped[str] = mapped_column(Text, default="")
-    address: Mapped[str | None] = mapped_column(String(500))
-    phones: Mapped[str | None] = mapped_column(String(300))
-    emails: Mapped[str | None] = mapped_column(String(300))
-    tax_number: Mapped[str | None] = mapped_column(String(20))
+    phone_digits: Mapped[str] = mapped_column(CleanText, default="")
+    address: Mapped[str | None] = mapped_column(CleanString(500))
+    phones: Mapped[str | None] = mapped_column(CleanString(300))
+    emails: Mapped[str | None] = mapped_column(CleanString(300))
+    tax_number: Mapped[str | None] = mapped_column(CleanString(20))
     region_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
     industry_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
     segment_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
     source_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
-    trigger_event: Mapped[str | None] = mapped_column(String(500))
+    trigger_event: Mapped[str | None] = mapped_column(CleanString(500))
     probability: Mapped[int | None] = mapped_column(Integer)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     tg_chat_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -161,10 +160,10 @@ class ContactPerson(Base):
     client_id: Mapped[int] = mapped_column(
         ForeignKey("clients.id", ondelete="CASCADE"), index=True
     )
-    name: Mapped[str] = mapped_column(String(200))
-    position: Mapped[str | None] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(32))
-    email: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(CleanString(200))
+    position: Mapped[str | None] = mapped_column(CleanString(200))
+    phone: Mapped[str | None] = mapped_column(CleanString(32))
+    email: Mapped[str | None] = mapped_column(CleanString(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -173,13 +172,13 @@ class Deal(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
-    title: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str] = mapped_column(CleanString(300))
     amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     currency: Mapped[str] = mapped_column(String(3))
     stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"))
     status: Mapped[str] = mapped_column(String(8), default="open", index=True)
     loss_reason_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
-    loss_note: Mapped[str | None] = mapped_column(String(500))
+    loss_note: Mapped[str | None] = mapped_column(CleanString(500))
     lost_stage_id: Mapped[int | None] = mapped_column(ForeignKey("stages.id"))
     expected_close: Mapped[date | None] = mapped_column(Date)
     probability: Mapped[int | None] = mapped_column(Integer)
@@ -207,10 +206,10 @@ class Activity(Base):
     type_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
     outcome_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
     event: Mapped[str | None] = mapped_column(String(32))
-    text: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(CleanText)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     attachment_kind: Mapped[str | None] = mapped_column(String(16))
-    attachment_ref: Mapped[str | None] = mapped_column(String(300))
+    attachment_ref: Mapped[str | None] = mapped_column(CleanString(300))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -225,7 +224,7 @@ class PlannedContact(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     type_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    note: Mapped[str | None] = mapped_column(String(500))
+    note: Mapped[str | None] = mapped_column(CleanString(500))
     status: Mapped[str] = mapped_column(String(12), default="planned")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -236,7 +235,7 @@ class Invoice(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id"), index=True)
-    number: Mapped[str | None] = mapped_column(String(64))
+    number: Mapped[str | None] = mapped_column(CleanString(64))
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3))
     issued_on: Mapped[date] = mapped_column(Date)
@@ -273,7 +272,7 @@ class OutboxMessage(Base):
     # pending → sending → sent | failed | cancelled
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_error: Mapped[str | None] = mapped_column(CleanString(500))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     tg_message_id: Mapped[int | None] = mapped_column(BigInteger)

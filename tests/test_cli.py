@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -105,6 +106,19 @@ def test_migrate_then_backup_copies_a_consistent_database(tmp_path: Path) -> Non
     pg = run_cli(["backup", "x.db"], tmp_path, BOT_TOKEN="1:a",
                  DATABASE_URL="postgresql+asyncpg://u@127.0.0.1/db")
     assert pg.returncode == 1 and "pg_dump" in pg.stderr
+
+
+def test_backup_into_a_directory_names_the_file_it_wrote(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'salesbot.db'}"}
+    assert run_cli(["migrate"], tmp_path, **env).returncode == 0
+    (tmp_path / "backups").mkdir()
+    out = run_cli(["backup", "backups"], tmp_path, **env)
+    assert out.returncode == 0, out.stderr
+    [written] = (tmp_path / "backups").iterdir()
+    assert re.fullmatch(r"salesbot-\d{8}-\d{6}\.db", written.name)
+    assert f"backup written to {Path('backups') / written.name} (" in out.stdout
+    with sqlite3.connect(written) as conn:
+        assert conn.execute("SELECT count(*) FROM stages").fetchone()[0] == 6
 
 
 def test_python_dash_m_entry_point(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -13,6 +15,17 @@ from storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+# The same default as the bot's settings (bot.config), which storage may not import.
+DEFAULT_URL = "sqlite+aiosqlite:///salesbot.db"
+
+
+def _url() -> str:
+    """`storage.migrate` sets the URL; the `alembic` command line takes DATABASE_URL."""
+    return (
+        config.get_main_option("sqlalchemy.url")
+        or os.environ.get("DATABASE_URL")
+        or DEFAULT_URL
+    )
 
 
 def _run(connection: Connection) -> None:
@@ -27,7 +40,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
+    engine = create_engine(_url())
     async with engine.connect() as conn:
         await conn.run_sync(_run)
         await conn.commit()
@@ -36,7 +49,7 @@ async def _run_async() -> None:
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=config.get_main_option("sqlalchemy.url"),
+        url=_url(),
         target_metadata=target_metadata,
         literal_binds=True,
     )
@@ -51,4 +64,7 @@ else:
     if connection is not None:
         _run(connection)
     else:
+        if config.config_file_name is not None:
+            # Only the command line configures logging from alembic.ini; the bot has its own.
+            fileConfig(config.config_file_name, disable_existing_loggers=False)
         asyncio.run(_run_async())

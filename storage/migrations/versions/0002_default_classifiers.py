@@ -101,7 +101,26 @@ CLASSIFIERS: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
+# Where the defaults are referred to from (as of 0001); a downgrade keeps what is in use.
+STAGE_REFS = [("deals", "stage_id"), ("deals", "lost_stage_id")]
+ITEM_REFS = [
+    ("clients", "region_id"),
+    ("clients", "industry_id"),
+    ("clients", "segment_id"),
+    ("clients", "source_id"),
+    ("clients", "campaign_id"),
+    ("deals", "loss_reason_id"),
+    ("activities", "type_id"),
+    ("activities", "outcome_id"),
+    ("planned_contacts", "type_id"),
+]
+
+
 def upgrade() -> None:
+    """Add the defaults that are missing: after a downgrade that kept values still in use,
+    upgrading again must not add them twice (they are unique by code)."""
+    conn = op.get_bind()
+    have_stages = set(conn.execute(sa.text("SELECT code FROM stages")).scalars())
     stages = sa.table(
         "stages",
         sa.column("code", sa.String),
@@ -112,21 +131,25 @@ def upgrade() -> None:
         sa.column("stall_days", sa.Integer),
         sa.column("is_active", sa.Boolean),
     )
-    op.bulk_insert(
-        stages,
-        [
-            {
-                "code": code,
-                "name_ru": ru,
-                "name_en": en,
-                "sort_order": i * 10,
-                "probability": prob,
-                "stall_days": stall,
-                "is_active": True,
-            }
-            for i, (code, ru, en, prob, stall) in enumerate(STAGES, start=1)
-        ],
-    )
+    new_stages = [
+        {
+            "code": code,
+            "name_ru": ru,
+            "name_en": en,
+            "sort_order": i * 10,
+            "probability": prob,
+            "stall_days": stall,
+            "is_active": True,
+        }
+        for i, (code, ru, en, prob, stall) in enumerate(STAGES, start=1)
+        if code not in have_stages
+    ]
+    if new_stages:
+        op.bulk_insert(stages, new_stages)
+    have_items = {
+        (kind, code)
+        for kind, code in conn.execute(sa.text("SELECT kind, code FROM classifier_items"))
+    }
     items = sa.table(
         "classifier_items",
         sa.column("kind", sa.String),
@@ -136,23 +159,49 @@ def upgrade() -> None:
         sa.column("sort_order", sa.Integer),
         sa.column("is_active", sa.Boolean),
     )
-    op.bulk_insert(
-        items,
-        [
-            {
-                "kind": kind,
-                "code": code,
-                "name_ru": ru,
-                "name_en": en,
-                "sort_order": i * 10,
-                "is_active": True,
-            }
-            for kind, values in CLASSIFIERS.items()
-            for i, (code, ru, en) in enumerate(values, start=1)
-        ],
+    new_items = [
+        {
+            "kind": kind,
+            "code": code,
+            "name_ru": ru,
+            "name_en": en,
+            "sort_order": i * 10,
+            "is_active": True,
+        }
+        for kind, values in CLASSIFIERS.items()
+        for i, (code, ru, en) in enumerate(values, start=1)
+        if (kind, code) not in have_items
+    ]
+    if new_items:
+        op.bulk_insert(items, new_items)
+
+
+def _unused(table: str, refs: list[tuple[str, str]]) -> str:
+    return " AND ".join(
+        f"NOT EXISTS (SELECT 1 FROM {ref} WHERE {ref}.{column} = {table}.id)"
+        for ref, column in refs
     )
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM classifier_items")
-    op.execute("DELETE FROM stages")
+    """Remove the default stages and classifier values that nothing refers to.
+
+    Values that clients, deals, history records or plans use stay, with their records: they
+    are data now, and deleting them would break the references (or the records). Values a
+    business added itself are not touched either.
+    """
+    conn = op.get_bind()
+    for code, *_ in STAGES:
+        conn.execute(
+            sa.text(f"DELETE FROM stages WHERE code = :code AND {_unused('stages', STAGE_REFS)}"),
+            {"code": code},
+        )
+    for kind, values in CLASSIFIERS.items():
+        for code, *_ in values:
+            conn.execute(
+                sa.text(
+                    "DELETE FROM classifier_items WHERE kind = :kind AND code = :code AND "
+                    + _unused("classifier_items", ITEM_REFS)
+                ),
+                {"kind": kind, "code": code},
+            )
