@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram.methods import SetMyCommands
 
-from bot.keyboards.people import InviteRoleCD, PersonCD, PersonRoleCD
+from bot.keyboards.people import InviteRoleCD, PersonRoleCD, UserCD
 from crm.roles import Role
 from crm.service import CRM
 from tests.conftest import ADMIN_TG
@@ -67,7 +67,7 @@ async def test_stranger_is_refused_politely_in_own_language(harness: Harness) ->
     assert "нужно приглашение" in last_text(await harness.send(ru, "/start"))
     assert "you need an invitation" in last_text(await harness.send(en, "/people"))
     assert "you need an invitation" in last_text(await harness.send(en, "hello"))
-    calls = await harness.press(en, PersonCD(user_id=1, action="off").pack())
+    calls = await harness.press(en, UserCD(user_id=1, action="off").pack())
     assert any("you need an invitation" in a for a in alerts(calls))
 
 
@@ -95,7 +95,7 @@ async def test_forged_callback_from_manager_changes_nothing(harness: Harness, cr
     # A manager crafts the admin's buttons: make myself admin, deactivate the admin, invite.
     forged = [
         PersonRoleCD(user_id=admin_actor.id, role=Role.MANAGER).pack(),
-        PersonCD(user_id=admin_actor.id, action="off").pack(),
+        UserCD(user_id=admin_actor.id, action="off").pack(),
         InviteRoleCD(role=Role.ADMIN).pack(),
     ]
     for data in forged:
@@ -135,8 +135,17 @@ async def test_head_sends_own_manager_on_vacation_but_not_others(
     calls = await harness.press(head, button(calls, "On vacation"))
     assert "On vacation" in last_text(calls)
     assert "Back from vacation" in buttons(calls)[0][0]
-    calls = await harness.press(head, PersonCD(user_id=other.id, action="vac").pack())
+    calls = await harness.press(head, UserCD(user_id=other.id, action="vac").pack())
     assert any("not available" in a for a in alerts(calls))
     people = {p.name: p for p in await crm.people.list_people(boss.actor)}
     assert people["Max"].on_vacation and not people["Eve"].on_vacation
     assert mine.id == people["Max"].id
+
+
+async def test_malformed_people_buttons_are_out_of_date(harness: Harness) -> None:
+    """Ids out of range, unknown actions, roles and languages never reach a handler."""
+    await harness.send(ADMIN, "/start")
+    for data in ("ppl::off", "ppl:0:open", f"ppl:{2**31}:roles", "ppl:5:explode",
+                 "pplt:5:0", "pplr:5:king", "invt:manager:-1", "lang:de", "inv:pope"):
+        calls = await harness.press(ADMIN, data)
+        assert any("устарела" in a for a in alerts(calls)), (data, alerts(calls))

@@ -376,3 +376,28 @@ async def test_negative_invoice_and_won_amounts(harness: Harness, crm: CRM) -> N
     assert last_text(await harness.send(MAX, "−5 000")) == POSITIVE
     assert await count(crm, Invoice) == 0
     assert (await crm.deals.deal(max_, deal_id)).status == "open"
+
+
+async def test_a_large_amount_is_confirmed_before_going_on(harness: Harness, crm: CRM) -> None:
+    """Above AMOUNT_CONFIRM_LIMIT (10 million by default) a slip of the finger is likely."""
+    _, max_, _ = await people(harness, crm)
+    cid = await client(crm, max_)
+    await harness.press(MAX, ClientCD(id=cid, action="newdeal").pack())
+    await harness.send(MAX, "Printers")
+    calls = await harness.send(MAX, "150000000")
+    assert "large amount. Is it right?" in last_text(calls)
+    calls = await harness.press(MAX, button(calls, "No, type it again"))
+    assert "The amount of the deal?" in last_text(calls)
+    calls = await harness.send(MAX, "15000000")
+    yes = button(calls, "Yes")
+    calls = await harness.press(MAX, yes)
+    assert "When do you expect to close it?" in last_text(calls)
+    assert alerts(await harness.press(MAX, yes))  # a second tap: the step is over
+    calls = await harness.press(MAX, button(calls, "Skip"))
+    async with crm.db.transaction() as s:
+        amounts = list(await s.scalars(select(Deal.amount)))
+    assert amounts == [Decimal(15_000_000)]
+    # Below the limit nothing is asked.
+    await harness.press(MAX, ClientCD(id=cid, action="newdeal").pack())
+    await harness.send(MAX, "Toner")
+    assert "When do you expect" in last_text(await harness.send(MAX, "90000"))

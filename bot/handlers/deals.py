@@ -24,6 +24,7 @@ from bot.filters import FormText
 from bot.handlers.clients import input_error
 from bot.keyboards.client import ClientAction, ClientCD
 from bot.keyboards.deals import (
+    BigAmountCD,
     CloseChoice,
     DealAction,
     DealCancelCD,
@@ -40,6 +41,7 @@ from bot.keyboards.deals import (
     PaymentEditCD,
     StageCD,
     WonCD,
+    big_amount_kb,
     cancel_kb,
     client_deals_kb,
     client_invoices_kb,
@@ -57,7 +59,7 @@ from bot.keyboards.deals import (
 )
 from bot.render import current_locale, fmt_date
 from crm.billing import parse_paid_on, read_payment
-from crm.deals import OTHER_REASON, clean_title, read_amount
+from crm.deals import OTHER_REASON, clean_title, needs_confirmation, read_amount
 from crm.dto import Actor
 from crm.errors import Conflict, Forbidden, InvalidInput
 from crm.service import CRM
@@ -67,6 +69,7 @@ from crm.when import read_date
 class DealForm(StatesGroup):
     title = State()
     amount = State()
+    amount_ok = State()  # an amount above the sane limit: right, or typed again
     close = State()  # expected close date: buttons or typed
     won_amount = State()  # "Won": confirm with the button or type the final amount
     loss_note = State()  # "Other" loss reason: a few words why
@@ -74,6 +77,7 @@ class DealForm(StatesGroup):
 
 class InvoiceForm(StatesGroup):
     amount = State()
+    amount_ok = State()
     due = State()
 
 
@@ -83,8 +87,8 @@ class PaymentForm(StatesGroup):
     confirm = State()  # "Paid in full": confirm the amount
 
 
-forms.register(DealForm, lambda: _("new deal"))
-forms.register(InvoiceForm, lambda: _("new invoice"))
+forms.register(DealForm, lambda: _("new deal"), buttons_only=(DealForm.amount_ok,))
+forms.register(InvoiceForm, lambda: _("new invoice"), buttons_only=(InvoiceForm.amount_ok,))
 forms.register(PaymentForm, lambda: _("payment"), buttons_only=(PaymentForm.confirm,))
 
 # A typed command is never an answer to a form question; let its own handler have it.
@@ -181,20 +185,65 @@ async def cb_new_deal(
 
 
 async def msg_deal_title(message: Message, state: FSMContext) -> None:
-    title = clean_title(message.text or "")
-    await forms.prompt(message, state, DealForm.amount,
+    await ask_deal_amount(message, state, title=clean_title(message.text or ""))
+
+
+async def ask_deal_amount(target: Message | CallbackQuery, state: FSMContext,
+                          **vals: str) -> None:
+    await forms.prompt(target, state, DealForm.amount,
                        _("The amount of the deal? For example: {examples}.").format(
                            examples=_("150,000, 1.5m, 2m")),
-                       lambda _step: cancel_kb(), title=title)
+                       lambda _step: cancel_kb(), **vals)
+
+
+async def confirm_big_amount(message: Message, crm: CRM, state: FSMContext, st: State,
+                             amount: Decimal, currency: str, deal_id: int | None) -> bool:
+    """Above the deployment's sane limit a slip of the finger is likely (one zero too
+    many): ask before going on. True when it was asked."""
+    if not needs_confirmation(amount, crm.config.amount_confirm_limit):
+        return False
+    shown = money(amount, currency)
+    await forms.prompt(message, state, st,
+                       _("{amount} — that is a large amount. Is it right?").format(amount=shown),
+                       lambda step: big_amount_kb(shown, step, deal_id), amount=str(amount))
+    return True
 
 
 async def msg_deal_amount(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
     amount = await typed_amount(message)
     if amount is None:
         return
+    if await confirm_big_amount(message, crm, state, DealForm.amount_ok, amount,
+                                crm.config.currency, None):
+        return
+    await ask_close_date(message, actor, crm, state, amount)
+
+
+async def cb_big_amount(query: CallbackQuery, callback_data: BigAmountCD, actor: Actor,
+                        crm: CRM, state: FSMContext) -> None:
+    current = await state.get_state()
+    draft = await claimed(query, state, callback_data.step)
+    if draft is None:
+        return
+    if current == DealForm.amount_ok.state:
+        if callback_data.ok:
+            await ask_close_date(query, actor, crm, state, Decimal(draft["amount"]))
+        else:
+            await ask_deal_amount(query, state)
+    elif current == InvoiceForm.amount_ok.state:
+        if callback_data.ok:
+            await ask_due(query, state, int(draft["deal_id"]), Decimal(draft["amount"]))
+        else:
+            await forms.prompt(query, state, InvoiceForm.amount,
+                               _("The amount of the invoice?"),
+                               lambda _step: cancel_kb(int(draft["deal_id"])))
+
+
+async def ask_close_date(target: Message | CallbackQuery, actor: Actor, crm: CRM,
+                         state: FSMContext, amount: Decimal) -> None:
     today = local_today(crm, actor)
     await forms.prompt(
-        message, state, DealForm.close,
+        target, state, DealForm.close,
         _("When do you expect to close it? Pick, or type a date (e.g. {examples}).").format(
             examples=_("20.12 or “in 2 weeks”")),
         lambda step: close_date_kb(month_end(today), month_end(today, 1), step),
@@ -366,12 +415,20 @@ async def msg_loss_note(message: Message, actor: Actor, crm: CRM, state: FSMCont
 # --- invoices ------------------------------------------------------------------------------
 
 
-async def msg_invoice_amount(message: Message, state: FSMContext) -> None:
+async def msg_invoice_amount(message: Message, crm: CRM, state: FSMContext) -> None:
     amount = await typed_amount(message)
     if amount is None:
         return
     deal_id = int((await forms.values(state))["deal_id"])
-    await forms.prompt(message, state, InvoiceForm.due,
+    if await confirm_big_amount(message, crm, state, InvoiceForm.amount_ok, amount,
+                                crm.config.currency, deal_id):
+        return
+    await ask_due(message, state, deal_id, amount)
+
+
+async def ask_due(target: Message | CallbackQuery, state: FSMContext, deal_id: int,
+                  amount: Decimal) -> None:
+    await forms.prompt(target, state, InvoiceForm.due,
                        _("Due date of the invoice? Pick, or type a date (e.g. 15.12)."),
                        lambda step: due_kb(deal_id, step), amount=str(amount))
 
@@ -644,6 +701,7 @@ def create_router() -> Router:
     msg = router.message.register
     msg(msg_deal_title, StateFilter(DealForm.title), TYPED)
     msg(msg_deal_amount, StateFilter(DealForm.amount), TYPED)
+    router.callback_query.register(cb_big_amount, BigAmountCD.filter())
     msg(msg_close_date, StateFilter(DealForm.close), TYPED)
     msg(msg_won_amount, StateFilter(DealForm.won_amount), TYPED)
     msg(msg_loss_note, StateFilter(DealForm.loss_note), TYPED)

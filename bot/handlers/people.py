@@ -15,9 +15,11 @@ from bot.keyboards.menu import BTN_INVITE, BTN_PEOPLE
 from bot.keyboards.people import (
     InviteRoleCD,
     InviteTeamCD,
-    PersonCD,
+    PeopleListCD,
     PersonRoleCD,
     PersonTeamCD,
+    UserAction,
+    UserCD,
     invite_roles_kb,
     invite_teams_kb,
     people_kb,
@@ -82,7 +84,7 @@ async def cb_invite_team(
     query: CallbackQuery, callback_data: InviteTeamCD, actor: Actor, crm: CRM, bot: Bot
 ) -> None:
     await _send_invite(
-        query, crm, actor, bot, callback_data.role, callback_data.team_id or None
+        query, crm, actor, bot, callback_data.role, callback_data.team_id
     )
 
 
@@ -117,41 +119,58 @@ async def _edit(query: CallbackQuery, text: str, **kwargs: object) -> None:
     await query.answer()
 
 
-async def cb_person(
-    query: CallbackQuery, callback_data: PersonCD, actor: Actor, crm: CRM
-) -> None:
-    action = callback_data.action
-    if action == "list":
-        people = await crm.people.list_people(actor)
-        await _edit(
-            query,
-            _("People: {n}. Tap a name to see or change.").format(n=len(people)),
-            reply_markup=people_kb(people),
-        )
-        return
-    uid = callback_data.user_id
-    if action in ("roles", "teams", "off", "on") and not can_manage_people(actor.role):
-        raise Forbidden()
-    if action == "roles":
-        person = await crm.people.person(actor, uid)
-        await _edit(query, person_text(person) + "\n\n" + _("New role:"),
-                    reply_markup=person_roles_kb(uid))
-        return
-    if action == "teams":
-        person = await crm.people.person(actor, uid)
-        teams = await crm.people.teams(actor)
-        await _edit(query, person_text(person) + "\n\n" + _("New team:"),
-                    reply_markup=person_teams_kb(uid, teams))
-        return
-    if action in ("off", "on"):
-        person = await crm.people.set_active(actor, uid, action == "on")
-    elif action in ("vac", "back"):
-        person = await crm.people.set_vacation(actor, uid, action == "vac")
-    else:
-        person = await crm.people.person(actor, uid)
+async def cb_people_list(query: CallbackQuery, actor: Actor, crm: CRM) -> None:
+    people = await crm.people.list_people(actor)
+    await _edit(query, _("People: {n}. Tap a name to see or change.").format(n=len(people)),
+                reply_markup=people_kb(people))
+
+
+async def _show_person(query: CallbackQuery, actor: Actor, person: Person) -> None:
     await _edit(query, person_text(person),
                 reply_markup=person_kb(person, can_manage_people(actor.role),
                                        can_list_people(actor.role)))
+
+
+async def cb_person_open(query: CallbackQuery, callback_data: UserCD, actor: Actor,
+                         crm: CRM) -> None:
+    await _show_person(query, actor, await crm.people.person(actor, callback_data.user_id))
+
+
+async def cb_person_roles(query: CallbackQuery, callback_data: UserCD, actor: Actor,
+                          crm: CRM) -> None:
+    if not can_manage_people(actor.role):
+        raise Forbidden()
+    uid = callback_data.user_id
+    person = await crm.people.person(actor, uid)
+    await _edit(query, person_text(person) + "\n\n" + _("New role:"),
+                reply_markup=person_roles_kb(uid))
+
+
+async def cb_person_teams(query: CallbackQuery, callback_data: UserCD, actor: Actor,
+                          crm: CRM) -> None:
+    if not can_manage_people(actor.role):
+        raise Forbidden()
+    uid = callback_data.user_id
+    person = await crm.people.person(actor, uid)
+    teams = await crm.people.teams(actor)
+    await _edit(query, person_text(person) + "\n\n" + _("New team:"),
+                reply_markup=person_teams_kb(uid, teams))
+
+
+async def cb_person_active(query: CallbackQuery, callback_data: UserCD, actor: Actor,
+                           crm: CRM) -> None:
+    if not can_manage_people(actor.role):
+        raise Forbidden()
+    person = await crm.people.set_active(actor, callback_data.user_id,
+                                         callback_data.action is UserAction.REACTIVATE)
+    await _show_person(query, actor, person)
+
+
+async def cb_person_vacation(query: CallbackQuery, callback_data: UserCD, actor: Actor,
+                             crm: CRM) -> None:
+    person = await crm.people.set_vacation(actor, callback_data.user_id,
+                                           callback_data.action is UserAction.VACATION)
+    await _show_person(query, actor, person)
 
 
 async def cb_person_role(
@@ -166,7 +185,7 @@ async def cb_person_role(
 async def cb_person_team(
     query: CallbackQuery, callback_data: PersonTeamCD, actor: Actor, crm: CRM
 ) -> None:
-    person = await crm.people.set_team(actor, callback_data.user_id, callback_data.team_id or None)
+    person = await crm.people.set_team(actor, callback_data.user_id, callback_data.team_id)
     await _edit(query, person_text(person),
                 reply_markup=person_kb(person, can_manage_people(actor.role),
                                        can_list_people(actor.role)))
@@ -188,7 +207,16 @@ def create_router() -> Router:
     router.callback_query.register(cb_invite_team, InviteTeamCD.filter())
     router.message.register(cmd_people, Command("people"))
     router.message.register(cmd_people, F.text == BTN_PEOPLE)
-    router.callback_query.register(cb_person, PersonCD.filter())
+    router.callback_query.register(cb_people_list, PeopleListCD.filter())
+    router.callback_query.register(cb_person_open, UserCD.filter(F.action == UserAction.OPEN))
+    router.callback_query.register(cb_person_roles, UserCD.filter(F.action == UserAction.ROLES))
+    router.callback_query.register(cb_person_teams, UserCD.filter(F.action == UserAction.TEAMS))
+    router.callback_query.register(
+        cb_person_active,
+        UserCD.filter(F.action.in_({UserAction.DEACTIVATE, UserAction.REACTIVATE})))
+    router.callback_query.register(
+        cb_person_vacation,
+        UserCD.filter(F.action.in_({UserAction.VACATION, UserAction.BACK_TO_WORK})))
     router.callback_query.register(cb_person_role, PersonRoleCD.filter())
     router.callback_query.register(cb_person_team, PersonTeamCD.filter())
     router.message.register(cmd_newteam, Command("newteam"))

@@ -62,6 +62,13 @@ class InvoiceCD(CallbackData, prefix="i"):
     action: InvoiceAction
 
 
+class BigAmountCD(CallbackData, prefix="dba"):
+    """An amount above the sane limit: it is right (ok), or typed again."""
+
+    ok: bool
+    step: Step
+
+
 class PayConfirmCD(CallbackData, prefix="ipc"):
     """"Record a payment of … — confirm?": the answer of the payment form's prompt."""
 
@@ -232,6 +239,16 @@ def due_kb(deal_id: int, step: int) -> InlineKeyboardMarkup:
 def cancel_kb(deal_id: int | None = None) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     kb.button(text=_("✖️ Cancel"), callback_data=DealCancelCD(deal_id=deal_id))
+    return kb.as_markup()
+
+
+def big_amount_kb(amount: str, step: int, deal_id: int | None = None) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    kb.button(text=_("✅ Yes, {amount}").format(amount=amount),
+              callback_data=BigAmountCD(ok=True, step=step))
+    kb.button(text=_("✏️ No, type it again"), callback_data=BigAmountCD(ok=False, step=step))
+    kb.button(text=_("✖️ Cancel"), callback_data=DealCancelCD(deal_id=deal_id))
+    kb.adjust(1)
     return kb.as_markup()
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from bot.keyboards.types import DbId
 from bot.texts import role_name
 from crm.dto import Person, TeamInfo
 from crm.roles import Role
@@ -18,26 +21,47 @@ class InviteRoleCD(CallbackData, prefix="inv"):
 
 class InviteTeamCD(CallbackData, prefix="invt"):
     role: Role
-    team_id: int  # 0: no team
+    team_id: DbId | None = None  # None: no team
 
 
-class PersonCD(CallbackData, prefix="ppl"):
-    user_id: int
-    action: str  # open, roles, teams, off, on
+class UserAction(StrEnum):
+    OPEN = "open"
+    ROLES = "roles"
+    TEAMS = "teams"
+    DEACTIVATE = "off"
+    REACTIVATE = "on"
+    VACATION = "vac"
+    BACK_TO_WORK = "back"
+
+
+class UserCD(CallbackData, prefix="ppl"):
+    """A person (a user of the bot) on the people screens."""
+
+    user_id: DbId
+    action: UserAction
+
+
+class PeopleListCD(CallbackData, prefix="ppll"):
+    """Back to the list of people."""
 
 
 class PersonRoleCD(CallbackData, prefix="pplr"):
-    user_id: int
+    user_id: DbId
     role: Role
 
 
 class PersonTeamCD(CallbackData, prefix="pplt"):
-    user_id: int
-    team_id: int  # 0: no team
+    user_id: DbId
+    team_id: DbId | None = None  # None: no team
+
+
+class Lang(StrEnum):
+    RU = "ru"
+    EN = "en"
 
 
 class LangCD(CallbackData, prefix="lang"):
-    code: str
+    code: Lang
 
 
 def invite_roles_kb(roles: tuple[Role, ...]) -> InlineKeyboardMarkup:
@@ -52,16 +76,23 @@ def invite_teams_kb(role: Role, teams: list[TeamInfo]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for team in teams:
         kb.button(text=team.name, callback_data=InviteTeamCD(role=role, team_id=team.id))
-    kb.button(text=_("Without a team"), callback_data=InviteTeamCD(role=role, team_id=0))
+    kb.button(text=_("Without a team"), callback_data=InviteTeamCD(role=role))
     kb.adjust(2)
     return kb.as_markup()
+
+
+UA = UserAction
+
+
+def _user(user_id: int, action: UserAction) -> UserCD:
+    return UserCD(user_id=user_id, action=action)
 
 
 def people_kb(people: list[Person]) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for p in people:
         mark = "" if p.is_active else "⛔ "
-        kb.button(text=f"{mark}{p.name[:40]}", callback_data=PersonCD(user_id=p.id, action="open"))
+        kb.button(text=f"{mark}{p.name[:40]}", callback_data=_user(p.id, UA.OPEN))
     kb.adjust(1)
     return kb.as_markup()
 
@@ -71,17 +102,17 @@ def person_kb(p: Person, can_manage: bool, can_vacation: bool = False) -> Inline
     if can_vacation and p.is_active:
         if p.on_vacation:
             kb.button(text=_("🏁 Back from vacation"),
-                      callback_data=PersonCD(user_id=p.id, action="back"))
+                      callback_data=_user(p.id, UA.BACK_TO_WORK))
         else:
-            kb.button(text=_("🏖 On vacation"), callback_data=PersonCD(user_id=p.id, action="vac"))
+            kb.button(text=_("🏖 On vacation"), callback_data=_user(p.id, UA.VACATION))
     if can_manage:
-        kb.button(text=_("Change role"), callback_data=PersonCD(user_id=p.id, action="roles"))
-        kb.button(text=_("Change team"), callback_data=PersonCD(user_id=p.id, action="teams"))
+        kb.button(text=_("Change role"), callback_data=_user(p.id, UA.ROLES))
+        kb.button(text=_("Change team"), callback_data=_user(p.id, UA.TEAMS))
         if p.is_active:
-            kb.button(text=_("⛔ Deactivate"), callback_data=PersonCD(user_id=p.id, action="off"))
+            kb.button(text=_("⛔ Deactivate"), callback_data=_user(p.id, UA.DEACTIVATE))
         else:
-            kb.button(text=_("✅ Reactivate"), callback_data=PersonCD(user_id=p.id, action="on"))
-    kb.button(text=_("« All people"), callback_data=PersonCD(user_id=0, action="list"))
+            kb.button(text=_("✅ Reactivate"), callback_data=_user(p.id, UA.REACTIVATE))
+    kb.button(text=_("« All people"), callback_data=PeopleListCD())
     kb.adjust(2)
     return kb.as_markup()
 
@@ -90,7 +121,7 @@ def person_roles_kb(user_id: int) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for role in Role:
         kb.button(text=role_name(role), callback_data=PersonRoleCD(user_id=user_id, role=role))
-    kb.button(text=_("« Back"), callback_data=PersonCD(user_id=user_id, action="open"))
+    kb.button(text=_("« Back"), callback_data=UserCD(user_id=user_id, action=UserAction.OPEN))
     kb.adjust(2)
     return kb.as_markup()
 
@@ -99,14 +130,14 @@ def person_teams_kb(user_id: int, teams: list[TeamInfo]) -> InlineKeyboardMarkup
     kb = InlineKeyboardBuilder()
     for team in teams:
         kb.button(text=team.name, callback_data=PersonTeamCD(user_id=user_id, team_id=team.id))
-    kb.button(text=_("Without a team"), callback_data=PersonTeamCD(user_id=user_id, team_id=0))
-    kb.button(text=_("« Back"), callback_data=PersonCD(user_id=user_id, action="open"))
+    kb.button(text=_("Without a team"), callback_data=PersonTeamCD(user_id=user_id))
+    kb.button(text=_("« Back"), callback_data=UserCD(user_id=user_id, action=UserAction.OPEN))
     kb.adjust(2)
     return kb.as_markup()
 
 
 def lang_kb() -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
-    kb.button(text="🇷🇺 Русский", callback_data=LangCD(code="ru"))
-    kb.button(text="🇬🇧 English", callback_data=LangCD(code="en"))
+    kb.button(text="🇷🇺 Русский", callback_data=LangCD(code=Lang.RU))
+    kb.button(text="🇬🇧 English", callback_data=LangCD(code=Lang.EN))
     return kb.as_markup()
