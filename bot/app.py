@@ -77,8 +77,11 @@ async def run(settings: Settings, *, polling: bool = True, scheduler: bool = Tru
     dp = create_dispatcher(
         crm, default_locale=settings.default_locale, storage=create_storage(settings.redis_url)
     )
-    runner = SchedulerRunner(crm, bot, dp["i18n_core"], runner_config(settings)) \
+    # The sender handles 429 and 5xx itself (a 429 pauses every sender): no session retry.
+    sched_bot = create_bot(settings.token(), settings.telegram_api_url, retry=False) \
         if scheduler else None
+    runner = SchedulerRunner(crm, sched_bot, dp["i18n_core"], runner_config(settings)) \
+        if sched_bot is not None else None
     try:
         me = await _whoami(bot, settings.telegram_api_url or TELEGRAM_API)
         log.info("salesbot started as @%s (database: %s)", me.username, db.dialect)
@@ -93,5 +96,7 @@ async def run(settings: Settings, *, polling: bool = True, scheduler: bool = Tru
     finally:
         if runner is not None:
             await runner.stop()
+        if sched_bot is not None:
+            await sched_bot.session.close()
         await bot.session.close()
         await db.dispose()
