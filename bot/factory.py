@@ -30,6 +30,7 @@ from bot.handlers import (
 from bot.handlers import reminders as reminder_handlers
 from bot.i18n import ActorI18nMiddleware, create_i18n
 from bot.keyboards.menu import commands_for
+from bot.metrics import setup_handler_metrics
 from bot.middlewares import ActorMiddleware
 from bot.retry import RetryRequests
 from crm.config import CRMConfig, NotifyConfig
@@ -130,6 +131,7 @@ def create_dispatcher(
     dp.include_router(common.create_fallback_router())
     ActorI18nMiddleware(i18n).setup(dp)
     dp.message.middleware(forms.FormMiddleware(is_escape))
+    setup_handler_metrics(dp)
     return dp
 
 

@@ -63,7 +63,7 @@ class RetryRequests(BaseRequestMiddleware):
                 if attempt >= self.attempts:
                     raise
                 delay = self.backoff * 2 ** (attempt - 1)
-                log.info("%s failed (%s); retrying in %.1fs", method.__api_method__,
+                log.debug("%s failed (%s); retrying in %.1fs", method.__api_method__,
                          err.message, delay)
             await asyncio.sleep(delay)
             attempt += 1
