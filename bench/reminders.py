@@ -215,7 +215,7 @@ async def main(args: argparse.Namespace) -> None:
     results = []
     async with FloodControlledAPI() as api:
         api.delay("sendMessage", args.rtt)
-        bot = create_bot(api.token, api.base_url)
+        bot = create_bot(api.token, api.base_url, retry=False)
         try:
             chats = [700_000 + (i % args.users) for i in range(args.n)]
             items = list(zip(range(1, args.n + 1), chats, strict=True))

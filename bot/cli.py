@@ -48,9 +48,27 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.no_scheduler and args.scheduler_only:
         fail("--no-scheduler and --scheduler-only exclude each other", 2)
+    if args.webhook and args.scheduler_only:
+        fail("--webhook and --scheduler-only exclude each other", 2)
+    if args.workers < 1:
+        fail("--workers must be 1 or more", 2)
+    if args.workers > 1 and not args.webhook:
+        fail("--workers needs --webhook: several pollers of one bot fight over its updates", 2)
+    if args.webhook:
+        try:
+            settings.webhook()
+        except SettingsError as err:
+            fail(str(err), 2)
     try:
+        if args.workers > 1:
+            from bot.app import prepare_workers
+            from web.workers import supervise
+
+            asyncio.run(prepare_workers(settings))
+            return supervise(args.workers, ["--no-scheduler"] if args.no_scheduler else [])
         asyncio.run(run(settings, polling=not args.scheduler_only,
-                        scheduler=not args.no_scheduler))
+                        scheduler=not args.no_scheduler, webhook=args.webhook,
+                        worker=args.worker))
     except StartupError as err:
         fail(str(err))
     return 0
@@ -114,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not send reminders and digests from this process")
     p.add_argument("--scheduler-only", action="store_true",
                    help="only send reminders and digests (no polling)")
+    p.add_argument("--webhook", action="store_true",
+                   help="take updates on a webhook (WEBHOOK_URL, WEBHOOK_SECRET, WEB_HOST, "
+                        "WEB_PORT) instead of polling")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="with --webhook: N worker processes on one port (SO_REUSEPORT); "
+                        "share PostgreSQL and REDIS_URL")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("migrate", help="create or upgrade the database schema")
     p.set_defaults(func=cmd_migrate)

@@ -6,6 +6,7 @@ A missing or malformed setting must stop start-up with one line naming it, so
 
 from __future__ import annotations
 
+import re
 from datetime import time
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -46,8 +47,16 @@ class Settings(BaseSettings):
     digest_time: time = time(9, 0)
     clients_in_work_min: int = Field(default=5, ge=0)
     clients_in_work_max: int = Field(default=60, ge=1)
+    # Webhook mode (`salesbot run --webhook`): Telegram posts updates to WEBHOOK_URL (the
+    # public address, behind a proxy) with WEBHOOK_SECRET in a header; the server listens on
+    # WEB_HOST:WEB_PORT and also answers /healthz and /metrics.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=1, le=65535)
 
-    @field_validator("bot_token", "telegram_api_url", "redis_url", mode="before")
+    @field_validator("bot_token", "telegram_api_url", "redis_url", "webhook_url",
+                     "webhook_secret", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # `BOT_TOKEN=` as copied from .env.example means "not set", not "set to nothing".
@@ -69,6 +78,33 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("expected http://HOST:PORT of a Bot API server")
         return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("expected the public https://HOST/PATH Telegram posts updates to")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram's rule for secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
+        secret = value.get_secret_value() if value is not None else ""
+        if value is not None and (len(secret) > 256 or not re.fullmatch(r"[A-Za-z0-9_-]+",
+                                                                         secret)):
+            raise ValueError("1-256 characters: letters, digits, _ and -")
+        return value
+
+    def webhook(self) -> tuple[str, str]:
+        """(url, secret) for webhook mode; a SettingsError names what is missing."""
+        if self.webhook_url is None:
+            raise SettingsError("WEBHOOK_URL is not set: webhook mode needs the public URL "
+                                "Telegram posts updates to")
+        if self.webhook_secret is None:
+            raise SettingsError("WEBHOOK_SECRET is not set: webhook mode requires a secret "
+                                "(letters, digits, _ and -)")
+        return self.webhook_url, self.webhook_secret.get_secret_value()
 
     @field_validator("log_level", mode="before")
     @classmethod

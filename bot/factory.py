@@ -33,7 +33,9 @@ from bot.handlers import reminders as reminder_handlers
 from bot.handlers import settings as settings_handlers
 from bot.i18n import ActorI18nMiddleware, create_i18n
 from bot.keyboards.menu import commands_for
+from bot.metrics import setup_handler_metrics
 from bot.middlewares import ActorMiddleware
+from bot.retry import RetryRequests
 from crm.config import CRMConfig, NotifyConfig
 from crm.service import CRM
 
@@ -60,13 +62,18 @@ def notify_config(settings: Settings) -> NotifyConfig:
     )
 
 
-def create_bot(token: str, api_url: str | None = None) -> Bot:
+def create_bot(token: str, api_url: str | None = None, *, retry: bool = True) -> Bot:
+    """`retry`: calls refused for a moment (429, 5xx) are tried again (bot.retry); off for
+    the scheduler, whose sender handles those itself."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url)) if api_url else None
-    return Bot(
+    bot = Bot(
         token=token,
         session=session,
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
+    if retry:
+        bot.session.middleware(RetryRequests())
+    return bot
 
 
 def create_storage(redis_url: str | None) -> BaseStorage:
@@ -129,6 +136,7 @@ def create_dispatcher(
     dp.include_router(common.create_fallback_router())
     ActorI18nMiddleware(i18n).setup(dp)
     dp.message.middleware(forms.FormMiddleware(is_escape))
+    setup_handler_metrics(dp)
     return dp
 
 

@@ -98,3 +98,8 @@ class OutboxService:
     async def counts(self) -> dict[str, int]:
         async with self.db.transaction() as s:
             return await repo.counts(s)
+
+    async def depth(self) -> dict[str, int]:
+        """What still waits to go out, by kind (for /metrics)."""
+        async with self.db.transaction() as s:
+            return await repo.depth(s)

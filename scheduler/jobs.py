@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.service import CRM
+from scheduler.lockfile import FileLock, lock_path
 from scheduler.sender import DeliveryStats, Sender
 
 log = logging.getLogger(__name__)
@@ -25,15 +26,19 @@ ADVISORY_LOCK_KEY = 0x5A1E5B07  # "salesbot": one scheduler per PostgreSQL datab
 
 
 class Leadership:
-    """Exactly one scheduler leads: a PostgreSQL session-level advisory lock, held on a
-    connection of its own for as long as the scheduler lives. SQLite is one machine and,
-    by this project's rules, one scheduler: it always leads."""
+    """Exactly one scheduler leads: on PostgreSQL a session-level advisory lock, held on a
+    connection of its own for as long as the scheduler lives; on SQLite an OS file lock
+    next to the database file (scheduler.lockfile), so a second process on the same file
+    waits — every tick retries — instead of sending everything a second time."""
 
     def __init__(self, crm: CRM) -> None:
         self.crm = crm
         self._conn: AsyncConnection | None = None
         self.acquired_now = False  # leadership was (re)gained by the last ensure()
         self._led = False
+        path = lock_path(crm.db.url) if crm.db.dialect == "sqlite" else None
+        self._file = FileLock(path) if path is not None else None
+        self._told_waiting = False
 
     @property
     def needs_lock(self) -> bool:
@@ -42,10 +47,7 @@ class Leadership:
     async def ensure(self) -> bool:
         self.acquired_now = False
         if not self.needs_lock:
-            if not self._led:
-                self._led = True
-                self.acquired_now = True
-            return True
+            return self._ensure_file()
         if self._conn is not None:
             try:
                 await self._conn.execute(text("SELECT 1"))
@@ -70,6 +72,22 @@ class Leadership:
         await conn.close()
         return False
 
+    def _ensure_file(self) -> bool:
+        if self._file is not None and not self._file.held:
+            if not self._file.acquire():
+                if not self._told_waiting:
+                    self._told_waiting = True
+                    log.info("another process leads the scheduler on this database "
+                             "(%s is locked); waiting to take over", self._file.path)
+                return False
+            self._led = False
+        if not self._led:
+            self._led = True
+            self.acquired_now = True
+            if self._told_waiting:
+                log.info("this scheduler leads")
+        return True
+
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -77,6 +95,9 @@ class Leadership:
                 await conn.close()
 
     async def release(self) -> None:
+        if self._file is not None:
+            self._file.release()
+            self._led = False
         if self._conn is not None:
             with contextlib.suppress(Exception):  # closing the session releases it anyway
                 await self._conn.execute(

@@ -33,6 +33,7 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot import metrics
 from bot.charts import digest_chart, has_chart
 from bot.keyboards.deals import open_deal_kb
 from bot.keyboards.reminders import digest_kb, overdue_kb, reminder_kb
@@ -205,16 +206,19 @@ class Sender:
                 stats.cancelled += 1
                 return
             await self._send_all(item, prepared)
+            metrics.SENT.inc()
             stats.sent += 1
             stats.late += late
         except TelegramForbiddenError as err:
             if item.user_id is not None:
                 await self.crm.outbox.mark_unreachable(item.user_id)
             await self.crm.outbox.fail(item, f"blocked: {err.message}")
+            metrics.SEND_FAILURES.labels("failed").inc()
             stats.failed += 1
         except TelegramBadRequest as err:
             log.warning("outbox %s refused by Telegram: %s", item.key, err.message)
             await self.crm.outbox.fail(item, f"bad request: {err.message}")
+            metrics.SEND_FAILURES.labels("failed").inc()
             stats.failed += 1
         except _RetryLater as err:
             await self.crm.outbox.retry_later(item, timedelta(seconds=err.delay), err.reason)
@@ -222,6 +226,8 @@ class Sender:
         except Exception as err:  # 5xx, timeouts, network, and our own bugs: never lose it
             reason = f"{type(err).__name__}: {err}"[:400]
             stats.errors.append(reason)
+            metrics.SEND_FAILURES.labels(
+                "failed" if item.attempts >= self.config.max_attempts else "retried").inc()
             if item.attempts >= self.config.max_attempts:
                 log.error("outbox %s gave up after %s attempts: %s", item.key, item.attempts,
                           reason)
@@ -265,6 +271,7 @@ class Sender:
                 )
             except TelegramRetryAfter as err:
                 log.warning("Telegram 429: pausing all sending for %ss", err.retry_after)
+                metrics.RETRY_AFTER.inc()
                 self.limiter.pause(err.retry_after)
         raise _RetryLater(self.limiter.paused_for + 1, "429 again and again")
 

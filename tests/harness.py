@@ -5,7 +5,7 @@ is the model)."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +14,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.base import BaseSession
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError, TelegramServerError
 from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageReplyMarkup,
@@ -43,7 +44,17 @@ class RecordingSession(BaseSession):
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[TelegramMethod[Any]] = []
+        self.failed: list[TelegramMethod[Any]] = []  # calls refused by fail_next
         self._ids = itertools.count(1000)
+        self._faults: list[tuple[Callable[[TelegramMethod[Any]], Exception], list[int]]] = []
+
+    def fail_next(self, times: int = 1, error: type[Exception] = TelegramServerError) -> None:
+        """Refuse the next `times` calls (any method) with `error`, as Telegram would."""
+        def make(method: TelegramMethod[Any]) -> Exception:
+            if issubclass(error, TelegramAPIError):
+                return error(method=method, message="Bad Gateway")
+            return error()
+        self._faults.append((make, [times]))
 
     async def close(self) -> None:
         pass
@@ -51,6 +62,11 @@ class RecordingSession(BaseSession):
     async def make_request(
         self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None
     ) -> Any:
+        for make, left in self._faults:
+            if left[0] > 0:
+                left[0] -= 1
+                self.failed.append(method)
+                raise make(method)
         self.calls.append(method)
         me = User(id=BOT_ID, is_bot=True, first_name="Salesbot", username=BOT_USERNAME)
         now = datetime.now(UTC)

@@ -33,7 +33,7 @@ async def api() -> AsyncIterator[FakeBotAPI]:
 
 @pytest.fixture
 async def tg_bot(api: FakeBotAPI) -> AsyncIterator[Bot]:
-    bot = create_bot(api.token, api.base_url)
+    bot = create_bot(api.token, api.base_url, retry=False)
     yield bot
     await bot.session.close()
 

@@ -25,12 +25,12 @@ async def test_one_scheduler_leads(any_crm: CRM) -> None:
     try:
         assert await first.ensure() and first.acquired_now
         assert await first.ensure() and not first.acquired_now
-        if any_crm.db.dialect == "postgresql":
-            assert not await second.ensure()
-            await first.release()
-            assert await second.ensure() and second.acquired_now
-        else:  # SQLite: one machine, one scheduler by rule; each process leads itself
-            assert await second.ensure()
+        # PostgreSQL: the advisory lock; SQLite: the file lock next to the database file.
+        assert not await second.ensure()
+        assert not await second.ensure()
+        await first.release()
+        assert await second.ensure() and second.acquired_now
+        assert not await first.ensure()
     finally:
         await first.release()
         await second.release()

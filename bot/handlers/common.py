@@ -127,6 +127,17 @@ async def on_not_modified(event: ErrorEvent) -> None:
             await event.update.callback_query.answer()
 
 
+async def on_telegram_error(event: ErrorEvent) -> None:
+    """Telegram refused a call even after its retries (bot.retry). What the handler wrote
+    before its reply is committed, so "Something went wrong" would be untrue — and would
+    most likely not get through either. Stop a tapped button spinning, quietly."""
+    log.warning("update %s: Telegram refused the reply: %s", event.update.update_id,
+                event.exception)
+    if event.update.callback_query is not None:
+        with suppress(TelegramAPIError):
+            await event.update.callback_query.answer()
+
+
 async def on_unexpected(event: ErrorEvent) -> None:
     """Whatever else went wrong: say so instead of leaving a button spinning."""
     log.exception("update %s failed", event.update.update_id, exc_info=event.exception)
@@ -191,5 +202,6 @@ def create_router() -> Router:
         ExceptionTypeFilter(TelegramBadRequest),
         F.exception.message.contains("message is not modified"),
     )
+    router.error.register(on_telegram_error, ExceptionTypeFilter(TelegramAPIError))
     router.error.register(on_unexpected)
     return router

@@ -233,6 +233,16 @@ async def counts(s: AsyncSession) -> dict[str, int]:
     return {status: int(n) for status, n in result.all()}
 
 
+async def depth(s: AsyncSession) -> dict[str, int]:
+    """Rows not yet delivered (pending or being sent), by kind."""
+    result = await s.execute(
+        select(OutboxMessage.kind, func.count())
+        .where(OutboxMessage.status.in_((PENDING, SENDING)))
+        .group_by(OutboxMessage.kind)
+    )
+    return {kind: int(n) for kind, n in result.all()}
+
+
 async def scheduler_state(s: AsyncSession) -> SchedulerState | None:
     return await s.get(SchedulerState, "scheduler")
 

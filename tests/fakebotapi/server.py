@@ -386,6 +386,11 @@ class FakeBotAPI:
         self.profile: dict[tuple[str, str], str] = {}  # (description field, lang) -> text
         self.menu_buttons: dict[int | None, dict[str, Any]] = {}
         self.webhook: dict[str, Any] = {"url": ""}
+        self.webhook_secret: str | None = None
+        # (update_id, HTTP status, the answering worker's pid header) per webhook delivery
+        self.webhook_posts: list[tuple[int, int, str | None]] = []
+        self._push_queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._pusher: asyncio.Task[None] | None = None
         self.polling = 0  # getUpdates requests currently long-polling (waiting for updates)
         self._chats: dict[int, ChatView] = {}
         self._users: dict[int, FakeUser] = {}
@@ -445,6 +450,8 @@ class FakeBotAPI:
 
     async def stop(self) -> None:
         self._closing = True
+        if self._pusher is not None:
+            self._pusher.cancel()
         self._notify()  # release long-polling getUpdates
         if self._runner is not None:
             await self._runner.cleanup()
@@ -509,9 +516,39 @@ class FakeBotAPI:
         data = dict(update)
         data.setdefault("update_id", self._next_update_id)
         self._next_update_id = max(self._next_update_id, data["update_id"]) + 1
-        self.updates.append(data)
+        if self.webhook["url"]:
+            self._push_queue.put_nowait(data)  # Telegram posts it, in order
+            if self._pusher is None or self._pusher.done():
+                self._pusher = asyncio.create_task(self._push_updates())
+        else:
+            self.updates.append(data)
         self._notify()
         return data
+
+    async def _push_updates(self) -> None:
+        """POST each update to the webhook with the secret header, a new connection each
+        time (so that workers sharing a port with SO_REUSEPORT all get some); retried while
+        the server cannot be reached or answers 5xx, as Telegram does."""
+        from aiohttp import ClientError, ClientSession, TCPConnector
+
+        while not self._push_queue.empty():
+            update = self._push_queue.get_nowait()
+            headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret or ""}
+            for _ in range(50):
+                try:
+                    async with ClientSession(connector=TCPConnector(force_close=True)) as s, \
+                            s.post(self.webhook["url"], json=update, headers=headers) as resp:
+                        status, worker = resp.status, resp.headers.get("X-Salesbot-Worker")
+                except ClientError:
+                    await asyncio.sleep(0.1)
+                    continue
+                if status < 500:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                status, worker = 0, None
+            self.webhook_posts.append((update["update_id"], status, worker))
+            self._notify()
 
     def new_query(self, data: str, message: Message | None = None) -> Query:
         self._queries_count += 1
@@ -790,6 +827,10 @@ class FakeBotAPI:
         if req.params.get("drop_pending_updates"):
             self.updates.clear()
         self.webhook = {"url": url}
+        if url and req.params.get("allowed_updates") is not None:
+            self.webhook["allowed_updates"] = req.params["allowed_updates"]
+        secret = req.params.get("secret_token")
+        self.webhook_secret = str(secret) if secret else None
         return True
 
     def _get_file(self, req: Request) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""The aiohttp server: Telegram's webhook, /healthz and /metrics (a sibling of bot/)."""
