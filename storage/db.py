@@ -30,10 +30,22 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 
+def _sqlite_begin(conn: Any) -> None:
+    """Every transaction takes SQLite's write lock at its start. The driver would otherwise
+    run a use case's reads outside any transaction and begin one only at its first write,
+    so two payments of one invoice could both read "1,000 due" and both be recorded
+    (`SELECT … FOR UPDATE` means nothing on SQLite). SQLite has one writer at a time anyway;
+    WAL still lets readers of other connections (the scheduler, backups) go on."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # The driver must not emit BEGIN itself: _sqlite_begin does, at the transaction's start.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     # WAL lets the scheduler read while a handler writes; busy_timeout waits out the writer.
     cur.execute("PRAGMA journal_mode=WAL")
