@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
@@ -117,8 +118,8 @@ async def test_paid_in_full_tapped_twice(team: Team, together: bool,
         inv = await new_invoice(t, i)
         calls = await t.h.press(MAX, InvoiceCD(id=inv, action="payfull").pack())
         confirm = button(calls, "Confirm")
-        await twice(lambda c=confirm: t.h.press(MAX, c),  # type: ignore[misc]
-                    lambda c=confirm: t.h.press(MAX, c), together)  # type: ignore[misc]
+        await twice(partial(t.h.press, MAX, confirm),
+                    partial(t.h.press, MAX, confirm), together)
         assert await paid(t, inv) == Decimal(1000), i
         assert await count(t.crm, Payment, Payment.invoice_id == inv) == 1, i
     assert_clean(t, caplog)
@@ -151,7 +152,7 @@ async def test_two_people_pay_the_rest_of_one_invoice(
                       "Confirm")
         hers = button(await t.h.press(HELEN, InvoiceCD(id=inv, action="payfull").pack()),
                       "Confirm")
-        await twice(lambda: t.h.press(MAX, mine), lambda: t.h.press(HELEN, hers), together)
+        await twice(partial(t.h.press, MAX, mine), partial(t.h.press, HELEN, hers), together)
         assert await paid(t, inv) == Decimal(1000), i
         assert await count(t.crm, Payment, Payment.invoice_id == inv) == 1, i
     assert any("already paid" in a for a in alerts(t.h.session.calls))
@@ -184,8 +185,8 @@ async def test_the_close_date_button_of_a_new_deal_tapped_twice(
         await t.h.press(MAX, ClientCD(id=cid, action="newdeal").pack())
         await t.h.send(MAX, "Printers")
         skip = button(await t.h.send(MAX, "150 000"), "Skip")
-        await twice(lambda s=skip: t.h.press(MAX, s),  # type: ignore[misc]
-                    lambda s=skip: t.h.press(MAX, s), together)  # type: ignore[misc]
+        await twice(partial(t.h.press, MAX, skip),
+                    partial(t.h.press, MAX, skip), together)
         assert await count(t.crm, Deal, Deal.client_id == cid) == 1, i
     assert_clean(t, caplog)
 
@@ -214,8 +215,8 @@ async def test_no_answer_under_a_reminder_tapped_twice(
         pid = await add_planned(t.crm.db, cid, t.max_.id,
                                 t.crm.clock.now() - timedelta(minutes=1))
         data = RemCD(planned_id=pid, action="na2h").pack()
-        await twice(lambda d=data: t.h.press(MAX, d),  # type: ignore[misc]
-                    lambda d=data: t.h.press(MAX, d), together)  # type: ignore[misc]
+        await twice(partial(t.h.press, MAX, data),
+                    partial(t.h.press, MAX, data), together)
         assert await count(t.crm, Activity, Activity.client_id == cid) == 1, i
     assert_clean(t, caplog)
 
@@ -228,8 +229,8 @@ async def test_won_confirmed_twice(team: Team, together: bool,
         cid = await new_client(t, i)
         deal = await t.crm.deals.create(t.max_, cid, f"Deal {i}", Decimal(500), None)
         won = button(await t.h.press(MAX, DealCD(id=deal.id, action="won").pack()), "Confirm")
-        await twice(lambda w=won: t.h.press(MAX, w),  # type: ignore[misc]
-                    lambda w=won: t.h.press(MAX, w), together)  # type: ignore[misc]
+        await twice(partial(t.h.press, MAX, won),
+                    partial(t.h.press, MAX, won), together)
         assert await count(t.crm, Activity, Activity.deal_id == deal.id,
                            Activity.event == "deal_won") == 1, i
     assert_clean(t, caplog)
