@@ -189,8 +189,10 @@ def history_item_text(item: HistoryItem, page: HistoryPage, tz: ZoneInfo,
         lines.append(_("Deal: {title}").format(title=e(item.deal_title)))
     if item.text:
         lines.append(e(item.text[:600]) + ("…" if len(item.text) > 600 else ""))
-    if item.attachment_kind == "voice":
-        lines.append(_("🎤 voice note"))
+    attached = {"voice": _("🎤 voice note"), "photo": _("🖼 photo"),
+                "document": _("📎 document")}.get(item.attachment_kind or "")
+    if attached:
+        lines.append(attached)
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from aiogram.methods import EditMessageReplyMarkup, SendMessage
+from aiogram.methods import EditMessageReplyMarkup, SendMessage, SendPhoto
 from aiogram.types import Chat, Document, Message, PhotoSize
 
 from crm.service import CRM
@@ -180,6 +180,11 @@ async def test_a_photo_or_a_document_goes_into_a_clients_history(
     page = await crm.history.page(max_, ref.id)
     assert page.total == 1 and page.items[0].attachment_kind == "photo"
     assert page.items[0].text == "business card"
+    # Viewable from the history: the photo is sent again by its Telegram file id.
+    calls = await harness.press(MAX, f"h:{ref.id}:0:")
+    assert "🖼 photo" in last_text(calls)
+    calls = await harness.press(MAX, button(calls, "Photo of"))
+    assert [c.photo for c in calls if isinstance(c, SendPhoto)] == ["ph-1"]
     doc = Message(
         message_id=501, date=datetime.now(UTC), chat=Chat(id=MAX.id, type="private"),
         from_user=MAX.as_user(),

@@ -271,9 +271,11 @@ def history_kb(
     if nav:
         kb.row(*nav)
     for item in page.items:
-        if item.attachment_kind == "voice":
+        labels = {"voice": _("▶️ Play voice note of {when}"),
+                  "photo": _("🖼 Photo of {when}"), "document": _("📎 Document of {when}")}
+        if item.attachment_kind in labels:
             kb.row(InlineKeyboardButton(
-                text=_("▶️ Play voice note of {when}").format(
+                text=labels[item.attachment_kind].format(
                     when=item.occurred_at.astimezone(tz).strftime("%d.%m")
                 ),
                 callback_data=PlayCD(activity_id=item.id).pack(),
