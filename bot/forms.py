@@ -29,9 +29,16 @@ from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, TelegramObject
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    TelegramObject,
+)
 from aiogram.utils.i18n import gettext as _
 
 from crm.errors import Conflict
@@ -193,6 +200,13 @@ async def screen(
     bot = target.bot
     assert bot is not None
     return await bot.send_message(target.from_user.id, text, reply_markup=markup)
+
+
+def confirm_kb(yes: str, data: CallbackData, back: InlineKeyboardButton) -> InlineKeyboardMarkup:
+    """A confirm step: the one button that does it (carrying the step), and the way back."""
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=yes, callback_data=data.pack())], [back],
+    ])
 
 
 async def drop_keyboard(bot: Bot, chat_id: int, message_id: int | None) -> None:

@@ -166,19 +166,14 @@ async def cb_entry_delete(query: CallbackQuery, callback_data: EntryCD, actor: A
                           crm: CRM, state: FSMContext) -> None:
     view = await crm.history.entry(actor, callback_data.activity_id)
     aid = view.item.id
-
-    def kb(step: int) -> InlineKeyboardMarkup:
-        return InlineKeyboardMarkup(inline_keyboard=[
-            [InlineKeyboardButton(text=_("🗑 Yes, delete"),
-                                  callback_data=EntryDeleteCD(activity_id=aid,
-                                                              step=step).pack())],
-            [back_to_entry(aid)],
-        ])
-
     await forms.start(state, EntryForm.confirm)
-    await forms.prompt(query, state, EntryForm.confirm,
-                       entry_text(view, actor, _("Delete this record from the history?")),
-                       kb, activity=aid)
+    await forms.prompt(
+        query, state, EntryForm.confirm,
+        entry_text(view, actor, _("Delete this record from the history?")),
+        lambda step: forms.confirm_kb(_("🗑 Yes, delete"),
+                                      EntryDeleteCD(activity_id=aid, step=step),
+                                      back_to_entry(aid)),
+        activity=aid)
 
 
 async def cb_entry_delete_yes(query: CallbackQuery, callback_data: EntryDeleteCD,
@@ -297,19 +292,14 @@ async def cb_person_remove(query: CallbackQuery, callback_data: PersonCD, actor:
     if view is None:
         return
     pid = view.contact.id
-
-    def kb(step: int) -> InlineKeyboardMarkup:
-        return InlineKeyboardMarkup(inline_keyboard=[
-            [InlineKeyboardButton(text=_("🗑 Yes, remove"),
-                                  callback_data=PersonRemoveCD(person_id=pid,
-                                                               step=step).pack())],
-            [back_to_person(pid)],
-        ])
-
     await forms.start(state, PersonForm.confirm)
-    await forms.prompt(query, state, PersonForm.confirm,
-                       person_text(view) + "\n\n" + _("Remove this contact person?"), kb,
-                       person=pid)
+    await forms.prompt(
+        query, state, PersonForm.confirm,
+        person_text(view) + "\n\n" + _("Remove this contact person?"),
+        lambda step: forms.confirm_kb(_("🗑 Yes, remove"),
+                                      PersonRemoveCD(person_id=pid, step=step),
+                                      back_to_person(pid)),
+        person=pid)
 
 
 async def cb_person_remove_yes(query: CallbackQuery, callback_data: PersonRemoveCD,
