@@ -28,7 +28,12 @@ from crm.parsing import (
     parse_probability,
     phone_digits_for_search,
 )
-from crm.search_norm import fuzzy_matches, normalize_name_for_dedup, normalize_text
+from crm.search_norm import (
+    fuzzy_matches_normalized,
+    normalize_name_for_dedup,
+    normalize_text,
+    typo_patterns,
+)
 from storage.db import Database
 from storage.models import Client, ContactPerson
 from storage.repo import classifiers as cls_repo
@@ -36,7 +41,6 @@ from storage.repo import clients as repo
 from storage.repo import people as people_repo
 
 PAGE = 8
-FUZZY_CAP = 5000
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CARD_CLASSIFIERS = ("region", "industry", "segment", "source", "campaign")
 
@@ -247,10 +251,10 @@ class ClientService:
             if total:
                 refs = [ClientRef(c.id, c.name, self._phone_hint(c)) for c in found]
                 return self._page(query, refs, page, total)
-            candidates = await repo.search_candidates(s, vis, FUZZY_CAP)
-            matched = [(cid, name) for cid, name, text in candidates if fuzzy_matches(norm, text)]
-            chunk = matched[page * PAGE : (page + 1) * PAGE]
-            rows = await repo.clients_by_ids(s, [cid for cid, _ in chunk])
+            patterns = [repo.WordPatterns(*typo_patterns(w)) for w in words]
+            candidates = await repo.search_candidates(s, vis, patterns)
+            matched = [cid for cid, text in candidates if fuzzy_matches_normalized(words, text)]
+            rows = await repo.clients_by_ids(s, matched[page * PAGE : (page + 1) * PAGE])
             refs = [ClientRef(c.id, c.name, self._phone_hint(c)) for c in rows]
             return self._page(query, refs, page, len(matched))
 

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, column, func, or_, select, table, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Client, ContactPerson, Deal, Invoice, PlannedContact, User
@@ -46,36 +46,95 @@ async def client_with_team(session: AsyncSession, client_id: int) -> tuple[Clien
     return row[0], row[1]
 
 
+# The trigram index of clients.search_text and phone_digits on SQLite (migration 0005);
+# PostgreSQL's pg_trgm indexes sit on the columns themselves.
+_FTS = table("clients_fts", column("rowid"), column("search_text"), column("phone_digits"))
+
+
+def _indexed_like(session: AsyncSession, name: str, patterns: list[str]) -> ColumnElement[bool]:
+    """Clients whose column `name` is LIKE any of `patterns`, found through the trigram index.
+
+    The patterns come from normalised words (letters and digits only), so they hold no
+    wildcard the caller did not mean, and need no ESCAPE (which FTS5 would not index).
+    """
+    assert session.bind is not None
+    if session.bind.dialect.name == "sqlite":
+        col = _FTS.c[name]
+        subs = [select(_FTS.c.rowid).where(col.like(p)) for p in patterns]
+        return Client.id.in_(subs[0] if len(subs) == 1 else union(*subs))
+    return or_(*(getattr(Client, name).like(p) for p in patterns))
+
+
+async def _counted_page(
+    session: AsyncSession, stmt: Select[Any], limit: int, offset: int
+) -> tuple[Sequence[Client], int]:
+    """One page and the total of matches in one statement (a window count)."""
+    rows = (
+        await session.execute(
+            stmt.add_columns(func.count().over())
+            .order_by(Client.name_norm, Client.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    if rows:
+        return [r[0] for r in rows], int(rows[0][1])
+    if offset == 0:
+        return [], 0
+    # Past the last page (a stale button): only the count is left to tell.
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    return [], total
+
+
 async def search_words(
     session: AsyncSession, vis: Visibility, words: list[str], limit: int, offset: int
 ) -> tuple[Sequence[Client], int]:
+    """Clients whose search text holds every word (normalised) as a substring."""
+    # Trigrams need three letters; shorter words are checked on the rows the others found.
+    long = [w for w in words if len(w) >= 3]
     stmt = _visible(select(Client), vis)
+    for word in long:
+        stmt = stmt.where(_indexed_like(session, "search_text", [f"%{word}%"]))
     for word in words:
-        stmt = stmt.where(Client.search_text.contains(word, autoescape=True))
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = await session.scalars(stmt.order_by(Client.name_norm).limit(limit).offset(offset))
-    return rows.all(), total
+        if len(word) < 3:
+            stmt = stmt.where(Client.search_text.like(f"%{word}%"))
+    return await _counted_page(session, stmt, limit, offset)
 
 
 async def search_phone(
     session: AsyncSession, vis: Visibility, digits: str, limit: int, offset: int
 ) -> tuple[Sequence[Client], int]:
     stmt = _visible(select(Client), vis).where(
-        Client.phone_digits.contains(digits, autoescape=True)
+        _indexed_like(session, "phone_digits", [f"%{digits}%"])
     )
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = await session.scalars(stmt.order_by(Client.name_norm).limit(limit).offset(offset))
-    return rows.all(), total
+    return await _counted_page(session, stmt, limit, offset)
+
+
+@dataclass(frozen=True, slots=True)
+class WordPatterns:
+    """How one query word may appear in a search text: `anchors`, LIKE patterns served by
+    the trigram index that every match holds at least one of (None: no such patterns), and
+    `exact`, LIKE patterns one of which every match holds (checked on the rows found)."""
+
+    anchors: list[str] | None
+    exact: list[str]
 
 
 async def search_candidates(
-    session: AsyncSession, vis: Visibility, cap: int
-) -> Sequence[tuple[int, str, str]]:
-    """(id, name, search_text) of visible clients, for the typo-tolerant pass in Python."""
-    stmt = _visible(select(Client), vis).order_by(Client.name_norm).limit(cap)
-    sub = stmt.subquery()
-    rows = await session.execute(select(sub.c.id, sub.c.name, sub.c.search_text))
-    return [(r[0], r[1], r[2]) for r in rows]
+    session: AsyncSession, vis: Visibility, words: list[WordPatterns]
+) -> Sequence[tuple[int, str]]:
+    """(id, search_text) of visible clients matching every word's patterns, by name.
+
+    The patterns over-approximate the typo-tolerant match, which the caller finishes on
+    these few rows; nothing is capped.
+    """
+    stmt = _visible(select(Client), vis).with_only_columns(Client.id, Client.search_text)
+    for word in words:
+        if word.anchors:
+            stmt = stmt.where(_indexed_like(session, "search_text", word.anchors))
+        stmt = stmt.where(or_(*(Client.search_text.like(p) for p in word.exact)))
+    rows = await session.execute(stmt.order_by(Client.name_norm, Client.id))
+    return [(r[0], r[1]) for r in rows]
 
 
 async def clients_by_ids(session: AsyncSession, ids: list[int]) -> Sequence[Client]:
