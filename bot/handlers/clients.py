@@ -14,6 +14,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
     CallbackQuery,
+    InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQuery,
     InlineQueryResultArticle,
@@ -71,16 +72,17 @@ PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s()\-]{5,}\d")
 
 async def send_today(message: Message, actor: Actor, crm: CRM) -> None:
     view = await crm.planning.today(actor)
-    kb = InlineKeyboardBuilder()
-    for item in (view.overdue + view.today)[:30]:
+    overdue = len(view.overdue)
+    rows = []
+    for i, item in enumerate((view.overdue + view.today)[:30]):
         when = item.due_at.astimezone(actor.tz).strftime("%d.%m %H:%M")
-        kb.button(
-            text=f"{'⚠️ ' if item in view.overdue else ''}{when} {item.client_name[:30]}",
-            callback_data=ClientCD(id=item.client_id, action=ClientAction.OPEN),
-        )
-    kb.adjust(1)
+        rows.append([InlineKeyboardButton(
+            text=f"{'⚠️ ' if i < overdue else ''}{when} {item.client_name[:30]}",
+            callback_data=ClientCD(id=item.client_id, action=ClientAction.OPEN).pack(),
+        )])
     await message.answer(
-        today_text(view, actor.tz, crm.config.currency), reply_markup=kb.as_markup()
+        today_text(view, actor.tz, crm.config.currency),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
     )
 
 
