@@ -299,8 +299,16 @@ class ClientService:
                 getattr(client, f"{kind}_id") for kind in CARD_CLASSIFIERS
             } - {None}
             items = await cls_repo.items_by_ids(s, ids)
-            stages = {st.id: st for st in await cls_repo.stages(s, active_only=False)}
-            owner = await people_repo.user_by_id(s, client.owner_id) if client.owner_id else None
+            # Most cards have no open deal, and most are the actor's own: no query for those.
+            stages = (
+                {st.id: st for st in await cls_repo.stages(s, active_only=False)} if deals else {}
+            )
+            owner_name: str | None = None
+            if client.owner_id == actor.id:
+                owner_name = actor.name
+            elif client.owner_id:
+                owner = await people_repo.user_by_id(s, client.owner_id)
+                owner_name = owner.name if owner else None
             classifiers = {
                 kind: label(items[item_id])
                 for kind in CARD_CLASSIFIERS
@@ -316,7 +324,7 @@ class ClientService:
                 classifiers=classifiers,
                 trigger_event=client.trigger_event,
                 probability=client.probability,
-                owner_name=owner.name if owner else None,
+                owner_name=owner_name,
                 contacts=[
                     ContactInfo(
                         c.id, c.name, c.position,

@@ -502,13 +502,11 @@ class PlanningService:
             rows = await repo.agenda(s, actor.id, end)
             overdue: list[AgendaItem] = []
             today: list[AgendaItem] = []
-            for planned, name in rows:
-                item = AgendaItem(
-                    planned.id, planned.client_id, name, planned.due_at, planned.note
-                )
-                (overdue if planned.due_at < start else today).append(item)
-            count, deals = await repo.open_deal_totals(s, actor.id)
-            amount = sum((d.amount for d in deals), Decimal(0))
+            for row in rows:
+                item = AgendaItem(*row)
+                (overdue if item.due_at < start else today).append(item)
+            count, amounts = await repo.open_deal_totals(s, actor.id)
+            amount = sum(amounts, Decimal(0))
             local_today = now.astimezone(tz).date()
             debts = await repo.overdue_debts(s, actor.id, local_today)
             return TodayView(
