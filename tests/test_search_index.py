@@ -3,15 +3,19 @@ what it never shows, and that the index follows every change of a client."""
 
 from __future__ import annotations
 
+from alembic import command
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import update
+from sqlalchemy.engine import Connection
 
 from crm.clients import PAGE
 from crm.dto import Actor
 from crm.roles import Role
 from crm.search_norm import fuzzy_matches, typo_patterns
 from crm.service import CRM
+from storage.db import Database
+from storage.migrate import alembic_config
 from storage.models import Client
 from tests.factories import admin, client, person
 
@@ -93,6 +97,35 @@ async def test_pages_and_total_come_from_one_query(any_crm: CRM) -> None:
     assert [r.name for r in second.items] == [f"Орбита {i:02d}" for i in range(PAGE, PAGE + 3)]
     typo = await any_crm.clients.search(max_, "орбитта", 1)
     assert (typo.total, len(typo.items)) == (PAGE + 3, 3)
+
+
+async def migrate(db: Database, step: str) -> None:
+    cfg = alembic_config(db.url)
+
+    def run(conn: Connection) -> None:
+        cfg.attributes["connection"] = conn
+        if step.startswith("-"):
+            command.downgrade(cfg, step)
+        else:
+            command.upgrade(cfg, step)
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+async def test_the_search_indexes_go_down_and_up_with_data(any_crm: CRM) -> None:
+    max_ = await person(any_crm, 2002, "Max")
+    await client(any_crm, max_, "Квазар Первый", "+7 916 000-00-01")
+    await migrate(any_crm.db, "-1")
+    # Written while the index is gone: the upgrade indexes it too.
+    await client(any_crm, max_, "Квазар Второй", "+7 916 000-00-02")
+    await migrate(any_crm.db, "head")
+    assert sorted(await names(any_crm, max_, "квазар")) == ["Квазар Второй", "Квазар Первый"]
+    assert await names(any_crm, max_, "квозар второй") == ["Квазар Второй"]
+    assert await names(any_crm, max_, "79160000001") == ["Квазар Первый"]
+    await migrate(any_crm.db, "-1")
+    await migrate(any_crm.db, "head")
+    assert await names(any_crm, max_, "79160000002") == ["Квазар Второй"]
 
 
 letters = st.text(alphabet="абвгдежзиклмнопрстуфхцчшэюя", min_size=1, max_size=12)
