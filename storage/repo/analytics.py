@@ -88,16 +88,17 @@ async def open_deals(
     s: AsyncSession, owner_ids: list[int]
 ) -> Sequence[tuple[Deal, Stage, str]]:
     """Open deals with their stage and client name."""
+    # A handful of stages, looked up here: joined, they would be loaded once per deal.
+    stages = {st.id: st for st in (await s.scalars(select(Stage))).all()}
     rows = await s.execute(
-        select(Deal, Stage, Client.name)
-        .join(Stage, Stage.id == Deal.stage_id)
+        select(Deal, Client.name)
         .join(Client, Client.id == Deal.client_id)
         .where(
             Deal.owner_id.in_(owner_ids), Deal.status == "open", Client.is_deleted.is_(False)
         )
         .order_by(Deal.id)
     )
-    return [(r[0], r[1], r[2]) for r in rows]
+    return [(r[0], stages[r[0].stage_id], r[1]) for r in rows]
 
 
 async def overdue_planned(
