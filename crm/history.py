@@ -199,11 +199,15 @@ class HistoryService:
                         can_correct=may_correct(actor, own, r, now),
                     )
                 )
-            stages = {
-                st.code: Label(st.id, st.code, st.name_ru, st.name_en)
-                for st in await cls_repo.stages(s, active_only=False)
-            }
-            reasons = {r.code: label(r) for r in await cls_repo.items(s, "loss_reason")}
+            # Only system events (a stage change, a lost deal) name stages and reasons.
+            stages: dict[str, Label] = {}
+            reasons: dict[str, Label] = {}
+            if any(r.event for r in rows):
+                stages = {
+                    st.code: Label(st.id, st.code, st.name_ru, st.name_en)
+                    for st in await cls_repo.stages(s, active_only=False)
+                }
+                reasons = {r.code: label(r) for r in await cls_repo.items(s, "loss_reason")}
             return HistoryPage(
                 client.id, client.name, result, page, pages, total, type_id, stages, reasons
             )
