@@ -164,14 +164,14 @@ def fuzzy_matches_normalized(query_words: list[str], text: str) -> bool:
 
 
 def typo_patterns(word: str) -> tuple[list[str] | None, list[str]]:
-    """SQL ``LIKE`` patterns that find every text a normalised query ``word`` matches
+    """What finds, in SQL, every text a normalised query ``word`` matches
     under :func:`fuzzy_matches` (and some more, for the caller to filter out).
 
     Returns ``(anchors, exact)``. Every matching text contains at least one of ``exact``:
     the word itself for words under 4 characters, else every one-typo variant of the word
-    (``_`` standing for any one letter). ``anchors`` are patterns without wildcards inside,
-    three letters or more, one of which every matching text contains as well, so a trigram
-    index can find the candidates; None when the word is too short to have such anchors.
+    (``_`` standing for any one letter). ``anchors`` are plain strings of three letters or
+    more, one of which every matching text contains as well, so a trigram index can find
+    the candidates; None when the word is too short to have such anchors.
 
     Why the anchors hold: a typo touches at most two neighbouring letters. Split the word in
     halves of 3+ letters: a typo inside one half, or one letter inserted between them,
@@ -180,7 +180,7 @@ def typo_patterns(word: str) -> tuple[list[str] | None, list[str]]:
     """
     n = len(word)
     if n < MIN_FUZZY_LEN:
-        return ([f"%{word}%"] if n >= 3 else None), [f"%{word}%"]
+        return ([word] if n >= 3 else None), [f"%{word}%"]
     variants = {word[:i] + "_" + word[i + 1 :] for i in range(n)}  # a wrong letter
     variants |= {word[:i] + word[i + 1 :] for i in range(n)}  # a letter too many
     variants |= {word[:i] + "_" + word[i:] for i in range(1, n)}  # a letter missing
@@ -190,4 +190,4 @@ def typo_patterns(word: str) -> tuple[list[str] | None, list[str]]:
         return None, exact
     m = n // 2
     swapped = word[: m - 1] + word[m] + word[m - 1] + word[m + 1 :]
-    return [f"%{word[:m]}%", f"%{word[m:]}%", f"%{swapped}%"], exact
+    return [word[:m], word[m:], swapped], exact

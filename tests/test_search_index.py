@@ -138,7 +138,7 @@ def test_typo_patterns_never_lose_a_match(word: str, text: str) -> None:
         return
     anchors, exact = typo_patterns(word)
     assert any(like(p, text) for p in exact)
-    assert anchors is None or any(like(p, text) for p in anchors)
+    assert anchors is None or any(a in text for a in anchors)
 
 
 @given(word=st.text(alphabet="абвгдежзик", min_size=4, max_size=10), data=st.data())
@@ -156,7 +156,7 @@ def test_typo_patterns_anchor_every_one_typo_variant(word: str, data: st.DataObj
         return
     anchors, exact = typo_patterns(typed)
     assert any(like(p, f"ооо {word} плюс") for p in exact)
-    assert anchors is None or any(like(p, f"ооо {word} плюс") for p in anchors)
+    assert anchors is None or any(a in f"ооо {word} плюс" for a in anchors)
 
 
 def like(pattern: str, text: str) -> bool:

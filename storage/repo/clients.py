@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, column, func, or_, select, table, union
+from sqlalchemy import ColumnElement, Select, and_, column, func, or_, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Client, ContactPerson, Deal, Invoice, PlannedContact, User
@@ -51,18 +51,25 @@ async def client_with_team(session: AsyncSession, client_id: int) -> tuple[Clien
 _FTS = table("clients_fts", column("rowid"), column("search_text"), column("phone_digits"))
 
 
-def _indexed_like(session: AsyncSession, name: str, patterns: list[str]) -> ColumnElement[bool]:
-    """Clients whose column `name` is LIKE any of `patterns`, found through the trigram index.
+def _containing(
+    session: AsyncSession, name: str, groups: list[list[str]]
+) -> ColumnElement[bool]:
+    """Clients whose column `name` contains, for every group, one of its strings (each of
+    three letters or more: a trigram index finds nothing shorter), through the index.
 
-    The patterns come from normalised words (letters and digits only), so they hold no
-    wildcard the caller did not mean, and need no ESCAPE (which FTS5 would not index).
+    On SQLite one FTS5 query answers it from the index alone (a trigram phrase is a
+    substring); `LIKE` on the FTS table would re-read every candidate's text.
     """
     assert session.bind is not None
     if session.bind.dialect.name == "sqlite":
-        col = _FTS.c[name]
-        subs = [select(_FTS.c.rowid).where(col.like(p)) for p in patterns]
-        return Client.id.in_(subs[0] if len(subs) == 1 else union(*subs))
-    return or_(*(getattr(Client, name).like(p) for p in patterns))
+        query = " AND ".join(
+            "(" + " OR ".join('"' + t.replace('"', '""') + '"' for t in group) + ")"
+            for group in groups
+        )
+        return Client.id.in_(select(_FTS.c.rowid).where(_FTS.c[name].op("MATCH")(query)))
+    # Normalised words hold letters and digits only: nothing to escape in the patterns.
+    col = getattr(Client, name)
+    return and_(*(or_(*(col.like(f"%{t}%") for t in group)) for group in groups))
 
 
 async def _counted_page(
@@ -91,30 +98,29 @@ async def search_words(
 ) -> tuple[Sequence[Client], int]:
     """Clients whose search text holds every word (normalised) as a substring."""
     # Trigrams need three letters; shorter words are checked on the rows the others found.
-    long = [w for w in words if len(w) >= 3]
+    long = [[w] for w in words if len(w) >= 3]
     stmt = _visible(select(Client), vis)
-    for word in long:
-        stmt = stmt.where(_indexed_like(session, "search_text", [f"%{word}%"]))
+    if long:
+        stmt = stmt.where(_containing(session, "search_text", long))
     for word in words:
         if len(word) < 3:
-            stmt = stmt.where(Client.search_text.like(f"%{word}%"))
+            stmt = stmt.where(Client.search_text.contains(word, autoescape=True))
     return await _counted_page(session, stmt, limit, offset)
 
 
 async def search_phone(
     session: AsyncSession, vis: Visibility, digits: str, limit: int, offset: int
 ) -> tuple[Sequence[Client], int]:
-    stmt = _visible(select(Client), vis).where(
-        _indexed_like(session, "phone_digits", [f"%{digits}%"])
-    )
+    stmt = _visible(select(Client), vis).where(_containing(session, "phone_digits", [[digits]]))
     return await _counted_page(session, stmt, limit, offset)
 
 
 @dataclass(frozen=True, slots=True)
 class WordPatterns:
-    """How one query word may appear in a search text: `anchors`, LIKE patterns served by
-    the trigram index that every match holds at least one of (None: no such patterns), and
-    `exact`, LIKE patterns one of which every match holds (checked on the rows found)."""
+    """How one query word may appear in a search text: `anchors`, strings of three letters
+    or more every match contains one of (None: there are none), found through the trigram
+    index, and `exact`, LIKE patterns one of which every match holds (checked on the rows
+    the anchors found)."""
 
     anchors: list[str] | None
     exact: list[str]
@@ -129,9 +135,11 @@ async def search_candidates(
     these few rows; nothing is capped.
     """
     stmt = _visible(select(Client), vis).with_only_columns(Client.id, Client.search_text)
+    anchored = [word.anchors for word in words if word.anchors]
+    if anchored:
+        stmt = stmt.where(_containing(session, "search_text", anchored))
     for word in words:
-        if word.anchors:
-            stmt = stmt.where(_indexed_like(session, "search_text", word.anchors))
+        # The patterns hold letters and the `_` wildcard only (words are normalised).
         stmt = stmt.where(or_(*(Client.search_text.like(p) for p in word.exact)))
     rows = await session.execute(stmt.order_by(Client.name_norm, Client.id))
     return [(r[0], r[1]) for r in rows]
