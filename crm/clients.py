@@ -29,7 +29,12 @@ from crm.parsing import (
     parse_probability,
     phone_digits_for_search,
 )
-from crm.search_norm import fuzzy_matches, normalize_name_for_dedup, normalize_text
+from crm.search_norm import (
+    fuzzy_matches_normalized,
+    normalize_name_for_dedup,
+    normalize_text,
+    typo_patterns,
+)
 from storage.db import Database
 from storage.models import Client, ContactPerson
 from storage.repo import classifiers as cls_repo
@@ -38,7 +43,6 @@ from storage.repo import people as people_repo
 
 PAGE = 8
 LIST_PAGE = 10
-FUZZY_CAP = 5000
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CARD_CLASSIFIERS = ("region", "industry", "segment", "source", "campaign")
 
@@ -270,10 +274,10 @@ class ClientService:
             if total:
                 refs = [ClientRef(c.id, c.name, self._phone_hint(c)) for c in found]
                 return self._page(query, refs, page, total)
-            candidates = await repo.search_candidates(s, vis, FUZZY_CAP)
-            matched = [(cid, name) for cid, name, text in candidates if fuzzy_matches(norm, text)]
-            chunk = matched[page * PAGE : (page + 1) * PAGE]
-            rows = await repo.clients_by_ids(s, [cid for cid, _ in chunk])
+            patterns = [repo.WordPatterns(*typo_patterns(w)) for w in words]
+            candidates = await repo.search_candidates(s, vis, patterns)
+            matched = [cid for cid, text in candidates if fuzzy_matches_normalized(words, text)]
+            rows = await repo.clients_by_ids(s, matched[page * PAGE : (page + 1) * PAGE])
             refs = [ClientRef(c.id, c.name, self._phone_hint(c)) for c in rows]
             return self._page(query, refs, page, len(matched))
 
@@ -361,8 +365,16 @@ class ClientService:
                 getattr(client, f"{kind}_id") for kind in CARD_CLASSIFIERS
             } - {None}
             items = await cls_repo.items_by_ids(s, ids)
-            stages = {st.id: st for st in await cls_repo.stages(s, active_only=False)}
-            owner = await people_repo.user_by_id(s, client.owner_id) if client.owner_id else None
+            # Most cards have no open deal, and most are the actor's own: no query for those.
+            stages = (
+                {st.id: st for st in await cls_repo.stages(s, active_only=False)} if deals else {}
+            )
+            owner_name: str | None = None
+            if client.owner_id == actor.id:
+                owner_name = actor.name
+            elif client.owner_id:
+                owner = await people_repo.user_by_id(s, client.owner_id)
+                owner_name = owner.name if owner else None
             classifiers = {
                 kind: label(items[item_id])
                 for kind in CARD_CLASSIFIERS
@@ -378,7 +390,7 @@ class ClientService:
                 classifiers=classifiers,
                 trigger_event=client.trigger_event,
                 probability=client.probability,
-                owner_name=owner.name if owner else None,
+                owner_name=owner_name,
                 contacts=[
                     ContactInfo(
                         c.id, c.name, c.position,

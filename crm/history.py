@@ -203,11 +203,15 @@ class HistoryService:
                         can_correct=may_correct(actor, own, r, now),
                     )
                 )
-            stages = {
-                st.code: Label(st.id, st.code, st.name_ru, st.name_en)
-                for st in await cls_repo.stages(s, active_only=False)
-            }
-            reasons = {r.code: label(r) for r in await cls_repo.items(s, "loss_reason")}
+            # Only system events (a stage change, a lost deal) name stages and reasons.
+            stages: dict[str, Label] = {}
+            reasons: dict[str, Label] = {}
+            if any(r.event for r in rows):
+                stages = {
+                    st.code: Label(st.id, st.code, st.name_ru, st.name_en)
+                    for st in await cls_repo.stages(s, active_only=False)
+                }
+                reasons = {r.code: label(r) for r in await cls_repo.items(s, "loss_reason")}
             return HistoryPage(
                 client.id, client.name, result, page, pages, total, type_id, stages, reasons
             )
@@ -507,13 +511,11 @@ class PlanningService:
             rows = await repo.agenda(s, actor.id, end)
             overdue: list[AgendaItem] = []
             today: list[AgendaItem] = []
-            for planned, name in rows:
-                item = AgendaItem(
-                    planned.id, planned.client_id, name, planned.due_at, planned.note
-                )
-                (overdue if planned.due_at < start else today).append(item)
-            count, deals = await repo.open_deal_totals(s, actor.id)
-            amount = sum((d.amount for d in deals), Decimal(0))
+            for row in rows:
+                item = AgendaItem(*row)
+                (overdue if item.due_at < start else today).append(item)
+            count, amounts = await repo.open_deal_totals(s, actor.id)
+            amount = sum(amounts, Decimal(0))
             local_today = now.astimezone(tz).date()
             debts = await repo.overdue_debts(s, actor.id, local_today)
             team: list[AgendaItem] = []

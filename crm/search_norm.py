@@ -1,8 +1,8 @@
 """Text normalisation and typo-tolerant matching for search (Russian and English).
 
-The normalised form is meant to be stored in a separate, indexed column so that the database
-can do plain ``LIKE``/prefix searches while Python does the final fuzzy filtering with
-:func:`fuzzy_matches`.
+The normalised form is stored in a separate, trigram-indexed column so that the database
+finds candidates with ``LIKE`` (:func:`typo_patterns`) while Python does the final fuzzy
+filtering of those few rows with :func:`fuzzy_matches_normalized`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from rapidfuzz.distance import OSA
 __all__ = [
     "LEGAL_FORMS",
     "fuzzy_matches",
+    "fuzzy_matches_normalized",
     "normalize_name_for_dedup",
     "normalize_text",
+    "typo_patterns",
     "within_one_typo",
 ]
 
@@ -151,5 +153,41 @@ def fuzzy_matches(query: str, text: str) -> bool:
     word or of one of its prefixes of about the same length. An empty query matches anything.
     Query words are matched independently (two query words may match the same text word).
     """
-    text_words = normalize_text(text).split()
-    return all(any(_word_matches(q, w) for w in text_words) for q in normalize_text(query).split())
+    return fuzzy_matches_normalized(normalize_text(query).split(), normalize_text(text))
+
+
+def fuzzy_matches_normalized(query_words: list[str], text: str) -> bool:
+    """:func:`fuzzy_matches` for a query and a text already normalised (a stored
+    ``search_text``): nothing is normalised again."""
+    text_words = text.split()
+    return all(any(_word_matches(q, w) for w in text_words) for q in query_words)
+
+
+def typo_patterns(word: str) -> tuple[list[str] | None, list[str]]:
+    """What finds, in SQL, every text a normalised query ``word`` matches
+    under :func:`fuzzy_matches` (and some more, for the caller to filter out).
+
+    Returns ``(anchors, exact)``. Every matching text contains at least one of ``exact``:
+    the word itself for words under 4 characters, else every one-typo variant of the word
+    (``_`` standing for any one letter). ``anchors`` are plain strings of three letters or
+    more, one of which every matching text contains as well, so a trigram index can find
+    the candidates; None when the word is too short to have such anchors.
+
+    Why the anchors hold: a typo touches at most two neighbouring letters. Split the word in
+    halves of 3+ letters: a typo inside one half, or one letter inserted between them,
+    leaves the other half intact; the only typo touching both is the swap of the two letters
+    around the split, which is an anchor of its own.
+    """
+    n = len(word)
+    if n < MIN_FUZZY_LEN:
+        return ([word] if n >= 3 else None), [f"%{word}%"]
+    variants = {word[:i] + "_" + word[i + 1 :] for i in range(n)}  # a wrong letter
+    variants |= {word[:i] + word[i + 1 :] for i in range(n)}  # a letter too many
+    variants |= {word[:i] + "_" + word[i:] for i in range(1, n)}  # a letter missing
+    variants |= {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(n - 1)}
+    exact = sorted(f"%{v}%" for v in variants)
+    if n < 6:
+        return None, exact
+    m = n // 2
+    swapped = word[: m - 1] + word[m] + word[m - 1] + word[m + 1 :]
+    return [word[:m], word[m:], swapped], exact

@@ -131,6 +131,8 @@ class Client(Base):
     # casefolded, ё→е, punctuation stripped: SQLite's lower() folds ASCII only.
     name_norm: Mapped[str] = mapped_column(CleanString(300), index=True)
     # Everything searchable in one normalised column: name, contacts, e-mails, tax number.
+    # It and phone_digits have trigram indexes (migration 0005: FTS5 on SQLite, pg_trgm on
+    # PostgreSQL), dialect-specific, hence not declared here.
     search_text: Mapped[str] = mapped_column(CleanText, default="")
     # Space-separated E.164 digits of every phone of the client and its contacts.
     phone_digits: Mapped[str] = mapped_column(CleanText, default="")
@@ -197,7 +199,11 @@ class Activity(Base):
     """
 
     __tablename__ = "activities"
-    __table_args__ = (Index("ix_activities_client_time", "client_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_activities_client_time", "client_id", "occurred_at"),
+        # The digest counts each manager's contacts of a week.
+        Index("ix_activities_author_time", "author_id", "occurred_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
@@ -219,7 +225,9 @@ class PlannedContact(Base):
     __table_args__ = (Index("ix_planned_owner_status_due", "owner_id", "status", "due_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
     deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     type_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))

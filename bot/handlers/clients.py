@@ -14,6 +14,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
     CallbackQuery,
+    InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQuery,
     InlineQueryResultArticle,
@@ -78,18 +79,17 @@ PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s()\-]{5,}\d")
 
 async def send_today(message: Message, actor: Actor, crm: CRM) -> None:
     view = await crm.planning.today(actor)
-    kb = InlineKeyboardBuilder()
     late = {id(item) for item in view.overdue + view.team_overdue}
+    rows = []
     for item in (view.overdue + view.today + view.team_overdue)[:30]:
         when = item.due_at.astimezone(actor.tz).strftime("%d.%m %H:%M")
         owner = f" · {item.owner_name[:20]}" if item.owner_name else ""
-        kb.button(
+        rows.append([InlineKeyboardButton(
             text=f"{'⚠️ ' if id(item) in late else ''}{when} {item.client_name[:30]}{owner}",
-            callback_data=ClientCD(id=item.client_id, action=ClientAction.OPEN),
-        )
-    kb.adjust(1)
+            callback_data=ClientCD(id=item.client_id, action=ClientAction.OPEN).pack(),
+        )])
     text = today_text(view, actor.tz, crm.config.currency) + team_overdue_text(view, actor.tz)
-    await message.answer(clip(text), reply_markup=kb.as_markup())
+    await message.answer(clip(text), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
 async def cmd_today(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:

@@ -231,19 +231,31 @@ def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=data.pack())
+
+
+def grid(
+    buttons: list[InlineKeyboardButton], width: int
+) -> list[list[InlineKeyboardButton]]:
+    """Rows of `width` buttons. The hottest screens build their markup with this instead of
+    InlineKeyboardBuilder, which deep-copies the whole keyboard on every button."""
+    return [buttons[i : i + width] for i in range(0, len(buttons), width)]
+
+
 def card_kb(card: ClientCard) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
     cid = card.id
-    kb.button(text=_("📝 Log contact"), callback_data=ClientCD(id=cid, action=ClientAction.LOG))
-    kb.button(text=_("📜 History"), callback_data=HistCD(client_id=cid, page=0))
-    kb.button(text=_("⏭ Plan next"), callback_data=ClientCD(id=cid, action=ClientAction.PLAN))
-    kb.button(text=_("💼 Deals"), callback_data=ClientCD(id=cid, action=ClientAction.DEALS))
-    kb.button(text=_("🧾 Invoices"), callback_data=ClientCD(id=cid, action=ClientAction.INVOICES))
+    buttons = [
+        _button(_("📝 Log contact"), ClientCD(id=cid, action=ClientAction.LOG)),
+        _button(_("📜 History"), HistCD(client_id=cid, page=0)),
+        _button(_("⏭ Plan next"), ClientCD(id=cid, action=ClientAction.PLAN)),
+        _button(_("💼 Deals"), ClientCD(id=cid, action=ClientAction.DEALS)),
+        _button(_("🧾 Invoices"), ClientCD(id=cid, action=ClientAction.INVOICES)),
+    ]
     if card.can_change:
-        kb.button(text=_("✏️ Edit"), callback_data=ClientCD(id=cid, action=ClientAction.EDIT))
-    kb.button(text=_("👤 Contacts"), callback_data=ClientCD(id=cid, action=ClientAction.CONTACTS))
-    kb.adjust(2)
-    return kb.as_markup()
+        buttons.append(_button(_("✏️ Edit"), ClientCD(id=cid, action=ClientAction.EDIT)))
+    buttons.append(_button(_("👤 Contacts"), ClientCD(id=cid, action=ClientAction.CONTACTS)))
+    return InlineKeyboardMarkup(inline_keyboard=grid(buttons, 2))
 
 
 def back_to_card(client_id: int) -> InlineKeyboardButton:
@@ -255,7 +267,7 @@ def back_to_card(client_id: int) -> InlineKeyboardButton:
 def history_kb(
     page: HistoryPage, types: list[Label], locale: str, tz: ZoneInfo
 ) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
+    rows: list[list[InlineKeyboardButton]] = []
     nav: list[InlineKeyboardButton] = []
     cid, tid = page.client_id, page.type_id or None
     if page.page > 0:
@@ -269,17 +281,17 @@ def history_kb(
             callback_data=HistCD(client_id=cid, page=page.page + 1, type_id=tid).pack(),
         ))
     if nav:
-        kb.row(*nav)
+        rows.append(nav)
     for item in page.items:
         labels = {"voice": _("▶️ Play voice note of {when}"),
                   "photo": _("🖼 Photo of {when}"), "document": _("📎 Document of {when}")}
         if item.attachment_kind in labels:
-            kb.row(InlineKeyboardButton(
+            rows.append([InlineKeyboardButton(
                 text=labels[item.attachment_kind].format(
                     when=item.occurred_at.astimezone(tz).strftime("%d.%m")
                 ),
                 callback_data=PlayCD(activity_id=item.id).pack(),
-            ))
+            )])
     fixes = [
         InlineKeyboardButton(
             text="✏️ " + item.occurred_at.astimezone(tz).strftime("%d.%m")
@@ -288,8 +300,7 @@ def history_kb(
         )
         for item in page.items if item.can_correct
     ]
-    for i in range(0, len(fixes), 3):
-        kb.row(*fixes[i : i + 3])
+    rows += grid(fixes, 3)
     filters = [InlineKeyboardButton(
         text=("• " if tid is None else "") + _("All"),
         callback_data=HistCD(client_id=cid, page=0).pack(),
@@ -299,16 +310,13 @@ def history_kb(
             text=("• " if tid == t.id else "") + _short(t.text(locale), 14),
             callback_data=HistCD(client_id=cid, page=0, type_id=t.id).pack(),
         ))
-    for i in range(0, len(filters), 4):
-        kb.row(*filters[i : i + 4])
-    kb.row(back_to_card(cid))
-    return kb.as_markup()
+    rows += grid(filters, 4)
+    rows.append([back_to_card(cid)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def search_kb(result: SearchPage) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    for ref in result.items:
-        kb.row(client_button(ref))
+    rows = [[client_button(ref)] for ref in result.items]
     nav: list[InlineKeyboardButton] = []
     if result.page > 0:
         nav.append(InlineKeyboardButton(
@@ -324,8 +332,8 @@ def search_kb(result: SearchPage) -> InlineKeyboardMarkup:
             text="›", callback_data=SearchCD(page=result.page + 1).pack()
         ))
     if nav:
-        kb.row(*nav)
-    return kb.as_markup()
+        rows.append(nav)
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def client_button(ref: ClientRef, prefix: str = "") -> InlineKeyboardButton:
@@ -336,43 +344,32 @@ def client_button(ref: ClientRef, prefix: str = "") -> InlineKeyboardButton:
 
 
 def types_kb(client_id: int, types: list[Label], locale: str) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    for t in types:
-        kb.button(text=t.text(locale), callback_data=LogTypeCD(client_id=client_id, type_id=t.id))
-    kb.adjust(3)
-    kb.row(back_to_card(client_id))
-    return kb.as_markup()
+    buttons = [_button(t.text(locale), LogTypeCD(client_id=client_id, type_id=t.id))
+               for t in types]
+    return InlineKeyboardMarkup(inline_keyboard=[*grid(buttons, 3), [back_to_card(client_id)]])
 
 
 def outcomes_kb(
     client_id: int, type_id: int, outcomes: list[Label], locale: str,
     planned_id: int | None = None,
 ) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    for o in outcomes:
-        kb.button(
-            text=o.text(locale),
-            callback_data=LogOutcomeCD(
-                client_id=client_id, type_id=type_id, outcome_id=o.id, planned_id=planned_id
-            ),
-        )
-    kb.button(
-        text=_("— no outcome"),
-        callback_data=LogOutcomeCD(
-            client_id=client_id, type_id=type_id, planned_id=planned_id
-        ),
-    )
-    kb.adjust(2)
-    kb.row(back_to_card(client_id))
-    return kb.as_markup()
+    buttons = [
+        _button(o.text(locale), LogOutcomeCD(
+            client_id=client_id, type_id=type_id, outcome_id=o.id, planned_id=planned_id
+        ))
+        for o in outcomes
+    ]
+    buttons.append(_button(_("— no outcome"), LogOutcomeCD(
+        client_id=client_id, type_id=type_id, planned_id=planned_id
+    )))
+    return InlineKeyboardMarkup(inline_keyboard=[*grid(buttons, 2), [back_to_card(client_id)]])
 
 
 def skip_comment_kb(client_id: int, step: int) -> InlineKeyboardMarkup:
-    kb = InlineKeyboardBuilder()
-    kb.button(text=_("Save without a comment"),
-              callback_data=LogSkipCD(client_id=client_id, step=step))
-    kb.row(back_to_card(client_id))  # leaves the form without saving
-    return kb.as_markup()
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [_button(_("Save without a comment"), LogSkipCD(client_id=client_id, step=step))],
+        [back_to_card(client_id)],  # leaves the form without saving
+    ])
 
 
 def next_step_kb(
@@ -381,31 +378,30 @@ def next_step_kb(
     # Imported here: the deals keyboards import this module's ClientCD.
     from bot.keyboards.deals import DealCD
 
-    kb = InlineKeyboardBuilder()
     did = deal_id or None
-    for when, text in (
+    quick = [
+        _button(text, PlanCD(client_id=client_id, when=when, deal_id=did))
+        for when, text in (
         (PlanWhen.IN_2H, _("in 2 h")),
         (PlanWhen.TOMORROW, _("tomorrow 10:00")),
         (PlanWhen.IN_3D, _("in 3 days")),
         (PlanWhen.NEXT_WEEK, _("next week")),
         (PlanWhen.CALENDAR, _("📅 Pick a date")),
         (PlanWhen.TYPE, _("⌨️ Type it")),
-    ):
-        kb.button(text=text, callback_data=PlanCD(client_id=client_id, when=when, deal_id=did))
-    kb.adjust(2)
+        )
+    ]
+    rows = grid(quick, 2)
     if with_close and deal_id:
-        kb.row(
+        rows.append([
             InlineKeyboardButton(text=_("✅ Deal won"),
                                  callback_data=DealCD(id=deal_id, action="won").pack()),
             InlineKeyboardButton(text=_("❌ Deal lost"),
                                  callback_data=DealCD(id=deal_id, action="lost").pack()),
-        )
-    kb.row(InlineKeyboardButton(
-        text=_("🚫 No next step"),
-        callback_data=ClientCD(id=client_id, action=ClientAction.NO_NEXT).pack(),
-    ))
-    kb.row(back_to_card(client_id))
-    return kb.as_markup()
+        ])
+    rows.append([_button(_("🚫 No next step"),
+                         ClientCD(id=client_id, action=ClientAction.NO_NEXT))])
+    rows.append([back_to_card(client_id)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def calendar_kb(client_id: int, deal_id: int | None, year: int, month: int,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import func, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Activity, Client, Deal, Invoice, PlannedContact, Stage, User
@@ -44,16 +44,17 @@ async def contacts(
 
 async def clients_in_work(s: AsyncSession, owner_ids: list[int]) -> dict[int, int]:
     """Clients with an open deal or a planned contact, per owner."""
-    open_deal = exists().where(Deal.client_id == Client.id, Deal.status == "open")
-    planned = exists().where(
-        PlannedContact.client_id == Client.id, PlannedContact.status == "planned"
+    # One set of client ids in work, then a grouped count: no subquery per client.
+    in_work = union(
+        select(Deal.client_id).where(Deal.status == "open"),
+        select(PlannedContact.client_id).where(PlannedContact.status == "planned"),
     )
     rows = await s.execute(
         select(Client.owner_id, func.count(Client.id))
         .where(
             Client.owner_id.in_(owner_ids),
             Client.is_deleted.is_(False),
-            or_(open_deal, planned),
+            Client.id.in_(in_work),
         )
         .group_by(Client.owner_id)
     )
@@ -87,16 +88,17 @@ async def open_deals(
     s: AsyncSession, owner_ids: list[int]
 ) -> Sequence[tuple[Deal, Stage, str]]:
     """Open deals with their stage and client name."""
+    # A handful of stages, looked up here: joined, they would be loaded once per deal.
+    stages = {st.id: st for st in (await s.scalars(select(Stage))).all()}
     rows = await s.execute(
-        select(Deal, Stage, Client.name)
-        .join(Stage, Stage.id == Deal.stage_id)
+        select(Deal, Client.name)
         .join(Client, Client.id == Deal.client_id)
         .where(
             Deal.owner_id.in_(owner_ids), Deal.status == "open", Client.is_deleted.is_(False)
         )
         .order_by(Deal.id)
     )
-    return [(r[0], r[1], r[2]) for r in rows]
+    return [(r[0], stages[r[0].stage_id], r[1]) for r in rows]
 
 
 async def overdue_planned(

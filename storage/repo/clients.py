@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, column, exists, func, or_, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Client, ContactPerson, Deal, Invoice, PlannedContact, User
@@ -46,36 +46,103 @@ async def client_with_team(session: AsyncSession, client_id: int) -> tuple[Clien
     return row[0], row[1]
 
 
+# The trigram index of clients.search_text and phone_digits on SQLite (migration 0005);
+# PostgreSQL's pg_trgm indexes sit on the columns themselves.
+_FTS = table("clients_fts", column("rowid"), column("search_text"), column("phone_digits"))
+
+
+def _containing(
+    session: AsyncSession, name: str, groups: list[list[str]]
+) -> ColumnElement[bool]:
+    """Clients whose column `name` contains, for every group, one of its strings (each of
+    three letters or more: a trigram index finds nothing shorter), through the index.
+
+    On SQLite one FTS5 query answers it from the index alone (a trigram phrase is a
+    substring); `LIKE` on the FTS table would re-read every candidate's text.
+    """
+    assert session.bind is not None
+    if session.bind.dialect.name == "sqlite":
+        query = " AND ".join(
+            "(" + " OR ".join('"' + t.replace('"', '""') + '"' for t in group) + ")"
+            for group in groups
+        )
+        return Client.id.in_(select(_FTS.c.rowid).where(_FTS.c[name].op("MATCH")(query)))
+    # Normalised words hold letters and digits only: nothing to escape in the patterns.
+    col = getattr(Client, name)
+    return and_(*(or_(*(col.like(f"%{t}%") for t in group)) for group in groups))
+
+
+async def _counted_page(
+    session: AsyncSession, stmt: Select[Any], limit: int, offset: int
+) -> tuple[Sequence[Client], int]:
+    """One page and the total of matches in one statement (a window count)."""
+    rows = (
+        await session.execute(
+            stmt.add_columns(func.count().over())
+            .order_by(Client.name_norm, Client.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    if rows:
+        return [r[0] for r in rows], int(rows[0][1])
+    if offset == 0:
+        return [], 0
+    # Past the last page (a stale button): only the count is left to tell.
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    return [], total
+
+
 async def search_words(
     session: AsyncSession, vis: Visibility, words: list[str], limit: int, offset: int
 ) -> tuple[Sequence[Client], int]:
+    """Clients whose search text holds every word (normalised) as a substring."""
+    # Trigrams need three letters; shorter words are checked on the rows the others found.
+    long = [[w] for w in words if len(w) >= 3]
     stmt = _visible(select(Client), vis)
+    if long:
+        stmt = stmt.where(_containing(session, "search_text", long))
     for word in words:
-        stmt = stmt.where(Client.search_text.contains(word, autoescape=True))
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = await session.scalars(stmt.order_by(Client.name_norm).limit(limit).offset(offset))
-    return rows.all(), total
+        if len(word) < 3:
+            stmt = stmt.where(Client.search_text.contains(word, autoescape=True))
+    return await _counted_page(session, stmt, limit, offset)
 
 
 async def search_phone(
     session: AsyncSession, vis: Visibility, digits: str, limit: int, offset: int
 ) -> tuple[Sequence[Client], int]:
-    stmt = _visible(select(Client), vis).where(
-        Client.phone_digits.contains(digits, autoescape=True)
-    )
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = await session.scalars(stmt.order_by(Client.name_norm).limit(limit).offset(offset))
-    return rows.all(), total
+    stmt = _visible(select(Client), vis).where(_containing(session, "phone_digits", [[digits]]))
+    return await _counted_page(session, stmt, limit, offset)
+
+
+@dataclass(frozen=True, slots=True)
+class WordPatterns:
+    """How one query word may appear in a search text: `anchors`, strings of three letters
+    or more every match contains one of (None: there are none), found through the trigram
+    index, and `exact`, LIKE patterns one of which every match holds (checked on the rows
+    the anchors found)."""
+
+    anchors: list[str] | None
+    exact: list[str]
 
 
 async def search_candidates(
-    session: AsyncSession, vis: Visibility, cap: int
-) -> Sequence[tuple[int, str, str]]:
-    """(id, name, search_text) of visible clients, for the typo-tolerant pass in Python."""
-    stmt = _visible(select(Client), vis).order_by(Client.name_norm).limit(cap)
-    sub = stmt.subquery()
-    rows = await session.execute(select(sub.c.id, sub.c.name, sub.c.search_text))
-    return [(r[0], r[1], r[2]) for r in rows]
+    session: AsyncSession, vis: Visibility, words: list[WordPatterns]
+) -> Sequence[tuple[int, str]]:
+    """(id, search_text) of visible clients matching every word's patterns, by name.
+
+    The patterns over-approximate the typo-tolerant match, which the caller finishes on
+    these few rows; nothing is capped.
+    """
+    stmt = _visible(select(Client), vis).with_only_columns(Client.id, Client.search_text)
+    anchored = [word.anchors for word in words if word.anchors]
+    if anchored:
+        stmt = stmt.where(_containing(session, "search_text", anchored))
+    for word in words:
+        # The patterns hold letters and the `_` wildcard only (words are normalised).
+        stmt = stmt.where(or_(*(Client.search_text.like(p) for p in word.exact)))
+    rows = await session.execute(stmt.order_by(Client.name_norm, Client.id))
+    return [(r[0], r[1]) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,422 @@
+"""Speed at scale: the hot paths through the real dispatcher against a bare one, same run.
+
+Run: python -m bench.scale --db sqlite|postgresql [--clients 100000 --history 1000000]
+
+Builds its own data set with bulk inserts (clients, history, deals, 50 managers in five
+teams with a head each, an admin, a client with 5,000 history records, a manager with 2,000
+clients), then feeds updates to `bot.factory.create_dispatcher` with the tests' recording
+session (no network), and to a bare aiogram dispatcher with one trivial handler as the
+baseline. PostgreSQL needs `--url` or BENCH_DATABASE_URL (its schema is DROPPED).
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiogram import Dispatcher
+from aiogram.types import Message
+from sqlalchemy import event, insert, select, text
+
+from bot.factory import create_dispatcher
+from bot.keyboards.client import ClientAction, ClientCD, HistCD, LogOutcomeCD, LogTypeCD
+from crm.clock import FrozenClock
+from crm.config import CRMConfig
+from crm.parsing import format_phone
+from crm.search_norm import normalize_text
+from crm.service import CRM
+from storage.db import Database
+from storage.migrate import upgrade
+from storage.models import (
+    Activity,
+    ClassifierItem,
+    Client,
+    Deal,
+    PlannedContact,
+    Stage,
+    Team,
+    User,
+)
+from tests.harness import Harness, TgUser, make_bot
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+ADMIN_TG = 1
+HEAD_TG = 100  # heads: 100..104
+MANAGER_TG = 1000  # managers: 1000..1049; 1000 owns 2,000 clients, 1001 the 5,000-record one
+FORMS = ["ООО", "АО", "ИП", "ЗАО"]
+SYLLABLES = ["ба", "ве", "ги", "до", "ку", "ла", "ми", "но", "пе", "ро", "са", "ти", "фу",
+             "ха", "це", "ча", "ша", "юр", "як", "ел", "ан", "ос", "ин", "ум", "зо", "бы",
+             "жу", "ле", "мо", "ри", "ту", "вя"]
+LETTERS = "абвгдежзийклмнопрстуфхцчшщыэюя"
+CHUNK = 5000
+
+
+def word(rng: random.Random) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(3)).capitalize()
+
+
+def typo(w: str, rng: random.Random) -> str:
+    """One insertion, deletion, substitution or adjacent transposition, never a no-op."""
+    while True:
+        i = rng.randrange(len(w))
+        kind = rng.choice(("ins", "del", "sub", "swap"))
+        if kind == "ins":
+            out = w[:i] + rng.choice(LETTERS) + w[i:]
+        elif kind == "del":
+            out = w[:i] + w[i + 1:]
+        elif kind == "sub":
+            out = w[:i] + rng.choice(LETTERS) + w[i + 1:]
+        else:
+            out = w[:i] + w[i + 1:i + 2] + w[i] + w[i + 2:] if i + 1 < len(w) else w
+        if out != w:
+            return out
+
+
+@dataclass
+class Data:
+    names: list[tuple[str, str]] = field(default_factory=list)  # the two words of each client
+    owners: list[int] = field(default_factory=list)  # owner user id of each client (index+1)
+    tg_of: dict[int, int] = field(default_factory=dict)  # user id → tg id
+    team_of: dict[int, int] = field(default_factory=dict)  # manager id → team id
+    head_of_team: dict[int, int] = field(default_factory=dict)  # team id → head tg id
+    big_client: int = 0
+    busy_manager: int = 0
+
+
+async def bulk(db: Database, table: Any, rows: list[dict[str, Any]]) -> None:
+    async with db.engine.begin() as conn:
+        for i in range(0, len(rows), CHUNK):
+            await conn.execute(insert(table), rows[i:i + CHUNK])
+
+
+async def build(db: Database, n_clients: int, n_history: int, n_deals: int,
+                rng: random.Random) -> Data:
+    data = Data()
+    async with db.engine.begin() as conn:
+        types = [r[0] for r in await conn.execute(
+            select(ClassifierItem.id).where(ClassifierItem.kind == "activity_type"))]
+        outcomes = [r[0] for r in await conn.execute(
+            select(ClassifierItem.id).where(ClassifierItem.kind == "outcome"))]
+        stages = [r[0] for r in await conn.execute(select(Stage.id))]
+    await bulk(db, Team.__table__, [{"id": t, "name": f"Team {t}", "created_at": NOW}
+                                    for t in range(1, 6)])
+    users: list[dict[str, Any]] = []
+
+    def user(uid: int, tg: int, role: str, team: int | None, name: str) -> None:
+        users.append({"id": uid, "tg_id": tg, "name": name, "role": role, "team_id": team,
+                      "timezone": "Europe/Moscow", "locale": "ru", "work_start_min": 540,
+                      "work_end_min": 1080, "work_days": "12345", "is_active": True,
+                      "on_vacation": False, "unreachable": False, "created_at": NOW})
+        data.tg_of[uid] = tg
+
+    user(1, ADMIN_TG, "admin", None, "Admin")
+    for t in range(1, 6):
+        user(1 + t, HEAD_TG + t - 1, "head", t, f"Head {t}")
+        data.head_of_team[t] = HEAD_TG + t - 1
+    managers = list(range(10, 60))
+    for k, uid in enumerate(managers):
+        team = 1 + k // 10
+        user(uid, MANAGER_TG + k, "manager", team, f"Manager {k}")
+        data.team_of[uid] = team
+    await bulk(db, User.__table__, users)
+    data.busy_manager, big_owner = managers[0], managers[1]
+
+    clients = []
+    for i in range(n_clients):
+        cid = i + 1
+        owner = managers[0] if i < 2000 else managers[1 + i % 49]
+        w1, w2 = word(rng), word(rng)
+        name = f'{rng.choice(FORMS)} "{w1} {w2}"'
+        email = f"info{cid}@{w2.lower()}.example"
+        data.names.append((w1, w2))
+        data.owners.append(owner)
+        clients.append({
+            "id": cid, "name": name, "name_norm": normalize_text(name),
+            "search_text": normalize_text(f"{name} {email}"), "phone_digits": f"7916{cid:07d}",
+            "phones": f"7916{cid:07d}", "emails": email, "owner_id": owner,
+            "unsubscribed": False, "is_deleted": i % 97 == 5, "created_at": NOW,
+            "updated_at": NOW,
+        })
+    # The 5,000-record client, owned by the second manager, must be visible.
+    data.big_client = 2001
+    clients[2000]["owner_id"] = big_owner
+    clients[2000]["is_deleted"] = False
+    data.owners[2000] = big_owner
+    await bulk(db, Client.__table__, clients)
+    del clients
+
+    deals = []
+    for d in range(1, n_deals + 1):
+        cid = rng.randrange(1, n_clients + 1)
+        status = rng.choices(("open", "won", "lost"), (7, 2, 1))[0]
+        opened = NOW - timedelta(days=rng.randrange(1, 300))
+        deals.append({
+            "id": d, "client_id": cid, "title": f"Deal {d}", "amount": 100000 * rng.randrange(
+                1, 50), "currency": "RUB", "stage_id": rng.choice(stages), "status": status,
+            "owner_id": data.owners[cid - 1], "opened_at": opened,
+            "closed_at": None if status == "open" else opened + timedelta(days=rng.randrange(
+                1, 60)), "stage_changed_at": opened, "last_activity_at": opened,
+        })
+    await bulk(db, Deal.__table__, deals)
+    del deals
+
+    planned = []
+    pid = 0
+    for i in range(n_clients):
+        if i >= 2000 and i % 3:
+            continue
+        pid += 1
+        due = NOW + timedelta(hours=rng.randrange(-24 * 7, 24 * 30))
+        if i < 200:  # the busy manager's today
+            due = NOW + timedelta(minutes=rng.randrange(-600, 300))
+        planned.append({"id": pid, "client_id": i + 1, "owner_id": data.owners[i],
+                        "type_id": types[0], "due_at": due, "status": "planned",
+                        "created_at": NOW})
+    await bulk(db, PlannedContact.__table__, planned)
+    del planned
+
+    rows: list[dict[str, Any]] = []
+
+    async def flush(force: bool = False) -> None:
+        if len(rows) >= 50000 or (force and rows):
+            await bulk(db, Activity.__table__, rows)
+            rows.clear()
+
+    for k in range(n_history):
+        cid = data.big_client if k < 5000 else rng.randrange(1, n_clients + 1)
+        rows.append({
+            "id": k + 1, "client_id": cid, "author_id": data.owners[cid - 1],
+            "type_id": rng.choice(types), "outcome_id": rng.choice(outcomes),
+            "text": "Обсудили условия поставки", "occurred_at": NOW - timedelta(
+                minutes=rng.randrange(1, 365 * 24 * 60)), "created_at": NOW,
+        })
+        await flush()
+    await flush(force=True)
+    if db.dialect == "postgresql":
+        async with db.engine.begin() as conn:
+            for table in ("teams", "users", "clients", "deals", "planned_contacts",
+                          "activities"):
+                await conn.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT max(id) FROM {table}))"))
+            await conn.execute(text("ANALYZE"))
+    else:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("ANALYZE"))
+    return data
+
+
+@dataclass
+class Row:
+    path: str
+    per_s: float
+    p50: float
+    p95: float
+    stmts: float
+
+
+class Counter:
+    def __init__(self, db: Database) -> None:
+        self.n = 0
+        event.listen(db.engine.sync_engine, "before_cursor_execute", self._hit)
+
+    def _hit(self, *_args: Any) -> None:
+        self.n += 1
+
+
+async def measure(name: str, n: int, step: Callable[[int], Awaitable[int]],
+                  counter: Counter | None) -> Row:
+    """Run `step(i)` n times; it returns how many updates it fed."""
+    samples: list[float] = []
+    updates = 0
+    before = counter.n if counter else 0
+    start = time.perf_counter()
+    for i in range(n):
+        t0 = time.perf_counter()
+        fed = await step(i)
+        elapsed = time.perf_counter() - t0
+        samples.extend([elapsed / fed] * fed)
+        updates += fed
+    total = time.perf_counter() - start
+    samples.sort()
+    stmts = (counter.n - before) / updates if counter else 0.0
+    return Row(name, updates / total, samples[len(samples) // 2] * 1000,
+               samples[int(len(samples) * 0.95)] * 1000, stmts)
+
+
+def make_user(tg: int) -> TgUser:
+    return TgUser(tg, "Bench", None, language_code="ru")
+
+
+async def bench(db: Database, data: Data, n: int, rng: random.Random) -> list[Row]:
+    crm = CRM(db, CRMConfig(admin_ids=frozenset({ADMIN_TG})), FrozenClock(NOW))
+    bot, session = make_bot()
+    h = Harness(dp=create_dispatcher(crm, default_locale="ru"), bot=bot, session=session)
+    bare_dp = Dispatcher()
+
+    @bare_dp.message()
+    async def echo(message: Message) -> None:
+        await message.answer("ok")
+
+    bare = Harness(dp=bare_dp, bot=bot, session=session)
+    counter = Counter(db)
+    rows: list[Row] = []
+    busy = make_user(data.tg_of[data.busy_manager])
+    big_owner = make_user(data.tg_of[data.owners[data.big_client - 1]])
+    admin = make_user(ADMIN_TG)
+    team1 = 1
+    head = make_user(data.head_of_team[team1])
+    visible = [i for i in range(len(data.names)) if i % 97 != 5 or i == 2000]
+    own = [i for i in visible if data.owners[i] == data.busy_manager]
+    team = [i for i in visible if data.team_of.get(data.owners[i]) == team1]
+
+    async def fed(coro: Awaitable[Any]) -> int:
+        await coro
+        session.calls.clear()
+        return 1
+
+    rows.append(await measure("bare dispatcher (baseline)", n * 5,
+                              lambda i: fed(bare.send(busy, f"hi {i}")), None))
+    types = await crm.classifiers.items("activity_type")
+    outcomes = await crm.classifiers.items("outcome")
+    call_type = next(t for t in types if t.code == "call")
+    reached = outcomes[0]
+    rows.append(await measure("open a card", n, lambda i: fed(h.press(
+        busy, ClientCD(id=own[rng.randrange(len(own))] + 1, action=ClientAction.OPEN).pack())),
+        counter))
+    rows.append(await measure(f"history page 400 of a {5000}-record client", n, lambda i: fed(
+        h.press(big_owner, HistCD(client_id=data.big_client, page=400).pack())), counter))
+    for who, user, pool in (("manager", busy, own), ("head", head, team),
+                            ("admin", admin, visible)):
+        def name_q(i: int, pool: list[int] = pool) -> str:
+            w1, w2 = data.names[pool[rng.randrange(len(pool))]]
+            return f"{w1} {w2}"
+
+        def phone_q(i: int, pool: list[int] = pool) -> str:
+            return format_phone(f"7916{pool[rng.randrange(len(pool))] + 1:07d}")
+
+        def typo_q(i: int, pool: list[int] = pool) -> str:
+            w1, w2 = data.names[pool[rng.randrange(len(pool))]]
+            return f"{typo(w1.lower(), rng)} {w2}"
+
+        for kind, make in (("by name", name_q), ("by phone", phone_q),
+                           ("with one typo", typo_q)):
+            rows.append(await measure(
+                f"search {kind} ({who})", n,
+                lambda i, u=user, m=make: fed(h.send(u, m(i))), counter))  # type: ignore[misc]
+    rows.append(await measure("Today, 2,000-client manager", n,
+                              lambda i: fed(h.send(busy, "/today")), counter))
+
+    async def log_call(i: int) -> int:
+        cid = own[rng.randrange(len(own))] + 1
+        await h.press(busy, LogTypeCD(client_id=cid, type_id=call_type.id).pack())
+        await h.press(busy, LogOutcomeCD(client_id=cid, type_id=call_type.id,
+                                         outcome_id=reached.id).pack())
+        await h.send(busy, f"Обсудили цену {i}")
+        session.calls.clear()
+        return 3
+
+    rows.append(await measure("log a call (type → outcome → comment)", n, log_call, counter))
+    await bot.session.close()
+    return rows
+
+
+async def extras(db: Database, data: Data, rng: random.Random, tries: int) -> list[str]:
+    crm = CRM(db, CRMConfig(admin_ids=frozenset({ADMIN_TG})), FrozenClock(NOW))
+    out = []
+    for label, tg in (("team digest (10 managers)", data.head_of_team[1]),
+                      ("admin digest (50 managers)", ADMIN_TG)):
+        actor = await crm.people.identify(tg)
+        assert actor is not None
+        samples = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            await crm.digest.for_actor(actor)
+            samples.append(time.perf_counter() - t0)
+        out.append(f"{label}: median {statistics.median(samples) * 1000:.0f} ms")
+    admin = await crm.people.identify(ADMIN_TG)
+    assert admin is not None
+    hits = 0
+    visible = [i for i in range(len(data.names)) if i % 97 != 5 or i == 2000]
+    for _ in range(tries):
+        i = visible[rng.randrange(len(visible))]
+        w1, w2 = data.names[i]
+        found = await crm.clients.search(admin, f"{typo(w1.lower(), rng)} {w2}")
+        hits += any(ref.id == i + 1 for ref in found.items)
+    out.append(f"one-typo pass hit rate (admin): {hits}/{tries} = {hits / tries:.0%}")
+    return out
+
+
+def table(rows: list[Row]) -> str:
+    base = rows[0].per_s
+    lines = ["| path | updates/s | ratio to bare | p50 ms | p95 ms | SQL/update |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.path} | {r.per_s:.0f} | {r.per_s / base:.3f} | {r.p50:.1f} | "
+                     f"{r.p95:.1f} | {r.stmts:.1f} |")
+    return "\n".join(lines)
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.db == "sqlite":
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        else:
+            url = args.url or os.environ.get("BENCH_DATABASE_URL", "")
+            if not url.startswith("postgresql"):
+                raise SystemExit("--db postgresql needs --url or BENCH_DATABASE_URL")
+            db = Database(url)
+            async with db.engine.begin() as conn:
+                await conn.execute(text("DROP SCHEMA public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+            await db.dispose()
+        db = Database(url)
+        await upgrade(db)
+        t0 = time.perf_counter()
+        data = await build(db, args.clients, args.history, args.deals, rng)
+        built = time.perf_counter() - t0
+        rss_built = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{args.db}: {args.clients:,} clients, {args.history:,} history records, "
+              f"{args.deals:,} deals, 50 managers; built in {built:.0f} s")
+        rows = await bench(db, data, args.n, rng)
+        print(table(rows))
+        for line in await extras(db, data, rng, args.typo_tries):
+            print(line)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS: {rss:.0f} MB (after building the data set: {rss_built:.0f} MB)")
+        await db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--url", help="PostgreSQL URL (its public schema is dropped)")
+    parser.add_argument("--clients", type=int, default=100_000)
+    parser.add_argument("--history", type=int)
+    parser.add_argument("--deals", type=int)
+    parser.add_argument("-n", type=int, default=200, help="iterations per path")
+    parser.add_argument("--typo-tries", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+    if args.clients < 2001:
+        parser.error("--clients must be at least 2001")
+    args.history = args.history or args.clients * 10
+    args.deals = args.deals or args.clients // 5
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
