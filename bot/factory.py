@@ -49,6 +49,7 @@ def crm_config(settings: Settings) -> CRMConfig:
         invite_ttl_days=settings.invite_ttl_days,
         amount_confirm_limit=settings.amount_confirm_limit,
         notify=notify_config(settings),
+        visit_far_km=settings.visit_far_km,
     )
 
 
