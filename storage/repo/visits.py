@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Activity, Client, Deal, PlannedContact, User
@@ -19,8 +18,7 @@ async def in_box(
     lon_max: float,
 ) -> list[tuple[int, float, float]]:
     """(id, lat, lon) of the visible clients inside the box (ix_clients_lat_lon)."""
-    cols: Select[Any] = select(Client.id, Client.lat, Client.lon)
-    stmt = _visible(cols, vis).where(
+    stmt = _visible(select(Client.id), vis).add_columns(Client.lat, Client.lon).where(
         Client.lat.between(lat_min, lat_max), Client.lon.between(lon_min, lon_max),
     )
     return [(r[0], r[1], r[2]) for r in await session.execute(stmt)]
