@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.access import can_change, require
+from crm.access import can_change
 from crm.classifiers import VISIT
 from crm.clients import load_changeable, load_visible, visibility
 from crm.clock import Clock
@@ -142,7 +142,7 @@ class VisitService:
             logged = await log_contact(
                 s, actor, now, client.id, kind.id, None, None,
                 details={"lat": where.lat, "lon": where.lon,
-                         "distance_km": round(distance, 3) if distance is not None else None,
+                         "distance_km": round(distance, 4) if distance is not None else None,
                          "far": far},
             )
             return CheckIn(logged.activity_id, client.id, client.name, logged.deal_id,
@@ -207,8 +207,9 @@ class VisitService:
             person = await people_repo.user_by_id(s, valid_id(user_id))
             if person is None:
                 raise NotAvailable()
-            require(actor.role is Role.ADMIN or person.id == actor.id or (
-                actor.team_id is not None and person.team_id == actor.team_id))
+            if not (actor.role is Role.ADMIN or person.id == actor.id or (
+                    actor.team_id is not None and person.team_id == actor.team_id)):
+                raise NotAvailable()
             tz = ZoneInfo(person.timezone)
             day = day or self.clock.now().astimezone(tz).date()
             start = datetime.combine(day, time(0), tzinfo=tz)

@@ -34,6 +34,7 @@ class ClientAction(StrEnum):
     ADD_CONTACT = "addcontact"
     NEW_DEAL = "newdeal"
     NO_NEXT = "nonext"
+    VISIT = "visit"
 
 
 class ClientCD(CallbackData, prefix="c"):
@@ -235,6 +236,8 @@ def card_kb(card: ClientCard) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     cid = card.id
     kb.button(text=_("📝 Log contact"), callback_data=ClientCD(id=cid, action=ClientAction.LOG))
+    kb.button(text=_("📍 I'm at the client"),
+              callback_data=ClientCD(id=cid, action=ClientAction.VISIT))
     kb.button(text=_("📜 History"), callback_data=HistCD(client_id=cid, page=0))
     kb.button(text=_("⏭ Plan next"), callback_data=ClientCD(id=cid, action=ClientAction.PLAN))
     kb.button(text=_("💼 Deals"), callback_data=ClientCD(id=cid, action=ClientAction.DEALS))

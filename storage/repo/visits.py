@@ -43,19 +43,19 @@ async def near_rows(session: AsyncSession, ids: list[int]) -> dict[int, NearRow]
         .outerjoin(User, User.id == Client.owner_id)
         .where(Client.id.in_(ids))
     )
-    due = dict((await session.execute(
+    due: dict[int, datetime] = {r[0]: r[1] for r in await session.execute(
         select(PlannedContact.client_id, func.min(PlannedContact.due_at))
         .where(PlannedContact.client_id.in_(ids), PlannedContact.status == "planned")
         .group_by(PlannedContact.client_id)
-    )).tuples().all())
-    deals = dict((await session.execute(
+    )}
+    deals: dict[int, int] = {r[0]: r[1] for r in await session.execute(
         select(Deal.client_id, func.count())
         .where(Deal.client_id.in_(ids), Deal.status == "open")
         .group_by(Deal.client_id)
-    )).tuples().all())
+    )}
     return {
         cid: NearRow(cid, name, owner, due.get(cid), int(deals.get(cid, 0)))
-        for cid, name, owner in names.tuples()
+        for cid, name, owner in names
     }
 
 
