@@ -17,7 +17,16 @@ from crm.geo import Point, box_around, contains, haversine_km
 from crm.roles import Role
 from crm.service import CRM
 from tests.factories import admin, client, person
-from tests.harness import Harness, TgUser, alerts, button, buttons, last_text, reply_keyboard, texts
+from tests.harness import (
+    Harness,
+    TgUser,
+    alerts,
+    button,
+    buttons,
+    last_text,
+    reply_keyboard,
+    texts,
+)
 
 MAX = TgUser(2101, "Max", "Sokolov", language_code="en")
 EVE = TgUser(2102, "Eve", "Stone", language_code="en")
@@ -272,7 +281,9 @@ async def test_nearby_pages_by_ten_and_a_head_sees_the_team(
     assert "10. <b>Client 09</b>" in text and "Client 10" not in text
     assert "Outside the team" not in text
     calls = await harness.press(HELEN, button(calls, "Farther"))
-    assert "11. <b>Client 10</b>" in last_text(calls) and "12. <b>Client 11</b>" in last_text(calls)
+    assert "11. <b>Client 10</b>" in last_text(calls)
+    assert "12. <b>Client 11</b>" in last_text(calls)
+    assert "12. <b>Client 11</b>" in last_text(calls)
     assert helen and not [t for t, _ in buttons(calls) if "Farther" in t]
 
 
@@ -316,3 +327,22 @@ async def test_russian_distances_and_texts(harness: Harness, crm: CRM) -> None:
     assert reply_keyboard(calls) == ["📍 Отправить моё местоположение", "✖️ Отмена"]
     calls = await harness.send_message(location_message(OLGA, MOSCOW))
     assert "1. <b>Курский</b> — 2,7 км" in last_text(calls)
+
+
+async def test_the_digest_counts_visits_per_manager_per_day(
+    harness: Harness, crm: CRM, clock: FrozenClock
+) -> None:
+    max_ = await person(crm, MAX.id, "Max Sokolov")
+    acme = await placed(crm, max_, "Acme", MOSCOW)
+    clock.advance(timedelta(days=-2))
+    await crm.visits.check_in(max_, acme, MOSCOW)
+    await crm.visits.check_in(max_, acme, TVERSKAYA)
+    clock.advance(timedelta(days=1))
+    await crm.visits.check_in(max_, acme, MOSCOW)
+    clock.advance(timedelta(days=1))
+    digest = await crm.digest.for_actor(max_)
+    (mine,) = digest.managers
+    assert mine.visits == 3
+    assert mine.visits_by_day[-2:] == (2, 1)  # Monday 23 and Tuesday 24 November
+    calls = await harness.send(MAX, "/digest")
+    assert "📍 Visits: 3 (Mon 2, Tue 1)" in " ".join(texts(calls))
