@@ -28,6 +28,7 @@ from bot.handlers import (
     people,
     start,
     stranger,
+    visits,
 )
 from bot.handlers import reminders as reminder_handlers
 from bot.handlers import settings as settings_handlers
@@ -49,6 +50,7 @@ def crm_config(settings: Settings) -> CRMConfig:
         invite_ttl_days=settings.invite_ttl_days,
         amount_confirm_limit=settings.amount_confirm_limit,
         notify=notify_config(settings),
+        visit_far_km=settings.visit_far_km,
     )
 
 
@@ -127,10 +129,12 @@ def create_dispatcher(
         new_client.create_router(),
         deals.create_router(),
         reminder_handlers.create_router(),
+        visits.create_router(),
     )
     # Then: files outside forms, what a form's step did not take, plain text outside any form
     # is a search; last, buttons nobody takes.
     dp.include_router(log.create_files_router())
+    dp.include_router(visits.create_location_router())
     dp.include_router(common.create_form_fallback_router())
     dp.include_router(clients.create_search_router())
     dp.include_router(common.create_fallback_router())

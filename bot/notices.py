@@ -5,12 +5,13 @@ Plain functions of the crm DTOs, used by the scheduler's sender and by /digest a
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from html import escape as e
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
+from babel.dates import format_date
 
 from bot.render import (
     TELEGRAM_TEXT_LIMIT,
@@ -141,6 +142,10 @@ def figures_text(f: Figures, d: Digest, title: str | None = None) -> str:
     by_type = ", ".join(f"{e(c.label.text(loc))} {c.count}" for c in f.contacts)
     lines.append(_("Contacts: {n}").format(n=f.contacts_total)
                  + (f" ({by_type})" if by_type else ""))
+    if f.visits:
+        by_day = ", ".join(f"{format_date(d.start + timedelta(days=i), 'EEE', locale=loc)} {n}"
+                         for i, n in enumerate(f.visits_by_day) if n)
+        lines.append(_("📍 Visits: {n} ({days})").format(n=f.visits, days=by_day))
     lines.append(_("Clients in work: {n}").format(n=f.clients_in_work))
     won = _("Won: {n} · {amount}").format(n=f.won_count, amount=fmt_money(f.won_amount, cur))
     lost = _("Lost: {n}").format(n=f.lost_count)

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import I18n
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
+from babel.units import format_unit
 
 TELEGRAM_TEXT_LIMIT = 4096
 TAG = re.compile(r"<[^>]*>?")
@@ -61,6 +62,17 @@ def fmt_percent(value: int | float | Decimal) -> str:
 def fmt_decimal(value: int | float | Decimal) -> str:
     """A number with the locale's decimal separator: 25.5 → «25,5» / "25.5"."""
     return format_decimal(value, locale=current_locale())
+
+
+def fmt_distance(km: float) -> str:
+    """«350 м» / "350 m" under a kilometre (to 10 m), «2,4 км» / "2.4 km" under a hundred,
+    whole kilometres beyond."""
+    loc = current_locale()
+    metres = int(km * 100 + 0.5) * 10  # half up, as people round
+    if metres < 1000:
+        return format_unit(metres, "length-meter", "short", locale=loc)
+    value: float | int = round(km, 1) if km < 100 else round(km)
+    return format_unit(value, "length-kilometer", "short", locale=loc)
 
 
 def plural_n(value: int | float | Decimal) -> int:

@@ -11,6 +11,8 @@ from aiogram.utils.i18n import ngettext
 
 from bot.render import clip, current_locale, fmt_datetime, fmt_day, fmt_money, fmt_percent
 from bot.texts import role_name
+from bot.visit_views import visit_detail
+from crm.classifiers import VISIT
 from crm.clients import ClientCard, SearchPage
 from crm.history import HistoryItem, HistoryPage, TodayView
 
@@ -185,6 +187,10 @@ def history_item_text(item: HistoryItem, page: HistoryPage, tz: ZoneInfo,
         role = f" ({role_name(item.author_role)})" if item.author_role else ""
         who = f" — {e(item.author_name)}{role}"
     lines = [f"{when}{who}", head]
+    if item.type is not None and item.type.code == VISIT:
+        where = visit_detail(item.details)
+        if where:
+            lines.append(where)
     if item.deal_title:
         lines.append(_("Deal: {title}").format(title=e(item.deal_title)))
     if item.text:

@@ -24,6 +24,11 @@ OUTCOMES_FOR: dict[str, tuple[str, ...]] = {
     "proposal": ("sent", "interested", "not_interested"),
 }
 
+# Activity types written by a check-in only (crm/visits.py): a visit carries the place where
+# it happened, so it is never picked by hand when logging a contact.
+VISIT = "visit"
+CHECK_IN_ONLY = frozenset({VISIT})
+
 
 @dataclass(frozen=True, slots=True)
 class Label:
@@ -56,6 +61,11 @@ def outcomes_for(type_code: str, outcomes: Sequence[Label]) -> list[Label]:
     wanted = OUTCOMES_FOR.get(type_code)
     fitting = [o for o in outcomes if wanted is None or o.code in wanted]
     return fitting or list(outcomes)
+
+
+def loggable(types: Sequence[Label]) -> list[Label]:
+    """The activity types a contact may be logged with by hand."""
+    return [t for t in types if t.code not in CHECK_IN_ONLY]
 
 
 def label(item: ClassifierItem) -> Label:

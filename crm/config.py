@@ -27,3 +27,5 @@ class CRMConfig:
     # A deal or an invoice above this asks to be confirmed (crm.deals.needs_confirmation).
     amount_confirm_limit: Decimal = Decimal(10_000_000)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    # A check-in farther than this from the client's known place says so in the record.
+    visit_far_km: float = 1.0

@@ -271,6 +271,14 @@ def _inn(rng: random.Random, length: int) -> str:
 _CENT = Decimal("0.01")
 
 
+def _moscow_place(slug: str) -> tuple[float, float]:
+    """A point within about 12 km of the Kremlin, for «Nearby» and check-ins. Its own random
+    stream (seeded by the client): the rest of the demo stays as it was."""
+    rng = random.Random(slug)
+    return (round(55.7558 + rng.uniform(-0.11, 0.11), 6),
+            round(37.6173 + rng.uniform(-0.19, 0.19), 6))
+
+
 def _share(amount: Decimal, percent: int) -> Decimal:
     return (amount * percent / 100).quantize(_CENT, rounding=ROUND_HALF_UP)
 
@@ -401,6 +409,8 @@ class _Builder:
             trigger_event=rng.choice(TRIGGERS),
             owner_id=owner.id,
         )
+        if city == "Москва":
+            row.lat, row.lon = _moscow_place(slug)
         plan = _ClientPlan(row=row, owner=owner, segment=segment, persons=persons)
         self.clients.append(plan)
         return plan

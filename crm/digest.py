@@ -14,7 +14,8 @@ check each against a hand-built data set):
 * stalled — open deals with no activity and no stage change for the stage's `stall_days`;
 * overdue contacts — planned contacts still open whose time has passed;
 * receivables — what is still owed on invoices; overdue — the part past its due date;
-* average deal — days from opening to winning, over deals won in the last 90 days.
+* average deal — days from opening to winning, over deals won in the last 90 days;
+* visits — check-ins («Visit» contacts) per day of the period, in the reader's time zone.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.classifiers import Label, StageInfo, label, stage_info
+from crm.classifiers import VISIT, Label, StageInfo, label, stage_info
 from crm.clock import Clock
 from crm.config import CRMConfig
 from crm.dto import Actor
@@ -81,6 +82,11 @@ class Figures:
     overdue_receivables: Decimal
     overdue_invoices: int
     avg_deal_days: float | None
+    visits_by_day: tuple[int, ...] = ()  # one count per day of the period
+
+    @property
+    def visits(self) -> int:
+        return sum(self.visits_by_day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +172,8 @@ class _Data:
     labels: dict[int, Label]
     today: date
     now: datetime
+    tz: ZoneInfo
+    first_day: date
 
 
 def _everyone(owner: int | None) -> bool:
@@ -202,7 +210,7 @@ def _by_owner(d: _Data) -> Callable[[int], _Data]:
             closed=closed.get(owner, []), opened=one(d.opened),
             open_deals=open_deals.get(owner, []), overdue_planned=one(d.overdue_planned),
             receivables=receivables.get(owner, []), durations=durations.get(owner, []),
-            labels=d.labels, today=d.today, now=d.now,
+            labels=d.labels, today=d.today, now=d.now, tz=d.tz, first_day=d.first_day,
         )
 
     return share
@@ -265,7 +273,8 @@ class DigestService:
         start = today_start - timedelta(days=PERIOD_DAYS)
         first_day = start.astimezone(tz).date()
         ids = [p.id for p in people] or [0]
-        data = await self._load(s, ids, start, today_start, now, now.astimezone(tz).date())
+        data = await self._load(s, ids, start, today_start, now, now.astimezone(tz).date(),
+                                tz, first_day)
         share = _by_owner(data)
         figures = [self._figures(share(p.id), p.id, p.name, p.on_vacation, _everyone)
                    for p in people]
@@ -295,7 +304,7 @@ class DigestService:
 
     async def _load(
         self, s: AsyncSession, ids: list[int], start: datetime, end: datetime,
-        now: datetime, today: date,
+        now: datetime, today: date, tz: ZoneInfo, first_day: date,
     ) -> _Data:
         contacts = await repo.contacts(s, ids, start, end)
         closed = await repo.deals_closed(s, ids, start, end)
@@ -312,7 +321,7 @@ class DigestService:
             overdue_planned=await repo.overdue_planned(s, ids, now),
             receivables=await repo.receivables(s, ids),
             durations=await repo.won_durations(s, ids, now - DURATION_WINDOW),
-            labels=labels, today=today, now=now,
+            labels=labels, today=today, now=now, tz=tz, first_day=first_day,
         )
 
     def _figures(
@@ -343,6 +352,9 @@ class DigestService:
         spans = [(closed - opened).total_seconds() / 86400
                  for owner, opened, closed in d.durations if mine(owner)]
         in_work = sum(n for owner, n in d.in_work.items() if mine(owner))
+        visit_days = Counter(
+            (at.astimezone(d.tz).date() - d.first_day).days for owner, t, at in d.contacts
+            if mine(owner) and t in d.labels and d.labels[t].code == VISIT)
         cfg = self.config.notify
         alarm = None
         if user_id:
@@ -362,6 +374,7 @@ class DigestService:
             overdue_receivables=sum((a for _, a in overdue), Decimal(0)),
             overdue_invoices=len(overdue),
             avg_deal_days=round(sum(spans) / len(spans), 1) if spans else None,
+            visits_by_day=tuple(visit_days[i] for i in range(PERIOD_DAYS)),
         )
 
     # --- drill-down -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.access import Ownership, can_change, require
-from crm.classifiers import Label, label
+from crm.classifiers import CHECK_IN_ONLY, Label, label
 from crm.clients import load_visible
 from crm.clock import Clock
 from crm.dto import Actor
@@ -349,12 +349,15 @@ async def log_contact(
     attachment_kind: str | None = None,
     attachment_ref: str | None = None,
     occurred_at: datetime | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Logged:
     """The body of HistoryService.log, for use cases that do more in the same transaction."""
     text = (text or "").strip()[:TEXT_LIMIT] or None
     client, own = await load_visible(s, actor, client_id)
     kind = await cls_repo.item(s, type_id)
-    if kind is None or kind.kind != "activity_type":
+    if kind is None or kind.kind != "activity_type" or (
+        kind.code in CHECK_IN_ONLY and details is None
+    ):
         raise InvalidInput("activity_type")
     if outcome_id is not None:
         outcome = await cls_repo.item(s, outcome_id)
@@ -376,6 +379,7 @@ async def log_contact(
         text=text,
         attachment_kind=attachment_kind,
         attachment_ref=attachment_ref,
+        details=details,
         occurred_at=occurred_at or now,
         created_at=now,
     )

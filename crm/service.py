@@ -15,6 +15,7 @@ from crm.outbox import OutboxService
 from crm.people import PeopleService
 from crm.reminders import ReminderService
 from crm.settings import SettingsService
+from crm.visits import VisitService
 from storage.db import Database
 
 
@@ -35,3 +36,4 @@ class CRM:
         self.reminders = ReminderService(db, self.clock, config, self.history, self.planning)
         self.digest = DigestService(db, self.clock, config)
         self.settings = SettingsService(db, self.clock, config)
+        self.visits = VisitService(db, self.clock, config.visit_far_km)

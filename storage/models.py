@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -125,6 +126,8 @@ class ClassifierItem(Base):
 
 class Client(Base):
     __tablename__ = "clients"
+    # «Nearby» narrows by a latitude range first, then longitude (crm/geo.py).
+    __table_args__ = (Index("ix_clients_lat_lon", "lat", "lon"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(CleanString(300))
@@ -149,6 +152,9 @@ class Client(Base):
     probability: Mapped[int | None] = mapped_column(Integer)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     tg_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Where the client is (WGS 84 degrees), set on the first check-in or by hand.
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
     unsubscribed: Mapped[bool] = mapped_column(Boolean, default=False)
     is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

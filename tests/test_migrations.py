@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from crm.clock import FrozenClock
 from crm.config import CRMConfig
+from crm.geo import Point
 from crm.service import CRM
 from storage.db import Database
 from storage.migrate import current_tables, downgrade, upgrade
@@ -103,7 +104,8 @@ async def test_down_to_base_and_up_again_with_data(any_db: Database) -> None:
     await upgrade(any_db)
     async with any_db.transaction() as s:
         count = (await s.execute(select(func.count()).select_from(ClassifierItem))).scalar()
-    assert count == sum(len(values) for values in _defaults().values())
+    # 0002's defaults and 0005's «Visit».
+    assert count == sum(len(values) for values in _defaults().values()) + 1
 
     await downgrade(any_db, "base")
     assert [t for t in await current_tables(any_db) if t != "alembic_version"] == []
@@ -112,6 +114,27 @@ async def test_down_to_base_and_up_again_with_data(any_db: Database) -> None:
     max_ = await crm.people.identify(2002)
     assert max_ is not None
     assert [c.name for c in (await crm.clients.search(max_, "acme")).items] == ["Acme"]
+
+
+async def test_0006_keeps_a_visit_type_in_use_and_adds_it_once(any_db: Database) -> None:
+    crm = CRM(any_db, CRMConfig(admin_ids=frozenset({ADMIN_TG})), FrozenClock(NOW))
+    await seed(crm)
+    max_ = await crm.people.identify(2002)
+    assert max_ is not None
+    ref = (await crm.clients.search(max_, "acme")).items[0]
+    await crm.visits.set_place(max_, ref.id, Point(55.75, 37.61))
+    await crm.visits.check_in(max_, ref.id, Point(55.75, 37.62))
+    await downgrade(any_db, "0005")
+    async with any_db.transaction() as s:
+        visits = (await s.execute(select(func.count()).select_from(ClassifierItem).where(
+            ClassifierItem.code == "visit"))).scalar()
+    assert visits == 1  # a visit in the history still refers to it
+    await upgrade(any_db)
+    async with any_db.transaction() as s:
+        visits = (await s.execute(select(func.count()).select_from(ClassifierItem).where(
+            ClassifierItem.code == "visit"))).scalar()
+    assert visits == 1
+    assert (await crm.history.page(max_, ref.id)).items[0].type is not None
 
 
 def _include(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object

@@ -3,10 +3,12 @@ what it never shows, and that the index follows every change of a client."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from alembic import command
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.engine import Connection
 
 from crm.clients import PAGE
@@ -104,7 +106,7 @@ async def migrate(db: Database, step: str) -> None:
 
     def run(conn: Connection) -> None:
         cfg.attributes["connection"] = conn
-        if step.startswith("-"):
+        if step.startswith("-") or step == "0004":
             command.downgrade(cfg, step)
         else:
             command.upgrade(cfg, step)
@@ -116,14 +118,20 @@ async def migrate(db: Database, step: str) -> None:
 async def test_the_search_indexes_go_down_and_up_with_data(any_crm: CRM) -> None:
     max_ = await person(any_crm, 2002, "Max")
     await client(any_crm, max_, "Квазар Первый", "+7 916 000-00-01")
-    await migrate(any_crm.db, "-1")
-    # Written while the index is gone: the upgrade indexes it too.
-    await client(any_crm, max_, "Квазар Второй", "+7 916 000-00-02")
+    # Below 0005 (0006, client locations, comes after it and goes first).
+    await migrate(any_crm.db, "0004")
+    # Written while the index is gone (as the pre-0006 schema has it): the upgrade indexes it.
+    async with any_crm.db.transaction() as s:
+        await s.execute(text(
+            "INSERT INTO clients (name, name_norm, search_text, phone_digits, owner_id, "
+            "unsubscribed, is_deleted, created_at, updated_at) VALUES ('Квазар Второй', "
+            "'квазар второй', 'квазар второй', '79160000002', :owner, false, false, "
+            ":now, :now)"), {"owner": max_.id, "now": datetime(2026, 11, 25)})
     await migrate(any_crm.db, "head")
     assert sorted(await names(any_crm, max_, "квазар")) == ["Квазар Второй", "Квазар Первый"]
     assert await names(any_crm, max_, "квозар второй") == ["Квазар Второй"]
     assert await names(any_crm, max_, "79160000001") == ["Квазар Первый"]
-    await migrate(any_crm.db, "-1")
+    await migrate(any_crm.db, "0004")
     await migrate(any_crm.db, "head")
     assert await names(any_crm, max_, "79160000002") == ["Квазар Второй"]
 

@@ -42,7 +42,7 @@ from bot.keyboards.client import (
     types_kb,
 )
 from bot.render import current_locale, fmt_when
-from crm.classifiers import outcomes_for
+from crm.classifiers import loggable, outcomes_for
 from crm.clients import ClientRef
 from crm.dto import Actor
 from crm.errors import InvalidInput
@@ -75,7 +75,7 @@ forms.register(FileForm, lambda: _("record for the history"))
 async def cb_log_start(query: CallbackQuery, callback_data: ClientCD, actor: Actor,
                        crm: CRM) -> None:
     card = await crm.clients.card(actor, callback_data.id)
-    types = await crm.classifiers.items("activity_type")
+    types = loggable(await crm.classifiers.items("activity_type"))
     await forms.screen(query, _("<b>{name}</b>: what kind of contact?").format(
         name=html.escape(card.name)), types_kb(card.id, types, current_locale()))
 

@@ -34,6 +34,7 @@ class ClientAction(StrEnum):
     ADD_CONTACT = "addcontact"
     NEW_DEAL = "newdeal"
     NO_NEXT = "nonext"
+    VISIT = "visit"
 
 
 class ClientCD(CallbackData, prefix="c"):
@@ -247,6 +248,7 @@ def card_kb(card: ClientCard) -> InlineKeyboardMarkup:
     cid = card.id
     buttons = [
         _button(_("📝 Log contact"), ClientCD(id=cid, action=ClientAction.LOG)),
+        _button(_("📍 I'm at the client"), ClientCD(id=cid, action=ClientAction.VISIT)),
         _button(_("📜 History"), HistCD(client_id=cid, page=0)),
         _button(_("⏭ Plan next"), ClientCD(id=cid, action=ClientAction.PLAN)),
         _button(_("💼 Deals"), ClientCD(id=cid, action=ClientAction.DEALS)),

@@ -19,11 +19,12 @@ BTN_INVITE = __("✉️ Invite")
 BTN_HELP = __("❓ Help")
 BTN_LANGUAGE = __("🌐 Language")  # no longer on the menu; older keyboards still send it
 BTN_SETTINGS = __("⚙️ Settings")
+BTN_NEARBY = __("🧭 Nearby")
 # The msgids, for recognising a menu button typed into a form (see bot.filters.FormText).
 MENU_BUTTONS = tuple(
     str(b._args[0])  # babel's LazyProxy keeps the msgid as its first argument
     for b in (BTN_TODAY, BTN_MY_CLIENTS, BTN_FIND, BTN_NEW, BTN_REPORTS, BTN_PEOPLE, BTN_INVITE,
-              BTN_HELP, BTN_LANGUAGE, BTN_SETTINGS)
+              BTN_HELP, BTN_LANGUAGE, BTN_SETTINGS, BTN_NEARBY)
 )
 
 
@@ -40,6 +41,8 @@ def main_menu(role: Role) -> ReplyKeyboardMarkup:
     work_row.append(KeyboardButton(text=str(BTN_FIND)))
     if role is not Role.SERVICE:
         work_row.append(KeyboardButton(text=str(BTN_NEW)))
+    if role in (Role.HEAD, Role.MANAGER, Role.SERVICE):
+        work_row.append(KeyboardButton(text=str(BTN_NEARBY)))
     rows.append(work_row)
     admin_row: list[KeyboardButton] = []
     if role in (Role.ADMIN, Role.HEAD, Role.MANAGER):
@@ -62,6 +65,8 @@ def commands_for(role: Role | None) -> list[BotCommand]:
             cmds.append(BotCommand(command="today", description=_("Today's plan")))
             cmds.append(BotCommand(command="digest", description=_("Digest now")))
         cmds.append(BotCommand(command="find", description=_("Find a client")))
+        if role is not Role.MARKETER:
+            cmds.append(BotCommand(command="nearby", description=_("Clients near me")))
         if role is not Role.SERVICE:
             cmds.append(BotCommand(command="new", description=_("New client")))
         if can_invite(role):

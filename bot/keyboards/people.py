@@ -32,6 +32,7 @@ class UserAction(StrEnum):
     REACTIVATE = "on"
     VACATION = "vac"
     BACK_TO_WORK = "back"
+    ROUTE = "route"
 
 
 class UserCD(CallbackData, prefix="ppl"):
@@ -105,6 +106,8 @@ def person_kb(p: Person, can_manage: bool, can_vacation: bool = False) -> Inline
                       callback_data=_user(p.id, UA.BACK_TO_WORK))
         else:
             kb.button(text=_("🏖 On vacation"), callback_data=_user(p.id, UA.VACATION))
+    if can_vacation:
+        kb.button(text=_("🗺 Day's route"), callback_data=_user(p.id, UA.ROUTE))
     if can_manage:
         kb.button(text=_("Change role"), callback_data=_user(p.id, UA.ROLES))
         kb.button(text=_("Change team"), callback_data=_user(p.id, UA.TEAMS))
