@@ -26,6 +26,7 @@ from bot.handlers import (
     my_clients,
     new_client,
     people,
+    reports,
     start,
     stranger,
 )
@@ -48,6 +49,7 @@ def crm_config(settings: Settings) -> CRMConfig:
         currency=settings.currency,
         invite_ttl_days=settings.invite_ttl_days,
         amount_confirm_limit=settings.amount_confirm_limit,
+        commission_rate=settings.commission_rate,
         notify=notify_config(settings),
     )
 
@@ -127,6 +129,7 @@ def create_dispatcher(
         new_client.create_router(),
         deals.create_router(),
         reminder_handlers.create_router(),
+        reports.create_router(),
     )
     # Then: files outside forms, what a form's step did not take, plain text outside any form
     # is a search; last, buttons nobody takes.

@@ -14,6 +14,7 @@ from crm.notifications import NotificationService
 from crm.outbox import OutboxService
 from crm.people import PeopleService
 from crm.reminders import ReminderService
+from crm.reports.service import Reports
 from crm.settings import SettingsService
 from storage.db import Database
 
@@ -35,3 +36,4 @@ class CRM:
         self.reminders = ReminderService(db, self.clock, config, self.history, self.planning)
         self.digest = DigestService(db, self.clock, config)
         self.settings = SettingsService(db, self.clock, config)
+        self.reports = Reports(db, self.clock, config)

@@ -58,8 +58,10 @@ def help_text(role: Role, bot_username: str | None = None) -> str:
                    "payments · 📜 history"))
     if sales:
         lines += ["", _("<b>Reports</b>")]
-        lines.append(_("{button} /digest — the digest now; it also comes every working day "
-                       "at the time set in /settings").format(button=BTN_REPORTS))
+        lines.append(_("{button} /reports — results per manager for any period, against "
+                       "the period before, as text and a spreadsheet").format(button=BTN_REPORTS))
+        lines.append(_("/digest — the digest now; it also comes every working day at the time "
+                       "set in /settings"))
     if can_invite(role) or can_list_people(role):
         lines += ["", _("<b>Team</b>")]
     if can_invite(role):

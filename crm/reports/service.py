@@ -1,0 +1,25 @@
+"""The reports, one service per report, under one name for the bot: crm.reports.<kind>."""
+
+from __future__ import annotations
+
+from crm.clock import Clock
+from crm.config import CRMConfig
+from crm.dto import Actor
+from crm.reports.losses import LossReport, LossService
+from crm.reports.period import Period
+from crm.reports.results import ResultsReport, ResultsService
+from storage.db import Database
+
+
+class Reports:
+    def __init__(self, db: Database, clock: Clock, config: CRMConfig) -> None:
+        self._results = ResultsService(db, clock, config)
+        self._losses = LossService(db, clock, config)
+
+    async def results(self, actor: Actor, period: Period,
+                      team_id: int | None = None) -> ResultsReport:
+        return await self._results.results(actor, period, team_id)
+
+    async def losses(self, actor: Actor, period: Period,
+                     team_id: int | None = None) -> LossReport:
+        return await self._losses.losses(actor, period, team_id)
