@@ -23,6 +23,7 @@ from bot.render import (
 from crm.classifiers import Label
 from crm.reports.losses import LossReport, ReasonCount
 from crm.reports.period import Period
+from crm.reports.receivables import AgingRow, OpenInvoice, ReceivablesReport
 from crm.reports.results import ResultsLine, ResultsReport
 from crm.reports.scope import Audience, ScopeKind
 
@@ -55,15 +56,17 @@ def _count(n: Number) -> str:
     return fmt_decimal(n)
 
 
-def heading(title: str, who: Audience, period: Period, prev: Period) -> str:
+def scope_text(who: Audience) -> str:
     if who.kind is ScopeKind.OWN:
-        scope = _("your figures")
-    elif who.kind is ScopeKind.TEAM:
-        scope = _("team «{team}»").format(team=e(who.team_name or ""))
-    else:
-        scope = _("all managers")
+        return _("your figures")
+    if who.kind is ScopeKind.TEAM:
+        return _("team «{team}»").format(team=e(who.team_name or ""))
+    return _("all managers")
+
+
+def heading(title: str, who: Audience, period: Period, prev: Period) -> str:
     return "\n".join([
-        f"<b>{title}</b> · {scope}",
+        f"<b>{title}</b> · {scope_text(who)}",
         _("{period}, compared with {previous}").format(
             period=period_text(period), previous=period_text(prev)),
     ])
@@ -196,3 +199,43 @@ def change_line(previous_count: int) -> str:
 def loss_bars(r: LossReport) -> list[tuple[str, float, str]]:
     return [(reason_text(x.reason), float(x.share), f"{percent(x.share)} ({x.count})")
             for x in r.reasons if x.count]
+
+
+# --- receivables ----------------------------------------------------------------------------
+
+
+def bucket_names() -> tuple[str, ...]:
+    return (_("not due"), _("1–30 days"), _("31–60 days"), _("61–90 days"),
+            _("over 90 days"))
+
+
+def _aging_line(row: AgingRow, currency: str) -> str:
+    names = bucket_names()
+    parts = [f"{names[i]} {fmt_money(v, currency)}" for i, v in enumerate(row.buckets) if v]
+    return _("• {name}: {total} — {buckets}").format(
+        name=e(row.name), total=fmt_money(row.total, currency), buckets=" · ".join(parts))
+
+
+def receivables_text(r: ReceivablesReport) -> str:
+    head = "\n".join([f"<b>{_('🧾 Receivables')}</b> · {scope_text(r.audience)}",
+                      _("As of {date}").format(date=fmt_date(r.as_of))])
+    if not r.total.total:
+        return head + "\n\n" + _("Nobody owes anything: every invoice is paid.")
+    names = bucket_names()
+    summary = [_("Owed: {total}, of it overdue {overdue}").format(
+        total=fmt_money(r.total.total, r.currency), overdue=fmt_money(r.total.overdue,
+                                                                      r.currency))]
+    summary += [f"{names[i]}: {fmt_money(v, r.currency)}" for i, v in enumerate(r.total.buckets)]
+    blocks = ["\n".join(summary)]
+    if r.audience.kind is not ScopeKind.OWN:
+        blocks.append("\n".join([_("<b>By manager</b>")] + [
+            _aging_line(row, r.currency) for row in r.by_manager if row.total]))
+    blocks.append("\n".join([_("<b>By client</b>")] + [
+        _aging_line(row, r.currency) for row in r.by_client]))
+    return fit(head, blocks)
+
+
+def invoice_button_text(inv: OpenInvoice, currency: str) -> str:
+    return ngettext("🧾 {client}: {owed}, {days} day overdue",
+                    "🧾 {client}: {owed}, {days} days overdue", inv.days_overdue).format(
+        client=inv.client_name[:24], owed=fmt_money(inv.owed, currency), days=inv.days_overdue)

@@ -14,9 +14,11 @@ from io import BytesIO
 from aiogram.utils.i18n import gettext as _
 
 from bot.render import current_locale
+from bot.report_views import bucket_names
 from crm.classifiers import Label
 from crm.reports.losses import LossReport
 from crm.reports.period import Period
+from crm.reports.receivables import AgingRow, ReceivablesReport
 from crm.reports.results import Results, ResultsReport
 
 Cell = str | int | Decimal | date | None
@@ -163,3 +165,33 @@ def _period_table(period: Period, before: Period) -> Table:
         _("Period"), [Column(_("Period")), Column(_("From"), Fmt.DATE), Column(_("To"), Fmt.DATE)],
         [[_("Report"), period.start, period.end], [_("Compared with"), before.start, before.end]],
     )
+
+
+# --- receivables ----------------------------------------------------------------------------
+
+
+def _aging_columns(first: str) -> list[Column]:
+    return [Column(first), Column(_("Owed"), Fmt.MONEY), Column(_("Overdue"), Fmt.MONEY),
+            *(Column(name, Fmt.MONEY) for name in bucket_names())]
+
+
+def _aging_row(row: AgingRow) -> list[Cell]:
+    return [row.name, row.total, row.overdue, *row.buckets]
+
+
+def receivables_xlsx(r: ReceivablesReport) -> bytes:
+    total = AgingRow(0, _("Total"), r.total.buckets)
+    managers = Table(_("By manager"), _aging_columns(_("Manager")),
+                     [*(_aging_row(x) for x in r.by_manager), _aging_row(total)])
+    clients = Table(_("By client"), _aging_columns(_("Client")),
+                    [_aging_row(x) for x in r.by_client])
+    invoices = Table(
+        _("Invoices"),
+        [Column(_("Client")), Column(_("Manager")), Column(_("Invoice")),
+         Column(_("Due date"), Fmt.DATE), Column(_("Days overdue"), Fmt.INT),
+         Column(_("Owed"), Fmt.MONEY)],
+        [[i.client_name, i.manager, i.number, i.due_on, max(i.days_overdue, 0), i.owed]
+         for i in r.invoices],
+    )
+    as_of = Table(_("Period"), [Column(_("As of"), Fmt.DATE)], [[r.as_of]])
+    return workbook([managers, clients, invoices, as_of])

@@ -226,12 +226,13 @@ async def test_english_report_screens_have_no_cyrillic(harness: Harness, crm: CR
             continue
         calls = await harness.press(helen, button(menu, title))
         seen += said(calls)
-        calls = await harness.press(helen, button(calls, "This month"))
-        seen += said(calls)
-        calls = await harness.press(helen, button(calls, "Period"))
-        seen += said(calls)
-        calls = await harness.send(helen, "1.11-24.11")
-        seen += said(calls)
+        if any(t == "This month" for t, _ in buttons(calls)):  # a snapshot has no period
+            calls = await harness.press(helen, button(calls, "This month"))
+            seen += said(calls)
+            calls = await harness.press(helen, button(calls, "Period"))
+            seen += said(calls)
+            calls = await harness.send(helen, "1.11-24.11")
+            seen += said(calls)
         calls = await harness.press(helen, button(calls, "XLSX"))
         seen += said(calls)
         for doc in [c.document for c in calls if isinstance(c, SendDocument)]:

@@ -14,13 +14,14 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot import forms
 from bot.filters import FormText
 from bot.handlers.reminders import send_digest
+from bot.keyboards.deals import InvoiceAction, InvoiceCD
 from bot.keyboards.menu import BTN_REPORTS
 from bot.keyboards.reports import (
     PeriodCD,
@@ -34,12 +35,20 @@ from bot.keyboards.reports import (
     reports_menu_kb,
 )
 from bot.report_charts import loss_chart
-from bot.report_views import loss_bars, losses_text, period_text, results_text
-from bot.xlsx import losses_xlsx, results_xlsx
+from bot.report_views import (
+    invoice_button_text,
+    loss_bars,
+    losses_text,
+    period_text,
+    receivables_text,
+    results_text,
+)
+from bot.xlsx import losses_xlsx, receivables_xlsx, results_xlsx
 from crm.access import can_see_reports
 from crm.dto import Actor
 from crm.errors import Forbidden
-from crm.reports.period import Period, PeriodError, parse_period, period_of
+from crm.reports.period import Period, PeriodError, PeriodKind, parse_period, period_of
+from crm.reports.receivables import ReceivablesReport
 from crm.service import CRM
 
 
@@ -50,6 +59,8 @@ class ReportForm(StatesGroup):
 forms.register(ReportForm, lambda: _("report period"))
 
 T = TypeVar("T")
+DRILL_ROWS = 8
+
 
 @dataclass(frozen=True, slots=True)
 class _Report(Generic[T]):
@@ -58,8 +69,20 @@ class _Report(Generic[T]):
     load: Callable[[CRM, Actor, Period], Awaitable[T]]
     text: Callable[[T], str]
     xlsx: Callable[[T], bytes]
-    # A chart's bars (name, value, label) and title, when the report has one.
+    # A chart's bars (name, value, label), when the report has one.
     chart: Callable[[T], list[tuple[str, float, str]]] | None = None
+    # A snapshot (as of now) has no period to pick.
+    periodic: bool = True
+    # Buttons that open what the report lists (an invoice …).
+    drill: Callable[[T], list[InlineKeyboardButton]] | None = None
+
+
+def receivables_drill(r: ReceivablesReport) -> list[InlineKeyboardButton]:
+    """The longest overdue invoices, each opening the invoice itself."""
+    return [InlineKeyboardButton(
+        text=invoice_button_text(inv, r.currency),
+        callback_data=InvoiceCD(id=inv.invoice_id, action=InvoiceAction.OPEN).pack())
+        for inv in r.invoices[:DRILL_ROWS] if inv.days_overdue > 0]
 
 
 _REPORTS: dict[ReportKind, _Report[Any]] = {
@@ -67,6 +90,9 @@ _REPORTS: dict[ReportKind, _Report[Any]] = {
                                 results_text, results_xlsx),
     ReportKind.LOSSES: _Report(lambda crm, actor, p: crm.reports.losses(actor, p),
                                losses_text, losses_xlsx, loss_bars),
+    ReportKind.RECEIVABLES: _Report(lambda crm, actor, _p: crm.reports.receivables(actor),
+                                    receivables_text, receivables_xlsx, periodic=False,
+                                    drill=receivables_drill),
 }
 
 
@@ -102,6 +128,11 @@ async def cb_pick(query: CallbackQuery, callback_data: ReportCD, actor: Actor, c
         if isinstance(query.message, Message):
             await send_digest(query.message, actor, crm, i18n)
         return
+    if not _REPORTS[kind].periodic:
+        await forms.finish(state)
+        today = crm.clock.now().astimezone(actor.tz).date()
+        await _show(query, kind, period_of(PeriodKind.TODAY, today), actor, crm)
+        return
     await forms.start(state, ReportForm.period)
     text = "\n".join([
         f"<b>{report_title(kind)}</b>",
@@ -116,7 +147,9 @@ async def _show(target: Message | CallbackQuery, kind: ReportKind, period: Perio
     report = _REPORTS[kind]
     figures = await report.load(crm, actor, period)
     has_chart = report.chart is not None and bool(report.chart(figures))
-    await forms.screen(target, report.text(figures), report_kb(kind, period, chart=has_chart))
+    drill = report.drill(figures) if report.drill is not None else []
+    await forms.screen(target, report.text(figures), report_kb(
+        kind, period, chart=has_chart, periodic=report.periodic, drill=drill))
 
 
 async def cb_period(query: CallbackQuery, callback_data: PeriodCD, actor: Actor, crm: CRM,

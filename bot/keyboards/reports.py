@@ -7,6 +7,7 @@ falls through to the stale-button handler, like any forged value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Self
@@ -29,6 +30,7 @@ class ReportKind(StrEnum):
     DIGEST = "dg"
     RESULTS = "res"
     LOSSES = "loss"
+    RECEIVABLES = "recv"
 
 
 class ReportAction(StrEnum):
@@ -71,7 +73,7 @@ class PeriodCD(CallbackData, prefix="rpp"):
 
 
 # What each role finds in the reports menu, in this order.
-_SALES = (ReportKind.RESULTS, ReportKind.LOSSES, ReportKind.DIGEST)
+_SALES = (ReportKind.RESULTS, ReportKind.LOSSES, ReportKind.RECEIVABLES, ReportKind.DIGEST)
 _KINDS: dict[Role, tuple[ReportKind, ...]] = {
     Role.ADMIN: _SALES,
     Role.HEAD: _SALES,
@@ -89,6 +91,7 @@ def report_title(kind: ReportKind) -> str:
         ReportKind.DIGEST: _("📰 Digest"),
         ReportKind.RESULTS: _("🏆 Results per manager"),
         ReportKind.LOSSES: _("📉 Loss analytics"),
+        ReportKind.RECEIVABLES: _("🧾 Receivables"),
     }
     return titles[kind]
 
@@ -134,14 +137,21 @@ def period_kb(kind: ReportKind, step: int) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def report_kb(kind: ReportKind, period: Period, *, chart: bool = False) -> InlineKeyboardMarkup:
+def report_kb(kind: ReportKind, period: Period, *, chart: bool = False, periodic: bool = True,
+              drill: Sequence[InlineKeyboardButton] = ()) -> InlineKeyboardMarkup:
+    """XLSX, a chart if there is one, another period; then the report's drill-down buttons
+    (one a row) and the way back to the list."""
     same = {"kind": kind, "period": period.kind, "start": period.start.toordinal(),
             "end": period.end.toordinal()}
     kb = InlineKeyboardBuilder()
     kb.button(text=_("📥 XLSX"), callback_data=ReportCD(action=ReportAction.XLSX, **same))
     if chart:
         kb.button(text=_("📈 Chart"), callback_data=ReportCD(action=ReportAction.CHART, **same))
-    kb.button(text=_("🗓 Period"), callback_data=ReportCD(action=ReportAction.PICK, kind=kind))
-    kb.adjust(3 if chart else 2)
+    if periodic:
+        kb.button(text=_("🗓 Period"),
+                  callback_data=ReportCD(action=ReportAction.PICK, kind=kind))
+    kb.adjust(1 + chart + periodic)
+    for button in drill:
+        kb.row(button)
     kb.row(back_to_reports())
     return kb.as_markup()

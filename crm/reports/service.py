@@ -7,6 +7,7 @@ from crm.config import CRMConfig
 from crm.dto import Actor
 from crm.reports.losses import LossReport, LossService
 from crm.reports.period import Period
+from crm.reports.receivables import ReceivablesReport, ReceivablesService
 from crm.reports.results import ResultsReport, ResultsService
 from storage.db import Database
 
@@ -15,6 +16,7 @@ class Reports:
     def __init__(self, db: Database, clock: Clock, config: CRMConfig) -> None:
         self._results = ResultsService(db, clock, config)
         self._losses = LossService(db, clock, config)
+        self._receivables = ReceivablesService(db, clock, config)
 
     async def results(self, actor: Actor, period: Period,
                       team_id: int | None = None) -> ResultsReport:
@@ -23,3 +25,6 @@ class Reports:
     async def losses(self, actor: Actor, period: Period,
                      team_id: int | None = None) -> LossReport:
         return await self._losses.losses(actor, period, team_id)
+
+    async def receivables(self, actor: Actor, team_id: int | None = None) -> ReceivablesReport:
+        return await self._receivables.receivables(actor, team_id)

@@ -13,10 +13,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Activity, Deal, Invoice, Payment
+from storage.models import Activity, Client, Deal, Invoice, Payment
+from storage.types import Money
 
 Span = tuple[datetime, datetime]  # [start, end) in UTC
 DaySpan = tuple[date, date]  # local dates, both included
@@ -125,3 +126,27 @@ async def losses(
     )
     return [(r[0] or 0, r[1], int(r[2]), int(r[3]), int(r[4]), r[5] or Decimal(0))
             for r in rows]
+
+
+async def open_invoices(
+    s: AsyncSession, owner_ids: list[int]
+) -> list[tuple[int, str | None, date, Decimal, str, int, int, str]]:
+    """(invoice, number, due on, still owed, currency, owner, client id, client name) of the
+    invoices not paid in full; the payments are summed per invoice in the same query."""
+    paid = (
+        select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
+        .group_by(Payment.invoice_id)
+        .subquery()
+    )
+    paid_sum = type_coerce(func.coalesce(paid.c.paid, 0), Money)
+    rows = await s.execute(
+        select(Invoice.id, Invoice.number, Invoice.due_on, Invoice.amount, paid_sum,
+               Invoice.currency, Deal.owner_id, Client.id, Client.name)
+        .join(Deal, Deal.id == Invoice.deal_id)
+        .join(Client, Client.id == Deal.client_id)
+        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .where(Deal.owner_id.in_(owner_ids), Invoice.status != "cancelled",
+               Client.is_deleted.is_(False), Invoice.amount > paid_sum)
+        .order_by(Invoice.due_on, Invoice.id)
+    )
+    return [(r[0], r[1], r[2], r[3] - r[4], r[5], r[6] or 0, r[7], r[8]) for r in rows]
