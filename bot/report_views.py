@@ -21,7 +21,8 @@ from bot.render import (
     plural_n,
 )
 from crm.classifiers import Label
-from crm.reports.losses import LossReport, ReasonCount
+from crm.reports.coverage import Coverage, CoverageReport
+from crm.reports.losses import LossReport, ReasonCount, share
 from crm.reports.period import Period
 from crm.reports.receivables import AgingRow, OpenInvoice, ReceivablesReport
 from crm.reports.results import ResultsLine, ResultsReport
@@ -239,3 +240,32 @@ def invoice_button_text(inv: OpenInvoice, currency: str) -> str:
     return ngettext("🧾 {client}: {owed}, {days} day overdue",
                     "🧾 {client}: {owed}, {days} days overdue", inv.days_overdue).format(
         client=inv.client_name[:24], owed=fmt_money(inv.owed, currency), days=inv.days_overdue)
+
+
+# --- coverage of the base -------------------------------------------------------------------
+
+
+def _of(n: int, whole: int) -> str:
+    return f"{n} ({percent(share(n, whole))})" if whole else str(n)
+
+
+def _coverage_lines(c: Coverage) -> list[str]:
+    return [
+        ngettext("Clients: {n}", "Clients: {n}", c.clients).format(n=c.clients),
+        _("Contacted in 30 days: {n} · in 90 days: {m}").format(
+            n=_of(c.contacted_30, c.clients), m=_of(c.contacted_90, c.clients)),
+        _("No next contact: {n}").format(n=_of(c.no_next_contact, c.clients)),
+        _("Never contacted: {n}").format(n=_of(c.never_contacted, c.clients)),
+    ]
+
+
+def coverage_text(r: CoverageReport) -> str:
+    head = "\n".join([f"<b>{_('🗂 Coverage of the base')}</b> · {scope_text(r.audience)}",
+                      _("As of {date}").format(date=fmt_date(r.as_of))])
+    blocks = []
+    if r.audience.kind is not ScopeKind.OWN:
+        blocks.append("\n".join([f"<b>{_('Total')}</b>", *_coverage_lines(r.total)]))
+    blocks += ["\n".join([f"<b>{e(c.name)}</b>", *_coverage_lines(c)]) for c in r.managers]
+    if not r.managers:
+        blocks.append(_("No managers to report on yet."))
+    return fit(head, blocks)

@@ -16,10 +16,12 @@ from aiogram.utils.i18n import gettext as _
 from bot.render import current_locale
 from bot.report_views import bucket_names
 from crm.classifiers import Label
-from crm.reports.losses import LossReport
+from crm.reports.coverage import Coverage, CoverageReport
+from crm.reports.losses import LossReport, share
 from crm.reports.period import Period
 from crm.reports.receivables import AgingRow, ReceivablesReport
 from crm.reports.results import Results, ResultsReport
+from crm.reports.scope import ScopeKind
 
 Cell = str | int | Decimal | date | None
 
@@ -195,3 +197,25 @@ def receivables_xlsx(r: ReceivablesReport) -> bytes:
     )
     as_of = Table(_("Period"), [Column(_("As of"), Fmt.DATE)], [[r.as_of]])
     return workbook([managers, clients, invoices, as_of])
+
+
+# --- coverage of the base -------------------------------------------------------------------
+
+
+def coverage_xlsx(r: CoverageReport) -> bytes:
+    columns = [Column(_("Manager")), Column(_("Clients"), Fmt.INT)]
+    for title in (_("Contacted in 30 days"), _("Contacted in 90 days"), _("No next contact"),
+                  _("Never contacted")):
+        columns += [Column(title, Fmt.INT), Column(_("Share"), Fmt.PERCENT)]
+
+    def row(name: str, c: Coverage) -> list[Cell]:
+        cells: list[Cell] = [name, c.clients]
+        for n in (c.contacted_30, c.contacted_90, c.no_next_contact, c.never_contacted):
+            cells += [n, share(n, c.clients) if c.clients else None]
+        return cells
+
+    rows = [row(c.name, c) for c in r.managers]
+    if r.audience.kind is not ScopeKind.OWN:
+        rows.append(row(_("Total"), r.total))
+    as_of = Table(_("Period"), [Column(_("As of"), Fmt.DATE)], [[r.as_of]])
+    return workbook([Table(_("Coverage"), columns, rows), as_of])

@@ -197,7 +197,10 @@ class Activity(Base):
     """
 
     __tablename__ = "activities"
-    __table_args__ = (Index("ix_activities_client_time", "client_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_activities_client_time", "client_id", "occurred_at"),
+        Index("ix_activities_author_time", "author_id", "occurred_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
@@ -216,7 +219,10 @@ class Activity(Base):
 
 class PlannedContact(Base):
     __tablename__ = "planned_contacts"
-    __table_args__ = (Index("ix_planned_owner_status_due", "owner_id", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_planned_owner_status_due", "owner_id", "status", "due_at"),
+        Index("ix_planned_client_status", "client_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))

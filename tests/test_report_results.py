@@ -158,7 +158,8 @@ async def test_reports_menu_period_picker_and_xlsx(harness: Harness, crm: CRM) -
     calls = await harness.send(HELEN, "📊 Reports")
     assert "Pick a report" in last_text(calls)
     assert [t for t, _ in buttons(calls)] == ["🏆 Results per manager", "📉 Loss analytics",
-                                              "🧾 Receivables", "📰 Digest"]
+                                              "🧾 Receivables", "🗂 Coverage of the base",
+                                              "📰 Digest"]
     seen = said(calls)
     calls = await harness.press(HELEN, button(calls, "Results per manager"))
     seen += said(calls)

@@ -36,6 +36,7 @@ from bot.keyboards.reports import (
 )
 from bot.report_charts import loss_chart
 from bot.report_views import (
+    coverage_text,
     invoice_button_text,
     loss_bars,
     losses_text,
@@ -43,7 +44,7 @@ from bot.report_views import (
     receivables_text,
     results_text,
 )
-from bot.xlsx import losses_xlsx, receivables_xlsx, results_xlsx
+from bot.xlsx import coverage_xlsx, losses_xlsx, receivables_xlsx, results_xlsx
 from crm.access import can_see_reports
 from crm.dto import Actor
 from crm.errors import Forbidden
@@ -93,6 +94,8 @@ _REPORTS: dict[ReportKind, _Report[Any]] = {
     ReportKind.RECEIVABLES: _Report(lambda crm, actor, _p: crm.reports.receivables(actor),
                                     receivables_text, receivables_xlsx, periodic=False,
                                     drill=receivables_drill),
+    ReportKind.COVERAGE: _Report(lambda crm, actor, _p: crm.reports.coverage(actor),
+                                 coverage_text, coverage_xlsx, periodic=False),
 }
 
 

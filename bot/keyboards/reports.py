@@ -31,6 +31,7 @@ class ReportKind(StrEnum):
     RESULTS = "res"
     LOSSES = "loss"
     RECEIVABLES = "recv"
+    COVERAGE = "cov"
 
 
 class ReportAction(StrEnum):
@@ -73,7 +74,8 @@ class PeriodCD(CallbackData, prefix="rpp"):
 
 
 # What each role finds in the reports menu, in this order.
-_SALES = (ReportKind.RESULTS, ReportKind.LOSSES, ReportKind.RECEIVABLES, ReportKind.DIGEST)
+_SALES = (ReportKind.RESULTS, ReportKind.LOSSES, ReportKind.RECEIVABLES, ReportKind.COVERAGE,
+          ReportKind.DIGEST)
 _KINDS: dict[Role, tuple[ReportKind, ...]] = {
     Role.ADMIN: _SALES,
     Role.HEAD: _SALES,
@@ -92,6 +94,7 @@ def report_title(kind: ReportKind) -> str:
         ReportKind.RESULTS: _("🏆 Results per manager"),
         ReportKind.LOSSES: _("📉 Loss analytics"),
         ReportKind.RECEIVABLES: _("🧾 Receivables"),
+        ReportKind.COVERAGE: _("🗂 Coverage of the base"),
     }
     return titles[kind]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from crm.clock import Clock
 from crm.config import CRMConfig
 from crm.dto import Actor
+from crm.reports.coverage import CoverageReport, CoverageService
 from crm.reports.losses import LossReport, LossService
 from crm.reports.period import Period
 from crm.reports.receivables import ReceivablesReport, ReceivablesService
@@ -17,6 +18,7 @@ class Reports:
         self._results = ResultsService(db, clock, config)
         self._losses = LossService(db, clock, config)
         self._receivables = ReceivablesService(db, clock, config)
+        self._coverage = CoverageService(db, clock, config)
 
     async def results(self, actor: Actor, period: Period,
                       team_id: int | None = None) -> ResultsReport:
@@ -28,3 +30,6 @@ class Reports:
 
     async def receivables(self, actor: Actor, team_id: int | None = None) -> ReceivablesReport:
         return await self._receivables.receivables(actor, team_id)
+
+    async def coverage(self, actor: Actor, team_id: int | None = None) -> CoverageReport:
+        return await self._coverage.coverage(actor, team_id)

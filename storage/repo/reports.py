@@ -13,10 +13,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Activity, Client, Deal, Invoice, Payment
+from storage.models import Activity, Client, Deal, Invoice, Payment, PlannedContact
 from storage.types import Money
 
 Span = tuple[datetime, datetime]  # [start, end) in UTC
@@ -150,3 +150,32 @@ async def open_invoices(
         .order_by(Invoice.due_on, Invoice.id)
     )
     return [(r[0], r[1], r[2], r[3] - r[4], r[5], r[6] or 0, r[7], r[8]) for r in rows]
+
+
+async def coverage(
+    s: AsyncSession, owner_ids: list[int], since_30: datetime, since_90: datetime
+) -> dict[int, tuple[int, int, int, int, int]]:
+    """owner → (clients, contacted since_30, contacted since_90, no planned contact, never
+    contacted), in one pass over the clients; each check is an indexed EXISTS by client."""
+
+    def contacted(since: datetime | None) -> Any:
+        cond = [Activity.client_id == Client.id, Activity.type_id.is_not(None)]
+        if since is not None:
+            cond.append(Activity.occurred_at >= since)
+        return exists().where(*cond)
+
+    planned = exists().where(PlannedContact.client_id == Client.id,
+                             PlannedContact.status == "planned")
+
+    def count_if(cond: Any) -> Any:
+        return func.sum(case((cond, 1), else_=0))
+
+    rows = await s.execute(
+        select(Client.owner_id, func.count(), count_if(contacted(since_30)),
+               count_if(contacted(since_90)), count_if(~planned),
+               count_if(~contacted(None)))
+        .where(Client.owner_id.in_(owner_ids), Client.is_deleted.is_(False))
+        .group_by(Client.owner_id)
+    )
+    return {r[0] or 0: (int(r[1]), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0),
+                        int(r[5] or 0)) for r in rows}
