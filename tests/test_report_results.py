@@ -227,15 +227,19 @@ async def test_forged_report_buttons_are_refused(harness: Harness, crm: CRM) -> 
     stale = "This button is out of date. Open the screen again."
     day = date(2026, 11, 20).toordinal()
     for forged in (
-        f"rp:xlsx:res:c:{day}:{day - 1}",  # ends before it starts
-        f"rp:show:res:c:{day - 800}:{day}",  # longer than two years
-        f"rp:xlsx:res:c:{day}:",  # no end
-        "rp:pick::::",  # no report
-        f"rp:show:forecast:c:{day}:{day}",  # no such report
-        f"rp:show:res:century:{day}:{day}",
-        "rpp:res:m:0",  # a step token out of range
+        f"rp:xlsx:res:c:{day}:{day - 1}:",  # ends before it starts
+        f"rp:show:res:c:{day - 800}:{day}:",  # longer than two years
+        f"rp:xlsx:res:c:{day}::",  # no end
+        "rp:pick:::::",  # no report
+        f"rp:show:forecast:c:{day}:{day}:",  # no such report
+        f"rp:show:res:century:{day}:{day}:",
+        f"rp:show:res:c:{day}:{day}:0",  # no such team id
+        f"rp:show:res:c:{day}:{day}",  # an older layout
+        "rpp:res:m:0:",  # a step token out of range
     ):
         assert alerts(await harness.press(IVAN, forged)) == [stale], forged
+    calls = await harness.press(IVAN, f"rp:show:res:c:{day}:{day}:")
+    assert "Ivan Petrov" in last_text(calls)  # the same layout, well formed, is taken
     # A marketer has no results report to open (yet): refused by role.
     calls = await harness.press(MARK, ReportCD(action=ReportAction.PICK,
                                                kind=ReportKind.RESULTS).pack())
@@ -243,3 +247,35 @@ async def test_forged_report_buttons_are_refused(harness: Harness, crm: CRM) -> 
     calls = await harness.press(MARK, PeriodCD(kind=ReportKind.RESULTS,
                                                period=PeriodKind.MONTH, step=5).pack())
     assert alerts(calls) == ["Your role does not allow this."]
+
+
+async def test_an_admin_picks_one_team(harness: Harness, crm: CRM) -> None:
+    ids = await build(crm.db)
+    ann = TgUser(9007, "Ann", "Admin", language_code="en")
+    calls = await harness.send(ann, "📊 Reports")
+    assert "Figures of: all teams" in last_text(calls)
+    assert [t for t, _ in buttons(calls)][-3:] == ["✓ All teams", "North", "South"]
+    calls = await harness.press(ann, button(calls, "South"))
+    assert "Figures of: team «South»" in last_text(calls)
+    assert "✓ South" in [t for t, _ in buttons(calls)]
+    calls = await harness.press(ann, button(calls, "Results"))
+    calls = await harness.press(ann, button(calls, "This month"))
+    text = last_text(calls)
+    assert "team «South»" in text and "Sam South" in text and "Ivan" not in text
+    # The team travels with XLSX, another period and back to the list.
+    calls = await harness.press(ann, button(calls, "XLSX"))
+    (doc,) = [c.document for c in calls if isinstance(c, SendDocument)]
+    assert isinstance(doc, BufferedInputFile)
+    ws = load_workbook(BytesIO(doc.data))["Results"]
+    assert [row[0].value for row in ws.iter_rows(min_row=2)] == ["Sam South", "Total"]
+    # A team that does not exist is refused.
+    calls = await harness.press(ann, ReportCD(action=ReportAction.MENU, team=999).pack())
+    assert alerts(calls) == [
+        "This is not available (it may have been removed or is not yours)."]
+    # A head cannot borrow an admin's choice: a forged team gives the head's own team.
+    sam = await actor(crm.db, ids["sam"])
+    calls = await harness.press(HELEN, ReportCD(action=ReportAction.PICK,
+                                                kind=ReportKind.RESULTS,
+                                                team=sam.team_id).pack())
+    calls = await harness.press(HELEN, button(calls, "This month"))
+    assert "team «North»" in last_text(calls) and "Sam" not in last_text(calls)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from html import escape
 from typing import Any, Generic, TypeVar
 
 from aiogram import F, Router
@@ -47,9 +48,10 @@ from bot.report_views import (
 from bot.xlsx import coverage_xlsx, losses_xlsx, receivables_xlsx, results_xlsx
 from crm.access import can_see_reports
 from crm.dto import Actor
-from crm.errors import Forbidden
+from crm.errors import Forbidden, NotAvailable
 from crm.reports.period import Period, PeriodError, PeriodKind, parse_period, period_of
 from crm.reports.receivables import ReceivablesReport
+from crm.roles import Role
 from crm.service import CRM
 
 
@@ -67,7 +69,7 @@ DRILL_ROWS = 8
 class _Report(Generic[T]):
     """A report's figures (a crm function), its chat text and its spreadsheet."""
 
-    load: Callable[[CRM, Actor, Period], Awaitable[T]]
+    load: Callable[[CRM, Actor, Period, int | None], Awaitable[T]]
     text: Callable[[T], str]
     xlsx: Callable[[T], bytes]
     # A chart's bars (name, value, label), when the report has one.
@@ -87,14 +89,15 @@ def receivables_drill(r: ReceivablesReport) -> list[InlineKeyboardButton]:
 
 
 _REPORTS: dict[ReportKind, _Report[Any]] = {
-    ReportKind.RESULTS: _Report(lambda crm, actor, p: crm.reports.results(actor, p),
+    ReportKind.RESULTS: _Report(lambda crm, actor, p, team: crm.reports.results(actor, p, team),
                                 results_text, results_xlsx),
-    ReportKind.LOSSES: _Report(lambda crm, actor, p: crm.reports.losses(actor, p),
+    ReportKind.LOSSES: _Report(lambda crm, actor, p, team: crm.reports.losses(actor, p, team),
                                losses_text, losses_xlsx, loss_bars),
-    ReportKind.RECEIVABLES: _Report(lambda crm, actor, _p: crm.reports.receivables(actor),
+    ReportKind.RECEIVABLES: _Report(
+        lambda crm, actor, _p, team: crm.reports.receivables(actor, team),
                                     receivables_text, receivables_xlsx, periodic=False,
                                     drill=receivables_drill),
-    ReportKind.COVERAGE: _Report(lambda crm, actor, _p: crm.reports.coverage(actor),
+    ReportKind.COVERAGE: _Report(lambda crm, actor, _p, team: crm.reports.coverage(actor, team),
                                  coverage_text, coverage_xlsx, periodic=False),
 }
 
@@ -105,21 +108,32 @@ def _allowed(actor: Actor, kind: ReportKind | None) -> ReportKind:
     return kind
 
 
-async def show_menu(target: Message | CallbackQuery, actor: Actor) -> None:
+async def show_menu(target: Message | CallbackQuery, actor: Actor, crm: CRM,
+                    team: int | None = None) -> None:
+    """The reports of the role; an admin also picks whose figures (all, or one team)."""
     if not can_see_reports(actor) or not kinds_for(actor.role):
         raise Forbidden()
-    await forms.screen(target, _("📊 <b>Reports</b>\nPick a report:"),
-                       reports_menu_kb(actor.role))
+    text = _("📊 <b>Reports</b>\nPick a report:")
+    teams = await crm.people.teams(actor) if actor.role is Role.ADMIN else []
+    if teams:
+        names = {t.id: t.name for t in teams}
+        if team is not None and team not in names:
+            raise NotAvailable()
+        text += "\n" + (_("Figures of: all teams") if team is None else
+                        _("Figures of: team «{team}»").format(team=escape(names[team])))
+    await forms.screen(target, text, reports_menu_kb(actor.role, teams,
+                                                     team if teams else None))
 
 
-async def cmd_reports(message: Message, actor: Actor, state: FSMContext) -> None:
+async def cmd_reports(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
     await forms.finish(state)
-    await show_menu(message, actor)
+    await show_menu(message, actor, crm)
 
 
-async def cb_menu(query: CallbackQuery, actor: Actor, state: FSMContext) -> None:
+async def cb_menu(query: CallbackQuery, callback_data: ReportCD, actor: Actor, crm: CRM,
+                  state: FSMContext) -> None:
     await forms.finish(state)
-    await show_menu(query, actor)
+    await show_menu(query, actor, crm, callback_data.team)
 
 
 async def cb_pick(query: CallbackQuery, callback_data: ReportCD, actor: Actor, crm: CRM,
@@ -134,7 +148,8 @@ async def cb_pick(query: CallbackQuery, callback_data: ReportCD, actor: Actor, c
     if not _REPORTS[kind].periodic:
         await forms.finish(state)
         today = crm.clock.now().astimezone(actor.tz).date()
-        await _show(query, kind, period_of(PeriodKind.TODAY, today), actor, crm)
+        await _show(query, kind, period_of(PeriodKind.TODAY, today), actor, crm,
+                    callback_data.team)
         return
     await forms.start(state, ReportForm.period)
     text = "\n".join([
@@ -142,17 +157,18 @@ async def cb_pick(query: CallbackQuery, callback_data: ReportCD, actor: Actor, c
         _("Pick the period, or type dates, for example 01.11–30.11 or 1.11.2026-15.11.2026."),
     ])
     await forms.prompt(query, state, ReportForm.period, text,
-                       lambda step: period_kb(kind, step), kind=kind.value)
+                       lambda step: period_kb(kind, step, callback_data.team), kind=kind.value,
+                       team=callback_data.team)
 
 
 async def _show(target: Message | CallbackQuery, kind: ReportKind, period: Period,
-                actor: Actor, crm: CRM) -> None:
+                actor: Actor, crm: CRM, team: int | None) -> None:
     report = _REPORTS[kind]
-    figures = await report.load(crm, actor, period)
+    figures = await report.load(crm, actor, period, team)
     has_chart = report.chart is not None and bool(report.chart(figures))
     drill = report.drill(figures) if report.drill is not None else []
     await forms.screen(target, report.text(figures), report_kb(
-        kind, period, chart=has_chart, periodic=report.periodic, drill=drill))
+        kind, period, team=team, chart=has_chart, periodic=report.periodic, drill=drill))
 
 
 async def cb_period(query: CallbackQuery, callback_data: PeriodCD, actor: Actor, crm: CRM,
@@ -163,7 +179,8 @@ async def cb_period(query: CallbackQuery, callback_data: PeriodCD, actor: Actor,
         return
     await forms.finish(state)
     today = crm.clock.now().astimezone(actor.tz).date()
-    await _show(query, kind, period_of(callback_data.period, today), actor, crm)
+    await _show(query, kind, period_of(callback_data.period, today), actor, crm,
+                callback_data.team)
 
 
 def period_error(err: PeriodError) -> str:
@@ -187,13 +204,13 @@ async def msg_period(message: Message, actor: Actor, crm: CRM, state: FSMContext
         await message.answer(period_error(err))
         return
     await forms.finish(state)
-    await _show(message, kind, period, actor, crm)
+    await _show(message, kind, period, actor, crm, draft.get("team"))
 
 
 async def cb_show(query: CallbackQuery, callback_data: ReportCD, actor: Actor,
                   crm: CRM) -> None:
     kind = _allowed(actor, callback_data.kind)
-    await _show(query, kind, callback_data.to_period(), actor, crm)
+    await _show(query, kind, callback_data.to_period(), actor, crm, callback_data.team)
 
 
 async def cb_xlsx(query: CallbackQuery, callback_data: ReportCD, actor: Actor,
@@ -203,7 +220,7 @@ async def cb_xlsx(query: CallbackQuery, callback_data: ReportCD, actor: Actor,
         raise Forbidden()
     report = _REPORTS[kind]
     period = callback_data.to_period()
-    figures = await report.load(crm, actor, period)
+    figures = await report.load(crm, actor, period, callback_data.team)
     data = await asyncio.to_thread(report.xlsx, figures)
     name = f"{kind.value}_{period.start:%Y%m%d}-{period.end:%Y%m%d}.xlsx"
     await query.answer()
@@ -220,7 +237,7 @@ async def cb_chart(query: CallbackQuery, callback_data: ReportCD, actor: Actor,
     if report is None or report.chart is None:
         raise Forbidden()
     period = callback_data.to_period()
-    bars = report.chart(await report.load(crm, actor, period))
+    bars = report.chart(await report.load(crm, actor, period, callback_data.team))
     await query.answer()
     if not bars or query.bot is None:
         return

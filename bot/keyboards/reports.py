@@ -18,7 +18,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field, model_validator
 
-from bot.keyboards.types import Step
+from bot.keyboards.types import DbId, Step
+from crm.dto import TeamInfo
 from crm.reports.period import MAX_DAYS, Period, PeriodKind
 from crm.roles import Role
 
@@ -48,6 +49,7 @@ class ReportCD(CallbackData, prefix="rp"):
     period: PeriodKind | None = None
     start: DayNo | None = None
     end: DayNo | None = None
+    team: DbId | None = None  # an admin's choice of one team; None: everyone
 
     @model_validator(mode="after")
     def _whole(self) -> Self:
@@ -71,6 +73,7 @@ class PeriodCD(CallbackData, prefix="rpp"):
     kind: ReportKind
     period: PeriodKind
     step: Step
+    team: DbId | None = None
 
 
 # What each role finds in the reports menu, in this order.
@@ -112,17 +115,28 @@ def period_label(kind: PeriodKind) -> str:
     return labels[kind]
 
 
-def back_to_reports() -> InlineKeyboardButton:
+def back_to_reports(team: int | None = None) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=_("« Reports"),
-                                callback_data=ReportCD(action=ReportAction.MENU).pack())
+                                callback_data=ReportCD(action=ReportAction.MENU, team=team).pack())
 
 
-def reports_menu_kb(role: Role) -> InlineKeyboardMarkup:
+def reports_menu_kb(role: Role, teams: Sequence[TeamInfo] = (),
+                    team: int | None = None) -> InlineKeyboardMarkup:
+    """The reports of the role; for an admin, below them, whose figures: all or one team."""
     kb = InlineKeyboardBuilder()
     for kind in kinds_for(role):
         kb.button(text=report_title(kind),
-                  callback_data=ReportCD(action=ReportAction.PICK, kind=kind))
+                  callback_data=ReportCD(action=ReportAction.PICK, kind=kind, team=team))
     kb.adjust(1)
+    if teams:
+        choices: list[tuple[str, int | None]] = [(_("All teams"), None)]
+        choices += [(t.name, t.id) for t in teams]
+        row = [InlineKeyboardButton(
+            text=("✓ " if team_id == team else "") + name,
+            callback_data=ReportCD(action=ReportAction.MENU, team=team_id).pack())
+            for name, team_id in choices]
+        for i in range(0, len(row), 3):
+            kb.row(*row[i:i + 3])
     return kb.as_markup()
 
 
@@ -130,31 +144,32 @@ PICKER = (PeriodKind.TODAY, PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.LAST_M
           PeriodKind.QUARTER, PeriodKind.YEAR)
 
 
-def period_kb(kind: ReportKind, step: int) -> InlineKeyboardMarkup:
+def period_kb(kind: ReportKind, step: int, team: int | None = None) -> InlineKeyboardMarkup:
     kb = InlineKeyboardBuilder()
     for period in PICKER:
         kb.button(text=period_label(period),
-                  callback_data=PeriodCD(kind=kind, period=period, step=step))
+                  callback_data=PeriodCD(kind=kind, period=period, step=step, team=team))
     kb.adjust(2)
-    kb.row(back_to_reports())
+    kb.row(back_to_reports(team))
     return kb.as_markup()
 
 
-def report_kb(kind: ReportKind, period: Period, *, chart: bool = False, periodic: bool = True,
+def report_kb(kind: ReportKind, period: Period, *, team: int | None = None,
+              chart: bool = False, periodic: bool = True,
               drill: Sequence[InlineKeyboardButton] = ()) -> InlineKeyboardMarkup:
     """XLSX, a chart if there is one, another period; then the report's drill-down buttons
     (one a row) and the way back to the list."""
     same = {"kind": kind, "period": period.kind, "start": period.start.toordinal(),
-            "end": period.end.toordinal()}
+            "end": period.end.toordinal(), "team": team}
     kb = InlineKeyboardBuilder()
     kb.button(text=_("📥 XLSX"), callback_data=ReportCD(action=ReportAction.XLSX, **same))
     if chart:
         kb.button(text=_("📈 Chart"), callback_data=ReportCD(action=ReportAction.CHART, **same))
     if periodic:
         kb.button(text=_("🗓 Period"),
-                  callback_data=ReportCD(action=ReportAction.PICK, kind=kind))
+                  callback_data=ReportCD(action=ReportAction.PICK, kind=kind, team=team))
     kb.adjust(1 + chart + periodic)
     for button in drill:
         kb.row(button)
-    kb.row(back_to_reports())
+    kb.row(back_to_reports(team))
     return kb.as_markup()
