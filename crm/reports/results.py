@@ -24,7 +24,7 @@ from crm.config import CRMConfig
 from crm.digest import LabelCount
 from crm.dto import Actor
 from crm.reports.period import Period, previous
-from crm.reports.scope import Audience, audience
+from crm.reports.scope import Audience, ScopeKind, audience
 from storage.db import Database
 from storage.repo import analytics as analytics_repo
 from storage.repo import classifiers as cls_repo
@@ -149,7 +149,7 @@ class ResultsService:
             for m in who.members
         )
         total = None
-        if who.kind != "own":
+        if who.kind is not ScopeKind.OWN:
             sums = (_Acc(), _Acc())
             for m in who.members:
                 for b in (0, 1):
