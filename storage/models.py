@@ -199,7 +199,7 @@ class Activity(Base):
     __tablename__ = "activities"
     __table_args__ = (
         Index("ix_activities_client_time", "client_id", "occurred_at"),
-        Index("ix_activities_author_time", "author_id", "occurred_at"),
+        Index("ix_activities_author_time", "author_id", "occurred_at", "type_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -18,9 +18,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Results per manager count a period's contacts by author: without it, a scan of the
-    # whole history (1M rows) per report.
-    op.create_index("ix_activities_author_time", "activities", ["author_id", "occurred_at"])
+    # Results per manager count a period's contacts by author and type: without it, a scan
+    # of the whole history (1M rows) per report; with the type in it, the index alone answers.
+    op.create_index("ix_activities_author_time", "activities",
+                    ["author_id", "occurred_at", "type_id"])
     # Coverage asks, per client, whether a contact is planned: planned_contacts had no index
     # that starts with the client.
     op.create_index("ix_planned_client_status", "planned_contacts", ["client_id", "status"])
