@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     invite_ttl_days: int = Field(default=7, ge=1, le=365)
     # A deal or an invoice above this amount asks to be confirmed.
     amount_confirm_limit: Decimal = Field(default=Decimal(10_000_000), gt=0)
+    # Percent of payments received that is the manager's commission (reports).
+    commission_rate: Decimal = Field(default=Decimal(0), ge=0, le=100)
     redis_url: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Scheduler and Telegram limits.

@@ -26,6 +26,7 @@ from bot.handlers import (
     my_clients,
     new_client,
     people,
+    reports,
     start,
     stranger,
     visits,
@@ -49,6 +50,7 @@ def crm_config(settings: Settings) -> CRMConfig:
         currency=settings.currency,
         invite_ttl_days=settings.invite_ttl_days,
         amount_confirm_limit=settings.amount_confirm_limit,
+        commission_rate=settings.commission_rate,
         notify=notify_config(settings),
         visit_far_km=settings.visit_far_km,
     )
@@ -130,6 +132,7 @@ def create_dispatcher(
         deals.create_router(),
         reminder_handlers.create_router(),
         visits.create_router(),
+        reports.create_router(),
     )
     # Then: files outside forms, what a form's step did not take, plain text outside any form
     # is a search; last, buttons nobody takes.

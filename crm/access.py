@@ -74,3 +74,30 @@ def can_reassign(actor: Actor) -> bool:
 def require(condition: bool) -> None:
     if not condition:
         raise Forbidden()
+
+
+@dataclass(frozen=True, slots=True)
+class ReportScope:
+    """Whose figures a report is about: everyone's, one team's, or one person's own."""
+
+    everything: bool
+    team_id: int | None = None
+    user_id: int | None = None
+
+
+def can_see_reports(actor: Actor) -> bool:
+    return actor.role in (Role.ADMIN, Role.HEAD, Role.MANAGER, Role.MARKETER)
+
+
+def report_scope(actor: Actor, team_id: int | None = None) -> ReportScope:
+    """A manager their own, a head their team (their own without one), an admin everyone or
+    the one team asked for, a marketer everyone. `team_id` is honoured for admins only."""
+    if actor.role is Role.ADMIN:
+        return ReportScope(everything=team_id is None, team_id=team_id)
+    if actor.role is Role.MARKETER:
+        return ReportScope(everything=True)
+    if actor.role is Role.HEAD and actor.team_id is not None:
+        return ReportScope(everything=False, team_id=actor.team_id)
+    if actor.role in (Role.HEAD, Role.MANAGER):
+        return ReportScope(everything=False, user_id=actor.id)
+    raise Forbidden()

@@ -26,6 +26,8 @@ class CRMConfig:
     invite_ttl_days: int = 7
     # A deal or an invoice above this asks to be confirmed (crm.deals.needs_confirmation).
     amount_confirm_limit: Decimal = Decimal(10_000_000)
+    # Percent of payments received paid to the manager (one rate for everyone for now).
+    commission_rate: Decimal = Decimal(0)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     # A check-in farther than this from the client's known place says so in the record.
     visit_far_km: float = 1.0

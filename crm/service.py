@@ -14,6 +14,7 @@ from crm.notifications import NotificationService
 from crm.outbox import OutboxService
 from crm.people import PeopleService
 from crm.reminders import ReminderService
+from crm.reports.service import Reports
 from crm.settings import SettingsService
 from crm.visits import VisitService
 from storage.db import Database
@@ -37,3 +38,4 @@ class CRM:
         self.digest = DigestService(db, self.clock, config)
         self.settings = SettingsService(db, self.clock, config)
         self.visits = VisitService(db, self.clock, config.visit_far_km)
+        self.reports = Reports(db, self.clock, config)

@@ -207,8 +207,8 @@ class Activity(Base):
     __tablename__ = "activities"
     __table_args__ = (
         Index("ix_activities_client_time", "client_id", "occurred_at"),
-        # The digest counts each manager's contacts of a week.
-        Index("ix_activities_author_time", "author_id", "occurred_at"),
+        # The digest and the reports count each manager's contacts of a period, by type.
+        Index("ix_activities_author_time", "author_id", "occurred_at", "type_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -228,12 +228,13 @@ class Activity(Base):
 
 class PlannedContact(Base):
     __tablename__ = "planned_contacts"
-    __table_args__ = (Index("ix_planned_owner_status_due", "owner_id", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_planned_owner_status_due", "owner_id", "status", "due_at"),
+        Index("ix_planned_client_status", "client_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    client_id: Mapped[int] = mapped_column(
-        ForeignKey("clients.id", ondelete="CASCADE"), index=True
-    )
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     type_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))

@@ -35,7 +35,7 @@ from crm.roles import Role
 from crm.service import CRM
 from scheduler.sender import in_locale
 from tests.factories import client, person
-from tests.harness import Harness, TgUser, button, last_text
+from tests.harness import Harness, TgUser, button, buttons, last_text
 from tests.notify_data import actor
 from tests.test_digest import build
 
@@ -201,3 +201,45 @@ def test_russian_catalog_has_no_english_left() -> None:
             if re.search(r"[A-Za-z]", neutral.sub("", s)) and not CYRILLIC.search(s):
                 english.append(f"{m.id!r} → {s!r}")
     assert not english, "English left in the Russian catalog:\n" + "\n".join(english)
+
+
+async def test_english_report_screens_have_no_cyrillic(harness: Harness, crm: CRM) -> None:
+    """Every report through the menu, its period picker, a typed period and its spreadsheet
+    (the latter's header rows and sheet names)."""
+    from io import BytesIO
+
+    from aiogram.methods import SendDocument
+    from aiogram.types import BufferedInputFile
+    from openpyxl import load_workbook
+
+    from bot.keyboards.reports import kinds_for
+
+    await build(crm.db)
+    helen = TgUser(9001, "Helen", "Head", language_code="en")
+    seen: list[str] = []
+    menu = await harness.send(helen, "📊 Reports")
+    seen += said(menu)
+    titles = [t for t, _ in buttons(menu)]
+    assert len(titles) == len(kinds_for(Role.HEAD))
+    for title in titles:
+        if "Digest" in title:
+            continue
+        calls = await harness.press(helen, button(menu, title))
+        seen += said(calls)
+        if any(t == "This month" for t, _ in buttons(calls)):  # a snapshot has no period
+            calls = await harness.press(helen, button(calls, "This month"))
+            seen += said(calls)
+            calls = await harness.press(helen, button(calls, "Period"))
+            seen += said(calls)
+            calls = await harness.send(helen, "1.11-24.11")
+            seen += said(calls)
+        calls = await harness.press(helen, button(calls, "XLSX"))
+        seen += said(calls)
+        for doc in [c.document for c in calls if isinstance(c, SendDocument)]:
+            assert isinstance(doc, BufferedInputFile)
+            seen.append(doc.filename or "")
+            wb = load_workbook(BytesIO(doc.data))
+            seen += wb.sheetnames
+            seen += [str(c.value) for ws in wb for c in ws[1]]
+    found = russian_in(seen)
+    assert not found, "Russian on an English report screen:\n" + "\n".join(found)

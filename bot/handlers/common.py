@@ -56,10 +56,14 @@ def help_text(role: Role, bot_username: str | None = None) -> str:
     lines.append(_("📝 log a call, meeting or message (a voice note, photo or file goes into "
                    "the history) · ⏭ plan the next contact · 💼 deals · 🧾 invoices and "
                    "payments · 📜 history"))
-    if sales:
+    if sales or role is Role.MARKETER:
         lines += ["", _("<b>Reports</b>")]
-        lines.append(_("{button} /digest — the digest now; it also comes every working day "
-                       "at the time set in /settings").format(button=BTN_REPORTS))
+        lines.append(_("{button} /reports — results, losses, receivables and coverage of the "
+                       "base, for any period against the one before, as text and a "
+                       "spreadsheet").format(button=BTN_REPORTS))
+    if sales:
+        lines.append(_("/digest — the digest now; it also comes every working day at the time "
+                       "set in /settings"))
     if can_invite(role) or can_list_people(role):
         lines += ["", _("<b>Team</b>")]
     if can_invite(role):

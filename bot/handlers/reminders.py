@@ -21,7 +21,6 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.charts import digest_chart, has_chart
-from bot.keyboards.menu import BTN_REPORTS
 from bot.keyboards.reminders import (
     NO_ANSWER,
     SNOOZE,
@@ -122,5 +121,4 @@ def create_router() -> Router:
     router.callback_query.register(cb_reminder, RemCD.filter())
     router.callback_query.register(cb_digest, DigestCD.filter())
     router.message.register(cmd_digest, Command("digest"))
-    router.message.register(cmd_digest, F.text == BTN_REPORTS)
     return router

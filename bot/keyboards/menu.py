@@ -45,7 +45,7 @@ def main_menu(role: Role) -> ReplyKeyboardMarkup:
         work_row.append(KeyboardButton(text=str(BTN_NEARBY)))
     rows.append(work_row)
     admin_row: list[KeyboardButton] = []
-    if role in (Role.ADMIN, Role.HEAD, Role.MANAGER):
+    if role in (Role.ADMIN, Role.HEAD, Role.MANAGER, Role.MARKETER):
         admin_row.append(KeyboardButton(text=str(BTN_REPORTS)))
     if can_list_people(role):
         admin_row.append(KeyboardButton(text=str(BTN_PEOPLE)))
@@ -64,6 +64,8 @@ def commands_for(role: Role | None) -> list[BotCommand]:
         if role in (Role.ADMIN, Role.HEAD, Role.MANAGER):
             cmds.append(BotCommand(command="today", description=_("Today's plan")))
             cmds.append(BotCommand(command="digest", description=_("Digest now")))
+        if role in (Role.ADMIN, Role.HEAD, Role.MANAGER, Role.MARKETER):
+            cmds.append(BotCommand(command="reports", description=_("Reports")))
         cmds.append(BotCommand(command="find", description=_("Find a client")))
         if role is not Role.MARKETER:
             cmds.append(BotCommand(command="nearby", description=_("Clients near me")))

@@ -1,0 +1,35 @@
+"""The reports, one service per report, under one name for the bot: crm.reports.<kind>."""
+
+from __future__ import annotations
+
+from crm.clock import Clock
+from crm.config import CRMConfig
+from crm.dto import Actor
+from crm.reports.coverage import CoverageReport, CoverageService
+from crm.reports.losses import LossReport, LossService
+from crm.reports.period import Period
+from crm.reports.receivables import ReceivablesReport, ReceivablesService
+from crm.reports.results import ResultsReport, ResultsService
+from storage.db import Database
+
+
+class Reports:
+    def __init__(self, db: Database, clock: Clock, config: CRMConfig) -> None:
+        self._results = ResultsService(db, clock, config)
+        self._losses = LossService(db, clock, config)
+        self._receivables = ReceivablesService(db, clock, config)
+        self._coverage = CoverageService(db, clock, config)
+
+    async def results(self, actor: Actor, period: Period,
+                      team_id: int | None = None) -> ResultsReport:
+        return await self._results.results(actor, period, team_id)
+
+    async def losses(self, actor: Actor, period: Period,
+                     team_id: int | None = None) -> LossReport:
+        return await self._losses.losses(actor, period, team_id)
+
+    async def receivables(self, actor: Actor, team_id: int | None = None) -> ReceivablesReport:
+        return await self._receivables.receivables(actor, team_id)
+
+    async def coverage(self, actor: Actor, team_id: int | None = None) -> CoverageReport:
+        return await self._coverage.coverage(actor, team_id)

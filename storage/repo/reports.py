@@ -1,0 +1,181 @@
+"""Grouped queries behind the reports (crm/reports/): one row per owner (and type, reason …)
+and period, never one query per manager. Each query covers the report's period and the
+previous one at once; `bucket` is 0 for the current period, 1 for the previous.
+
+Money columns hold integer minor units, so SUM is exact on both backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, type_coerce
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Activity, Client, Deal, Invoice, Payment, PlannedContact
+from storage.types import Money
+
+Span = tuple[datetime, datetime]  # [start, end) in UTC
+DaySpan = tuple[date, date]  # local dates, both included
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The current period and the previous one, as UTC instants and as local dates."""
+
+    current: Span
+    previous: Span
+    current_days: DaySpan
+    previous_days: DaySpan
+
+
+def _in(col: Any, span: Span) -> ColumnElement[bool]:
+    return and_(col >= span[0], col < span[1])
+
+
+def _in_days(col: Any, span: DaySpan) -> ColumnElement[bool]:
+    return and_(col >= span[0], col <= span[1])
+
+
+def _bucket(col: Any, w: Window) -> tuple[ColumnElement[int], ColumnElement[bool]]:
+    return case((_in(col, w.current), 0), else_=1), or_(_in(col, w.current), _in(col, w.previous))
+
+
+async def contacts_by_type(
+    s: AsyncSession, owner_ids: list[int], w: Window
+) -> list[tuple[int, int, int, int]]:
+    """(author, type, bucket, count) of typed contacts."""
+    bucket, within = _bucket(Activity.occurred_at, w)
+    rows = await s.execute(
+        select(Activity.author_id, Activity.type_id, bucket, func.count())
+        .where(Activity.author_id.in_(owner_ids), Activity.type_id.is_not(None), within)
+        .group_by(Activity.author_id, Activity.type_id, bucket)
+    )
+    return [(r[0] or 0, r[1] or 0, int(r[2]), int(r[3])) for r in rows]
+
+
+async def deal_counts(
+    s: AsyncSession, owner_ids: list[int], w: Window
+) -> dict[tuple[int, int], tuple[int, int]]:
+    """(owner, bucket) → (deals opened, deals lost)."""
+    opened: dict[tuple[int, int], int] = {}
+    bucket, within = _bucket(Deal.opened_at, w)
+    for owner, b, n in await s.execute(
+        select(Deal.owner_id, bucket, func.count())
+        .where(Deal.owner_id.in_(owner_ids), within)
+        .group_by(Deal.owner_id, bucket)
+    ):
+        opened[(owner or 0, int(b))] = int(n)
+    lost: dict[tuple[int, int], int] = {}
+    bucket, within = _bucket(Deal.closed_at, w)
+    for owner, b, n in await s.execute(
+        select(Deal.owner_id, bucket, func.count())
+        .where(Deal.owner_id.in_(owner_ids), Deal.status == "lost", within)
+        .group_by(Deal.owner_id, bucket)
+    ):
+        lost[(owner or 0, int(b))] = int(n)
+    return {k: (opened.get(k, 0), lost.get(k, 0)) for k in {*opened, *lost}}
+
+
+async def won_deals(
+    s: AsyncSession, owner_ids: list[int], w: Window
+) -> Sequence[tuple[int, int, Decimal, datetime, datetime]]:
+    """(owner, bucket, amount, opened_at, closed_at) of deals won: few rows, and the
+    duration is a date difference no SQL dialect spells the same way."""
+    bucket, within = _bucket(Deal.closed_at, w)
+    rows = await s.execute(
+        select(Deal.owner_id, bucket, Deal.amount, Deal.opened_at, Deal.closed_at)
+        .where(Deal.owner_id.in_(owner_ids), Deal.status == "won", within)
+    )
+    return [(r[0] or 0, int(r[1]), r[2], r[3], r[4]) for r in rows if r[4] is not None]
+
+
+async def payments_received(
+    s: AsyncSession, owner_ids: list[int], w: Window
+) -> dict[tuple[int, int], Decimal]:
+    """(owner of the deal, bucket) → payments received; a payment's date is a local date."""
+    cur, prev = _in_days(Payment.paid_on, w.current_days), _in_days(Payment.paid_on,
+                                                                       w.previous_days)
+    bucket = case((cur, 0), else_=1)
+    rows = await s.execute(
+        select(Deal.owner_id, bucket, func.sum(Payment.amount))
+        .join(Invoice, Invoice.id == Payment.invoice_id)
+        .join(Deal, Deal.id == Invoice.deal_id)
+        .where(Deal.owner_id.in_(owner_ids), or_(cur, prev))
+        .group_by(Deal.owner_id, bucket)
+    )
+    return {(r[0] or 0, int(r[1])): r[2] or Decimal(0) for r in rows}
+
+
+async def losses(
+    s: AsyncSession, owner_ids: list[int], w: Window
+) -> list[tuple[int, int | None, int, int, int, Decimal]]:
+    """(owner, reason, stage where lost, bucket, deals, amount) of deals lost in the periods.
+    A deal lost before the stage was recorded on it counts at its current stage."""
+    bucket, within = _bucket(Deal.closed_at, w)
+    stage = func.coalesce(Deal.lost_stage_id, Deal.stage_id)
+    rows = await s.execute(
+        select(Deal.owner_id, Deal.loss_reason_id, stage, bucket, func.count(),
+               func.sum(Deal.amount))
+        .where(Deal.owner_id.in_(owner_ids), Deal.status == "lost", within)
+        .group_by(Deal.owner_id, Deal.loss_reason_id, stage, bucket)
+    )
+    return [(r[0] or 0, r[1], int(r[2]), int(r[3]), int(r[4]), r[5] or Decimal(0))
+            for r in rows]
+
+
+async def open_invoices(
+    s: AsyncSession, owner_ids: list[int]
+) -> list[tuple[int, str | None, date, Decimal, str, int, int, str]]:
+    """(invoice, number, due on, still owed, currency, owner, client id, client name) of the
+    invoices not paid in full; the payments are summed per invoice in the same query."""
+    paid = (
+        select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
+        .group_by(Payment.invoice_id)
+        .subquery()
+    )
+    paid_sum = type_coerce(func.coalesce(paid.c.paid, 0), Money)
+    rows = await s.execute(
+        select(Invoice.id, Invoice.number, Invoice.due_on, Invoice.amount, paid_sum,
+               Invoice.currency, Deal.owner_id, Client.id, Client.name)
+        .join(Deal, Deal.id == Invoice.deal_id)
+        .join(Client, Client.id == Deal.client_id)
+        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .where(Deal.owner_id.in_(owner_ids), Invoice.status != "cancelled",
+               Client.is_deleted.is_(False), Invoice.amount > paid_sum)
+        .order_by(Invoice.due_on, Invoice.id)
+    )
+    return [(r[0], r[1], r[2], r[3] - r[4], r[5], r[6] or 0, r[7], r[8]) for r in rows]
+
+
+async def coverage(
+    s: AsyncSession, owner_ids: list[int], since_30: datetime, since_90: datetime
+) -> dict[int, tuple[int, int, int, int, int]]:
+    """owner → (clients, contacted since_30, contacted since_90, no planned contact, never
+    contacted), in one pass over the clients; each check is an indexed EXISTS by client."""
+
+    def contacted(since: datetime | None) -> Any:
+        cond = [Activity.client_id == Client.id, Activity.type_id.is_not(None)]
+        if since is not None:
+            cond.append(Activity.occurred_at >= since)
+        return exists().where(*cond)
+
+    planned = exists().where(PlannedContact.client_id == Client.id,
+                             PlannedContact.status == "planned")
+
+    def count_if(cond: Any) -> Any:
+        return func.sum(case((cond, 1), else_=0))
+
+    rows = await s.execute(
+        select(Client.owner_id, func.count(), count_if(contacted(since_30)),
+               count_if(contacted(since_90)), count_if(~planned),
+               count_if(~contacted(None)))
+        .where(Client.owner_id.in_(owner_ids), Client.is_deleted.is_(False))
+        .group_by(Client.owner_id)
+    )
+    return {r[0] or 0: (int(r[1]), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0),
+                        int(r[5] or 0)) for r in rows}
