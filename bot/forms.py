@@ -44,6 +44,7 @@ from aiogram.utils.i18n import gettext as _
 from crm.errors import Conflict
 
 FORM_KEY = "form"
+LAST_KEY = "form_last"  # the step token claimed last: its button again is a double tap
 KeyboardFactory = Callable[[int], InlineKeyboardMarkup | None]
 
 # States whose question is answered with a button only; typed text there gets a hint.
@@ -149,7 +150,22 @@ async def claim(state: FSMContext, step: int) -> Draft | None:
     if await state.get_state() is None:
         return None
     await _store(state, current.group, None, None, current.values)
+    await state.update_data({LAST_KEY: step})
     return current
+
+
+async def refuse(query: CallbackQuery, state: FSMContext, step: int) -> None:
+    """The answer for a form's button that could not be claimed. The button just taken,
+    tapped again (a double tap), and an older prompt of the form still open are answered
+    quietly; a button of a form that is over says so."""
+    data = await state.get_data()
+    if data.get(LAST_KEY) == step or (
+        isinstance(data.get(FORM_KEY), dict) and await state.get_state() is not None
+    ):
+        with suppress(TelegramBadRequest):
+            await query.answer()
+        return
+    await query.answer(_("This form is no longer active."), show_alert=True)
 
 
 async def finish(state: FSMContext) -> None:

@@ -56,12 +56,8 @@ forms.register(EntryForm, lambda: _("history correction"), buttons_only=(EntryFo
 forms.register(PersonForm, lambda: _("contact person edit"), buttons_only=(PersonForm.confirm,))
 
 
-async def stale(query: CallbackQuery, state: FSMContext) -> None:
-    """A second tap on an answered prompt is quiet; a button of a form that is over says so."""
-    if await forms.draft(state) is not None and await state.get_state() is not None:
-        await query.answer()
-    else:
-        await query.answer(_("This form is no longer active."), show_alert=True)
+async def stale(query: CallbackQuery, state: FSMContext, step: int) -> None:
+    await forms.refuse(query, state, step)
 
 
 # --- a contact record of the history ------------------------------------------------------
@@ -180,7 +176,7 @@ async def cb_entry_delete_yes(query: CallbackQuery, callback_data: EntryDeleteCD
                               actor: Actor, crm: CRM, state: FSMContext) -> None:
     draft = await forms.claim(state, callback_data.step)
     if draft is None:
-        await stale(query, state)
+        await stale(query, state, callback_data.step)
         return
     await forms.finish(state)
     client_id = await crm.history.delete_entry(actor, int(draft["activity"]))
@@ -306,7 +302,7 @@ async def cb_person_remove_yes(query: CallbackQuery, callback_data: PersonRemove
                                actor: Actor, crm: CRM, state: FSMContext) -> None:
     draft = await forms.claim(state, callback_data.step)
     if draft is None:
-        await stale(query, state)
+        await stale(query, state, callback_data.step)
         return
     await forms.finish(state)
     client_id = await crm.clients.remove_contact(actor, int(draft["person"]))

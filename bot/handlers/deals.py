@@ -99,10 +99,10 @@ TYPED = FormText()
 
 
 async def claimed(query: CallbackQuery, state: FSMContext, step: int) -> forms.Draft | None:
-    """The form's answer from this button, once; a double tap or a past prompt says so."""
+    """The form's answer from this button, once (see forms.refuse for the others)."""
     found = await forms.claim(state, step)
     if found is None:
-        await query.answer(_("This form is no longer active."), show_alert=True)
+        await forms.refuse(query, state, step)
     return found
 
 

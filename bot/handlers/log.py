@@ -151,7 +151,7 @@ async def cb_log_skip(query: CallbackQuery, callback_data: LogSkipCD, actor: Act
                       state: FSMContext) -> None:
     if await state.get_state() != LogForm.comment.state or \
             await forms.claim(state, callback_data.step) is None:
-        await query.answer(_("This form is no longer active."), show_alert=True)
+        await forms.refuse(query, state, callback_data.step)
         return
     await _save_log(query, actor, crm, state, None, None)
 
@@ -382,12 +382,11 @@ async def msg_file_client(message: Message, actor: Actor, crm: CRM, state: FSMCo
 
 async def cb_forward(query: CallbackQuery, callback_data: FwdCD, actor: Actor, crm: CRM,
                      state: FSMContext) -> None:
-    if await state.get_state() != FileForm.client.state:
-        await query.answer(_("This form is no longer active."), show_alert=True)
-        return
-    draft = await forms.claim(state, callback_data.step)
+    draft = None
+    if await state.get_state() == FileForm.client.state:
+        draft = await forms.claim(state, callback_data.step)
     if draft is None:
-        await query.answer()
+        await forms.refuse(query, state, callback_data.step)
         return
     kind = await crm.classifiers.by_code("activity_type", "message")
     if kind is None:

@@ -189,17 +189,13 @@ async def ask_pick(target: Message | CallbackQuery, crm: CRM, state: FSMContext,
     )
 
 
-async def stale(query: CallbackQuery, state: FSMContext) -> None:
-    """A second tap on an answered prompt is quiet; a button of a form that is over says so."""
-    if await forms.draft(state) is not None and await state.get_state() is not None:
-        await query.answer()
-    else:
-        await query.answer(_("This form is no longer active."), show_alert=True)
+async def stale(query: CallbackQuery, state: FSMContext, step: int) -> None:
+    await forms.refuse(query, state, step)
 
 
 async def cb_cancel(query: CallbackQuery, callback_data: NewCD, state: FSMContext) -> None:
     if await forms.claim(state, callback_data.step) is None:
-        await stale(query, state)
+        await stale(query, state, callback_data.step)
         return
     await forms.finish(state)
     await forms.screen(query, _("Cancelled."))
@@ -210,7 +206,7 @@ async def cb_skip(query: CallbackQuery, callback_data: NewCD, actor: Actor, crm:
     current = await state.get_state()
     draft = await forms.claim(state, callback_data.step)
     if draft is None:
-        await stale(query, state)
+        await stale(query, state, callback_data.step)
         return
     if current == NewClientForm.phone.state:
         await after_contact_details(query, actor, crm, state)
@@ -226,7 +222,7 @@ async def cb_create_anyway(query: CallbackQuery, callback_data: NewCD, crm: CRM,
                            state: FSMContext) -> None:
     if await state.get_state() != NewClientForm.duplicates.state or \
             await forms.claim(state, callback_data.step) is None:
-        await stale(query, state)
+        await stale(query, state, callback_data.step)
         return
     await ask_pick(query, crm, state, 0)
 
@@ -234,11 +230,11 @@ async def cb_create_anyway(query: CallbackQuery, callback_data: NewCD, crm: CRM,
 async def cb_pick(query: CallbackQuery, callback_data: NewPickCD, crm: CRM,
                   state: FSMContext) -> None:
     if await state.get_state() != NewClientForm.pick.state:
-        await stale(query, state)
+        await stale(query, state, callback_data.step)
         return
     draft = await forms.claim(state, callback_data.step)
     if draft is None:
-        await stale(query, state)
+        await stale(query, state, callback_data.step)
         return
     index = int(draft["pick"])
     kind = PICK_ORDER[index]
@@ -267,7 +263,7 @@ async def cb_probability(query: CallbackQuery, callback_data: NewProbCD, actor: 
                          crm: CRM, state: FSMContext) -> None:
     if await state.get_state() != NewClientForm.probability.state or \
             await forms.claim(state, callback_data.step) is None:
-        await stale(query, state)
+        await stale(query, state, callback_data.step)
         return
     await forms.update(state, prob=callback_data.value)
     await create(query, actor, crm, state)

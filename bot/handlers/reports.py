@@ -175,7 +175,7 @@ async def cb_period(query: CallbackQuery, callback_data: PeriodCD, actor: Actor,
                     state: FSMContext) -> None:
     kind = _allowed(actor, callback_data.kind)
     if await forms.claim(state, callback_data.step) is None:
-        await query.answer(_("This form is no longer active."), show_alert=True)
+        await forms.refuse(query, state, callback_data.step)
         return
     await forms.finish(state)
     today = crm.clock.now().astimezone(actor.tz).date()

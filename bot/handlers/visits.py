@@ -116,12 +116,11 @@ async def _follow(target: Message | CallbackQuery, state: FSMContext, crm: CRM, 
 
 async def _claim_place(query: CallbackQuery, state: FSMContext,
                        step: int) -> forms.Draft | None:
-    if await state.get_state() != VisitForm.place.state:
-        await query.answer(_("This form is no longer active."), show_alert=True)
-        return None
-    draft = await forms.claim(state, step)
+    draft = None
+    if await state.get_state() == VisitForm.place.state:
+        draft = await forms.claim(state, step)
     if draft is None:
-        await query.answer()
+        await forms.refuse(query, state, step)
     return draft
 
 
@@ -171,12 +170,11 @@ async def msg_visit_client_text(message: Message, actor: Actor, crm: CRM,
 
 async def cb_visit_pick(query: CallbackQuery, callback_data: VisitPickCD, actor: Actor,
                         crm: CRM, state: FSMContext) -> None:
-    if await state.get_state() != VisitForm.client.state:
-        await query.answer(_("This form is no longer active."), show_alert=True)
-        return
-    draft = await forms.claim(state, callback_data.step)
+    draft = None
+    if await state.get_state() == VisitForm.client.state:
+        draft = await forms.claim(state, callback_data.step)
     if draft is None:
-        await query.answer()
+        await forms.refuse(query, state, callback_data.step)
         return
     where = point(float(draft["lat"]), float(draft["lon"]))
     done = await crm.visits.check_in(actor, callback_data.client_id, where)
