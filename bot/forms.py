@@ -154,6 +154,19 @@ async def claim(state: FSMContext, step: int) -> Draft | None:
     return current
 
 
+async def take(query: CallbackQuery, state: FSMContext, step: int,
+               at: State | None = None) -> Draft | None:
+    """A form button's answer, claimed once (and only at the step `at`, when given: a
+    button of one step with another step's token is forged); None after answering the tap
+    as `refuse` does."""
+    found = None
+    if at is None or await state.get_state() == at.state:
+        found = await claim(state, step)
+    if found is None:
+        await refuse(query, state, step)
+    return found
+
+
 async def refuse(query: CallbackQuery, state: FSMContext, step: int) -> None:
     """The answer for a form's button that could not be claimed. The button just taken,
     tapped again (a double tap), and an older prompt of the form still open are answered

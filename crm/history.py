@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -159,6 +160,35 @@ def local_day_bounds(now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+async def history_items(
+    s: AsyncSession, rows: Sequence[Activity], can_correct: Callable[[Activity], bool]
+) -> list[HistoryItem]:
+    """History records as people read them: their type, outcome, author and deal named
+    (one query each for all the rows)."""
+    ids = {r.type_id for r in rows} | {r.outcome_id for r in rows}
+    items = await cls_repo.items_by_ids(s, {i for i in ids if i})
+    users = await clients_repo.user_names(s, {r.author_id for r in rows if r.author_id})
+    deals = await repo.deal_titles(s, {r.deal_id for r in rows if r.deal_id})
+    result = []
+    for r in rows:
+        author = users.get(r.author_id) if r.author_id else None
+        result.append(HistoryItem(
+            id=r.id,
+            occurred_at=r.occurred_at,
+            type=label(items[r.type_id]) if r.type_id in items else None,
+            outcome=label(items[r.outcome_id]) if r.outcome_id in items else None,
+            event=r.event,
+            details=r.details,
+            text=r.text,
+            author_name=author[0] if author else None,
+            author_role=Role(author[1]) if author else None,
+            attachment_kind=r.attachment_kind,
+            deal_title=deals.get(r.deal_id) if r.deal_id else None,
+            can_correct=can_correct(r),
+        ))
+    return result
+
+
 class HistoryService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
@@ -180,29 +210,7 @@ class HistoryService:
                 rows, total = await repo.history_page(
                     s, client.id, type_id or None, HISTORY_PAGE, page * HISTORY_PAGE
                 )
-            ids = {r.type_id for r in rows} | {r.outcome_id for r in rows}
-            items = await cls_repo.items_by_ids(s, {i for i in ids if i})
-            users = await clients_repo.user_names(s, {r.author_id for r in rows if r.author_id})
-            deals = await repo.deal_titles(s, {r.deal_id for r in rows if r.deal_id})
-            result = []
-            for r in rows:
-                author = users.get(r.author_id) if r.author_id else None
-                result.append(
-                    HistoryItem(
-                        id=r.id,
-                        occurred_at=r.occurred_at,
-                        type=label(items[r.type_id]) if r.type_id in items else None,
-                        outcome=label(items[r.outcome_id]) if r.outcome_id in items else None,
-                        event=r.event,
-                        details=r.details,
-                        text=r.text,
-                        author_name=author[0] if author else None,
-                        author_role=Role(author[1]) if author else None,
-                        attachment_kind=r.attachment_kind,
-                        deal_title=deals.get(r.deal_id) if r.deal_id else None,
-                        can_correct=may_correct(actor, own, r, now),
-                    )
-                )
+            result = await history_items(s, rows, lambda r: may_correct(actor, own, r, now))
             # Only system events (a stage change, a lost deal) name stages and reasons.
             stages: dict[str, Label] = {}
             reasons: dict[str, Label] = {}
@@ -243,25 +251,7 @@ class HistoryService:
         """A contact record the actor may correct, for its correction screen."""
         async with self.db.transaction() as s:
             row, client_name = await self._correctable(s, actor, activity_id)
-            ids = {i for i in (row.type_id, row.outcome_id) if i}
-            items = await cls_repo.items_by_ids(s, ids)
-            users = await clients_repo.user_names(s, {row.author_id} if row.author_id else set())
-            author = users.get(row.author_id) if row.author_id else None
-            deals = await repo.deal_titles(s, {row.deal_id} if row.deal_id else set())
-            item = HistoryItem(
-                id=row.id,
-                occurred_at=row.occurred_at,
-                type=label(items[row.type_id]) if row.type_id in items else None,
-                outcome=label(items[row.outcome_id]) if row.outcome_id in items else None,
-                event=row.event,
-                details=row.details,
-                text=row.text,
-                author_name=author[0] if author else None,
-                author_role=Role(author[1]) if author else None,
-                attachment_kind=row.attachment_kind,
-                deal_title=deals.get(row.deal_id) if row.deal_id else None,
-                can_correct=True,
-            )
+            [item] = await history_items(s, [row], lambda _row: True)
             return EntryView(item, row.client_id, client_name)
 
     async def change_comment(self, actor: Actor, activity_id: int, text: str) -> int:

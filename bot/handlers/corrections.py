@@ -56,10 +56,6 @@ forms.register(EntryForm, lambda: _("history correction"), buttons_only=(EntryFo
 forms.register(PersonForm, lambda: _("contact person edit"), buttons_only=(PersonForm.confirm,))
 
 
-async def stale(query: CallbackQuery, state: FSMContext, step: int) -> None:
-    await forms.refuse(query, state, step)
-
-
 # --- a contact record of the history ------------------------------------------------------
 
 
@@ -174,9 +170,8 @@ async def cb_entry_delete(query: CallbackQuery, callback_data: EntryCD, actor: A
 
 async def cb_entry_delete_yes(query: CallbackQuery, callback_data: EntryDeleteCD,
                               actor: Actor, crm: CRM, state: FSMContext) -> None:
-    draft = await forms.claim(state, callback_data.step)
+    draft = await forms.take(query, state, callback_data.step)
     if draft is None:
-        await stale(query, state, callback_data.step)
         return
     await forms.finish(state)
     client_id = await crm.history.delete_entry(actor, int(draft["activity"]))
@@ -300,9 +295,8 @@ async def cb_person_remove(query: CallbackQuery, callback_data: PersonCD, actor:
 
 async def cb_person_remove_yes(query: CallbackQuery, callback_data: PersonRemoveCD,
                                actor: Actor, crm: CRM, state: FSMContext) -> None:
-    draft = await forms.claim(state, callback_data.step)
+    draft = await forms.take(query, state, callback_data.step)
     if draft is None:
-        await stale(query, state, callback_data.step)
         return
     await forms.finish(state)
     client_id = await crm.clients.remove_contact(actor, int(draft["person"]))

@@ -98,14 +98,6 @@ TYPED = FormText()
 # --- plumbing ------------------------------------------------------------------------------
 
 
-async def claimed(query: CallbackQuery, state: FSMContext, step: int) -> forms.Draft | None:
-    """The form's answer from this button, once (see forms.refuse for the others)."""
-    found = await forms.claim(state, step)
-    if found is None:
-        await forms.refuse(query, state, step)
-    return found
-
-
 def local_today(crm: CRM, actor: Actor) -> date:
     return crm.clock.now().astimezone(actor.tz).date()
 
@@ -222,7 +214,7 @@ async def msg_deal_amount(message: Message, actor: Actor, crm: CRM, state: FSMCo
 async def cb_big_amount(query: CallbackQuery, callback_data: BigAmountCD, actor: Actor,
                         crm: CRM, state: FSMContext) -> None:
     current = await state.get_state()
-    draft = await claimed(query, state, callback_data.step)
+    draft = await forms.take(query, state, callback_data.step)
     if draft is None:
         return
     if current == DealForm.amount_ok.state:
@@ -261,7 +253,7 @@ async def _create(target: Message | CallbackQuery, actor: Actor, crm: CRM,
 async def cb_close_date(
     query: CallbackQuery, callback_data: DealDateCD, actor: Actor, crm: CRM, state: FSMContext
 ) -> None:
-    draft = await claimed(query, state, callback_data.step)
+    draft = await forms.take(query, state, callback_data.step)
     if draft is None:
         return
     today = local_today(crm, actor)
@@ -318,7 +310,7 @@ async def cb_deal_won(
 async def cb_won_confirm(
     query: CallbackQuery, callback_data: WonCD, actor: Actor, crm: CRM, state: FSMContext
 ) -> None:
-    draft = await claimed(query, state, callback_data.step)
+    draft = await forms.take(query, state, callback_data.step)
     if draft is None:
         return
     await forms.finish(state)
@@ -444,7 +436,7 @@ async def _add_invoice(target: Message | CallbackQuery, actor: Actor, crm: CRM,
 async def cb_due(
     query: CallbackQuery, callback_data: InvDueCD, actor: Actor, crm: CRM, state: FSMContext
 ) -> None:
-    draft = await claimed(query, state, callback_data.step)
+    draft = await forms.take(query, state, callback_data.step)
     if draft is None:
         return
     await forms.finish(state)
@@ -518,7 +510,7 @@ async def cb_pay_confirm(
     query: CallbackQuery, callback_data: PayConfirmCD, actor: Actor, crm: CRM,
     state: FSMContext,
 ) -> None:
-    draft = await claimed(query, state, callback_data.step)
+    draft = await forms.take(query, state, callback_data.step)
     if draft is None:
         return
     await forms.finish(state)
@@ -569,7 +561,7 @@ async def msg_payment_amount(
 async def cb_pay_keep_amount(
     query: CallbackQuery, callback_data: PayKeepCD, actor: Actor, crm: CRM, state: FSMContext
 ) -> None:
-    draft = await claimed(query, state, callback_data.step)
+    draft = await forms.take(query, state, callback_data.step)
     if draft is None:
         return
     deal_id = int(draft["deal_id"])
@@ -586,7 +578,7 @@ async def cb_pay_keep_amount(
 async def cb_pay_date(
     query: CallbackQuery, callback_data: PayDateCD, actor: Actor, crm: CRM, state: FSMContext
 ) -> None:
-    draft = await claimed(query, state, callback_data.step)
+    draft = await forms.take(query, state, callback_data.step)
     if draft is None:
         return
     today = local_today(crm, actor)

@@ -149,9 +149,7 @@ async def msg_log_voice(message: Message, actor: Actor, crm: CRM, state: FSMCont
 
 async def cb_log_skip(query: CallbackQuery, callback_data: LogSkipCD, actor: Actor, crm: CRM,
                       state: FSMContext) -> None:
-    if await state.get_state() != LogForm.comment.state or \
-            await forms.claim(state, callback_data.step) is None:
-        await forms.refuse(query, state, callback_data.step)
+    if await forms.take(query, state, callback_data.step, LogForm.comment) is None:
         return
     await _save_log(query, actor, crm, state, None, None)
 
@@ -382,11 +380,8 @@ async def msg_file_client(message: Message, actor: Actor, crm: CRM, state: FSMCo
 
 async def cb_forward(query: CallbackQuery, callback_data: FwdCD, actor: Actor, crm: CRM,
                      state: FSMContext) -> None:
-    draft = None
-    if await state.get_state() == FileForm.client.state:
-        draft = await forms.claim(state, callback_data.step)
+    draft = await forms.take(query, state, callback_data.step, FileForm.client)
     if draft is None:
-        await forms.refuse(query, state, callback_data.step)
         return
     kind = await crm.classifiers.by_code("activity_type", "message")
     if kind is None:

@@ -189,13 +189,8 @@ async def ask_pick(target: Message | CallbackQuery, crm: CRM, state: FSMContext,
     )
 
 
-async def stale(query: CallbackQuery, state: FSMContext, step: int) -> None:
-    await forms.refuse(query, state, step)
-
-
 async def cb_cancel(query: CallbackQuery, callback_data: NewCD, state: FSMContext) -> None:
-    if await forms.claim(state, callback_data.step) is None:
-        await stale(query, state, callback_data.step)
+    if await forms.take(query, state, callback_data.step) is None:
         return
     await forms.finish(state)
     await forms.screen(query, _("Cancelled."))
@@ -204,9 +199,8 @@ async def cb_cancel(query: CallbackQuery, callback_data: NewCD, state: FSMContex
 async def cb_skip(query: CallbackQuery, callback_data: NewCD, actor: Actor, crm: CRM,
                   state: FSMContext) -> None:
     current = await state.get_state()
-    draft = await forms.claim(state, callback_data.step)
+    draft = await forms.take(query, state, callback_data.step)
     if draft is None:
-        await stale(query, state, callback_data.step)
         return
     if current == NewClientForm.phone.state:
         await after_contact_details(query, actor, crm, state)
@@ -220,21 +214,15 @@ async def cb_skip(query: CallbackQuery, callback_data: NewCD, actor: Actor, crm:
 
 async def cb_create_anyway(query: CallbackQuery, callback_data: NewCD, crm: CRM,
                            state: FSMContext) -> None:
-    if await state.get_state() != NewClientForm.duplicates.state or \
-            await forms.claim(state, callback_data.step) is None:
-        await stale(query, state, callback_data.step)
+    if await forms.take(query, state, callback_data.step, NewClientForm.duplicates) is None:
         return
     await ask_pick(query, crm, state, 0)
 
 
 async def cb_pick(query: CallbackQuery, callback_data: NewPickCD, crm: CRM,
                   state: FSMContext) -> None:
-    if await state.get_state() != NewClientForm.pick.state:
-        await stale(query, state, callback_data.step)
-        return
-    draft = await forms.claim(state, callback_data.step)
+    draft = await forms.take(query, state, callback_data.step, NewClientForm.pick)
     if draft is None:
-        await stale(query, state, callback_data.step)
         return
     index = int(draft["pick"])
     kind = PICK_ORDER[index]
@@ -261,9 +249,7 @@ async def ask_probability(target: Message | CallbackQuery, state: FSMContext,
 
 async def cb_probability(query: CallbackQuery, callback_data: NewProbCD, actor: Actor,
                          crm: CRM, state: FSMContext) -> None:
-    if await state.get_state() != NewClientForm.probability.state or \
-            await forms.claim(state, callback_data.step) is None:
-        await stale(query, state, callback_data.step)
+    if await forms.take(query, state, callback_data.step, NewClientForm.probability) is None:
         return
     await forms.update(state, prob=callback_data.value)
     await create(query, actor, crm, state)

@@ -174,8 +174,7 @@ async def _show(target: Message | CallbackQuery, kind: ReportKind, period: Perio
 async def cb_period(query: CallbackQuery, callback_data: PeriodCD, actor: Actor, crm: CRM,
                     state: FSMContext) -> None:
     kind = _allowed(actor, callback_data.kind)
-    if await forms.claim(state, callback_data.step) is None:
-        await forms.refuse(query, state, callback_data.step)
+    if await forms.take(query, state, callback_data.step) is None:
         return
     await forms.finish(state)
     today = crm.clock.now().astimezone(actor.tz).date()

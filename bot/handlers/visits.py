@@ -114,19 +114,9 @@ async def _follow(target: Message | CallbackQuery, state: FSMContext, crm: CRM, 
                         lead + _("What is the next step?"), crm.clock.now().timestamp())
 
 
-async def _claim_place(query: CallbackQuery, state: FSMContext,
-                       step: int) -> forms.Draft | None:
-    draft = None
-    if await state.get_state() == VisitForm.place.state:
-        draft = await forms.claim(state, step)
-    if draft is None:
-        await forms.refuse(query, state, step)
-    return draft
-
-
 async def cb_place_save(query: CallbackQuery, callback_data: PlaceCD, actor: Actor, crm: CRM,
                         state: FSMContext) -> None:
-    draft = await _claim_place(query, state, callback_data.step)
+    draft = await forms.take(query, state, callback_data.step, VisitForm.place)
     if draft is None:
         return
     name = await crm.visits.set_place(actor, int(draft["client"]),
@@ -138,7 +128,7 @@ async def cb_place_save(query: CallbackQuery, callback_data: PlaceCD, actor: Act
 
 async def cb_place_skip(query: CallbackQuery, callback_data: PlaceCD, crm: CRM,
                         state: FSMContext) -> None:
-    draft = await _claim_place(query, state, callback_data.step)
+    draft = await forms.take(query, state, callback_data.step, VisitForm.place)
     if draft is None:
         return
     await ask_next_step(query, state, int(draft["client"]), draft.get("deal"),
@@ -170,11 +160,8 @@ async def msg_visit_client_text(message: Message, actor: Actor, crm: CRM,
 
 async def cb_visit_pick(query: CallbackQuery, callback_data: VisitPickCD, actor: Actor,
                         crm: CRM, state: FSMContext) -> None:
-    draft = None
-    if await state.get_state() == VisitForm.client.state:
-        draft = await forms.claim(state, callback_data.step)
+    draft = await forms.take(query, state, callback_data.step, VisitForm.client)
     if draft is None:
-        await forms.refuse(query, state, callback_data.step)
         return
     where = point(float(draft["lat"]), float(draft["lon"]))
     done = await crm.visits.check_in(actor, callback_data.client_id, where)
