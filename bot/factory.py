@@ -18,6 +18,7 @@ from bot import forms
 from bot.config import Settings
 from bot.filters import menu_texts
 from bot.handlers import (
+    classifiers,
     clients,
     common,
     corrections,
@@ -133,6 +134,7 @@ def create_dispatcher(
         reminder_handlers.create_router(),
         visits.create_router(),
         reports.create_router(),
+        classifiers.create_router(),
     )
     # Then: files outside forms, what a form's step did not take, plain text outside any form
     # is a search; last, buttons nobody takes.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from aiogram.utils.i18n import gettext as _
 
 from crm.errors import CRMError
@@ -75,6 +77,15 @@ def error_text(err: CRMError) -> str:
         "work_days": _("Unknown day of the week."),
         "work_days_empty": _("At least one working day must stay on."),
         "location": _("That location is not on the map. Share it again with the button."),
+        # Classifiers and stages (bot/handlers/classifiers.py).
+        "classifier_name": _("A name is 1 to 100 characters."),
+        "classifier_exists": _("«{name}» is already on the list (perhaps hidden: then show "
+                               "it again).").format(name=escape(str(err.params.get("name", "")))),
+        "kind": _("Unknown classifier."),
+        "stall_days": _("The number of days is a whole number from 1 to 365."),
+        "last_stage": _("This is the last shown stage: the pipeline needs at least one."),
+        "stage_has_deals": _("This stage has open deals now. Open it again and choose where "
+                             "they go."),
     }
     return texts.get(err.code) or _("Something is wrong with that input. Please try again.")
 

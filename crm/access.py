@@ -71,6 +71,17 @@ def can_reassign(actor: Actor) -> bool:
     return actor.role in (Role.ADMIN, Role.HEAD)
 
 
+def can_edit_classifiers(actor: Actor) -> bool:
+    """Regions, industries, segments, sources, campaigns, loss reasons, contact types and
+    outcomes: marketing keeps them, an admin may too."""
+    return actor.role in (Role.ADMIN, Role.MARKETER)
+
+
+def can_edit_stages(actor: Actor) -> bool:
+    """The pipeline moves every open deal: administrators only."""
+    return actor.role is Role.ADMIN
+
+
 def require(condition: bool) -> None:
     if not condition:
         raise Forbidden()

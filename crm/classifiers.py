@@ -1,13 +1,29 @@
-"""Classifier values (stages, activity types, outcomes, loss reasons, …) with labels."""
+"""Classifier values (stages, activity types, outcomes, loss reasons, …) with labels, and
+their upkeep by marketers and administrators.
+
+Nothing that history may point to is ever deleted: a value is *hidden* instead. A hidden value
+is no longer offered in pickers, but a card, a history record or a report that uses it still
+shows its name. Codes are generated once, when a value is added, and never change: history
+events name stages and loss reasons by code.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.access import can_edit_classifiers, can_edit_stages, require
+from crm.clock import Clock, SystemClock
+from crm.dto import Actor
+from crm.errors import Conflict, InvalidInput, NotAvailable, valid_id
 from storage.db import Database
 from storage.models import ClassifierItem, Stage
 from storage.repo import classifiers as repo
+from storage.repo import people as people_repo
 
 KINDS = (
     "activity_type", "outcome", "loss_reason", "source", "region", "industry", "segment",
@@ -23,6 +39,8 @@ OUTCOMES_FOR: dict[str, tuple[str, ...]] = {
     "email": ("sent",),
     "proposal": ("sent", "interested", "not_interested"),
 }
+# Outcomes named in OUTCOMES_FOR. One added later is offered after every kind of contact.
+LISTED_OUTCOMES = frozenset(code for codes in OUTCOMES_FOR.values() for code in codes)
 
 # Activity types written by a check-in only (crm/visits.py): a visit carries the place where
 # it happened, so it is never picked by hand when logging a contact.
@@ -36,6 +54,7 @@ class Label:
     code: str
     ru: str
     en: str
+    active: bool = True
 
     def text(self, locale: str) -> str:
         return self.ru if locale == "ru" else self.en
@@ -50,6 +69,7 @@ class StageInfo:
     order: int
     probability: int
     stall_days: int
+    active: bool = True
 
     def text(self, locale: str) -> str:
         return self.ru if locale == "ru" else self.en
@@ -57,10 +77,25 @@ class StageInfo:
 
 def outcomes_for(type_code: str, outcomes: Sequence[Label]) -> list[Label]:
     """The outcomes to offer after a contact of this kind, in the given order; all of them
-    for a kind without a list, or when none of its listed outcomes exists (any more)."""
+    for a kind without a list, or when none of its listed outcomes exists (any more). An
+    outcome added in the bot (not in any list) is offered after every kind."""
     wanted = OUTCOMES_FOR.get(type_code)
-    fitting = [o for o in outcomes if wanted is None or o.code in wanted]
+    fitting = [
+        o for o in outcomes
+        if wanted is None or o.code in wanted or o.code not in LISTED_OUTCOMES
+    ]
     return fitting or list(outcomes)
+
+
+def types_offering(outcome_code: str, types: Sequence[Label]) -> list[Label]:
+    """The kinds of contact after which this outcome is offered (the inverse of
+    `outcomes_for`, for the outcome's screen)."""
+    return [
+        t for t in types
+        if outcome_code not in LISTED_OUTCOMES
+        or t.code not in OUTCOMES_FOR
+        or outcome_code in OUTCOMES_FOR[t.code]
+    ]
 
 
 def loggable(types: Sequence[Label]) -> list[Label]:
@@ -69,19 +104,122 @@ def loggable(types: Sequence[Label]) -> list[Label]:
 
 
 def label(item: ClassifierItem) -> Label:
-    return Label(item.id, item.code, item.name_ru, item.name_en)
+    return Label(item.id, item.code, item.name_ru, item.name_en, bool(item.is_active))
 
 
 def stage_info(stage: Stage) -> StageInfo:
     return StageInfo(
         stage.id, stage.code, stage.name_ru, stage.name_en, stage.sort_order,
-        stage.probability, stage.stall_days,
+        stage.probability, stage.stall_days, bool(stage.is_active),
     )
 
 
+# --- upkeep rules ------------------------------------------------------------------------
+
+NAME_MAX = 100
+CODE_MAX = 24  # of the 32 the column holds: room for a "_2" against a clash
+STALL_DAYS_MAX = 365
+_SPACES = re.compile(r"\s+")
+_NOT_CODE = re.compile(r"[^a-z0-9]+")
+_TRANSLIT = dict(zip(
+    "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+    ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p",
+     "r", "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya"],
+    strict=True,
+))
+
+
+def clean_name(text: str) -> str:
+    """A value's label as typed: spaces collapsed, 1 to 100 characters."""
+    name = _SPACES.sub(" ", text or "").strip()
+    if not name or len(name) > NAME_MAX:
+        raise InvalidInput("classifier_name")
+    return name
+
+
+def make_code(en: str, ru: str, taken: set[str], fallback: str) -> str:
+    """A stable code for a new value: the English name as a slug (the Russian one
+    transliterated when the English has no Latin letters), unique among `taken`."""
+    def slug(text: str) -> str:
+        latin = "".join(_TRANSLIT.get(ch, ch) for ch in text.casefold())
+        return _NOT_CODE.sub("_", latin).strip("_")[:CODE_MAX].strip("_")
+
+    base = slug(en) or slug(ru) or fallback
+    code, n = base, 1
+    while code in taken:
+        n += 1
+        code = f"{base}_{n}"
+    return code
+
+
+def check_probability(value: int) -> int:
+    if not 0 <= value <= 100:
+        raise InvalidInput("probability")
+    return value
+
+
+def check_stall_days(value: int) -> int:
+    if not 1 <= value <= STALL_DAYS_MAX:
+        raise InvalidInput("stall_days")
+    return value
+
+
+def parse_whole(text: str, error: str) -> int:
+    """A whole number typed ("75", "75 %", "10 дн"), or InvalidInput(error)."""
+    found = re.fullmatch(r"\s*(\d{1,4})\s*(?:%|дн\.?|дней|дня|день|days?|d)?\s*", text or "",
+                         re.IGNORECASE)
+    if found is None:
+        raise InvalidInput(error)
+    return int(found[1])
+
+
+def _clash(names: Sequence[tuple[int, str, str]], ru: str, en: str, own_id: int | None) -> str:
+    """The name another value already has (either language, any letter case), or ''."""
+    wanted = {ru.casefold(), en.casefold()}
+    for other_id, other_ru, other_en in names:
+        if other_id == own_id:
+            continue
+        for name in (other_ru, other_en):
+            if name.casefold() in wanted:
+                return name
+    return ""
+
+
+def reordered(rows: Sequence[Any], row_id: int, position: int) -> bool:
+    """Put the row at `position` (0-based, clamped) among `rows` and number them all again
+    (10, 20, …). Setting a place rather than stepping: a double tap moves it no further."""
+    order = [r for r in rows if r.id != row_id]
+    moving = next(r for r in rows if r.id == row_id)
+    order.insert(max(0, min(position, len(order))), moving)
+    changed = False
+    for i, r in enumerate(order, start=1):
+        if r.sort_order != i * 10:
+            r.sort_order = i * 10
+            changed = True
+    return changed
+
+
+@dataclass(frozen=True, slots=True)
+class StageRow:
+    """A stage on the administrator's screen: with its place and the open deals on it."""
+
+    stage: StageInfo
+    position: int  # 0-based among all stages, hidden ones included
+    total: int
+    open_deals: int
+
+
+@dataclass(frozen=True, slots=True)
+class HiddenStage:
+    stage: StageInfo
+    moved: int
+    target: StageInfo | None
+
+
 class ClassifierService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
+        self.clock: Clock = clock or SystemClock()
 
     async def items(self, kind: str) -> list[Label]:
         async with self.db.transaction() as s:
@@ -100,3 +238,242 @@ class ClassifierService:
     async def stages(self) -> list[StageInfo]:
         async with self.db.transaction() as s:
             return [stage_info(st) for st in await repo.stages(s)]
+
+    # --- upkeep: classifier values (marketers and administrators) ---------------------------
+
+    @staticmethod
+    def _kind(kind: str) -> str:
+        if kind not in KINDS:
+            raise InvalidInput("kind")
+        return kind
+
+    def _audit(self, s: AsyncSession, actor: Actor, action: str, entity: str, entity_id: int,
+               details: dict[str, Any]) -> None:
+        people_repo.audit(s, actor.id, action, entity, entity_id, details, self.clock.now())
+
+    async def _own_item(self, s: AsyncSession, kind: str, item_id: int) -> ClassifierItem:
+        found = await repo.item(s, valid_id(item_id))
+        if found is None or found.kind != kind:
+            raise NotAvailable()
+        return found
+
+    async def counts(self, actor: Actor) -> dict[str, tuple[int, int]]:
+        """kind → (shown, hidden), for the classifiers menu."""
+        require(can_edit_classifiers(actor))
+        async with self.db.transaction() as s:
+            return await repo.item_counts(s)
+
+    async def all_items(self, actor: Actor, kind: str) -> list[Label]:
+        """Every value of the kind, hidden ones too, in their order."""
+        require(can_edit_classifiers(actor))
+        kind = self._kind(kind)
+        async with self.db.transaction() as s:
+            return [label(i) for i in await repo.items(s, kind, active_only=False)]
+
+    async def add(self, actor: Actor, kind: str, ru: str, en: str) -> Label:
+        require(can_edit_classifiers(actor))
+        kind = self._kind(kind)
+        ru, en = clean_name(ru), clean_name(en)
+        async with self.db.transaction() as s:
+            rows = await repo.items(s, kind, active_only=False)
+            clash = _clash([(r.id, r.name_ru, r.name_en) for r in rows], ru, en, None)
+            if clash:
+                # Also what a double tap or a resent message meets: the value is there.
+                raise Conflict("classifier_exists", name=clash)
+            code = make_code(en, ru, await repo.codes(s, kind), kind.split("_")[0])
+            item = ClassifierItem(
+                kind=kind, code=code, name_ru=ru, name_en=en, is_active=True,
+                sort_order=max((r.sort_order for r in rows), default=0) + 10,
+            )
+            s.add(item)
+            await s.flush()
+            self._audit(s, actor, "classifier.added", "classifier_item", item.id,
+                        {"kind": kind, "code": code, "ru": ru, "en": en})
+            return label(item)
+
+    async def rename(self, actor: Actor, kind: str, item_id: int, ru: str, en: str) -> Label:
+        require(can_edit_classifiers(actor))
+        kind = self._kind(kind)
+        ru, en = clean_name(ru), clean_name(en)
+        async with self.db.transaction() as s:
+            item = await self._own_item(s, kind, item_id)
+            rows = await repo.items(s, kind, active_only=False)
+            clash = _clash([(r.id, r.name_ru, r.name_en) for r in rows], ru, en, item.id)
+            if clash:
+                raise Conflict("classifier_exists", name=clash)
+            if (item.name_ru, item.name_en) != (ru, en):
+                self._audit(s, actor, "classifier.renamed", "classifier_item", item.id, {
+                    "kind": kind, "code": item.code, "old": [item.name_ru, item.name_en],
+                    "new": [ru, en]})
+                item.name_ru, item.name_en = ru, en
+            return label(item)
+
+    async def move(self, actor: Actor, kind: str, item_id: int, position: int) -> Label:
+        """Put the value at `position` (0-based) among all the values of its kind."""
+        require(can_edit_classifiers(actor))
+        kind = self._kind(kind)
+        async with self.db.transaction() as s:
+            item = await self._own_item(s, kind, item_id)
+            rows = await repo.items(s, kind, active_only=False)
+            if reordered(rows, item.id, position):
+                self._audit(s, actor, "classifier.moved", "classifier_item", item.id,
+                            {"kind": kind, "code": item.code, "position": position})
+            return label(item)
+
+    async def set_hidden(self, actor: Actor, kind: str, item_id: int, hidden: bool) -> Label:
+        """Hide a value from the pickers (or show it again); what uses it keeps it."""
+        require(can_edit_classifiers(actor))
+        kind = self._kind(kind)
+        async with self.db.transaction() as s:
+            item = await self._own_item(s, kind, item_id)
+            if item.is_active == hidden:
+                item.is_active = not hidden
+                self._audit(s, actor, "classifier.hidden" if hidden else "classifier.shown",
+                            "classifier_item", item.id, {"kind": kind, "code": item.code})
+            return label(item)
+
+    # --- upkeep: pipeline stages (administrators) -----------------------------------------
+
+    async def _own_stage(self, s: AsyncSession, stage_id: int) -> Stage:
+        found = await repo.stage(s, valid_id(stage_id))
+        if found is None:
+            raise NotAvailable()
+        return found
+
+    async def stage_rows(self, actor: Actor) -> list[StageRow]:
+        """Every stage, hidden ones too, in pipeline order, with its open deals."""
+        require(can_edit_stages(actor))
+        async with self.db.transaction() as s:
+            stages = await repo.stages(s, active_only=False)
+            deals = await repo.open_deals_by_stage(s)
+            return [StageRow(stage_info(st), i, len(stages), deals.get(st.id, 0))
+                    for i, st in enumerate(stages)]
+
+    async def stage_row(self, actor: Actor, stage_id: int) -> StageRow:
+        for row in await self.stage_rows(actor):
+            if row.stage.id == stage_id:
+                return row
+        raise NotAvailable()
+
+    async def add_stage(self, actor: Actor, ru: str, en: str, probability: int,
+                        stall_days: int) -> StageInfo:
+        """A new stage at the end of the pipeline."""
+        require(can_edit_stages(actor))
+        ru, en = clean_name(ru), clean_name(en)
+        probability, stall_days = check_probability(probability), check_stall_days(stall_days)
+        async with self.db.transaction() as s:
+            rows = await repo.stages(s, active_only=False)
+            clash = _clash([(r.id, r.name_ru, r.name_en) for r in rows], ru, en, None)
+            if clash:
+                raise Conflict("classifier_exists", name=clash)
+            code = make_code(en, ru, await repo.stage_codes(s), "stage")
+            stage = Stage(
+                code=code, name_ru=ru, name_en=en, probability=probability,
+                stall_days=stall_days, is_active=True,
+                sort_order=max((r.sort_order for r in rows), default=0) + 10,
+            )
+            s.add(stage)
+            await s.flush()
+            self._audit(s, actor, "stage.added", "stage", stage.id, {
+                "code": code, "ru": ru, "en": en, "probability": probability,
+                "stall_days": stall_days})
+            return stage_info(stage)
+
+    async def rename_stage(self, actor: Actor, stage_id: int, ru: str, en: str) -> StageInfo:
+        require(can_edit_stages(actor))
+        ru, en = clean_name(ru), clean_name(en)
+        async with self.db.transaction() as s:
+            stage = await self._own_stage(s, stage_id)
+            rows = await repo.stages(s, active_only=False)
+            clash = _clash([(r.id, r.name_ru, r.name_en) for r in rows], ru, en, stage.id)
+            if clash:
+                raise Conflict("classifier_exists", name=clash)
+            if (stage.name_ru, stage.name_en) != (ru, en):
+                self._audit(s, actor, "stage.renamed", "stage", stage.id, {
+                    "code": stage.code, "old": [stage.name_ru, stage.name_en], "new": [ru, en]})
+                stage.name_ru, stage.name_en = ru, en
+            return stage_info(stage)
+
+    async def move_stage(self, actor: Actor, stage_id: int, position: int) -> StageInfo:
+        require(can_edit_stages(actor))
+        async with self.db.transaction() as s:
+            stage = await self._own_stage(s, stage_id)
+            if reordered(await repo.stages(s, active_only=False), stage.id, position):
+                self._audit(s, actor, "stage.moved", "stage", stage.id,
+                            {"code": stage.code, "position": position})
+            return stage_info(stage)
+
+    async def set_stage_probability(self, actor: Actor, stage_id: int,
+                                    probability: int) -> StageInfo:
+        """The probability a deal gets when it enters the stage (deals already there keep
+        theirs)."""
+        require(can_edit_stages(actor))
+        probability = check_probability(probability)
+        async with self.db.transaction() as s:
+            stage = await self._own_stage(s, stage_id)
+            if stage.probability != probability:
+                self._audit(s, actor, "stage.probability", "stage", stage.id, {
+                    "code": stage.code, "old": stage.probability, "new": probability})
+                stage.probability = probability
+            return stage_info(stage)
+
+    async def set_stage_stall_days(self, actor: Actor, stage_id: int,
+                                   stall_days: int) -> StageInfo:
+        require(can_edit_stages(actor))
+        stall_days = check_stall_days(stall_days)
+        async with self.db.transaction() as s:
+            stage = await self._own_stage(s, stage_id)
+            if stage.stall_days != stall_days:
+                self._audit(s, actor, "stage.stall_days", "stage", stage.id, {
+                    "code": stage.code, "old": stage.stall_days, "new": stall_days})
+                stage.stall_days = stall_days
+            return stage_info(stage)
+
+    async def show_stage(self, actor: Actor, stage_id: int) -> StageInfo:
+        require(can_edit_stages(actor))
+        async with self.db.transaction() as s:
+            stage = await self._own_stage(s, stage_id)
+            if not stage.is_active:
+                stage.is_active = True
+                self._audit(s, actor, "stage.shown", "stage", stage.id, {"code": stage.code})
+            return stage_info(stage)
+
+    async def hide_stage(self, actor: Actor, stage_id: int,
+                         target_id: int | None = None) -> HiddenStage:
+        """Hide a stage. Its open deals move to the target stage first, each with a
+        stage-change record in its history, all in this one transaction; without a target a
+        stage with open deals stays (Conflict "stage_has_deals"). Hiding a hidden stage
+        again changes nothing (a double tap)."""
+        from crm.deals import record  # crm.deals builds on this module
+
+        require(can_edit_stages(actor))
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            stage = await self._own_stage(s, stage_id)
+            if not stage.is_active:
+                return HiddenStage(stage_info(stage), 0, None)
+            others = [st for st in await repo.stages(s) if st.id != stage.id]
+            if not others:
+                raise Conflict("last_stage")
+            deals = await repo.open_deals_at(s, stage.id)
+            target: Stage | None = None
+            if deals:
+                if target_id is None:
+                    raise Conflict("stage_has_deals", n=len(deals))
+                target = next((st for st in others if st.id == target_id), None)
+                if target is None:
+                    raise InvalidInput("stage")
+                for deal in deals:
+                    deal.stage_id = target.id
+                    deal.probability = target.probability
+                    deal.stage_changed_at = now
+                    record(s, actor, deal, "stage_changed",
+                           {"from": stage.code, "to": target.code, "why": "stage_hidden"},
+                           now, audit_action="deal.stage")
+            stage.is_active = False
+            details: dict[str, Any] = {"code": stage.code, "moved": len(deals)}
+            if target is not None:
+                details["to"] = target.code
+            self._audit(s, actor, "stage.hidden", "stage", stage.id, details)
+            return HiddenStage(stage_info(stage), len(deals),
+                               stage_info(target) if target is not None else None)

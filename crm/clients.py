@@ -463,7 +463,8 @@ class ClientService:
                 item_id = getattr(draft, f"{kind}_id")
                 if item_id is not None:
                     item = await cls_repo.item(s, item_id)
-                    if item is None or item.kind != kind:
+                    # A hidden value is no longer offered: a stale picker cannot set it.
+                    if item is None or item.kind != kind or not item.is_active:
                         raise InvalidInput(kind)
             client = Client(
                 name=name,
@@ -648,7 +649,9 @@ class ClientService:
             client = await load_changeable(s, actor, client_id)
             if item_id is not None:
                 item = await cls_repo.item(s, item_id)
-                if item is None or item.kind != kind:
+                if item is None or item.kind != kind or (
+                    not item.is_active and getattr(client, f"{kind}_id") != item_id
+                ):
                     raise InvalidInput(kind)
             setattr(client, f"{kind}_id", item_id)
             client.updated_at = self.clock.now()

@@ -219,7 +219,8 @@ class HistoryService:
                     st.code: Label(st.id, st.code, st.name_ru, st.name_en)
                     for st in await cls_repo.stages(s, active_only=False)
                 }
-                reasons = {r.code: label(r) for r in await cls_repo.items(s, "loss_reason")}
+                reasons = {r.code: label(r) for r in await cls_repo.items(
+                    s, "loss_reason", active_only=False)}
             return HistoryPage(
                 client.id, client.name, result, page, pages, total, type_id, stages, reasons
             )

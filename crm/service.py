@@ -26,7 +26,7 @@ class CRM:
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.people = PeopleService(db, self.clock, config)
-        self.classifiers = ClassifierService(db)
+        self.classifiers = ClassifierService(db, self.clock)
         self.clients = ClientService(db, self.clock, config.currency)
         self.deals = DealService(db, self.clock, config.currency)
         self.billing = BillingService(db, self.clock)

@@ -17,6 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from bot import forms
 from bot.filters import FormText
 from bot.handlers.start import set_user_commands
+from bot.keyboards.classifiers import settings_rows as classifier_rows
 from bot.keyboards.menu import BTN_SETTINGS, main_menu
 from bot.keyboards.settings import (
     SetAction,
@@ -83,7 +84,9 @@ def settings_text(current: UserSettings) -> str:
 
 async def show(target: Message | CallbackQuery, actor: Actor, crm: CRM) -> None:
     current = await crm.settings.get(actor)
-    await forms.screen(target, settings_text(current), settings_kb(current))
+    markup = settings_kb(current)
+    markup.inline_keyboard.extend(classifier_rows(actor))  # 🗂 Classifiers, 🪜 Sales stages
+    await forms.screen(target, settings_text(current), markup)
 
 
 async def cmd_settings(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:

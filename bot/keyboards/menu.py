@@ -77,6 +77,10 @@ def commands_for(role: Role | None) -> list[BotCommand]:
             cmds.append(BotCommand(command="people", description=_("People and roles")))
         if role is Role.ADMIN:
             cmds.append(BotCommand(command="newteam", description=_("Create a team")))
+        if role in (Role.ADMIN, Role.MARKETER):
+            cmds.append(BotCommand(command="classifiers", description=_("Classifiers")))
+        if role is Role.ADMIN:
+            cmds.append(BotCommand(command="stages", description=_("Sales stages")))
         cmds.append(BotCommand(command="settings", description=_("Settings")))
         cmds.append(BotCommand(command="lang", description=_("Language")))
         cmds.append(BotCommand(command="cancel", description=_("Leave the current form")))

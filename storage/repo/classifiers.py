@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ClassifierItem, Stage
+from storage.models import ClassifierItem, Deal, Stage
 
 
-async def items(session: AsyncSession, kind: str) -> Sequence[ClassifierItem]:
+async def items(
+    session: AsyncSession, kind: str, active_only: bool = True
+) -> Sequence[ClassifierItem]:
+    """The values of a classifier in their order; hidden ones too with `active_only=False`."""
     stmt = (
         select(ClassifierItem)
-        .where(ClassifierItem.kind == kind, ClassifierItem.is_active.is_(True))
+        .where(ClassifierItem.kind == kind)
         .order_by(ClassifierItem.sort_order, ClassifierItem.id)
     )
+    if active_only:
+        stmt = stmt.where(ClassifierItem.is_active.is_(True))
     return (await session.scalars(stmt)).all()
 
 
@@ -44,3 +49,45 @@ async def stages(session: AsyncSession, active_only: bool = True) -> Sequence[St
 
 async def stage(session: AsyncSession, stage_id: int) -> Stage | None:
     return await session.get(Stage, stage_id)
+
+
+async def item_counts(session: AsyncSession) -> dict[str, tuple[int, int]]:
+    """kind → (values shown in pickers, hidden values)."""
+    stmt = select(ClassifierItem.kind, ClassifierItem.is_active, func.count()).group_by(
+        ClassifierItem.kind, ClassifierItem.is_active
+    )
+    counts: dict[str, tuple[int, int]] = {}
+    for kind, active, n in (await session.execute(stmt)).all():
+        shown, hidden = counts.get(kind, (0, 0))
+        counts[kind] = (shown + n, hidden) if active else (shown, hidden + n)
+    return counts
+
+
+async def codes(session: AsyncSession, kind: str) -> set[str]:
+    stmt = select(ClassifierItem.code).where(ClassifierItem.kind == kind)
+    return set((await session.scalars(stmt)).all())
+
+
+async def stage_codes(session: AsyncSession) -> set[str]:
+    return set((await session.scalars(select(Stage.code))).all())
+
+
+async def open_deals_by_stage(session: AsyncSession) -> dict[int, int]:
+    stmt = (
+        select(Deal.stage_id, func.count())
+        .where(Deal.status == "open")
+        .group_by(Deal.stage_id)
+    )
+    return {stage_id: n for stage_id, n in (await session.execute(stmt)).all()}
+
+
+async def open_deals_at(session: AsyncSession, stage_id: int) -> Sequence[Deal]:
+    """The open deals at a stage, locked until commit (PostgreSQL; SQLite has one writer):
+    a deal moved to it meanwhile is not left behind on a hidden stage."""
+    stmt = (
+        select(Deal)
+        .where(Deal.stage_id == stage_id, Deal.status == "open")
+        .order_by(Deal.id)
+        .with_for_update()
+    )
+    return (await session.scalars(stmt)).all()
