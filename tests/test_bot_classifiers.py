@@ -433,3 +433,31 @@ async def test_forged_target_stage_changes_nothing(h: Harness, any_crm: CRM) -> 
         assert (await s.get(Stage, stages[0].id)).is_active  # type: ignore[union-attr]
         assert not (await s.scalars(select(Activity).where(
             Activity.event == "stage_changed"))).all()
+
+
+async def test_hidden_values_stay_readable_in_history(h: Harness, any_crm: CRM) -> None:
+    crm = any_crm
+    mark = await person(crm, MARK.id, "Mark Marketer", Role.MARKETER)
+    max_ = await person(crm, MAX.id, "Max Sokolov", Role.MANAGER)
+    ref = await client(crm, max_, "Acme")
+    call = await crm.classifiers.by_code("activity_type", "call")
+    reached = await crm.classifiers.by_code("outcome", "reached")
+    price = await crm.classifiers.by_code("loss_reason", "price")
+    assert call and reached and price
+    await crm.history.log(max_, ref.id, call.id, reached.id, "Talked")
+    deal = await deal_at_first_stage(crm, max_, "Lost one")
+    await crm.deals.lose(max_, deal, price.id)
+    for kind, value in (("activity_type", call), ("outcome", reached), ("loss_reason", price)):
+        await crm.classifiers.set_hidden(mark, kind, value.id, True)
+    # Gone from the pickers …
+    assert "price" not in [r.code for r in await crm.deals.loss_reasons()]
+    assert "call" not in [t.code for t in await crm.classifiers.items("activity_type")]
+    # … but what used them still says what they were.
+    page = await crm.history.page(max_, ref.id)
+    contact = next(i for i in page.items if i.type is not None)
+    assert contact.type is not None and contact.outcome is not None
+    assert (contact.type.en, contact.outcome.en) == ("Call", "Reached")
+    lost_client = (await crm.deals.deal(max_, deal)).client_id
+    lost_page = await crm.history.page(max_, lost_client)
+    assert lost_page.reasons["price"].en == "Price"
+    assert (await crm.deals.deal(max_, deal)).loss_reason.en == "Price"  # type: ignore[union-attr]
