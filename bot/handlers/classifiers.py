@@ -431,17 +431,18 @@ async def cb_stage_rename(query: CallbackQuery, callback_data: StgCD, actor: Act
 
 
 async def ask_probability(target: Message | CallbackQuery, state: FSMContext,
-                          **vals: Any) -> None:
+                          now: str | None = None, **vals: Any) -> None:
     await forms.prompt(target, state, ClassifierForm.probability,
-                       _("Default probability of a deal at this stage, in %: tap or type a "
-                         "number from 0 to 100."),
+                       with_now(_("Default probability of a deal at this stage, in %: tap or "
+                                  "type a number from 0 to 100."), now),
                        lambda step: values_kb(step, PROBABILITIES, " %"), **vals)
 
 
-async def ask_stall(target: Message | CallbackQuery, state: FSMContext, **vals: Any) -> None:
+async def ask_stall(target: Message | CallbackQuery, state: FSMContext, now: str | None = None,
+                    **vals: Any) -> None:
     await forms.prompt(target, state, ClassifierForm.stall,
-                       _("After how many days without moving is a deal at this stage stalled? "
-                         "Tap or type a number from 1 to 365."),
+                       with_now(_("After how many days without moving is a deal at this stage "
+                                  "stalled? Tap or type a number from 1 to 365."), now),
                        lambda step: values_kb(step, STALL_DAYS, ""), **vals)
 
 
@@ -449,14 +450,19 @@ async def cb_stage_probability(query: CallbackQuery, callback_data: StgCD, actor
                                crm: CRM, state: FSMContext) -> None:
     st = (await crm.classifiers.stage_row(actor, callback_data.id)).stage
     await forms.start(state, ClassifierForm.probability, what="stage", id=st.id)
-    await ask_probability(query, state)
+    await ask_probability(query, state, now=f"{st.probability} %")
 
 
 async def cb_stage_stall(query: CallbackQuery, callback_data: StgCD, actor: Actor, crm: CRM,
                          state: FSMContext) -> None:
     st = (await crm.classifiers.stage_row(actor, callback_data.id)).stage
     await forms.start(state, ClassifierForm.stall, what="stage", id=st.id)
-    await ask_stall(query, state)
+    await ask_stall(query, state, now=days_text(st.stall_days))
+
+
+def with_now(text: str, now: str | None) -> str:
+    """A question about a value that is set: what it is now, first."""
+    return _("Now: {value}").format(value=now) + "\n" + text if now else text
 
 
 async def probability_given(target: Message | CallbackQuery, actor: Actor, crm: CRM,
