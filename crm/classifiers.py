@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.access import can_edit_classifiers, can_edit_stages, require
@@ -199,6 +200,15 @@ def reordered(rows: Sequence[Any], row_id: int, position: int) -> bool:
     return changed
 
 
+async def _flush_new(s: AsyncSession, name: str) -> None:
+    """Write a new value. Two people adding the same name at the same moment (PostgreSQL
+    lets both pass the name check) clash on its code: the second is told it exists."""
+    try:
+        await s.flush()
+    except IntegrityError as err:
+        raise Conflict("classifier_exists", name=name) from err
+
+
 @dataclass(frozen=True, slots=True)
 class StageRow:
     """A stage on the administrator's screen: with its place and the open deals on it."""
@@ -286,7 +296,7 @@ class ClassifierService:
                 sort_order=max((r.sort_order for r in rows), default=0) + 10,
             )
             s.add(item)
-            await s.flush()
+            await _flush_new(s, ru)
             self._audit(s, actor, "classifier.added", "classifier_item", item.id,
                         {"kind": kind, "code": code, "ru": ru, "en": en})
             return label(item)
@@ -334,8 +344,8 @@ class ClassifierService:
 
     # --- upkeep: pipeline stages (administrators) -----------------------------------------
 
-    async def _own_stage(self, s: AsyncSession, stage_id: int) -> Stage:
-        found = await repo.stage(s, valid_id(stage_id))
+    async def _own_stage(self, s: AsyncSession, stage_id: int, lock: bool = False) -> Stage:
+        found = await repo.stage(s, valid_id(stage_id), lock=lock)
         if found is None:
             raise NotAvailable()
         return found
@@ -373,7 +383,7 @@ class ClassifierService:
                 sort_order=max((r.sort_order for r in rows), default=0) + 10,
             )
             s.add(stage)
-            await s.flush()
+            await _flush_new(s, ru)
             self._audit(s, actor, "stage.added", "stage", stage.id, {
                 "code": code, "ru": ru, "en": en, "probability": probability,
                 "stall_days": stall_days})
@@ -449,7 +459,9 @@ class ClassifierService:
         require(can_edit_stages(actor))
         now = self.clock.now()
         async with self.db.transaction() as s:
-            stage = await self._own_stage(s, stage_id)
+            # Locked first: a deal moving to this stage meanwhile either lands before (and is
+            # moved on below) or finds the stage hidden (crm.deals reads it shared).
+            stage = await self._own_stage(s, stage_id, lock=True)
             if not stage.is_active:
                 return HiddenStage(stage_info(stage), 0, None)
             others = [st for st in await repo.stages(s) if st.id != stage.id]

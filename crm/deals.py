@@ -398,8 +398,9 @@ class DealService:
         async with self.db.transaction() as s:
             deal, client, own = await load_deal(s, actor, deal_id, change=True, lock=True)
             _require_open(deal)
-            stage = await _stage(s, stage_id)
-            if not stage.is_active:
+            # Shared: the stage cannot be hidden (crm.classifiers) while the deal moves to it.
+            stage = await cls_repo.stage(s, stage_id, shared=True)
+            if stage is None or not stage.is_active:
                 raise InvalidInput("stage")
             if stage.id != deal.stage_id:
                 old = await _stage(s, deal.stage_id)

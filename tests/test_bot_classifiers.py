@@ -31,7 +31,7 @@ from bot.keyboards.classifiers import (
 from bot.keyboards.client import ClientAction, ClientCD
 from crm.classifiers import make_code, outcomes_for, types_offering
 from crm.dto import Actor
-from crm.errors import Conflict, Forbidden
+from crm.errors import Conflict, Forbidden, InvalidInput
 from crm.roles import Role
 from crm.service import CRM
 from storage.models import Activity, AuditLog, ClassifierItem, Deal, Stage
@@ -461,3 +461,47 @@ async def test_hidden_values_stay_readable_in_history(h: Harness, any_crm: CRM) 
     lost_page = await crm.history.page(max_, lost_client)
     assert lost_page.reasons["price"].en == "Price"
     assert (await crm.deals.deal(max_, deal)).loss_reason.en == "Price"  # type: ignore[union-attr]
+
+
+async def test_two_people_add_the_same_value_at_once(any_crm: CRM) -> None:
+    """Two chats, so no chat lock helps: the name check (SQLite, one writer) or the unique
+    code (PostgreSQL) lets one through and tells the other it exists."""
+    crm = any_crm
+    mark = await person(crm, MARK.id, "Mark Marketer", Role.MARKETER)
+    anna = await person(crm, ANNA.id, "Anna Admin", Role.ADMIN)
+    for i in range(10):
+        results = await asyncio.gather(
+            crm.classifiers.add(mark, "source", f"Ярмарка {i}", f"Fair {i}"),
+            crm.classifiers.add(anna, "source", f"Ярмарка {i}", f"Fair {i}"),
+            return_exceptions=True,
+        )
+        refused = [r for r in results if isinstance(r, Conflict)]
+        assert len(refused) == 1 and refused[0].code == "classifier_exists", results
+        async with crm.db.transaction() as s:
+            assert await s.scalar(select(func.count()).select_from(ClassifierItem).where(
+                ClassifierItem.name_en == f"Fair {i}")) == 1
+
+
+async def test_no_open_deal_is_left_on_a_hidden_stage(any_crm: CRM) -> None:
+    """A deal moving to a stage while the admin hides it: it either arrives first and is
+    moved on with the others, or finds the stage hidden and is refused."""
+    crm = any_crm
+    anna = await person(crm, ANNA.id, "Anna Admin", Role.ADMIN)
+    max_ = await person(crm, MAX.id, "Max Sokolov", Role.MANAGER)
+    for i in range(8):
+        stages = await crm.classifiers.stages()
+        doomed, refuge = stages[-1], stages[0]
+        deal = await deal_at_first_stage(crm, max_, f"Racer {i}")
+        results = await asyncio.gather(
+            crm.deals.move(max_, deal, doomed.id),
+            crm.classifiers.hide_stage(anna, doomed.id, refuge.id),
+            return_exceptions=True,
+        )
+        assert not [r for r in results if isinstance(r, Exception)
+                    and not (isinstance(r, InvalidInput) and r.code == "stage")], results
+        async with crm.db.transaction() as s:
+            stuck = await s.scalar(select(func.count()).select_from(Deal).join(
+                Stage, Stage.id == Deal.stage_id).where(
+                Deal.status == "open", Stage.is_active.is_(False)))
+            assert stuck == 0, i
+        await crm.classifiers.show_stage(anna, doomed.id)

@@ -47,8 +47,14 @@ async def stages(session: AsyncSession, active_only: bool = True) -> Sequence[St
     return (await session.scalars(stmt)).all()
 
 
-async def stage(session: AsyncSession, stage_id: int) -> Stage | None:
-    return await session.get(Stage, stage_id)
+async def stage(session: AsyncSession, stage_id: int, *, lock: bool = False,
+                shared: bool = False) -> Stage | None:
+    """The stage; `lock` holds it against change until commit (hiding it), `shared` against
+    being hidden meanwhile (a deal moving to it). PostgreSQL only: SQLite has one writer."""
+    if not lock and not shared:
+        return await session.get(Stage, stage_id)
+    stmt = select(Stage).where(Stage.id == stage_id).with_for_update(read=shared and not lock)
+    return await session.scalar(stmt)
 
 
 async def item_counts(session: AsyncSession) -> dict[str, tuple[int, int]]:
