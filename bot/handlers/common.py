@@ -77,6 +77,11 @@ def help_text(role: Role, bot_username: str | None = None) -> str:
     lines += ["", _("<b>General</b>")]
     lines.append(_("{button} /settings — language, time zone, working hours and days, the "
                    "daily digest").format(button=BTN_SETTINGS))
+    if role in (Role.ADMIN, Role.MARKETER):
+        lines.append(_("/classifiers — regions, industries, segments, sources, campaigns, "
+                       "loss reasons, contact types and outcomes"))
+    if role is Role.ADMIN:
+        lines.append(_("/stages — the sales stages: order, probability, stall days"))
     lines.append(_("/lang — switch the language"))
     lines.append(_("/cancel — leave the form you are filling in"))
     lines.append(_("{button} /help — this help").format(button=BTN_HELP))
