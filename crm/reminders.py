@@ -160,6 +160,10 @@ class ReminderService:
                 return Skip("planned contact closed")
             if reminder_key(planned.id, planned.due_at) != item.key:
                 return Skip("planned contact moved")
+            if item.user_id is not None and item.user_id != planned.owner_id:
+                # Handed to another manager after this was queued: theirs now, not this
+                # user's (crm.client_admin re-addresses what is still pending).
+                return Skip("reassigned")
             user = await people_repo.user_by_id(s, planned.owner_id)
             if (skip := _deliverable(user)) is not None or user is None:
                 return skip or Skip("user inactive")
