@@ -75,6 +75,12 @@ def error_text(err: CRMError) -> str:
         "work_days": _("Unknown day of the week."),
         "work_days_empty": _("At least one working day must stay on."),
         "location": _("That location is not on the map. Share it again with the button."),
+        "reassign_target": _("Clients can go only to an active manager or head (of your "
+                             "team, for a head)."),
+        "reassign_same": _("Pick someone else: these clients are already theirs."),
+        "client_merged": _("This client has already been merged into another."),
+        "client_archived": _("This client is archived. Restore it first."),
+        "merge_self": _("Pick another client: a client cannot be merged with itself."),
     }
     return texts.get(err.code) or _("Something is wrong with that input. Please try again.")
 

@@ -22,14 +22,12 @@ from crm.clients import (
     load_visible,
     refresh_search,
     split_list,
-    visibility,
 )
 from crm.clock import Clock
 from crm.dto import Actor
 from crm.errors import Conflict, Forbidden, InvalidInput, NotAvailable, valid_id
 from crm.notifications import reassigned_row
 from crm.roles import Role
-from crm.search_norm import normalize_text
 from storage.db import Database
 from storage.models import Client, User
 from storage.repo import client_admin as repo
@@ -184,10 +182,13 @@ class ClientAdminService:
         await repo.set_owner(s, ids, target.id, now)
         olds = [o for o in by_owner if o is not None]
         await self._readdress(s, olds, set(ids), set(planned), target)
+        names = {u.id: u.name for u in (await notify_repo.users_by_ids(s, set(olds))).values()}
+        # The names too: the history reads the same after a manager is renamed or gone.
         await repo.add_events(s, [
             {"client_id": r.id, "author_id": actor.id, "event": "reassigned",
-             "details": {"from": r.owner_id, "to": target.id}, "occurred_at": now,
-             "created_at": now}
+             "details": {"from": r.owner_id, "to": target.id,
+                         "from_name": names.get(r.owner_id or 0), "to_name": target.name},
+             "occurred_at": now, "created_at": now}
             for r in rows
         ])
         await repo.add_audit(s, [
@@ -245,22 +246,16 @@ class ClientAdminService:
     # --- merging -------------------------------------------------------------------------
 
     async def merge_candidates(
-        self, actor: Actor, survivor_id: int, query: str
+        self, actor: Actor, survivor_id: int, found: list[ClientRef]
     ) -> list[ClientRef]:
-        """Clients matching the query the actor may merge into this one."""
+        """Of clients a search found, those the actor may merge into this one."""
         async with self.db.transaction() as s:
             _, own = await load_visible(s, actor, survivor_id)
             require(can_manage_client(actor, own))
-            words = normalize_text(query).split()
-            if not words:
-                return []
-            found, _total = await clients_repo.search_words(
-                s, visibility(actor), words, 50, 0)
             rows = await repo.clients_for_move(s, [c.id for c in found if c.id != survivor_id])
             allowed = {r.id for r in rows
                        if can_manage_client(actor, Ownership(r.owner_id, r.owner_team_id))}
-            return [ClientRef(c.id, c.name) for c in found if c.id in allowed][
-                :MERGE_CANDIDATES]
+            return [c for c in found if c.id in allowed][:MERGE_CANDIDATES]
 
     async def _pair(
         self, s: AsyncSession, actor: Actor, survivor_id: int, other_id: int

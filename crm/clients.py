@@ -159,6 +159,7 @@ class ClientCard:
     created_at: datetime
     # Reassign, merge, archive (heads of its team, admins); an archived card offers restore.
     can_manage: bool = False
+    owner_id: int | None = None
     archived: bool = False
     merged_into: ClientRef | None = None
 
@@ -430,6 +431,7 @@ class ClientService:
                 can_change=can_change(actor, own) and not client.is_deleted,
                 created_at=client.created_at,
                 can_manage=can_manage_client(actor, own),
+                owner_id=client.owner_id,
                 archived=client.is_deleted,
                 merged_into=merged_into,
             )
