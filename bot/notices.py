@@ -69,7 +69,7 @@ def reminder_text(view: ReminderView, late_since: datetime | None = None) -> str
         else:
             what = event_text(HistoryItem(
                 id=0, occurred_at=last.occurred_at, type=None, outcome=None, event=last.event,
-                details=None, text=None, author_name=None, author_role=None,
+                details=last.details, text=None, author_name=None, author_role=None,
                 attachment_kind=None, deal_title=None,
             ))
         line = _("Last: {when}, {what}").format(when=fmt_datetime(last.occurred_at, tz),

@@ -364,9 +364,11 @@ class ClientService:
             found, _ = await repo.search_phone(s, visibility(actor), canonical, 1, 0)
             return ClientRef(found[0].id, found[0].name) if found else None
 
-    async def card(self, actor: Actor, client_id: int) -> ClientCard:
+    async def card(self, actor: Actor, client_id: int, *, archived: bool = False) -> ClientCard:
+        """The card; with `archived`, an archived one too, for those who may restore it
+        (every other screen off the card refuses an archived client)."""
         async with self.db.transaction() as s:
-            client, own = await load_visible(s, actor, client_id, archived=True)
+            client, own = await load_visible(s, actor, client_id, archived=archived)
             merged_into: ClientRef | None = None
             if client.merged_into_id is not None:
                 found = await repo.clients_by_ids(s, [client.merged_into_id])

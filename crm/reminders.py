@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,6 +56,7 @@ class LastEntry:
     outcome: Label | None
     event: str | None
     text: str | None
+    details: dict[str, Any] | None = None  # of an event: who handed the client over, say
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +194,7 @@ class ReminderService:
                     last.occurred_at,
                     label(items[last.type_id]) if last.type_id in items else None,
                     label(items[last.outcome_id]) if last.outcome_id in items else None,
-                    last.event, last.text,
+                    last.event, last.text, last.details,
                 )
             call = await cls_repo.item_by_code(s, "activity_type", "call")
             return ReminderView(

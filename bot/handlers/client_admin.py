@@ -324,7 +324,7 @@ async def cb_archive_do(query: CallbackQuery, callback_data: ArchiveDoCD, actor:
     await forms.finish(state)
     cid = int(draft["client"])
     await crm.client_admin.set_archived(actor, cid, True)
-    card = await crm.clients.card(actor, cid)
+    card = await crm.clients.card(actor, cid, archived=True)
     await forms.screen(query, card_text(card, actor.tz), card_kb(card))
 
 
