@@ -9,17 +9,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 from datetime import date, timedelta
 
 import pytest
 from aiogram.methods import SendMessage
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.factory import create_dispatcher
 from bot.i18n import create_i18n
 from bot.keyboards.client import ClientAction, ClientCD
 from bot.keyboards.client_admin import MergePickCD, ReassignDoCD, ReassignPickCD
 from bot.keyboards.people import UserAction, UserCD
+from crm.clients import ListFilter
 from crm.clock import FrozenClock
 from crm.dto import Actor
 from crm.errors import Conflict, Forbidden, NotAvailable
@@ -34,10 +36,8 @@ from storage.models import (
     ContactPerson,
     Deal,
     Invoice,
-    OutboxMessage,
     Payment,
     PlannedContact,
-    User,
 )
 from tests.conftest import ADMIN_TG
 from tests.factories import admin, client, person
@@ -93,7 +93,7 @@ async def w(any_crm: CRM) -> AsyncIterator[World]:
     await bot.session.close()
 
 
-async def count(crm: CRM, model: type, *where: object) -> int:  # type: ignore[type-arg]
+async def count(crm: CRM, model: type[Any], *where: Any) -> int:
     async with crm.db.transaction() as s:
         return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
@@ -198,7 +198,7 @@ async def test_a_reminder_queued_for_the_old_manager_is_never_sent_to_them(
     await add_planned(crm.db, acme, w.ivan.id, clock.now() - timedelta(minutes=1))
     await crm.notifications.enqueue_due()
     async with crm.db.transaction() as s:
-        await s.execute(PlannedContact.__table__.update().values(owner_id=w.olga.id))
+        await s.execute(update(PlannedContact).values(owner_id=w.olga.id))
     sent = await deliver(w)
     assert sent == {}
     [row] = await outbox(crm.db, "reminder")
@@ -365,7 +365,7 @@ async def test_merging_moves_every_linked_record(w: World, clock: FrozenClock) -
     assert "Merge a duplicate into «Alpha Trading»" in last_text(calls)
     calls = await w.h.send(HELEN, "Betamax")
     assert "Which one is the duplicate of «Alpha Trading»?" in last_text(calls)
-    assert [t for t, _ in buttons(calls)][0] == "Betamax Ltd"
+    assert next(t for t, _ in buttons(calls)) == "Betamax Ltd"
     calls = await w.h.press(HELEN, button(calls, "Betamax Ltd"))
     preview = last_text(calls)
     assert "Merge «Betamax Ltd» into «Alpha Trading»?" in preview
@@ -395,7 +395,7 @@ async def test_merging_moves_every_linked_record(w: World, clock: FrozenClock) -
         assert dup_events == ["merged_into"]
         [audit] = (await s.scalars(select(AuditLog).where(
             AuditLog.action == "client.merged"))).all()
-        assert audit.entity_id == keep and audit.details["other_id"] == dup
+        assert audit.entity_id == keep and (audit.details or {})["other_id"] == dup
     # The history of the survivor has the call and the note; the duplicate's says where.
     calls = await w.h.press(HELEN, f"h:{keep}:0:")
     assert "Talked prices" in last_text(calls)
@@ -426,7 +426,7 @@ async def test_a_double_tap_on_merge_merges_once(
     w: World, clock: FrozenClock, together: bool
 ) -> None:
     crm = w.crm
-    keep, dup = await duplicate_with_everything(w, clock)
+    keep, _dup = await duplicate_with_everything(w, clock)
     await w.h.press(HELEN, ClientCD(id=keep, action=ClientAction.MERGE).pack())
     calls = await w.h.send(HELEN, "Betamax")
     calls = await w.h.press(HELEN, button(calls, "Betamax Ltd"))
@@ -443,7 +443,7 @@ async def test_a_double_tap_on_merge_merges_once(
 
 async def test_who_may_merge(w: World, clock: FrozenClock) -> None:
     crm = w.crm
-    keep, dup = await duplicate_with_everything(w, clock)
+    keep, _dup = await duplicate_with_everything(w, clock)
     south = (await client(crm, w.sid, "Betamax South")).id
     # Managers have no button and are refused; another team's head does not see the card.
     assert alerts(await w.h.press(IVAN, ClientCD(id=keep, action=ClientAction.MERGE).pack())) \
@@ -479,8 +479,7 @@ async def test_archive_and_restore(w: World, clock: FrozenClock) -> None:
     # Out of search, lists, Today and reminders, for everyone.
     for who in (w.ivan, w.helen, w.boss):
         assert (await crm.clients.search(who, "Acme")).total == 0
-    assert (await crm.clients.my_clients(w.ivan, __import__("crm.clients").clients
-                                         .ListFilter.ALL)).total == 0
+    assert (await crm.clients.my_clients(w.ivan, ListFilter.ALL)).total == 0
     assert (await crm.planning.today(w.ivan)).today == []
     clock.advance(timedelta(minutes=10))
     await crm.notifications.enqueue_due()
@@ -515,6 +514,3 @@ async def test_a_head_without_rights_sees_no_buttons_and_admin_sees_them(w: Worl
         names = [t for t, _ in buttons(calls)]
         assert ("🔀 Reassign" in names) is shown, who
         assert ("🧬 Merge with…" in names) is shown and ("🗄 Archive" in names) is shown
-    async with w.crm.db.transaction() as s:
-        assert (await s.get(User, w.ivan.id)) is not None
-    assert OutboxMessage is not None
