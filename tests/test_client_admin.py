@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from aiogram.methods import SendMessage
