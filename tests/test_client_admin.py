@@ -514,3 +514,17 @@ async def test_a_head_without_rights_sees_no_buttons_and_admin_sees_them(w: Worl
         names = [t for t, _ in buttons(calls)]
         assert ("🔀 Reassign" in names) is shown, who
         assert ("🧬 Merge with…" in names) is shown and ("🗄 Archive" in names) is shown
+
+
+async def test_new_client_duplicates_point_heads_to_the_merge(w: World) -> None:
+    for name in ("Acme Pumps", "Acme Pumps Ltd"):
+        await client(w.crm, w.ivan, name, "+79161234567")
+    hint = "If these are duplicates of each other, open one and press «🧬 Merge with…»."
+    for who, shown in ((HELEN, True), (IVAN, False)):
+        await w.h.send(who, "/new")
+        await w.h.send(who, "Acme")
+        calls = await w.h.send(who, "+7 916 123 45 67")
+        assert "Similar clients already exist" in last_text(calls)
+        assert (hint in last_text(calls)) is shown
+        assert len([t for t, _ in buttons(calls) if t.startswith("Open «Acme")]) == 2
+        await w.h.send(who, "/cancel")
