@@ -273,6 +273,18 @@ class ClientAdminService:
             raise Conflict("client_archived")
         return survivor, other
 
+    async def _to_survivors_manager(self, s: AsyncSession, survivor: Client,
+                                    other: Client) -> None:
+        """The duplicate's open deals and its manager's plans go to the survivor's manager
+        (with their pending reminders): one client, one manager."""
+        if survivor.owner_id is None or other.owner_id in (None, survivor.owner_id):
+            return
+        target = await people_repo.user_by_id(s, survivor.owner_id)
+        assert target is not None and other.owner_id is not None
+        planned = await repo.move_planned(s, [other.id], other.owner_id, target.id)
+        await repo.move_open_deals(s, [other.id], target.id)
+        await self._readdress(s, [other.owner_id], {other.id}, set(planned), target)
+
     async def merge_preview(self, actor: Actor, survivor_id: int, other_id: int) -> MergePreview:
         async with self.db.transaction() as s:
             survivor, other = await self._pair(s, actor, survivor_id, other_id)
@@ -287,6 +299,7 @@ class ClientAdminService:
             survivor, other = await self._pair(s, actor, survivor_id, other_id)
             moves = await repo.linked(s, other.id)
             _fill(survivor, other)
+            await self._to_survivors_manager(s, survivor, other)
             await repo.move_children(s, other.id, survivor.id)
             await repo.repoint_merged(s, other.id, survivor.id)
             other.is_deleted = True

@@ -385,6 +385,11 @@ async def test_merging_moves_every_linked_record(w: World, clock: FrozenClock) -
                               .where(Deal.client_id == keep)) == 1
         assert await s.scalar(select(func.count()).select_from(Payment).join(Invoice)
                               .join(Deal).where(Deal.client_id == keep)) == 1
+        # One client, one manager: the duplicate's open deal and plan are Ivan's now.
+        assert set(await s.scalars(select(Deal.owner_id).where(Deal.client_id == keep))) \
+            == {w.ivan.id}
+        assert set(await s.scalars(select(PlannedContact.owner_id).where(
+            PlannedContact.client_id == keep))) == {w.ivan.id}
         gone = await s.get(Client, dup)
         kept = await s.get(Client, keep)
         assert gone is not None and kept is not None
