@@ -533,3 +533,21 @@ async def test_new_client_duplicates_point_heads_to_the_merge(w: World) -> None:
         assert (hint in last_text(calls)) is shown
         assert len([t for t, _ in buttons(calls) if t.startswith("Open «Acme")]) == 2
         await w.h.send(who, "/cancel")
+
+
+def test_the_notice_in_russian() -> None:
+    from bot.notices import reassigned_text
+    from crm.reminders import ReassignedView, Recipient
+    from scheduler.sender import in_locale
+
+    who = Recipient(1, 1, "Olga", "ru", "Europe/Moscow", Role.MANAGER)
+    clients = [(1, "ООО Насосы"), (2, "Клиент 2"), (3, "Клиент 3")]
+    view = ReassignedView(who, "Елена", "Иван Петров", "Ольга", True, 3, clients)
+    with in_locale(create_i18n("ru"), "ru"):
+        assert reassigned_text(view) == (
+            "🔀 Вам переданы 3 клиента менеджера «Иван Петров» (передал(а) Елена):\n"
+            "• ООО Насосы\n• Клиент 2\n• Клиент 3")
+        away = ReassignedView(who, "Елена", None, "Ольга", False, 12, clients)
+        assert reassigned_text(away).startswith(
+            "🔀 12 ваших клиентов передано менеджеру «Ольга» (передал(а) Елена):")
+        assert reassigned_text(away).endswith("…и ещё 9")
