@@ -551,3 +551,13 @@ def test_the_notice_in_russian() -> None:
         assert reassigned_text(away).startswith(
             "🔀 12 ваших клиентов передано менеджеру «Ольга» (передал(а) Елена):")
         assert reassigned_text(away).endswith("…и ещё 9")
+
+
+async def test_two_people_moving_the_same_client_at_once_move_it_once(w: World) -> None:
+    crm = w.crm
+    for i in range(10):
+        acme = (await client(crm, w.ivan, f"Acme {i}")).id
+        await asyncio.gather(crm.client_admin.reassign_clients(w.helen, [acme], w.olga.id),
+                             crm.client_admin.reassign_clients(w.boss, [acme], w.olga.id))
+        assert await count(crm, Activity, Activity.client_id == acme,
+                           Activity.event == "reassigned") == 1
