@@ -47,13 +47,15 @@ async def clients_for_move(s: AsyncSession, ids: Sequence[int]) -> list[MoveRow]
     """Live (not archived) clients among `ids`, with their owner's team, locked."""
     found: list[MoveRow] = []
     for part in chunks(ids):
+        # Locked till the move commits (PostgreSQL): of two people moving the same client
+        # at once, the second waits and then reads the first's result. The lock is a
+        # statement of its own: a locking SELECT with the join would re-check a row
+        # changed meanwhile against the owner it had before, and lose it.
+        await s.execute(select(Client.id).where(Client.id.in_(part)).with_for_update())
         rows = await s.execute(
             select(Client.id, Client.name, Client.owner_id, User.team_id)
             .outerjoin(User, User.id == Client.owner_id)
             .where(Client.id.in_(part), Client.is_deleted.is_(False))
-            # Locked till the move commits (PostgreSQL): of two people moving the same
-            # client at once, the second reads the first's result.
-            .with_for_update(of=Client)
         )
         found += [MoveRow(r[0], r[1], r[2], r[3]) for r in rows]
     return found
