@@ -17,6 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from bot import forms
 from bot.config import Settings
 from bot.filters import menu_texts
+from bot.handlers import client_admin as client_admin_handlers
 from bot.handlers import (
     classifiers,
     clients,
@@ -135,6 +136,7 @@ def create_dispatcher(
         visits.create_router(),
         reports.create_router(),
         classifiers.create_router(),
+        client_admin_handlers.create_router(),
     )
     # Then: files outside forms, what a form's step did not take, plain text outside any form
     # is a search; last, buttons nobody takes.

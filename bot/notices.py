@@ -28,7 +28,13 @@ from bot.texts import role_name
 from bot.views import event_text
 from crm.digest import Digest, Figures, OverdueInvoice, StalledDeal
 from crm.history import HistoryItem
-from crm.reminders import DealClosedView, InviteUsedView, OverdueView, ReminderView
+from crm.reminders import (
+    DealClosedView,
+    InviteUsedView,
+    OverdueView,
+    ReassignedView,
+    ReminderView,
+)
 
 LAST_TEXT_LIMIT = 300
 
@@ -63,7 +69,7 @@ def reminder_text(view: ReminderView, late_since: datetime | None = None) -> str
         else:
             what = event_text(HistoryItem(
                 id=0, occurred_at=last.occurred_at, type=None, outcome=None, event=last.event,
-                details=None, text=None, author_name=None, author_role=None,
+                details=last.details, text=None, author_name=None, author_role=None,
                 attachment_kind=None, deal_title=None,
             ))
         line = _("Last: {when}, {what}").format(when=fmt_datetime(last.occurred_at, tz),
@@ -241,4 +247,23 @@ def overdue_list_text(name: str, invoices: list[OverdueInvoice]) -> str:
         lines.append(ngettext("• {client}: {owed}, {days} day overdue",
                               "• {client}: {owed}, {days} days overdue", inv.days).format(
             client=e(inv.client_name), owed=fmt_money(inv.owed, inv.currency), days=inv.days))
+    return clip("\n".join(lines))
+
+
+def reassigned_text(view: ReassignedView) -> str:
+    """To the manager who got clients, or the one they were moved away from."""
+    n = view.count
+    if view.to_me and view.from_name:
+        head = ngettext("🔀 {by} handed you {n} client of {old}:",
+                        "🔀 {by} handed you {n} clients of {old}:", n)
+    elif view.to_me:
+        head = ngettext("🔀 {by} handed you {n} client:", "🔀 {by} handed you {n} clients:", n)
+    else:
+        head = ngettext("🔀 {by} moved {n} of your clients to {new}:",
+                        "🔀 {by} moved {n} of your clients to {new}:", n)
+    lines = [head.format(by=e(view.by_name), n=n, old=e(view.from_name or ""),
+                         new=e(view.to_name))]
+    lines += [f"• {e(name)}" for _id, name in view.clients]
+    if n > len(view.clients):
+        lines.append(_("…and {n} more").format(n=n - len(view.clients)))
     return clip("\n".join(lines))

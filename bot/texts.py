@@ -86,6 +86,12 @@ def error_text(err: CRMError) -> str:
         "last_stage": _("This is the last shown stage: the pipeline needs at least one."),
         "stage_has_deals": _("This stage has open deals now. Open it again and choose where "
                              "they go."),
+        "reassign_target": _("Clients can go only to an active manager or head (of your "
+                             "team, for a head)."),
+        "reassign_same": _("Pick someone else: these clients are already theirs."),
+        "client_merged": _("This client has already been merged into another."),
+        "client_archived": _("This client is archived. Restore it first."),
+        "merge_self": _("Pick another client: a client cannot be merged with itself."),
     }
     return texts.get(err.code) or _("Something is wrong with that input. Please try again.")
 

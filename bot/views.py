@@ -78,6 +78,11 @@ def team_overdue_text(view: TodayView, tz: ZoneInfo) -> str:
 def card_text(card: ClientCard, tz: ZoneInfo) -> str:
     loc = current_locale()
     lines = [f"🏢 <b>{e(card.name)}</b>"]
+    if card.merged_into is not None:
+        lines.insert(0, _("🧬 <b>Merged into «{name}»</b> — its history, deals and contacts "
+                          "are there now.").format(name=e(card.merged_into.name)))
+    elif card.archived:
+        lines.insert(0, _("🗄 <b>Archived</b>: not in searches, lists or reminders."))
     if card.owner_name:
         lines.append(_("Manager: {name}").format(name=e(card.owner_name)))
     for phone in card.phones:
@@ -167,6 +172,13 @@ def event_text(
         "deal_reopened": lambda: _("Deal reopened at «{stage}»").format(stage=stage("stage")),
         "invoice_added": lambda: _("Invoice issued for {amount}").format(amount=money()),
         "payment_received": lambda: _("Payment received: {amount}").format(amount=money()),
+        "reassigned": lambda: _("Handed over: {old} → {new}").format(
+            old=d.get("from_name") or "—", new=d.get("to_name") or "—"),
+        "merged": lambda: _("Merged with the duplicate «{name}»: its records are here now")
+        .format(name=d.get("name", "")),
+        "merged_into": lambda: _("Merged into «{name}»").format(name=d.get("name", "")),
+        "archived": lambda: _("Archived"),
+        "restored": lambda: _("Restored from the archive"),
     }
     make = texts.get(item.event or "")
     return e(make()) if make else e(item.event)

@@ -112,3 +112,29 @@ def report_scope(actor: Actor, team_id: int | None = None) -> ReportScope:
     if actor.role in (Role.HEAD, Role.MANAGER):
         return ReportScope(everything=False, user_id=actor.id)
     raise Forbidden()
+
+
+# Owners of clients: a client is moved to one of these only.
+CLIENT_OWNER_ROLES = (Role.MANAGER, Role.HEAD)
+
+
+def can_manage_client(actor: Actor, own: Ownership) -> bool:
+    """Reassign, merge, archive or restore a client: an admin any, a head their team's
+    (and their own), nobody else."""
+    if actor.role is Role.ADMIN:
+        return True
+    if actor.role is Role.HEAD:
+        return own.owner_id == actor.id or (
+            actor.team_id is not None and own.owner_team_id == actor.team_id
+        )
+    return False
+
+
+def can_receive_clients(actor: Actor, role: Role, team_id: int | None, active: bool) -> bool:
+    """Whether the actor may hand clients to this person: an active manager or head — for a
+    head, one of their own team."""
+    if not active or role not in CLIENT_OWNER_ROLES:
+        return False
+    if actor.role is Role.ADMIN:
+        return True
+    return actor.role is Role.HEAD and actor.team_id is not None and team_id == actor.team_id

@@ -15,6 +15,7 @@ from crm.access import (
     Ownership,
     can_change,
     can_create_clients,
+    can_manage_client,
     can_see,
     client_scope,
     require,
@@ -156,6 +157,11 @@ class ClientCard:
     currency: str
     can_change: bool
     created_at: datetime
+    # Reassign, merge, archive (heads of its team, admins); an archived card offers restore.
+    can_manage: bool = False
+    owner_id: int | None = None
+    archived: bool = False
+    merged_into: ClientRef | None = None
 
     @property
     def due(self) -> Decimal:
@@ -224,15 +230,20 @@ def refresh_search(client: Client, contacts: list[ContactPerson]) -> None:
 
 
 async def load_visible(
-    s: AsyncSession, actor: Actor, client_id: int
+    s: AsyncSession, actor: Actor, client_id: int, *, archived: bool = False
 ) -> tuple[Client, Ownership]:
-    """The client if the actor may see it; else NotAvailable, exactly as if it did not exist."""
+    """The client if the actor may see it; else NotAvailable, exactly as if it did not exist.
+
+    With `archived`, an archived (or merged) client is found too — for those who may
+    restore it (heads of its team, admins) only: its card and history stay reachable."""
     try:
-        client, team_id = await repo.client_with_team(s, valid_id(client_id))
+        client, team_id = await repo.client_with_team(s, valid_id(client_id), archived=archived)
     except LookupError:
         raise NotAvailable() from None
     own = Ownership(client.owner_id, team_id)
     if not can_see(actor, own):
+        raise NotAvailable()
+    if client.is_deleted and not can_manage_client(actor, own):
         raise NotAvailable()
     return client, own
 
@@ -353,9 +364,15 @@ class ClientService:
             found, _ = await repo.search_phone(s, visibility(actor), canonical, 1, 0)
             return ClientRef(found[0].id, found[0].name) if found else None
 
-    async def card(self, actor: Actor, client_id: int) -> ClientCard:
+    async def card(self, actor: Actor, client_id: int, *, archived: bool = False) -> ClientCard:
+        """The card; with `archived`, an archived one too, for those who may restore it
+        (every other screen off the card refuses an archived client)."""
         async with self.db.transaction() as s:
-            client, own = await load_visible(s, actor, client_id)
+            client, own = await load_visible(s, actor, client_id, archived=archived)
+            merged_into: ClientRef | None = None
+            if client.merged_into_id is not None:
+                found = await repo.clients_by_ids(s, [client.merged_into_id])
+                merged_into = ClientRef(found[0].id, found[0].name) if found else None
             contacts = await repo.contacts_of(s, client.id)
             deals = await repo.open_deals(s, client.id)
             planned = await repo.next_planned(s, client.id)
@@ -413,8 +430,12 @@ class ClientService:
                 paid=money.paid,
                 overdue=money.overdue,
                 currency=self.currency,
-                can_change=can_change(actor, own),
+                can_change=can_change(actor, own) and not client.is_deleted,
                 created_at=client.created_at,
+                can_manage=can_manage_client(actor, own),
+                owner_id=client.owner_id,
+                archived=client.is_deleted,
+                merged_into=merged_into,
             )
 
     def _clean_draft(self, draft: ClientDraft) -> tuple[str, str | None, str | None]:

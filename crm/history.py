@@ -200,7 +200,8 @@ class HistoryService:
         page = max(page, 0)
         now = self.clock.now()
         async with self.db.transaction() as s:
-            client, own = await load_visible(s, actor, client_id)
+            # An archived client's history stays readable for whoever may restore it.
+            client, own = await load_visible(s, actor, client_id, archived=True)
             rows, total = await repo.history_page(
                 s, client.id, type_id or None, HISTORY_PAGE, page * HISTORY_PAGE
             )
@@ -210,7 +211,9 @@ class HistoryService:
                 rows, total = await repo.history_page(
                     s, client.id, type_id or None, HISTORY_PAGE, page * HISTORY_PAGE
                 )
-            result = await history_items(s, rows, lambda r: may_correct(actor, own, r, now))
+            result = await history_items(
+                s, rows, lambda r: not client.is_deleted and may_correct(actor, own, r, now)
+            )
             # Only system events (a stage change, a lost deal) name stages and reasons.
             stages: dict[str, Label] = {}
             reasons: dict[str, Label] = {}
@@ -231,7 +234,7 @@ class HistoryService:
             row = await repo.activity(s, valid_id(activity_id))
             if row is None or not row.attachment_ref or not row.attachment_kind:
                 raise NotAvailable()
-            await load_visible(s, actor, row.client_id)
+            await load_visible(s, actor, row.client_id, archived=True)
             return row.attachment_kind, row.attachment_ref
 
     async def _correctable(

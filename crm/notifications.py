@@ -358,3 +358,15 @@ class NotificationService:
             inserted = await self._insert(s, await self._new_only(s, wanted))
         self._commit_known()
         return inserted
+
+
+REASSIGNED = "reassigned"
+
+
+def reassigned_row(
+    batch: str, user: User, payload: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """A notice that clients were moved to or away from `user`, in their working hours."""
+    fire = effective_fire_time(now, WorkHours.of(user))
+    return _row(f"{REASSIGNED}:{batch}:{user.id}", REASSIGNED, user, payload, fire, now,
+                Uptime(now, now))

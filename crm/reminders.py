@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,6 +56,7 @@ class LastEntry:
     outcome: Label | None
     event: str | None
     text: str | None
+    details: dict[str, Any] | None = None  # of an event: who handed the client over, say
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,10 @@ class ReminderService:
                 return Skip("planned contact closed")
             if reminder_key(planned.id, planned.due_at) != item.key:
                 return Skip("planned contact moved")
+            if item.user_id is not None and item.user_id != planned.owner_id:
+                # Handed to another manager after this was queued: theirs now, not this
+                # user's (crm.client_admin re-addresses what is still pending).
+                return Skip("reassigned")
             user = await people_repo.user_by_id(s, planned.owner_id)
             if (skip := _deliverable(user)) is not None or user is None:
                 return skip or Skip("user inactive")
@@ -188,7 +194,7 @@ class ReminderService:
                     last.occurred_at,
                     label(items[last.type_id]) if last.type_id in items else None,
                     label(items[last.outcome_id]) if last.outcome_id in items else None,
-                    last.event, last.text,
+                    last.event, last.text, last.details,
                 )
             call = await cls_repo.item_by_code(s, "activity_type", "call")
             return ReminderView(
@@ -344,3 +350,35 @@ class ReminderService:
     async def done(self, actor: Actor, planned_id: int) -> int:
         return await self.planning.set_status(actor, planned_id, "done")
 
+
+    async def reassigned_view(self, item: OutboxItem) -> ReassignedView | Skip:
+        """A notice that clients were handed to the recipient, or away from them."""
+        p = item.payload
+        async with self.db.transaction() as s:
+            user = await people_repo.user_by_id(s, item.user_id or 0)
+            if user is None or not user.is_active or user.unreachable:
+                return Skip("user inactive")
+            ids = {int(p.get(k) or 0) for k in ("by", "from", "to")} - {0}
+            names = {u.id: u.name for u in (await notify_repo.users_by_ids(s, ids)).values()}
+            clients = [(int(c[0]), str(c[1])) for c in p.get("clients") or []]
+            to_id = int(p.get("to") or 0)
+            return ReassignedView(
+                recipient=recipient(user, self.config.default_locale),
+                by_name=names.get(int(p.get("by") or 0), ""),
+                from_name=names.get(int(p.get("from") or 0)),
+                to_name=names.get(to_id, ""),
+                to_me=to_id == user.id,
+                count=int(p.get("count") or len(clients)),
+                clients=clients,
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class ReassignedView:
+    recipient: Recipient
+    by_name: str
+    from_name: str | None  # the one previous manager, if there was one
+    to_name: str
+    to_me: bool  # the recipient got the clients (else they were moved away from them)
+    count: int
+    clients: list[tuple[int, str]]  # (id, name) of the first few

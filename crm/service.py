@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from crm.billing import BillingService
 from crm.classifiers import ClassifierService
+from crm.client_admin import ClientAdminService
 from crm.clients import ClientService
 from crm.clock import Clock, SystemClock
 from crm.config import CRMConfig
@@ -39,3 +40,4 @@ class CRM:
         self.settings = SettingsService(db, self.clock, config)
         self.visits = VisitService(db, self.clock, config.visit_far_km)
         self.reports = Reports(db, self.clock, config)
+        self.client_admin = ClientAdminService(db, self.clock)

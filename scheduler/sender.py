@@ -35,6 +35,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot import metrics
 from bot.charts import digest_chart, has_chart
+from bot.keyboards.client_admin import moved_clients_kb
 from bot.keyboards.deals import open_deal_kb
 from bot.keyboards.reminders import digest_kb, overdue_kb, reminder_kb
 from bot.notices import (
@@ -42,9 +43,18 @@ from bot.notices import (
     digest_parts,
     invite_used_text,
     overdue_text,
+    reassigned_text,
     reminder_text,
 )
-from crm.notifications import DEAL_CLOSED, DIGEST, INVITE_USED, OVERDUE, REMINDER, is_late
+from crm.notifications import (
+    DEAL_CLOSED,
+    DIGEST,
+    INVITE_USED,
+    OVERDUE,
+    REASSIGNED,
+    REMINDER,
+    is_late,
+)
 from crm.outbox import OutboxItem
 from crm.reminders import Recipient, Skip
 from crm.service import CRM
@@ -112,6 +122,7 @@ class Sender:
             REMINDER: self._reminder, OVERDUE: self._overdue, DIGEST: self._digest,
             INVITE_USED: self._invite_used,
             DEAL_CLOSED: self._deal_closed,
+            REASSIGNED: self._reassigned,
         }
 
     async def deliver(self, items: list[OutboxItem]) -> DeliveryStats:
@@ -313,6 +324,15 @@ class Sender:
         with self._locale(view.recipient):
             text = deal_closed_text(view)
             markup = open_deal_kb(view.deal_id)
+        return Prepared([Outgoing(text, markup)], {**item.payload, "late": late})
+
+    async def _reassigned(self, item: OutboxItem, late: bool) -> Prepared | Skip:
+        view = await self.crm.reminders.reassigned_view(item)
+        if isinstance(view, Skip):
+            return view
+        with self._locale(view.recipient):
+            text = reassigned_text(view)
+            markup = moved_clients_kb(view.clients) if view.to_me else None
         return Prepared([Outgoing(text, markup)], {**item.payload, "late": late})
 
     async def _digest(self, item: OutboxItem, late: bool) -> Prepared | Skip:

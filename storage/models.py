@@ -157,6 +157,8 @@ class Client(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     unsubscribed: Mapped[bool] = mapped_column(Boolean, default=False)
     is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when this client was merged into another (it is then archived: is_deleted).
+    merged_into_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

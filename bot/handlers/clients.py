@@ -153,7 +153,7 @@ async def cb_card(
     query: CallbackQuery, callback_data: ClientCD, actor: Actor, crm: CRM, state: FSMContext
 ) -> None:
     left = await forms.leave(state)
-    card = await crm.clients.card(actor, callback_data.id)
+    card = await crm.clients.card(actor, callback_data.id, archived=True)
     if left is not None:
         with suppress(TelegramBadRequest):
             await query.answer(forms.discarded_text(left))

@@ -23,7 +23,7 @@ from bot.keyboards.menu import BTN_NEW
 from bot.keyboards.types import DbId, Percent, Step
 from bot.render import current_locale, fmt_percent
 from bot.views import classifier_title
-from crm.access import can_create_clients
+from crm.access import can_create_clients, can_reassign
 from crm.clients import ClientDraft
 from crm.dto import Actor
 from crm.errors import Forbidden, InvalidInput
@@ -158,6 +158,11 @@ async def after_contact_details(
         if d.visible:
             opens.append((_("Open «{name}»").format(name=d.name[:30]),
                           ClientCD(id=d.id, action=ClientAction.OPEN)))
+
+    if len(opens) > 1 and can_reassign(actor):
+        # Heads and admins merge duplicates from a card (bot/handlers/client_admin.py).
+        lines.append(_("If these are duplicates of each other, open one and press «{button}».")
+                     .format(button=_("🧬 Merge with…")))
 
     def kb(step: int) -> InlineKeyboardMarkup:
         b = InlineKeyboardBuilder()

@@ -7,10 +7,11 @@ import html
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
 from aiogram.utils.deep_linking import create_start_link
 from aiogram.utils.i18n import gettext as _
 
+from bot.handlers.client_admin import ask_before_deactivating
 from bot.keyboards.menu import BTN_INVITE, BTN_PEOPLE
 from bot.keyboards.people import (
     InviteRoleCD,
@@ -125,15 +126,17 @@ async def cb_people_list(query: CallbackQuery, actor: Actor, crm: CRM) -> None:
                 reply_markup=people_kb(people))
 
 
-async def _show_person(query: CallbackQuery, actor: Actor, person: Person) -> None:
-    await _edit(query, person_text(person),
-                reply_markup=person_kb(person, can_manage_people(actor.role),
-                                       can_list_people(actor.role)))
+def person_markup(actor: Actor, person: Person) -> InlineKeyboardMarkup:
+    return person_kb(person, can_manage_people(actor.role), can_list_people(actor.role))
+
+
+async def show_person(query: CallbackQuery, actor: Actor, person: Person) -> None:
+    await _edit(query, person_text(person), reply_markup=person_markup(actor, person))
 
 
 async def cb_person_open(query: CallbackQuery, callback_data: UserCD, actor: Actor,
                          crm: CRM) -> None:
-    await _show_person(query, actor, await crm.people.person(actor, callback_data.user_id))
+    await show_person(query, actor, await crm.people.person(actor, callback_data.user_id))
 
 
 async def cb_person_roles(query: CallbackQuery, callback_data: UserCD, actor: Actor,
@@ -161,16 +164,20 @@ async def cb_person_active(query: CallbackQuery, callback_data: UserCD, actor: A
                            crm: CRM) -> None:
     if not can_manage_people(actor.role):
         raise Forbidden()
+    if callback_data.action is UserAction.DEACTIVATE and await ask_before_deactivating(
+        query, actor, crm, callback_data.user_id
+    ):
+        return  # their clients first: moved to someone, or kept (bot/handlers/client_admin)
     person = await crm.people.set_active(actor, callback_data.user_id,
                                          callback_data.action is UserAction.REACTIVATE)
-    await _show_person(query, actor, person)
+    await show_person(query, actor, person)
 
 
 async def cb_person_vacation(query: CallbackQuery, callback_data: UserCD, actor: Actor,
                              crm: CRM) -> None:
     person = await crm.people.set_vacation(actor, callback_data.user_id,
                                            callback_data.action is UserAction.VACATION)
-    await _show_person(query, actor, person)
+    await show_person(query, actor, person)
 
 
 async def cb_person_role(

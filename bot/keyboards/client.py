@@ -35,6 +35,11 @@ class ClientAction(StrEnum):
     NEW_DEAL = "newdeal"
     NO_NEXT = "nonext"
     VISIT = "visit"
+    # Heads and admins (bot/handlers/client_admin.py).
+    REASSIGN = "move"
+    MERGE = "merge"
+    ARCHIVE = "archive"
+    RESTORE = "restore"
 
 
 class ClientCD(CallbackData, prefix="c"):
@@ -246,6 +251,8 @@ def grid(
 
 def card_kb(card: ClientCard) -> InlineKeyboardMarkup:
     cid = card.id
+    if card.archived:
+        return archived_card_kb(card)
     buttons = [
         _button(_("📝 Log contact"), ClientCD(id=cid, action=ClientAction.LOG)),
         _button(_("📍 I'm at the client"), ClientCD(id=cid, action=ClientAction.VISIT)),
@@ -257,7 +264,24 @@ def card_kb(card: ClientCard) -> InlineKeyboardMarkup:
     if card.can_change:
         buttons.append(_button(_("✏️ Edit"), ClientCD(id=cid, action=ClientAction.EDIT)))
     buttons.append(_button(_("👤 Contacts"), ClientCD(id=cid, action=ClientAction.CONTACTS)))
+    if card.can_manage:
+        buttons += [
+            _button(_("🔀 Reassign"), ClientCD(id=cid, action=ClientAction.REASSIGN)),
+            _button(_("🧬 Merge with…"), ClientCD(id=cid, action=ClientAction.MERGE)),
+            _button(_("🗄 Archive"), ClientCD(id=cid, action=ClientAction.ARCHIVE)),
+        ]
     return InlineKeyboardMarkup(inline_keyboard=grid(buttons, 2))
+
+
+def archived_card_kb(card: ClientCard) -> InlineKeyboardMarkup:
+    """An archived client: its history, and restore (or, merged, the client it went to)."""
+    buttons = [_button(_("📜 History"), HistCD(client_id=card.id, page=0))]
+    if card.merged_into is not None:
+        buttons.append(_button(_("Open «{name}»").format(name=_short(card.merged_into.name, 30)),
+                               ClientCD(id=card.merged_into.id, action=ClientAction.OPEN)))
+    elif card.can_manage:
+        buttons.append(_button(_("♻️ Restore"), ClientCD(id=card.id, action=ClientAction.RESTORE)))
+    return InlineKeyboardMarkup(inline_keyboard=grid(buttons, 1))
 
 
 def back_to_card(client_id: int) -> InlineKeyboardButton:

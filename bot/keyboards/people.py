@@ -33,6 +33,10 @@ class UserAction(StrEnum):
     VACATION = "vac"
     BACK_TO_WORK = "back"
     ROUTE = "route"
+    # Clients of a person (bot/handlers/client_admin.py).
+    MOVE_CLIENTS = "mvc"
+    MOVE_AND_OFF = "mvoff"
+    KEEP_AND_OFF = "keepoff"
 
 
 class UserCD(CallbackData, prefix="ppl"):
@@ -108,6 +112,8 @@ def person_kb(p: Person, can_manage: bool, can_vacation: bool = False) -> Inline
             kb.button(text=_("🏖 On vacation"), callback_data=_user(p.id, UA.VACATION))
     if can_vacation:
         kb.button(text=_("🗺 Day's route"), callback_data=_user(p.id, UA.ROUTE))
+        if p.role in (Role.MANAGER, Role.HEAD):
+            kb.button(text=_("🔀 Move clients"), callback_data=_user(p.id, UA.MOVE_CLIENTS))
     if can_manage:
         kb.button(text=_("Change role"), callback_data=_user(p.id, UA.ROLES))
         kb.button(text=_("Change team"), callback_data=_user(p.id, UA.TEAMS))

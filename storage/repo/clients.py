@@ -32,15 +32,19 @@ def _visible(stmt: Select[Any], vis: Visibility) -> Select[Any]:
     return stmt.where(or_(*conds))
 
 
-async def client_with_team(session: AsyncSession, client_id: int) -> tuple[Client, int | None]:
-    """The client and the team of its owner; raises LookupError if absent or deleted."""
-    row = (
-        await session.execute(
-            select(Client, User.team_id)
-            .outerjoin(User, User.id == Client.owner_id)
-            .where(Client.id == client_id, Client.is_deleted.is_(False))
-        )
-    ).first()
+async def client_with_team(
+    session: AsyncSession, client_id: int, *, archived: bool = False
+) -> tuple[Client, int | None]:
+    """The client and the team of its owner; raises LookupError if absent or deleted
+    (archived ones too, with `archived`)."""
+    stmt = (
+        select(Client, User.team_id)
+        .outerjoin(User, User.id == Client.owner_id)
+        .where(Client.id == client_id)
+    )
+    if not archived:
+        stmt = stmt.where(Client.is_deleted.is_(False))
+    row = (await session.execute(stmt)).first()
     if row is None:
         raise LookupError(client_id)
     return row[0], row[1]
