@@ -17,7 +17,6 @@ from aiogram.utils.i18n import gettext as _
 from bot import forms
 from bot.config import Settings
 from bot.filters import menu_texts
-from bot.handlers import client_admin as client_admin_handlers
 from bot.handlers import (
     classifiers,
     clients,
@@ -33,6 +32,7 @@ from bot.handlers import (
     stranger,
     visits,
 )
+from bot.handlers import client_admin as client_admin_handlers
 from bot.handlers import reminders as reminder_handlers
 from bot.handlers import settings as settings_handlers
 from bot.i18n import ActorI18nMiddleware, create_i18n
