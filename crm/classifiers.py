@@ -285,6 +285,7 @@ class ClassifierService:
         kind = self._kind(kind)
         ru, en = clean_name(ru), clean_name(en)
         async with self.db.transaction() as s:
+            await repo.lock_kind(s, kind)
             rows = await repo.items(s, kind, active_only=False)
             clash = _clash([(r.id, r.name_ru, r.name_en) for r in rows], ru, en, None)
             if clash:
@@ -306,6 +307,7 @@ class ClassifierService:
         kind = self._kind(kind)
         ru, en = clean_name(ru), clean_name(en)
         async with self.db.transaction() as s:
+            await repo.lock_kind(s, kind)
             item = await self._own_item(s, kind, item_id)
             rows = await repo.items(s, kind, active_only=False)
             clash = _clash([(r.id, r.name_ru, r.name_en) for r in rows], ru, en, item.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ClassifierItem, Deal, Stage
@@ -22,6 +22,15 @@ async def items(
     if active_only:
         stmt = stmt.where(ClassifierItem.is_active.is_(True))
     return (await session.scalars(stmt)).all()
+
+
+async def lock_kind(session: AsyncSession, kind: str) -> None:
+    """Serialise the writers of one classifier until the transaction ends, so a name checked
+    free is still free at the insert. SQLite's BEGIN IMMEDIATE already has one writer; on
+    PostgreSQL two transactions could both see the name free and make two codes."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                              {"key": f"classifier:{kind}"})
 
 
 async def item(session: AsyncSession, item_id: int) -> ClassifierItem | None:
