@@ -266,7 +266,7 @@ def client_cells(row: ClientRow, tz: ZoneInfo) -> list[Cell]:
 
 
 def clients_table(rows: Sequence[ClientRow], tz: ZoneInfo, title: str | None = None) -> Table:
-    return Table(title or _("Clients"), client_columns(), [client_cells(r, tz) for r in rows])
+    return Table(title or _("Client list"), client_columns(), [client_cells(r, tz) for r in rows])
 
 
 def clients_xlsx(rows: Sequence[ClientRow], tz: ZoneInfo, title: str | None = None) -> bytes:

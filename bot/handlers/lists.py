@@ -276,8 +276,7 @@ async def cb_open(query: CallbackQuery, callback_data: ListCD, actor: Actor, crm
 async def _send_xlsx(query: CallbackQuery, actor: Actor, crm: CRM, flt: ClientFilter,
                      name: str) -> None:
     rows = await crm.lists.rows(actor, flt)
-    title = _("Clients")
-    data = await asyncio.to_thread(clients_xlsx, rows, actor.tz, title)
+    data = await asyncio.to_thread(clients_xlsx, rows, actor.tz, _("Client list"))
     await query.answer()
     if query.bot is not None:
         day = crm.clock.now().astimezone(actor.tz).date()
