@@ -106,11 +106,14 @@ def test_filter_json_round_trip_and_forged_values() -> None:
                     "created_from": "2026-11-01", "created_to": "2026-11-30"}
     assert ClientFilter.from_json(data) == flt
     assert ClientFilter().to_json() == {} and ClientFilter().is_empty
-    for bad in ({"owner_id": "3"}, {"owner_id": 0}, {"owner_id": 2**31}, {"prob_min": 101},
-                {"prob_min": 80, "prob_max": 20}, {"silent_days": 0}, {"who": 1},
-                {"no_next_contact": 1}, {"created_from": "2026-11-01"},
-                {"created_from": "2026-12-01", "created_to": "2026-11-01"},
-                {"region_id": True}, [], None):
+    bads: list[object] = [
+        {"owner_id": "3"}, {"owner_id": 0}, {"owner_id": 2**31}, {"prob_min": 101},
+        {"prob_min": 80, "prob_max": 20}, {"silent_days": 0}, {"who": 1},
+        {"no_next_contact": 1}, {"created_from": "2026-11-01"},
+        {"created_from": "2026-12-01", "created_to": "2026-11-01"},
+        {"region_id": True}, [], None,
+    ]
+    for bad in bads:
         with pytest.raises(InvalidInput):
             ClientFilter.from_json(bad)
     assert flt.without(Criterion.PROBABILITY).prob_min is None
