@@ -16,6 +16,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.render import current_locale
 from bot.report_views import bucket_names
+from bot.views import classifier_title
 from crm.classifiers import Label
 from crm.lists import CLASSIFIER_KINDS, ClientRow
 from crm.reports.coverage import Coverage, CoverageReport
@@ -231,11 +232,9 @@ def coverage_xlsx(r: CoverageReport) -> bytes:
 
 def client_columns() -> list[Column]:
     """The columns of every clients spreadsheet, in order (what an import reads back)."""
-    from bot.views import classifier_title
-
     return [
-        Column(_("ID"), Fmt.INT), Column(_("Name")), Column(_("Phone")), Column(_("E-mail")),
-        Column(_("Address")), Column(_("Tax number")),
+        Column(_("Client ID"), Fmt.INT), Column(_("Name")), Column(_("Phone")),
+        Column(_("E-mail")), Column(_("Address")), Column(_("Tax number")),
         *(Column(classifier_title(kind)) for kind in CLASSIFIER_KINDS.values()),
         Column(_("Probability, %"), Fmt.INT), Column(_("Manager")),
         Column(_("Open deals"), Fmt.INT), Column(_("Open deals amount"), Fmt.MONEY),
