@@ -206,7 +206,8 @@ class Activity(Base):
 
     __tablename__ = "activities"
     __table_args__ = (
-        Index("ix_activities_client_time", "client_id", "occurred_at"),
+        # A client's history by time; with the type, "a contact since …" (client lists).
+        Index("ix_activities_client_time", "client_id", "occurred_at", "type_id"),
         # The digest and the reports count each manager's contacts of a period, by type.
         Index("ix_activities_author_time", "author_id", "occurred_at", "type_id"),
     )
