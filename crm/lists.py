@@ -10,8 +10,10 @@ Public API for the features that use a list as an audience or an export (issues 
   scope (crm.access.client_scope): nobody gets a client they could not open;
 * ``ClientLists.saved / open / open_page / save / rename / delete`` — the saved lists, with
   access re-checked on every call (crm.access.can_open_list);
-* ``client_rows(s, ids, tz, locale-free)`` — the export row of a client (classifiers,
-  manager, open deals, last and next contact), the one format of every clients spreadsheet.
+* ``client_rows(s, ids)`` — the export rows (``ClientRow``: classifiers, manager, open
+  deals, last and next contact) of clients already checked visible, inside a transaction;
+  bot/xlsx.py ``client_columns / client_cells / clients_table / clients_xlsx`` lay them out,
+  the one format of every clients spreadsheet.
 """
 
 from __future__ import annotations
