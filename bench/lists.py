@@ -56,7 +56,7 @@ async def enrich(db: Database, rng: random.Random) -> dict[str, int]:
             "INSERT INTO invoices (deal_id, amount, currency, issued_on, due_on, status, "
             "created_at) SELECT id, 1000000, 'RUB', :issued, :due, 'open', :now FROM deals "
             "WHERE id % 3 = 0"), {"issued": date(2026, 9, 1), "due": date(2026, 11, 1),
-                                  "now": NOW})
+                                  "now": NOW.replace(tzinfo=None)})  # naive UTC, as stored
         await conn.execute(text("ANALYZE"))
     assert stage is not None
     return {"moscow": regions[0], "retail": industries[0], "stage": stage}

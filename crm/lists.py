@@ -455,11 +455,13 @@ class ClientLists:
         shows_owner = scope.everything or scope.team_id is not None
         crit = self._criteria(actor, flt)
         vis = visibility(actor)
+        page = max(page, 0)
         async with self.db.transaction() as s:
-            total = await repo.count(s, vis, crit)
+            rows, total = await repo.page(s, vis, crit, PAGE, page * PAGE)
             pages = max(1, -(-total // PAGE))
-            page = min(max(page, 0), pages - 1)
-            rows = await repo.page(s, vis, crit, PAGE, page * PAGE) if total else []
+            if page >= pages:
+                page = pages - 1
+                rows, total = await repo.page(s, vis, crit, PAGE, page * PAGE)
         items = [ClientRef(r.id, r.name, (r.owner_name or "") if shows_owner
                            else _phone_hint(r.phones)) for r in rows]
         return ListPage(items, page, pages, total, shows_owner)

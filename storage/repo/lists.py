@@ -109,17 +109,22 @@ async def count(s: AsyncSession, vis: Visibility, c: Criteria) -> int:
 
 
 async def page(s: AsyncSession, vis: Visibility, c: Criteria, limit: int,
-               offset: int) -> list[PageRow]:
-    """A page of the list by name, with each client's manager."""
+               offset: int) -> tuple[list[PageRow], int]:
+    """A page of the list by name, with each client's manager, and how many match — in one
+    statement (a window count), so the filter is worked out once."""
     stmt = (
         filtered(vis, c)
-        .add_columns(Client.name, Client.phones, User.name)
+        .add_columns(Client.name, Client.phones, User.name, func.count().over())
         .outerjoin(User, User.id == Client.owner_id)
         .order_by(Client.name_norm, Client.id)
         .limit(limit)
         .offset(offset)
     )
-    return [PageRow(r[0], r[1], r[2], r[3]) for r in await s.execute(stmt)]
+    rows = (await s.execute(stmt)).all()
+    if rows:
+        return [PageRow(r[0], r[1], r[2], r[3]) for r in rows], int(rows[0][4])
+    # Past the last page (a stale button), or nothing matches.
+    return [], 0 if offset == 0 else await count(s, vis, c)
 
 
 async def ids(s: AsyncSession, vis: Visibility, c: Criteria) -> list[int]:
