@@ -455,13 +455,11 @@ class ClientLists:
         shows_owner = scope.everything or scope.team_id is not None
         crit = self._criteria(actor, flt)
         vis = visibility(actor)
-        page = max(page, 0)
         async with self.db.transaction() as s:
-            rows, total = await repo.page(s, vis, crit, PAGE, page * PAGE)
+            total = await repo.count(s, vis, crit)
             pages = max(1, -(-total // PAGE))
-            if page >= pages:
-                page = pages - 1
-                rows, total = await repo.page(s, vis, crit, PAGE, page * PAGE)
+            page = min(max(page, 0), pages - 1)
+            rows = await repo.page(s, vis, crit, PAGE, page * PAGE) if total else []
         items = [ClientRef(r.id, r.name, (r.owner_name or "") if shows_owner
                            else _phone_hint(r.phones)) for r in rows]
         return ListPage(items, page, pages, total, shows_owner)
