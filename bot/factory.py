@@ -23,6 +23,7 @@ from bot.handlers import (
     common,
     corrections,
     deals,
+    lists,
     log,
     my_clients,
     new_client,
@@ -137,6 +138,7 @@ def create_dispatcher(
         reports.create_router(),
         classifiers.create_router(),
         client_admin_handlers.create_router(),
+        lists.create_router(),
     )
     # Then: files outside forms, what a form's step did not take, plain text outside any form
     # is a search; last, buttons nobody takes.

@@ -76,6 +76,9 @@ def error_text(err: CRMError) -> str:
         "time_of_day": _("I did not understand the time. Examples: 9:00, 08:30, 18:15."),
         "work_days": _("Unknown day of the week."),
         "work_days_empty": _("At least one working day must stay on."),
+        "list_filter": _("This list's filter is not valid any more. Build it again."),
+        "list_name": _("A list name is 1 to 100 characters."),
+        "list_name_taken": _("You already have a list with this name."),
         "location": _("That location is not on the map. Share it again with the button."),
         # Classifiers and stages (bot/handlers/classifiers.py).
         "classifier_name": _("A name is 1 to 100 characters."),

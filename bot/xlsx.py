@@ -6,16 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from io import BytesIO
+from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 
 from bot.render import current_locale
 from bot.report_views import bucket_names
+from bot.views import classifier_title
 from crm.classifiers import Label
+from crm.lists import CLASSIFIER_KINDS, ClientRow
 from crm.reports.coverage import Coverage, CoverageReport
 from crm.reports.losses import LossReport, share
 from crm.reports.period import Period
@@ -23,7 +26,7 @@ from crm.reports.receivables import AgingRow, ReceivablesReport
 from crm.reports.results import Results, ResultsReport
 from crm.reports.scope import ScopeKind
 
-Cell = str | int | Decimal | date | None
+Cell = str | int | Decimal | date | datetime | None
 
 
 class Fmt(StrEnum):
@@ -33,6 +36,7 @@ class Fmt(StrEnum):
     DECIMAL = "0.0"
     PERCENT = "0.0%"
     DATE = "DD.MM.YYYY"
+    DATETIME = "DD.MM.YYYY HH:MM"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,8 @@ def _value(value: Cell, fmt: Fmt) -> Cell | float:
 def _shown_len(value: Cell, fmt: Fmt) -> int:
     if value is None:
         return 0
+    if isinstance(value, datetime):
+        return 16
     if isinstance(value, date):
         return 10
     if isinstance(value, (int, Decimal)) and fmt is Fmt.MONEY:
@@ -219,3 +225,48 @@ def coverage_xlsx(r: CoverageReport) -> bytes:
         rows.append(row(_("Total"), r.total))
     as_of = Table(_("Period"), [Column(_("As of"), Fmt.DATE)], [[r.as_of]])
     return workbook([Table(_("Coverage"), columns, rows), as_of])
+
+
+# --- clients (a list's spreadsheet; the export of clients) -----------------------------------
+
+
+def client_columns() -> list[Column]:
+    """The columns of every clients spreadsheet, in order (what an import reads back)."""
+    return [
+        Column(_("Client ID"), Fmt.INT), Column(_("Name")), Column(_("Phone")),
+        Column(_("E-mail")), Column(_("Address")), Column(_("Tax number")),
+        *(Column(classifier_title(kind)) for kind in CLASSIFIER_KINDS.values()),
+        Column(_("Probability, %"), Fmt.INT), Column(_("Manager")),
+        Column(_("Open deals"), Fmt.INT), Column(_("Open deals amount"), Fmt.MONEY),
+        Column(_("Deals")), Column(_("Last contact"), Fmt.DATETIME),
+        Column(_("Next contact"), Fmt.DATETIME), Column(_("Created"), Fmt.DATE),
+    ]
+
+
+def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
+    # A spreadsheet has no time zones: the viewer's wall-clock time.
+    return value.astimezone(tz).replace(tzinfo=None) if value is not None else None
+
+
+def client_cells(row: ClientRow, tz: ZoneInfo) -> list[Cell]:
+    """One client's row under client_columns()."""
+    loc = current_locale()
+    deals = "; ".join(f"{d.title} · {d.stage.text(loc)}" for d in row.open_deals)
+    return [
+        row.id, row.name, ", ".join(row.phones), ", ".join(row.emails), row.address,
+        row.tax_number,
+        *((row.classifiers[k].text(loc) if k in row.classifiers else None)
+          for k in CLASSIFIER_KINDS.values()),
+        row.probability, row.manager, len(row.open_deals),
+        row.open_amount if row.open_deals else None, deals or None,
+        _local(row.last_contact, tz), _local(row.next_contact, tz),
+        row.created_at.astimezone(tz).date(),
+    ]
+
+
+def clients_table(rows: Sequence[ClientRow], tz: ZoneInfo, title: str | None = None) -> Table:
+    return Table(title or _("Client list"), client_columns(), [client_cells(r, tz) for r in rows])
+
+
+def clients_xlsx(rows: Sequence[ClientRow], tz: ZoneInfo, title: str | None = None) -> bytes:
+    return workbook([clients_table(rows, tz, title)])

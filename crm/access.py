@@ -138,3 +138,23 @@ def can_receive_clients(actor: Actor, role: Role, team_id: int | None, active: b
     if actor.role is Role.ADMIN:
         return True
     return actor.role is Role.HEAD and actor.team_id is not None and team_id == actor.team_id
+
+
+def can_use_lists(actor: Actor) -> bool:
+    """Client lists (a filter over the clients one sees): heads, admins, marketers, and
+    managers over their own clients. What a list shows is always the viewer's client scope."""
+    return actor.role in (Role.ADMIN, Role.HEAD, Role.MANAGER, Role.MARKETER)
+
+
+def can_open_list(actor: Actor, owner_id: int, team_id: int | None, shared: bool) -> bool:
+    """One's own lists; a shared one by its team (an admin: every shared list; a list shared
+    by someone without a team, an admin or a marketer, is shared with everyone)."""
+    if not can_use_lists(actor):
+        return False
+    if owner_id == actor.id:
+        return True
+    if not shared:
+        return False
+    if actor.role is Role.ADMIN or team_id is None:
+        return True
+    return actor.team_id == team_id

@@ -11,6 +11,7 @@ from crm.config import CRMConfig
 from crm.deals import DealService
 from crm.digest import DigestService
 from crm.history import HistoryService, PlanningService
+from crm.lists import ClientLists
 from crm.notifications import NotificationService
 from crm.outbox import OutboxService
 from crm.people import PeopleService
@@ -41,3 +42,4 @@ class CRM:
         self.visits = VisitService(db, self.clock, config.visit_far_km)
         self.reports = Reports(db, self.clock, config)
         self.client_admin = ClientAdminService(db, self.clock)
+        self.lists = ClientLists(db, self.clock)

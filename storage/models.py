@@ -208,7 +208,8 @@ class Activity(Base):
 
     __tablename__ = "activities"
     __table_args__ = (
-        Index("ix_activities_client_time", "client_id", "occurred_at"),
+        # A client's history by time; with the type, "a contact since …" (client lists).
+        Index("ix_activities_client_time", "client_id", "occurred_at", "type_id"),
         # The digest and the reports count each manager's contacts of a period, by type.
         Index("ix_activities_author_time", "author_id", "occurred_at", "type_id"),
     )
@@ -318,3 +319,23 @@ class SchedulerState(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     up_since: Mapped[datetime] = mapped_column(UTCDateTime)
     last_tick: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SavedList(Base):
+    """A named client filter (crm/lists.py), private to its owner or shared with their
+    team; it keeps the filter, not the clients, and is run afresh whenever it is opened."""
+
+    __tablename__ = "saved_lists"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "name", name="uq_saved_lists_owner_id"),
+        Index("ix_saved_lists_team_shared", "team_id", "shared"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The owner's team when it was saved: who a shared list is shared with.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str] = mapped_column(CleanString(100))
+    filter: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,6 +23,7 @@ from bot import forms
 from bot.filters import FormText
 from bot.handlers.reminders import send_digest
 from bot.keyboards.deals import InvoiceAction, InvoiceCD
+from bot.keyboards.lists import lists_button
 from bot.keyboards.menu import BTN_REPORTS
 from bot.keyboards.reports import (
     PeriodCD,
@@ -46,7 +47,7 @@ from bot.report_views import (
     results_text,
 )
 from bot.xlsx import coverage_xlsx, losses_xlsx, receivables_xlsx, results_xlsx
-from crm.access import can_see_reports
+from crm.access import can_see_reports, can_use_lists
 from crm.dto import Actor
 from crm.errors import Forbidden, NotAvailable
 from crm.reports.period import Period, PeriodError, PeriodKind, parse_period, period_of
@@ -121,8 +122,9 @@ async def show_menu(target: Message | CallbackQuery, actor: Actor, crm: CRM,
             raise NotAvailable()
         text += "\n" + (_("Figures of: all teams") if team is None else
                         _("Figures of: team «{team}»").format(team=escape(names[team])))
+    extra = [lists_button()] if can_use_lists(actor) else []
     await forms.screen(target, text, reports_menu_kb(actor.role, teams,
-                                                     team if teams else None))
+                                                     team if teams else None, extra))
 
 
 async def cmd_reports(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:

@@ -121,13 +121,17 @@ def back_to_reports(team: int | None = None) -> InlineKeyboardButton:
 
 
 def reports_menu_kb(role: Role, teams: Sequence[TeamInfo] = (),
-                    team: int | None = None) -> InlineKeyboardMarkup:
-    """The reports of the role; for an admin, below them, whose figures: all or one team."""
+                    team: int | None = None,
+                    extra: Sequence[InlineKeyboardButton] = ()) -> InlineKeyboardMarkup:
+    """The reports of the role, then `extra` (the client lists); for an admin, below them,
+    whose figures: all or one team."""
     kb = InlineKeyboardBuilder()
     for kind in kinds_for(role):
         kb.button(text=report_title(kind),
                   callback_data=ReportCD(action=ReportAction.PICK, kind=kind, team=team))
     kb.adjust(1)
+    for button in extra:
+        kb.row(button)
     if teams:
         choices: list[tuple[str, int | None]] = [(_("All teams"), None)]
         choices += [(t.name, t.id) for t in teams]
