@@ -191,7 +191,7 @@ async def test_shared_and_private_lists_per_role(harness: Harness, crm: CRM) -> 
     assert alerts(calls) == [NOT_AVAILABLE]
     # Malformed ids never reach a query.
     for data in ("cl:open:0:0", "cl:open::0", "cl:open:2147483648:0", "cl:menu:5:0",
-                 "clp:region:0:", "clp:prob:5:1", "cls:all:5", "cld:1:0"):
+                 "clp:region:0:", "clp:prob:5:1", "lsh:all:5", "cld:1:0"):
         assert alerts(await h.press(IVAN, data)) == [STALE], data
     # A service user has no lists at all.
     await add_user(crm.db, 9010, "Sue Service", role="service")

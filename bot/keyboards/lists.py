@@ -92,7 +92,7 @@ class Share(StrEnum):
     PRIVATE = "me"
 
 
-class ShareCD(CallbackData, prefix="cls"):
+class ShareCD(CallbackData, prefix="lsh"):
     """Who sees the list being saved: the form's last step."""
 
     share: Share
