@@ -36,7 +36,7 @@ MARK = TgUser(9008, "Mark", "Marketer", language_code="en")
 ANN = TgUser(9007, "Ann", "Admin", language_code="en")
 
 
-def figures(s: Series) -> list[tuple[int, int, int, Decimal, Decimal]]:
+def figures(s: Series) -> list[tuple[object, ...]]:
     return [(p.contacts, p.new_deals, p.won_count, p.revenue, p.payments) for p in s.points]
 
 
