@@ -107,26 +107,28 @@ def dynamics_chart(r: DynamicsReport, title: str) -> bytes:
         bottom = [0.0] * len(x)
         for i, (name, group) in enumerate(stacks):
             values = [float(sum(getattr(s.points[k], figure) for s in group)) for k in x]
-            ax.bar(x, values, bottom=bottom, color=_PALETTE[i % len(_PALETTE)],
-                   label=name if ax is top else None)
+            # One colour per manager, named once (in the top legend); one person's bars
+            # are simply the figure.
+            named = name if ax is top else gettext("Revenue") if len(stacks) == 1 else None
+            ax.bar(x, values, bottom=bottom, color=_PALETTE[i % len(_PALETTE)], label=named)
             bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     top.set_title(gettext("Contacts"), fontsize=10)
     _tidy(top, max(p.contacts for p in total))
     if len(stacks) > 1:
-        top.legend(fontsize=7, ncols=min(len(stacks), 3), loc="upper left", frameon=False)
+        top.legend(fontsize=7, ncols=min(len(stacks), 3), loc="best", frameon=False)
     width = 0.4
     mid.bar([k - width / 2 for k in x], [p.new_deals for p in total], width,
             color="#4C78A8", label=gettext("New deals"))
     mid.bar([k + width / 2 for k in x], [p.won_count for p in total], width,
             color="#54A24B", label=gettext("Won"))
     mid.set_title(gettext("New deals and deals won"), fontsize=10)
-    mid.legend(fontsize=7, loc="upper left", frameon=False)
+    mid.legend(fontsize=7, loc="best", frameon=False)
     _tidy(mid, max(max(p.new_deals, p.won_count) for p in total))
     paid = [float(p.payments) for p in total]
     low.plot(x, paid, color="#222222", marker="o", markersize=3, linewidth=1.5,
              label=gettext("Payments received"))
     low.set_title(gettext("Revenue and payments received"), fontsize=10)
-    low.legend(fontsize=7, loc="upper left", frameon=False)
+    low.legend(fontsize=7, loc="best", frameon=False)
     _tidy(low, float(max(max(p.revenue, p.payments) for p in total)), money=r.currency)
     low.set_xticks(x, labels, rotation=45 if len(x) > 6 else 0, ha="right" if len(x) > 6
                    else "center")
@@ -168,7 +170,7 @@ def forecast_chart(r: ForecastReport, title: str) -> bytes:
     low.set_xticks(x, [period_label(PeriodKind.MONTH, m.month) for m in cash], rotation=45,
                    ha="right")
     low.set_title(gettext("Invoices: planned and received"), fontsize=10)
-    low.legend(fontsize=7, loc="upper left", frameon=False)
+    low.legend(fontsize=7, loc="best", frameon=False)
     _tidy(low, float(max([max(m.planned, m.received) for m in cash], default=0)),
           money=r.currency)
     return _save(fig)

@@ -16,12 +16,12 @@ from openpyxl import load_workbook
 
 from bot.i18n import create_i18n
 from bot.report_charts import dynamics_chart
-from bot.report_views import dynamics_text
+from bot.report_views import dynamics_text, has_dynamics
 from bot.xlsx import dynamics_xlsx
 from crm.errors import NotAvailable
-from crm.reports.dynamics import DynamicsReport, Series, periods_of, span
+from crm.reports.dynamics import DynamicsReport, Point, Series, periods_of, span
 from crm.reports.period import Period, PeriodKind
-from crm.reports.scope import ScopeKind
+from crm.reports.scope import Audience, Member, ScopeKind
 from crm.service import CRM
 from scheduler.sender import in_locale
 from tests.harness import Harness, TgUser, alerts, button, buttons, last_text
@@ -273,3 +273,34 @@ async def test_who_sees_whose_dynamics(harness: Harness, crm: CRM) -> None:
     calls = await harness.press(ANN, f"rp:show:dyn:m:{start}:{end}:{sam.team_id}")
     assert "team «South»" in last_text(calls) and "Sam South" in last_text(calls)
     assert "Ivan" not in last_text(calls)
+
+
+def test_chart_of_many_managers_and_none_of_nothing() -> None:
+    """Six managers are drawn one by one, the rest as "Others"; a span with no figures at
+    all has no chart (no bars of zeros on a −0.04 axis)."""
+    periods = tuple(periods_of(span(PeriodKind.MONTH, 3, TODAY)))
+
+    def series(i: int, k: int) -> Series:
+        return Series(i, f"Manager {i}", tuple(
+            Point(a, b, k * n, n, n % 2, Decimal(k * 1_500_000), Decimal(k * 1000))
+            for n, (a, b) in enumerate(periods)))
+
+    managers = tuple(series(i, i) for i in range(1, 10))
+    who = Audience(ScopeKind.ALL, None, tuple(Member(m.id, m.name) for m in managers))
+    total = Series(0, "", tuple(
+        Point(a, b, sum(m.points[n].contacts for m in managers),
+              sum(m.points[n].new_deals for m in managers),
+              sum(m.points[n].won_count for m in managers),
+              sum((m.points[n].revenue for m in managers), Decimal(0)),
+              sum((m.points[n].payments for m in managers), Decimal(0)))
+        for n, (a, b) in enumerate(periods)))
+    r = DynamicsReport(who, span(PeriodKind.MONTH, 3, TODAY), "RUB", periods, managers, total)
+    assert has_dynamics(r) is r
+    with in_locale(create_i18n("ru"), "ru"):
+        assert dynamics_chart(r, "Динамика").startswith(b"\x89PNG")
+        text = dynamics_text(r)
+    # 67.5 million in thousands, with the locale's grouping.
+    assert "\nнояб. 26   90   18     0 67\xa0500  45</pre>" in text
+    nothing = DynamicsReport(who, r.period, "RUB", periods, (), Series(0, "", tuple(
+        Point(a, b, 0, 0, 0, Decimal(0), Decimal(0)) for a, b in periods)))
+    assert has_dynamics(nothing) is None
