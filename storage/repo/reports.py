@@ -7,13 +7,27 @@ Money columns hold integer minor units, so SUM is exact on both backends.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Activity, Client, Deal, Invoice, Payment, PlannedContact, Stage
@@ -182,28 +196,28 @@ async def coverage(
 
 
 # --- dynamics and forecast: figures by consecutive periods ------------------------------------
-# The periods are given by their edges (ascending, the last one the end of the last period):
-# a CASE numbers them 0, 1, … with no date arithmetic in SQL, so it reads the same on both
-# backends and a week across a DST change is whatever the caller's UTC edges say.
+# The periods are given by their edges (ascending, the last one the end of the last period),
+# computed by the caller: no date arithmetic in SQL, so it reads the same on both backends and
+# a week across a DST change is whatever the caller's UTC edges say. One SELECT per period,
+# numbered 0, 1, … and glued with UNION ALL: each reads its range from an index in order
+# (a CASE numbering the rows instead made SQLite sort every row: 20× slower at 100k).
 
 
-def _numbered(col: Any, edges: Sequence[Any]) -> tuple[ColumnElement[int], ColumnElement[bool]]:
-    """(the period's number, within the edges) of a timestamp or date column."""
-    number = case(*((col < edge, i) for i, edge in enumerate(edges[1:-1])),
-                  else_=len(edges) - 2)
-    return number, and_(col >= edges[0], col < edges[-1])
+def _by_period(col: Any, edges: Sequence[Any],
+               query: Callable[[Any, ColumnElement[bool]], Select[Any]]) -> CompoundSelect[Any]:
+    """query(the period's number, "col within the period") for each period, in one statement."""
+    return union_all(*(query(literal_column(str(i)), and_(col >= a, col < b))
+                       for i, (a, b) in enumerate(pairwise(edges))))
 
 
 async def contacts_by_bucket(
     s: AsyncSession, owner_ids: list[int], edges: Sequence[datetime]
 ) -> dict[tuple[int, int], int]:
     """(author, period) → typed contacts."""
-    number, within = _numbered(Activity.occurred_at, edges)
-    rows = await s.execute(
-        select(Activity.author_id, number, func.count())
+    rows = await s.execute(_by_period(Activity.occurred_at, edges, lambda n, within: (
+        select(Activity.author_id, n, func.count())
         .where(Activity.author_id.in_(owner_ids), Activity.type_id.is_not(None), within)
-        .group_by(Activity.author_id, number)
-    )
+        .group_by(Activity.author_id))))
     return {(r[0] or 0, int(r[1])): int(r[2]) for r in rows}
 
 
@@ -211,12 +225,10 @@ async def deals_opened_by_bucket(
     s: AsyncSession, owner_ids: list[int], edges: Sequence[datetime]
 ) -> dict[tuple[int, int], int]:
     """(owner, period) → deals opened."""
-    number, within = _numbered(Deal.opened_at, edges)
-    rows = await s.execute(
-        select(Deal.owner_id, number, func.count())
+    rows = await s.execute(_by_period(Deal.opened_at, edges, lambda n, within: (
+        select(Deal.owner_id, n, func.count())
         .where(Deal.owner_id.in_(owner_ids), within)
-        .group_by(Deal.owner_id, number)
-    )
+        .group_by(Deal.owner_id))))
     return {(r[0] or 0, int(r[1])): int(r[2]) for r in rows}
 
 
@@ -224,12 +236,10 @@ async def deals_won_by_bucket(
     s: AsyncSession, owner_ids: list[int], edges: Sequence[datetime]
 ) -> dict[tuple[int, int], tuple[int, Decimal]]:
     """(owner, period) → (deals won, their amount), by the day they were closed."""
-    number, within = _numbered(Deal.closed_at, edges)
-    rows = await s.execute(
-        select(Deal.owner_id, number, func.count(), func.sum(Deal.amount))
+    rows = await s.execute(_by_period(Deal.closed_at, edges, lambda n, within: (
+        select(Deal.owner_id, n, func.count(), func.sum(Deal.amount))
         .where(Deal.owner_id.in_(owner_ids), Deal.status == "won", within)
-        .group_by(Deal.owner_id, number)
-    )
+        .group_by(Deal.owner_id))))
     return {(r[0] or 0, int(r[1])): (int(r[2]), r[3] or Decimal(0)) for r in rows}
 
 
@@ -238,14 +248,12 @@ async def payments_by_bucket(
 ) -> dict[tuple[int, int], Decimal]:
     """(owner of the deal, period) → payments received; `days` are local first days (the
     last one the day after the last period)."""
-    number, within = _numbered(Payment.paid_on, days)
-    rows = await s.execute(
-        select(Deal.owner_id, number, func.sum(Payment.amount))
+    rows = await s.execute(_by_period(Payment.paid_on, days, lambda n, within: (
+        select(Deal.owner_id, n, func.sum(Payment.amount))
         .join(Invoice, Invoice.id == Payment.invoice_id)
         .join(Deal, Deal.id == Invoice.deal_id)
         .where(Deal.owner_id.in_(owner_ids), within)
-        .group_by(Deal.owner_id, number)
-    )
+        .group_by(Deal.owner_id))))
     return {(r[0] or 0, int(r[1])): r[2] or Decimal(0) for r in rows}
 
 
@@ -253,13 +261,11 @@ async def invoices_due_by_bucket(
     s: AsyncSession, owner_ids: list[int], days: Sequence[date]
 ) -> dict[tuple[int, int], Decimal]:
     """(owner of the deal, period) → the amount of the invoices due in it (not cancelled)."""
-    number, within = _numbered(Invoice.due_on, days)
-    rows = await s.execute(
-        select(Deal.owner_id, number, func.sum(Invoice.amount))
+    rows = await s.execute(_by_period(Invoice.due_on, days, lambda n, within: (
+        select(Deal.owner_id, n, func.sum(Invoice.amount))
         .join(Deal, Deal.id == Invoice.deal_id)
         .where(Deal.owner_id.in_(owner_ids), Invoice.status != "cancelled", within)
-        .group_by(Deal.owner_id, number)
-    )
+        .group_by(Deal.owner_id))))
     return {(r[0] or 0, int(r[1])): r[2] or Decimal(0) for r in rows}
 
 
