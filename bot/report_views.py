@@ -367,13 +367,6 @@ def forecast_text(r: ForecastReport) -> str:
         blocks.append("\n".join(deals))
     else:
         blocks.append(_("No open deals to forecast."))
-    if r.audience.kind is not ScopeKind.OWN and total.deals:
-        people = [_("<b>By manager</b>")] + [
-            f"• {e(m.name)}: {fmt_money(m.total.weighted, r.currency)} — " + " · ".join(
-                f"{e(name)} {fmt_money(c.weighted, r.currency)}"
-                for name, c in forecast_lines(r, m))
-            for m in r.managers if m.total.deals]
-        blocks.append("\n".join(people))
     cash = [m for m in r.cash_total.months if m.planned or m.received]
     if cash:
         blocks.append("\n".join([_("<b>Invoices by month: planned / received</b>")] + [
@@ -382,6 +375,23 @@ def forecast_text(r: ForecastReport) -> str:
             for m in cash]))
     else:
         blocks.append(_("No invoices due and no payments in these months."))
+    if r.audience.kind is not ScopeKind.OWN and total.deals:
+        people = [
+            f"• {e(m.name)}: {fmt_money(m.total.weighted, r.currency)} — " + " · ".join(
+                f"{e(name)} {fmt_money(c.weighted, r.currency)}"
+                for name, c in forecast_lines(r, m))
+            for m in r.managers if m.total.deals]
+        # The people last, as many as fit: the rest are in the spreadsheet.
+        room = TELEGRAM_TEXT_LIMIT - 100 - len(head) - sum(len(b) + 2 for b in blocks)
+        block = _("<b>By manager</b>")
+        for i, line in enumerate(people):
+            if len(block) + len(line) + 1 > room:
+                left = len(people) - i
+                block += "\n" + ngettext("…and {n} more: see 📥 XLSX.",
+                                          "…and {n} more: see 📥 XLSX.", left).format(n=left)
+                break
+            block += "\n" + line
+        blocks.append(block)
     return fit(head, blocks)
 
 

@@ -21,8 +21,8 @@ from bot.report_views import forecast_text
 from bot.xlsx import forecast_xlsx
 from crm.clock import FrozenClock
 from crm.config import CRMConfig
-from crm.reports.forecast import Cell, ForecastRow
-from crm.reports.scope import ScopeKind
+from crm.reports.forecast import CashMonth, CashRow, Cell, ForecastReport, ForecastRow
+from crm.reports.scope import Audience, Member, ScopeKind
 from crm.service import CRM
 from scheduler.sender import in_locale
 from storage.db import Database
@@ -234,3 +234,26 @@ async def test_forecast_screens_and_access(harness: Harness, crm: CRM) -> None:
     sam = await actor(crm.db, ids["sam"])
     calls = await harness.press(HELEN, f"rp:show:fc:d:{day}:{day}:{sam.team_id}")
     assert "team «North»" in last_text(calls) and "Southern" not in last_text(calls)
+
+
+def test_many_managers_fit_one_message() -> None:
+    """Sixty managers: the totals and the invoices stay, the managers fill what is left of
+    the message and the rest is pointed to the spreadsheet."""
+    months = tuple(date(2026 + (10 + i) // 12, (10 + i) % 12 + 1, 1) for i in range(12))
+    cells = (cell(3, 3_000_000, 1_234_567), *[cell(0, 0, 0)] * 11)
+    rows = tuple(ForecastRow(i, f"Manager number {i}", cell(1, 10_000, 7_500), cells,
+                             cell(0, 0, 0), cell(2, 2000, 200)) for i in range(1, 61))
+    total = rows[0]
+    for row in rows[1:]:
+        total += row
+    cash = CashRow(0, "", tuple(CashMonth(m, D(1000), D(500)) for m in months))
+    who = Audience(ScopeKind.ALL, None, tuple(Member(r.id, r.name) for r in rows))
+    r = ForecastReport(who, date(2026, 11, 25), "RUB", months, rows,
+                       ForecastRow(0, "", total.overdue, total.months, total.later,
+                                   total.undated), (), cash)
+    with in_locale(create_i18n("ru"), "ru"):
+        text = forecast_text(r)
+    assert len(text) <= 4096
+    assert "<b>Счета по месяцам: план / получено</b>" in text
+    assert "• Manager number 1: " in text and "Manager number 60" not in text
+    assert text.rstrip().endswith("см. 📥 XLSX.")
