@@ -5,13 +5,16 @@ spreadsheet, which always has every row."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from html import escape as e
 
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
-from babel.numbers import format_percent
+from babel.dates import format_date
+from babel.numbers import format_decimal, format_percent
 
+from bot.charts import currency_symbol
 from bot.render import (
     TELEGRAM_TEXT_LIMIT,
     current_locale,
@@ -22,8 +25,10 @@ from bot.render import (
 )
 from crm.classifiers import Label
 from crm.reports.coverage import Coverage, CoverageReport
+from crm.reports.dynamics import DynamicsReport, Series
+from crm.reports.forecast import Cell, ForecastReport, ForecastRow
 from crm.reports.losses import LossReport, ReasonCount, share
-from crm.reports.period import Period
+from crm.reports.period import Period, PeriodKind
 from crm.reports.receivables import AgingRow, OpenInvoice, ReceivablesReport
 from crm.reports.results import ResultsLine, ResultsReport
 from crm.reports.scope import Audience, ScopeKind
@@ -269,3 +274,128 @@ def coverage_text(r: CoverageReport) -> str:
     if not r.managers:
         blocks.append(_("No managers to report on yet."))
     return fit(head, blocks)
+
+
+# --- dynamics -------------------------------------------------------------------------------
+
+
+def period_label(grain: PeriodKind, start: date, *, long: bool = False) -> str:
+    """A week by its Monday ("23 Nov" / «23 нояб.»), a month by name ("Nov 26" / «нояб.
+    26»; long: "November 2026" / «ноябрь 2026»)."""
+    if grain is PeriodKind.WEEK:
+        return format_date(start, "d MMM y" if long else "d MMM", locale=current_locale())
+    return format_date(start, "LLLL y" if long else "LLL yy", locale=current_locale())
+
+
+def thousands(amount: Decimal) -> str:
+    """Money in a narrow table column, in thousands: 170 000 → "170", 1 500 000 → "1,500"
+    («1 500»), 950 → "0.9"."""
+    value = amount / 1000
+    pattern = "#,##0" if abs(value) >= 100 else "#,##0.#"
+    return format_decimal(value, pattern, locale=current_locale())
+
+
+def _dynamics_table(r: DynamicsReport, s: Series) -> str:
+    head = [_("Cont."), _("Deals"), _("Wins"), _("Rev."), _("Paid")]
+    rows = [[period_label(r.grain, p.start), str(p.contacts), str(p.new_deals),
+             str(p.won_count), thousands(p.revenue), thousands(p.payments)] for p in s.points]
+    table = [["", *head], *rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    lines = [" ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
+             for row in table]
+    return "<pre>" + e("\n".join(lines)) + "</pre>"
+
+
+def dynamics_text(r: DynamicsReport) -> str:
+    first, last = r.periods[0][0], r.period.end
+    by = _("By week") if r.grain is PeriodKind.WEEK else _("By month")
+    head = "\n".join([
+        f"<b>{_('📈 Dynamics')}</b> · {scope_text(r.audience)}",
+        _("{by}: {start} – {end}").format(by=by, start=fmt_date(first), end=fmt_date(last)),
+        _("Cont. — contacts, Deals — new deals, Wins — deals won; Rev. — their revenue, Paid — "
+          "payments received, in thousands of {currency}.").format(
+            currency=currency_symbol(r.currency, current_locale())),
+    ])
+    series = ([r.total] if r.total is not None else []) + list(r.managers)
+    blocks = []
+    for s in series:
+        title = _("Total") if s.id == 0 else s.name
+        if s.empty and s.id != 0:
+            blocks.append(f"<b>{e(title)}</b>\n" + _("Nothing in these periods."))
+        else:
+            blocks.append(f"<b>{e(title)}</b>\n{_dynamics_table(r, s)}")
+    if not r.managers:
+        blocks.append(_("No managers to report on yet."))
+    return fit(head, blocks)
+
+
+def has_dynamics(r: DynamicsReport) -> DynamicsReport | None:
+    """The figures to draw, or None when every period is empty (no chart of zeros)."""
+    return None if r.overall.empty else r
+
+
+# --- forecast -------------------------------------------------------------------------------
+
+
+def _cell_text(c: Cell, currency: str) -> str:
+    return ngettext("{weighted} ({n} deal · {amount})", "{weighted} ({n} deals · {amount})",
+                    c.deals).format(weighted=fmt_money(c.weighted, currency), n=c.deals,
+                                    amount=fmt_money(c.amount, currency))
+
+
+def forecast_lines(r: ForecastReport, row: ForecastRow) -> list[tuple[str, Cell]]:
+    """The non-empty lines of a row, in order: overdue, the months, later, no date."""
+    named = [(_("overdue"), row.overdue)]
+    named += [(period_label(PeriodKind.MONTH, m, long=True), c)
+              for m, c in zip(r.months, row.months, strict=True)]
+    named += [(_("later"), row.later), (_("no date"), row.undated)]
+    return [(name, c) for name, c in named if c.deals]
+
+
+def forecast_text(r: ForecastReport) -> str:
+    head = "\n".join([f"<b>{_('🔮 Forecast')}</b> · {scope_text(r.audience)}",
+                      _("As of {date}").format(date=fmt_date(r.as_of))])
+    total = r.total.total
+    blocks = []
+    if total.deals:
+        deals = [_("<b>Open deals × probability</b>: {weighted} of {amount}").format(
+            weighted=fmt_money(total.weighted, r.currency),
+            amount=fmt_money(total.amount, r.currency))]
+        deals += [f"• {e(name)}: {_cell_text(c, r.currency)}"
+                  for name, c in forecast_lines(r, r.total)]
+        blocks.append("\n".join(deals))
+    else:
+        blocks.append(_("No open deals to forecast."))
+    cash = [m for m in r.cash_total.months if m.planned or m.received]
+    if cash:
+        blocks.append("\n".join([_("<b>Invoices by month: planned / received</b>")] + [
+            f"• {period_label(PeriodKind.MONTH, m.month, long=True)}: "
+            f"{fmt_money(m.planned, r.currency)} / {fmt_money(m.received, r.currency)}"
+            for m in cash]))
+    else:
+        blocks.append(_("No invoices due and no payments in these months."))
+    if r.audience.kind is not ScopeKind.OWN and total.deals:
+        people = [
+            f"• {e(m.name)}: {fmt_money(m.total.weighted, r.currency)} — " + " · ".join(
+                f"{e(name)} {fmt_money(c.weighted, r.currency)}"
+                for name, c in forecast_lines(r, m))
+            for m in r.managers if m.total.deals]
+        # The people last, as many as fit: the rest are in the spreadsheet.
+        room = TELEGRAM_TEXT_LIMIT - 100 - len(head) - sum(len(b) + 2 for b in blocks)
+        block = _("<b>By manager</b>")
+        for i, line in enumerate(people):
+            if len(block) + len(line) + 1 > room:
+                left = len(people) - i
+                block += "\n" + ngettext("…and {n} more: see 📥 XLSX.",
+                                          "…and {n} more: see 📥 XLSX.", left).format(n=left)
+                break
+            block += "\n" + line
+        blocks.append(block)
+    return fit(head, blocks)
+
+
+def has_forecast(r: ForecastReport) -> ForecastReport | None:
+    """The figures to draw, or None when there is nothing (no chart of zeros)."""
+    cash = any(m.planned or m.received for m in r.cash_total.months)
+    return r if r.total.total.deals or cash else None

@@ -4,7 +4,7 @@ fit the content."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,13 +15,16 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import gettext as _
 
 from bot.render import current_locale
-from bot.report_views import bucket_names
+from bot.report_views import bucket_names, period_label
 from bot.views import classifier_title
 from crm.classifiers import Label
 from crm.lists import CLASSIFIER_KINDS, ClientRow
 from crm.reports.coverage import Coverage, CoverageReport
+from crm.reports.dynamics import DynamicsReport, Point
+from crm.reports.forecast import CashRow, ForecastReport, ForecastRow
+from crm.reports.forecast import Cell as ForecastCell
 from crm.reports.losses import LossReport, share
-from crm.reports.period import Period
+from crm.reports.period import Period, PeriodKind
 from crm.reports.receivables import AgingRow, ReceivablesReport
 from crm.reports.results import Results, ResultsReport
 from crm.reports.scope import ScopeKind
@@ -270,3 +273,78 @@ def clients_table(rows: Sequence[ClientRow], tz: ZoneInfo, title: str | None = N
 
 def clients_xlsx(rows: Sequence[ClientRow], tz: ZoneInfo, title: str | None = None) -> bytes:
     return workbook([clients_table(rows, tz, title)])
+# --- dynamics -------------------------------------------------------------------------------
+
+
+def dynamics_xlsx(r: DynamicsReport) -> bytes:
+    """The total (or the one person) period by period, then one sheet per figure: a row per
+    manager, a column per period."""
+    overall = Table(
+        _("Dynamics"),
+        [Column(_("From"), Fmt.DATE), Column(_("To"), Fmt.DATE), Column(_("Contacts"), Fmt.INT),
+         Column(_("New deals"), Fmt.INT), Column(_("Won"), Fmt.INT),
+         Column(_("Revenue"), Fmt.MONEY), Column(_("Payments received"), Fmt.MONEY)],
+        [[p.start, p.end, p.contacts, p.new_deals, p.won_count, p.revenue, p.payments]
+         for p in r.overall.points],
+    )
+    series = list(r.managers) + ([r.total] if r.total is not None else [])
+    heads = [period_label(r.grain, a, long=True) for a, _end in r.periods]
+    figures: list[tuple[str, Fmt, Callable[[Point], Cell]]] = [
+        (_("Contacts"), Fmt.INT, lambda p: p.contacts),
+        (_("New deals"), Fmt.INT, lambda p: p.new_deals),
+        (_("Won"), Fmt.INT, lambda p: p.won_count),
+        (_("Revenue"), Fmt.MONEY, lambda p: p.revenue),
+        (_("Payments received"), Fmt.MONEY, lambda p: p.payments),
+    ]
+    wide = [Table(title, [Column(_("Manager")), *(Column(h, fmt) for h in heads)],
+                  [[_("Total") if s.id == 0 else s.name, *(value(p) for p in s.points)]
+                   for s in series])
+            for title, fmt, value in figures]
+    return workbook([overall, *wide])
+
+
+# --- forecast -------------------------------------------------------------------------------
+
+
+def forecast_xlsx(r: ForecastReport) -> bytes:
+    rows = list(r.managers)
+    if r.audience.kind is not ScopeKind.OWN:
+        rows.append(r.total)
+
+    def name(row: ForecastRow | CashRow) -> str:
+        return _("Total") if row.id == 0 else row.name
+
+    months = [period_label(PeriodKind.MONTH, m, long=True) for m in r.months]
+    weighted = Table(
+        _("Forecast"),
+        [Column(_("Manager")), Column(_("Overdue"), Fmt.MONEY),
+         *(Column(m, Fmt.MONEY) for m in months), Column(_("Later"), Fmt.MONEY),
+         Column(_("No date"), Fmt.MONEY), Column(_("Total"), Fmt.MONEY)],
+        [[name(x), x.overdue.weighted, *(c.weighted for c in x.months), x.later.weighted,
+          x.undated.weighted, x.total.weighted] for x in rows],
+    )
+    lines: list[list[Cell]] = []
+    for x in rows:
+        named: list[tuple[str, date | None, ForecastCell]] = [(_("overdue"), None, x.overdue)]
+        named += [(label, m, c) for label, m, c in zip(months, r.months, x.months, strict=True)]
+        named += [(_("later"), None, x.later), (_("no date"), None, x.undated)]
+        lines += [[name(x), label, m, c.deals, c.amount, c.weighted]
+                  for label, m, c in named if c.deals]
+    deals = Table(
+        _("Open deals"),
+        [Column(_("Manager")), Column(_("Expected close")), Column(_("Month"), Fmt.DATE),
+         Column(_("Deals"), Fmt.INT), Column(_("Amount"), Fmt.MONEY),
+         Column(_("Weighted"), Fmt.MONEY)],
+        lines,
+    )
+    cash_rows = list(r.cash_managers)
+    if r.audience.kind is not ScopeKind.OWN:
+        cash_rows.append(r.cash_total)
+    invoices = Table(
+        _("Invoices"),
+        [Column(_("Manager")), Column(_("Month"), Fmt.DATE), Column(_("Planned"), Fmt.MONEY),
+         Column(_("Received"), Fmt.MONEY)],
+        [[name(x), m.month, m.planned, m.received] for x in cash_rows for m in x.months],
+    )
+    as_of = Table(_("Period"), [Column(_("As of"), Fmt.DATE)], [[r.as_of]])
+    return workbook([weighted, deals, invoices, as_of])

@@ -179,6 +179,11 @@ class ContactPerson(Base):
 
 class Deal(Base):
     __tablename__ = "deals"
+    __table_args__ = (
+        # The dynamics and the results count a manager's deals opened / closed per period.
+        Index("ix_deals_owner_opened", "owner_id", "opened_at"),
+        Index("ix_deals_owner_status_closed", "owner_id", "status", "closed_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"), index=True)
@@ -269,7 +274,7 @@ class Payment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
-    paid_on: Mapped[date] = mapped_column(Date)
+    paid_on: Mapped[date] = mapped_column(Date, index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from html import escape
 from typing import Any, Generic, TypeVar
 
@@ -30,15 +31,21 @@ from bot.keyboards.reports import (
     ReportAction,
     ReportCD,
     ReportKind,
+    dynamics_link,
+    dynamics_rows,
     kinds_for,
     period_kb,
     report_kb,
     report_title,
     reports_menu_kb,
 )
-from bot.report_charts import loss_chart
+from bot.report_charts import dynamics_chart, forecast_chart, loss_chart
 from bot.report_views import (
     coverage_text,
+    dynamics_text,
+    forecast_text,
+    has_dynamics,
+    has_forecast,
     invoice_button_text,
     loss_bars,
     losses_text,
@@ -46,10 +53,18 @@ from bot.report_views import (
     receivables_text,
     results_text,
 )
-from bot.xlsx import coverage_xlsx, losses_xlsx, receivables_xlsx, results_xlsx
+from bot.xlsx import (
+    coverage_xlsx,
+    dynamics_xlsx,
+    forecast_xlsx,
+    losses_xlsx,
+    receivables_xlsx,
+    results_xlsx,
+)
 from crm.access import can_see_reports, can_use_lists
 from crm.dto import Actor
 from crm.errors import Forbidden, NotAvailable
+from crm.reports.dynamics import COUNTS, span
 from crm.reports.period import Period, PeriodError, PeriodKind, parse_period, period_of
 from crm.reports.receivables import ReceivablesReport
 from crm.roles import Role
@@ -73,12 +88,23 @@ class _Report(Generic[T]):
     load: Callable[[CRM, Actor, Period, int | None], Awaitable[T]]
     text: Callable[[T], str]
     xlsx: Callable[[T], bytes]
-    # A chart's bars (name, value, label), when the report has one.
-    chart: Callable[[T], list[tuple[str, float, str]]] | None = None
+    # A chart's data, drawn by `draw` below (empty or None: nothing to draw); by default the
+    # bars (name, value, label).
+    chart: Callable[[T], Any] | None = None
     # A snapshot (as of now) has no period to pick.
     periodic: bool = True
     # Buttons that open what the report lists (an invoice …).
     drill: Callable[[T], list[InlineKeyboardButton]] | None = None
+    # How the chart's data (`chart` above) is drawn under a title, in a worker thread, and
+    # that title for the period (no emoji: the chart fonts have none). The default draws
+    # bars of shares (name, percent, label).
+    draw: Callable[[Any, str], bytes] = loss_chart
+    chart_title: Callable[[Period], str] = period_text
+    # A report with its own choice of periods (its own buttons, no picker) opens at this one
+    # for the local today.
+    opens: Callable[[date], Period] | None = None
+    # Rows of buttons of its own under the report: other views of it, related reports.
+    rows: Callable[[Period, int | None], list[list[InlineKeyboardButton]]] | None = None
 
 
 def receivables_drill(r: ReceivablesReport) -> list[InlineKeyboardButton]:
@@ -91,9 +117,11 @@ def receivables_drill(r: ReceivablesReport) -> list[InlineKeyboardButton]:
 
 _REPORTS: dict[ReportKind, _Report[Any]] = {
     ReportKind.RESULTS: _Report(lambda crm, actor, p, team: crm.reports.results(actor, p, team),
-                                results_text, results_xlsx),
+                                results_text, results_xlsx, rows=dynamics_link),
     ReportKind.LOSSES: _Report(lambda crm, actor, p, team: crm.reports.losses(actor, p, team),
-                               losses_text, losses_xlsx, loss_bars),
+                               losses_text, losses_xlsx, loss_bars,
+                               chart_title=lambda p: _("Loss reasons, {period}").format(
+                                   period=period_text(p))),
     ReportKind.RECEIVABLES: _Report(
         lambda crm, actor, _p, team: crm.reports.receivables(actor, team),
                                     receivables_text, receivables_xlsx, periodic=False,
@@ -101,6 +129,24 @@ _REPORTS: dict[ReportKind, _Report[Any]] = {
     ReportKind.COVERAGE: _Report(lambda crm, actor, _p, team: crm.reports.coverage(actor, team),
                                  coverage_text, coverage_xlsx, periodic=False),
 }
+
+
+def dynamics_chart_title(p: Period) -> str:
+    if p.kind is PeriodKind.WEEK:
+        return _("Dynamics by week, {period}").format(period=period_text(p))
+    return _("Dynamics by month, {period}").format(period=period_text(p))
+
+
+# Dynamics and forecast (issue 8, items 2 and 4).
+_REPORTS[ReportKind.DYNAMICS] = _Report(
+    lambda crm, actor, p, team: crm.reports.dynamics(actor, p, team), dynamics_text,
+    dynamics_xlsx, has_dynamics, periodic=False, draw=dynamics_chart,
+    chart_title=dynamics_chart_title,
+    opens=lambda today: span(PeriodKind.MONTH, COUNTS[-1], today), rows=dynamics_rows)
+_REPORTS[ReportKind.FORECAST] = _Report(
+    lambda crm, actor, _p, team: crm.reports.forecast(actor, team), forecast_text,
+    forecast_xlsx, has_forecast, periodic=False, draw=forecast_chart,
+    chart_title=lambda p: _("Forecast as of {date}").format(date=period_text(p)))
 
 
 def _allowed(actor: Actor, kind: ReportKind | None) -> ReportKind:
@@ -147,11 +193,13 @@ async def cb_pick(query: CallbackQuery, callback_data: ReportCD, actor: Actor, c
         if isinstance(query.message, Message):
             await send_digest(query.message, actor, crm, i18n)
         return
-    if not _REPORTS[kind].periodic:
+    report = _REPORTS[kind]
+    if report.opens is not None or not report.periodic:
         await forms.finish(state)
         today = crm.clock.now().astimezone(actor.tz).date()
-        await _show(query, kind, period_of(PeriodKind.TODAY, today), actor, crm,
-                    callback_data.team)
+        period = report.opens(today) if report.opens is not None else \
+            period_of(PeriodKind.TODAY, today)
+        await _show(query, kind, period, actor, crm, callback_data.team)
         return
     await forms.start(state, ReportForm.period)
     text = "\n".join([
@@ -169,8 +217,10 @@ async def _show(target: Message | CallbackQuery, kind: ReportKind, period: Perio
     figures = await report.load(crm, actor, period, team)
     has_chart = report.chart is not None and bool(report.chart(figures))
     drill = report.drill(figures) if report.drill is not None else []
+    rows = report.rows(period, team) if report.rows is not None else []
     await forms.screen(target, report.text(figures), report_kb(
-        kind, period, team=team, chart=has_chart, periodic=report.periodic, drill=drill))
+        kind, period, team=team, chart=has_chart, periodic=report.periodic, drill=drill,
+        rows=rows))
 
 
 async def cb_period(query: CallbackQuery, callback_data: PeriodCD, actor: Actor, crm: CRM,
@@ -238,13 +288,11 @@ async def cb_chart(query: CallbackQuery, callback_data: ReportCD, actor: Actor,
     if report is None or report.chart is None:
         raise Forbidden()
     period = callback_data.to_period()
-    bars = report.chart(await report.load(crm, actor, period, callback_data.team))
+    data = report.chart(await report.load(crm, actor, period, callback_data.team))
     await query.answer()
-    if not bars or query.bot is None:
+    if not data or query.bot is None:
         return
-    # The chart's own title has no emoji: the chart fonts have none.
-    title = _("Loss reasons, {period}").format(period=period_text(period))
-    png = await asyncio.to_thread(loss_chart, bars, title)
+    png = await asyncio.to_thread(report.draw, data, report.chart_title(period))
     await query.bot.send_photo(query.from_user.id,
                                BufferedInputFile(png, filename=f"{kind.value}.png"),
                                caption=f"{report_title(kind)} · {period_text(period)}")

@@ -15,11 +15,13 @@ from typing import Annotated, Self
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field, model_validator
 
 from bot.keyboards.types import DbId, Step
 from crm.dto import TeamInfo
+from crm.reports.dynamics import COUNTS, periods_of, span
 from crm.reports.period import MAX_DAYS, Period, PeriodKind
 from crm.roles import Role
 
@@ -33,6 +35,8 @@ class ReportKind(StrEnum):
     LOSSES = "loss"
     RECEIVABLES = "recv"
     COVERAGE = "cov"
+    DYNAMICS = "dyn"
+    FORECAST = "fc"
 
 
 class ReportAction(StrEnum):
@@ -85,6 +89,9 @@ _KINDS: dict[Role, tuple[ReportKind, ...]] = {
     Role.MANAGER: _SALES,
     Role.MARKETER: (ReportKind.LOSSES,),
 }
+# Dynamics and forecast (issue 8, items 2 and 4): the sales roles, each their own scope.
+for _role in (Role.ADMIN, Role.HEAD, Role.MANAGER):
+    _KINDS[_role] += (ReportKind.DYNAMICS, ReportKind.FORECAST)
 
 
 def kinds_for(role: Role) -> tuple[ReportKind, ...]:
@@ -98,6 +105,8 @@ def report_title(kind: ReportKind) -> str:
         ReportKind.LOSSES: _("📉 Loss analytics"),
         ReportKind.RECEIVABLES: _("🧾 Receivables"),
         ReportKind.COVERAGE: _("🗂 Coverage of the base"),
+        ReportKind.DYNAMICS: _("📈 Dynamics"),
+        ReportKind.FORECAST: _("🔮 Forecast"),
     }
     return titles[kind]
 
@@ -160,9 +169,11 @@ def period_kb(kind: ReportKind, step: int, team: int | None = None) -> InlineKey
 
 def report_kb(kind: ReportKind, period: Period, *, team: int | None = None,
               chart: bool = False, periodic: bool = True,
-              drill: Sequence[InlineKeyboardButton] = ()) -> InlineKeyboardMarkup:
-    """XLSX, a chart if there is one, another period; then the report's drill-down buttons
-    (one a row) and the way back to the list."""
+              drill: Sequence[InlineKeyboardButton] = (),
+              rows: Sequence[Sequence[InlineKeyboardButton]] = ()) -> InlineKeyboardMarkup:
+    """XLSX, a chart if there is one, another period; the report's own rows (other views of
+    it, related reports); then its drill-down buttons (one a row) and the way back to the
+    list."""
     same = {"kind": kind, "period": period.kind, "start": period.start.toordinal(),
             "end": period.end.toordinal(), "team": team}
     kb = InlineKeyboardBuilder()
@@ -173,7 +184,44 @@ def report_kb(kind: ReportKind, period: Period, *, team: int | None = None,
         kb.button(text=_("🗓 Period"),
                   callback_data=ReportCD(action=ReportAction.PICK, kind=kind, team=team))
     kb.adjust(1 + chart + periodic)
+    for row in rows:
+        kb.row(*row)
     for button in drill:
         kb.row(button)
     kb.row(back_to_reports(team))
     return kb.as_markup()
+
+
+# --- dynamics -------------------------------------------------------------------------------
+
+
+def _dynamics_button(text: str, period: Period, team: int | None) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=ReportCD(
+        action=ReportAction.SHOW, kind=ReportKind.DYNAMICS, period=period.kind,
+        start=period.start.toordinal(), end=period.end.toordinal(), team=team).pack())
+
+
+def dynamics_rows(period: Period, team: int | None) -> list[list[InlineKeyboardButton]]:
+    """Under the dynamics: by month or by week, and how many of them (the current choice
+    ticked); each keeps the report's end day."""
+    count = len(periods_of(period))
+    grains = [(_("By month"), PeriodKind.MONTH), (_("By week"), PeriodKind.WEEK)]
+    by = [_dynamics_button(("✓ " if grain is period.kind else "") + text,
+                           span(grain, count, period.end), team) for text, grain in grains]
+
+    def many(n: int) -> str:
+        if period.kind is PeriodKind.WEEK:
+            return ngettext("{n} week", "{n} weeks", n).format(n=n)
+        return ngettext("{n} month", "{n} months", n).format(n=n)
+
+    counts = [_dynamics_button(("✓ " if n == count else "") + many(n),
+                               span(period.kind, n, period.end), team) for n in COUNTS]
+    return [by, counts]
+
+
+def dynamics_link(period: Period, team: int | None) -> list[list[InlineKeyboardButton]]:
+    """«📈 Dynamics» under the results: weeks for a day or a week, months otherwise, up to
+    the results' last day."""
+    grain = PeriodKind.WEEK if period.kind in (PeriodKind.TODAY, PeriodKind.WEEK) else \
+        PeriodKind.MONTH
+    return [[_dynamics_button(_("📈 Dynamics"), span(grain, COUNTS[-1], period.end), team)]]

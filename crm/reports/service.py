@@ -6,6 +6,8 @@ from crm.clock import Clock
 from crm.config import CRMConfig
 from crm.dto import Actor
 from crm.reports.coverage import CoverageReport, CoverageService
+from crm.reports.dynamics import DynamicsReport, DynamicsService
+from crm.reports.forecast import ForecastReport, ForecastService
 from crm.reports.losses import LossReport, LossService
 from crm.reports.period import Period
 from crm.reports.receivables import ReceivablesReport, ReceivablesService
@@ -19,6 +21,8 @@ class Reports:
         self._losses = LossService(db, clock, config)
         self._receivables = ReceivablesService(db, clock, config)
         self._coverage = CoverageService(db, clock, config)
+        self._dynamics = DynamicsService(db, clock, config)
+        self._forecast = ForecastService(db, clock, config)
 
     async def results(self, actor: Actor, period: Period,
                       team_id: int | None = None) -> ResultsReport:
@@ -33,3 +37,11 @@ class Reports:
 
     async def coverage(self, actor: Actor, team_id: int | None = None) -> CoverageReport:
         return await self._coverage.coverage(actor, team_id)
+
+    async def dynamics(self, actor: Actor, period: Period,
+                       team_id: int | None = None) -> DynamicsReport:
+        """`period` as made by crm.reports.dynamics.span(): its kind is the granularity."""
+        return await self._dynamics.dynamics(actor, period, team_id)
+
+    async def forecast(self, actor: Actor, team_id: int | None = None) -> ForecastReport:
+        return await self._forecast.forecast(actor, team_id)
