@@ -296,7 +296,7 @@ def thousands(amount: Decimal) -> str:
 
 
 def _dynamics_table(r: DynamicsReport, s: Series) -> str:
-    head = [_("Cont."), _("Deals"), _("Wins"), _("Rev."), _("Paid")]
+    head = [_("Cont."), _("New"), _("Wins"), _("Rev."), _("Paid")]
     rows = [[period_label(r.grain, p.start), str(p.contacts), str(p.new_deals),
              str(p.won_count), thousands(p.revenue), thousands(p.payments)] for p in s.points]
     table = [["", *head], *rows]
@@ -313,7 +313,7 @@ def dynamics_text(r: DynamicsReport) -> str:
     head = "\n".join([
         f"<b>{_('📈 Dynamics')}</b> · {scope_text(r.audience)}",
         _("{by}: {start} – {end}").format(by=by, start=fmt_date(first), end=fmt_date(last)),
-        _("Cont. — contacts, Deals — new deals, Wins — deals won; Rev. — their revenue, Paid — "
+        _("Cont. — contacts, New — new deals, Wins — deals won; Rev. — their revenue, Paid — "
           "payments received, in thousands of {currency}.").format(
             currency=currency_symbol(r.currency, current_locale())),
     ])
