@@ -10,6 +10,8 @@ from crm.reports.losses import LossReport, LossService
 from crm.reports.period import Period
 from crm.reports.receivables import ReceivablesReport, ReceivablesService
 from crm.reports.results import ResultsReport, ResultsService
+from crm.reports.funnel import FunnelReport, FunnelService
+from crm.reports.timeuse import TimeUseReport, TimeUseService
 from storage.db import Database
 
 
@@ -19,6 +21,8 @@ class Reports:
         self._losses = LossService(db, clock, config)
         self._receivables = ReceivablesService(db, clock, config)
         self._coverage = CoverageService(db, clock, config)
+        self._funnel = FunnelService(db, clock, config)
+        self._time_use = TimeUseService(db, clock, config)
 
     async def results(self, actor: Actor, period: Period,
                       team_id: int | None = None) -> ResultsReport:
@@ -33,3 +37,11 @@ class Reports:
 
     async def coverage(self, actor: Actor, team_id: int | None = None) -> CoverageReport:
         return await self._coverage.coverage(actor, team_id)
+
+    async def funnel(self, actor: Actor, period: Period,
+                     team_id: int | None = None) -> FunnelReport:
+        return await self._funnel.funnel(actor, period, team_id)
+
+    async def time_use(self, actor: Actor, period: Period,
+                       team_id: int | None = None) -> TimeUseReport:
+        return await self._time_use.time_use(actor, period, team_id)

@@ -179,3 +179,140 @@ async def coverage(
     )
     return {r[0] or 0: (int(r[1]), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0),
                         int(r[5] or 0)) for r in rows}
+
+
+# --- funnel and stages (crm/reports/funnel.py) ----------------------------------------------
+
+# The history events that put a deal into a stage or take it out of one (crm/deals.py):
+# deal_created {"to"}, stage_changed {"from", "to"}, deal_won / deal_lost {"stage"},
+# deal_reopened {"from": the old status, "stage"}.
+STAGE_EVENTS = ("deal_created", "stage_changed", "deal_won", "deal_lost", "deal_reopened")
+# … of which these end a stay in a stage.
+LEAVING_EVENTS = ("stage_changed", "deal_won", "deal_lost")
+
+
+async def open_by_stage(
+    s: AsyncSession, owner_ids: list[int]
+) -> dict[int, tuple[int, Decimal]]:
+    """stage → (open deals, their amount), now."""
+    rows = await s.execute(
+        select(Deal.stage_id, func.count(), func.sum(Deal.amount))
+        .join(Client, Client.id == Deal.client_id)
+        .where(Deal.owner_id.in_(owner_ids), Deal.status == "open",
+               Client.is_deleted.is_(False))
+        .group_by(Deal.stage_id)
+    )
+    return {int(r[0]): (int(r[1]), r[2] or Decimal(0)) for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class StageEvent:
+    deal_id: int
+    event: str
+    details: dict[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FunnelDeal:
+    id: int
+    bucket: int  # 0: opened in the current period, 1: in the previous one
+    stage_id: int
+    status: str
+    opened_at: datetime
+
+
+async def deals_opened(s: AsyncSession, owner_ids: list[int], w: Window) -> list[FunnelDeal]:
+    """The deals opened in either period, with where they are now."""
+    bucket, within = _bucket(Deal.opened_at, w)
+    rows = await s.execute(
+        select(Deal.id, bucket, Deal.stage_id, Deal.status, Deal.opened_at)
+        .where(Deal.owner_id.in_(owner_ids), within)
+    )
+    return [FunnelDeal(r[0], int(r[1]), r[2], r[3], r[4]) for r in rows]
+
+
+async def deals_leaving_stages(
+    s: AsyncSession, owner_ids: list[int], w: Window
+) -> dict[int, datetime]:
+    """deal → opened_at, of the deals that left a stage (moved on, won, lost) in either
+    period."""
+    _b, within = _bucket(Activity.occurred_at, w)
+    rows = await s.execute(
+        select(Deal.id, Deal.opened_at).where(
+            Deal.owner_id.in_(owner_ids),
+            exists().where(Activity.deal_id == Deal.id,
+                           Activity.event.in_(LEAVING_EVENTS), within),
+        )
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+async def stage_events(
+    s: AsyncSession, deal_ids: Sequence[int], until: datetime
+) -> list[StageEvent]:
+    """The stage events of these deals before `until`, each deal's in time order."""
+    found: list[StageEvent] = []
+    ids = sorted(set(deal_ids))
+    for i in range(0, len(ids), 5000):  # bound the parameters of one statement
+        rows = await s.execute(
+            select(Activity.deal_id, Activity.event, Activity.details, Activity.occurred_at)
+            .where(Activity.deal_id.in_(ids[i:i + 5000]),
+                   Activity.event.in_(STAGE_EVENTS), Activity.occurred_at < until)
+            .order_by(Activity.deal_id, Activity.occurred_at, Activity.id)
+        )
+        found += [StageEvent(r[0], r[1], r[2] or {}, r[3]) for r in rows]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class StalledRow:
+    deal_id: int
+    title: str
+    amount: Decimal
+    stage_id: int
+    stage_changed_at: datetime
+    client_name: str
+    owner_id: int
+
+
+async def stalled(
+    s: AsyncSession, owner_ids: list[int], cutoffs: dict[int, datetime], limit: int
+) -> tuple[dict[int, int], list[StalledRow]]:
+    """Open deals in a stage since before the stage's cutoff: (stage → how many, the
+    `limit` longest in their stage)."""
+    if not cutoffs:
+        return {}, []
+    late = or_(*(and_(Deal.stage_id == st, Deal.stage_changed_at < at)
+                 for st, at in cutoffs.items()))
+    where = (Deal.owner_id.in_(owner_ids), Deal.status == "open",
+             Client.is_deleted.is_(False), late)
+    counts = await s.execute(
+        select(Deal.stage_id, func.count())
+        .join(Client, Client.id == Deal.client_id).where(*where).group_by(Deal.stage_id))
+    rows = await s.execute(
+        select(Deal.id, Deal.title, Deal.amount, Deal.stage_id, Deal.stage_changed_at,
+               Client.name, Deal.owner_id)
+        .join(Client, Client.id == Deal.client_id).where(*where)
+        .order_by(Deal.stage_changed_at, Deal.id).limit(limit))
+    return ({int(r[0]): int(r[1]) for r in counts},
+            [StalledRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or 0) for r in rows])
+
+
+# --- how managers spend their time (crm/reports/timeuse.py) ---------------------------------
+
+
+async def contacts_by_slot(
+    s: AsyncSession, owner_ids: list[int], bounds: Sequence[datetime]
+) -> list[tuple[int, int, int, int]]:
+    """(author, type, slot, count) of typed contacts; slot i is [bounds[i], bounds[i+1]),
+    UTC instants of local midnights, so days and weeks follow the viewer's time zone (and
+    its DST) on every backend."""
+    slot = case(*((Activity.occurred_at < b, i) for i, b in enumerate(bounds[1:])), else_=-1)
+    rows = await s.execute(
+        select(Activity.author_id, Activity.type_id, slot, func.count())
+        .where(Activity.author_id.in_(owner_ids), Activity.type_id.is_not(None),
+               _in(Activity.occurred_at, (bounds[0], bounds[-1])))
+        .group_by(Activity.author_id, Activity.type_id, slot)
+    )
+    return [(r[0] or 0, r[1] or 0, int(r[2]), int(r[3])) for r in rows]
