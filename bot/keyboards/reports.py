@@ -33,6 +33,8 @@ class ReportKind(StrEnum):
     LOSSES = "loss"
     RECEIVABLES = "recv"
     COVERAGE = "cov"
+    FUNNEL = "fun"
+    TIMEUSE = "time"
 
 
 class ReportAction(StrEnum):
@@ -85,6 +87,12 @@ _KINDS: dict[Role, tuple[ReportKind, ...]] = {
     Role.MANAGER: _SALES,
     Role.MARKETER: (ReportKind.LOSSES,),
 }
+# Funnel and stages, how managers spend their time (issue 8, items 3 and 7): before the
+# digest, which stays last.
+for _role in (Role.ADMIN, Role.HEAD, Role.MANAGER):
+    _at = _KINDS[_role].index(ReportKind.DIGEST)
+    _KINDS[_role] = (*_KINDS[_role][:_at], ReportKind.FUNNEL, ReportKind.TIMEUSE,
+                     *_KINDS[_role][_at:])
 
 
 def kinds_for(role: Role) -> tuple[ReportKind, ...]:
@@ -98,6 +106,8 @@ def report_title(kind: ReportKind) -> str:
         ReportKind.LOSSES: _("📉 Loss analytics"),
         ReportKind.RECEIVABLES: _("🧾 Receivables"),
         ReportKind.COVERAGE: _("🗂 Coverage of the base"),
+        ReportKind.FUNNEL: _("🔻 Funnel and stages"),
+        ReportKind.TIMEUSE: _("⏱ How managers spend their time"),
     }
     return titles[kind]
 

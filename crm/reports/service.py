@@ -6,11 +6,11 @@ from crm.clock import Clock
 from crm.config import CRMConfig
 from crm.dto import Actor
 from crm.reports.coverage import CoverageReport, CoverageService
+from crm.reports.funnel import FunnelReport, FunnelService
 from crm.reports.losses import LossReport, LossService
 from crm.reports.period import Period
 from crm.reports.receivables import ReceivablesReport, ReceivablesService
 from crm.reports.results import ResultsReport, ResultsService
-from crm.reports.funnel import FunnelReport, FunnelService
 from crm.reports.timeuse import TimeUseReport, TimeUseService
 from storage.db import Database
 
