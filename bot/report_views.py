@@ -283,6 +283,12 @@ def _days(x: Number) -> str:
     return ngettext("{n} day", "{n} days", plural_n(x)).format(n=fmt_decimal(x))
 
 
+def _avg_days(x: Number) -> str:
+    """An average, often a fraction: "2.3 d." (Russian counts a fraction as «2,3 дня», which
+    the plural forms cannot say)."""
+    return _("{n} d.").format(n=fmt_decimal(x))
+
+
 def _stalled_line(x: StalledDeal, currency: str, own: bool) -> str:
     line = _("• {client} «{title}» {amount} — {stage}, {days} (limit {limit})").format(
         client=e(x.client_name), title=e(x.title), amount=fmt_money(x.amount, currency),
@@ -321,8 +327,8 @@ def funnel_text(r: FunnelReport) -> str:
     if timed:
         blocks.append("\n".join([_("<b>Average time in a stage</b> (stays that ended in the "
                                    "period)")] + [
-            f"• {e(x.stage.text(loc))}: {_days(x.avg_days)}"  # type: ignore[arg-type]
-            + (change(x.avg_days, x.previous_avg_days, _days)  # type: ignore[arg-type]
+            f"• {e(x.stage.text(loc))}: {_avg_days(x.avg_days)}"  # type: ignore[arg-type]
+            + (change(x.avg_days, x.previous_avg_days, _avg_days)  # type: ignore[arg-type]
                if x.previous_avg_days is not None else "")
             for x in timed]))
     own = r.audience.kind is ScopeKind.OWN

@@ -55,6 +55,7 @@ async def build_funnel(db: Database) -> dict[str, int]:
         "sam": await add_user(db, 9005, "Sam South", team_id=south),
         "admin": await add_user(db, 9007, "Ann Admin", role="admin"),
         "far": await add_user(db, 9100, "Far Admin", role="admin", tz="Asia/Vladivostok"),
+        "mark": await add_user(db, 9008, "Mark Marketer", role="marketer"),
     }
     ivan, olga, sam = ids["ivan"], ids["olga"], ids["sam"]
     a = await add_client(db, ivan, "Alpha")
