@@ -209,6 +209,10 @@ class Activity(Base):
         Index("ix_activities_client_time", "client_id", "occurred_at"),
         # The digest and the reports count each manager's contacts of a period, by type.
         Index("ix_activities_author_time", "author_id", "occurred_at", "type_id"),
+        # The funnel: a deal's stage events in time order; the deals that left a stage in a
+        # period.
+        Index("ix_activities_deal_time", "deal_id", "occurred_at"),
+        Index("ix_activities_event_time", "event", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -239,11 +239,10 @@ async def deals_leaving_stages(
     period."""
     _b, within = _bucket(Activity.occurred_at, w)
     rows = await s.execute(
-        select(Deal.id, Deal.opened_at).where(
-            Deal.owner_id.in_(owner_ids),
-            exists().where(Activity.deal_id == Deal.id,
-                           Activity.event.in_(LEAVING_EVENTS), within),
-        )
+        select(Deal.id, Deal.opened_at)
+        .join(Activity, Activity.deal_id == Deal.id)
+        .where(Activity.event.in_(LEAVING_EVENTS), within, Deal.owner_id.in_(owner_ids))
+        .distinct()
     )
     return {r[0]: r[1] for r in rows}
 

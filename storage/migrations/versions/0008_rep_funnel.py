@@ -1,0 +1,29 @@
+"""indexes for the funnel report: a deal's history in time order; stage events by time
+
+Revision ID: 0008_rep_funnel
+Revises: 0007
+Create Date: 2026-12-02
+
+The funnel report (crm/reports/funnel.py) reads the stage events of the deals it counts
+(by deal, in time order) and finds the deals that left a stage in a period (by event and
+time); without these, both scan the whole history.
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0008_rep_funnel"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_activities_deal_time", "activities", ["deal_id", "occurred_at"])
+    op.create_index("ix_activities_event_time", "activities", ["event", "occurred_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_activities_event_time", table_name="activities")
+    op.drop_index("ix_activities_deal_time", table_name="activities")
