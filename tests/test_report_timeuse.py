@@ -5,8 +5,9 @@ report through the real dispatcher per role."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
+from zoneinfo import ZoneInfo
 
 from aiogram.methods import SendDocument
 from aiogram.types import BufferedInputFile
@@ -19,7 +20,14 @@ from bot.xlsx import timeuse_xlsx
 from crm.classifiers import Label
 from crm.reports.period import Period, PeriodKind
 from crm.reports.scope import Audience, Member, ScopeKind
-from crm.reports.timeuse import ManagerTime, Slot, SlotCounts, TimeUseReport, slots_of
+from crm.reports.timeuse import (
+    ManagerTime,
+    Slot,
+    SlotCounts,
+    TimeUseReport,
+    slots_of,
+    utc_offsets,
+)
 from crm.service import CRM
 from scheduler.sender import in_locale
 from tests.harness import Harness, TgUser, alerts, button, buttons, last_text
@@ -80,6 +88,25 @@ async def test_a_day_of_25_hours_keeps_its_last_hour(crm: CRM) -> None:
     two = Period(PeriodKind.CUSTOM, date(2026, 10, 25), date(2026, 10, 26))
     r = await crm.reports.time_use(await actor(crm.db, bea), two)
     assert days(r.managers[0]) == {date(2026, 10, 25): 1, date(2026, 10, 26): 1}
+
+
+async def test_a_record_at_midnight_belongs_to_the_day_it_starts(any_crm: CRM) -> None:
+    kate = await add_user(any_crm.db, 9300, "Kate Kolkata", tz="Asia/Kolkata")  # UTC+5:30
+    shop = await add_client(any_crm.db, kate, "Shop")
+    midnight = datetime(2026, 11, 16, 18, 30, tzinfo=UTC)  # 17 Nov, 00:00 in Kolkata
+    await add_activity(any_crm.db, shop, kate, "call", midnight)
+    await add_activity(any_crm.db, shop, kate, "call", midnight - timedelta(milliseconds=1))
+    r = await any_crm.reports.time_use(await actor(any_crm.db, kate), WEEK)
+    assert days(r.managers[0]) == {date(2026, 11, 16): 1, date(2026, 11, 17): 1}
+
+
+def test_utc_offsets_split_a_period_at_a_dst_change() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    start, end = datetime(2026, 10, 20, 22, tzinfo=UTC), datetime(2026, 10, 31, 23, tzinfo=UTC)
+    assert utc_offsets(berlin, start, end) == [
+        (datetime(2026, 10, 25, 1, tzinfo=UTC), 7200), (end, 3600)]
+    moscow = ZoneInfo("Europe/Moscow")
+    assert utc_offsets(moscow, start, end) == [(end, 10800)]
 
 
 async def test_a_long_period_goes_by_week(crm: CRM) -> None:

@@ -9,15 +9,17 @@ cut to the period at both ends.
 
 from __future__ import annotations
 
+from calendar import timegm
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from crm.classifiers import Label, label
 from crm.clock import Clock
 from crm.config import CRMConfig
 from crm.dto import Actor
-from crm.reports.period import Period, previous, utc_midnight
+from crm.reports.period import Period, previous
 from crm.reports.scope import Audience, Member, audience
 from storage.db import Database
 from storage.repo import classifiers as cls_repo
@@ -90,6 +92,31 @@ def slots_of(period: Period) -> tuple[bool, tuple[Slot, ...]]:
     return True, tuple(found)
 
 
+def utc_offsets(tz: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """(until, UTC offset in seconds) of each stretch of [start, end) with one offset, in
+    order; the last until is `end`. A zone changes its offset (DST, a new law) at a quarter
+    hour: found day by day, then to the quarter hour."""
+
+    def offset(at: datetime) -> int:
+        delta = at.astimezone(tz).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    found: list[tuple[datetime, int]] = []
+    at, current = start, offset(start)
+    while at < end:
+        nxt = min(at + timedelta(days=1), end)
+        if offset(nxt) == current:
+            at = nxt
+            continue
+        step = at
+        while offset(step) == current:
+            step += timedelta(minutes=15)
+        found.append((step, current))
+        at, current = step, offset(step)
+    found.append((end, current))
+    return found
+
+
 class TimeUseService:
     def __init__(self, db: Database, clock: Clock, config: CRMConfig) -> None:
         self.db = db
@@ -101,13 +128,16 @@ class TimeUseService:
         prev = previous(period)
         tz = actor.tz
         by_week, slots = slots_of(period)
-        bounds = [utc_midnight(x.start, tz) for x in slots]
-        bounds.append(utc_midnight(period.end + timedelta(days=1), tz))
+        span = period.bounds(tz)
+        # Slot k starts k days (k weeks) after the anchor: the first day, or its Monday.
+        anchor = period.start - timedelta(days=period.start.weekday() if by_week else 0)
         window = repo.Window(period.bounds(tz), prev.bounds(tz), (period.start, period.end),
                              (prev.start, prev.end))
         async with self.db.transaction() as s:
             who = await audience(s, actor, team_id)
-            rows = await repo.contacts_by_slot(s, who.ids, bounds)
+            rows = await repo.contacts_by_slot(
+                s, who.ids, span, utc_offsets(tz, *span), timegm(anchor.timetuple()),
+                86400 * (7 if by_week else 1))
             before = [r for r in await repo.contacts_by_type(s, who.ids, window) if r[2] == 1]
             type_ids = {r[1] for r in rows} | {r[1] for r in before}
             items = await cls_repo.items_by_ids(s, type_ids)
