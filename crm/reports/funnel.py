@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from crm.classifiers import StageInfo, stage_info
@@ -86,40 +86,10 @@ def percent_of(part: int, whole: int) -> Decimal | None:
     return (Decimal(part * 100) / whole).quantize(_TENTH, ROUND_HALF_UP) if whole else None
 
 
-def _avg(days: list[float]) -> Decimal | None:
-    if not days:
+def _avg(n: int, total_ms: int) -> Decimal | None:
+    if not n:
         return None
-    return (Decimal(sum(days)) / len(days)).quantize(_TENTH, ROUND_HALF_UP)
-
-
-def _codes(ev: repo.StageEvent) -> list[str]:
-    d = ev.details
-    return [str(d[k]) for k in ("from", "to", "stage") if d.get(k)]
-
-
-def stays(events: list[repo.StageEvent], opened_at: datetime
-          ) -> list[tuple[str, datetime, datetime]]:
-    """(stage code, entered, left) of each finished stay in one deal's history."""
-    found: list[tuple[str, datetime, datetime]] = []
-    current: str | None = None
-    since = opened_at
-    for ev in events:
-        d = ev.details
-        if ev.event == "deal_created":
-            current, since = str(d.get("to") or "") or None, ev.at
-        elif ev.event == "stage_changed":
-            left = str(d.get("from") or "") or current
-            if left:
-                found.append((left, since, ev.at))
-            current, since = str(d.get("to") or "") or None, ev.at
-        elif ev.event in ("deal_won", "deal_lost"):
-            left = str(d.get("stage") or "") or current
-            if left:
-                found.append((left, since, ev.at))
-            current = None
-        elif ev.event == "deal_reopened":
-            current, since = str(d.get("stage") or "") or None, ev.at
-    return found
+    return (Decimal(total_ms) / n / 86_400_000).quantize(_TENTH, ROUND_HALF_UP)
 
 
 class FunnelService:
@@ -140,44 +110,29 @@ class FunnelService:
             ids = who.ids
             all_stages = list(await cls_repo.stages(s, active_only=False))
             open_now = await repo.open_by_stage(s, ids)
-            opened = await repo.deals_opened(s, ids, window)
-            leaving = await repo.deals_leaving_stages(s, ids, window)
-            until = window.current[1]
-            events = await repo.stage_events(s, [d.id for d in opened] + list(leaving), until)
+            furthest_rows = await repo.furthest_stages(s, ids, window)
+            stay_rows = await repo.stage_stays(s, ids, window)
             cutoffs = {st.id: now - timedelta(days=st.stall_days)
                        for st in all_stages if st.stall_days > 0}
             stalled_counts, stalled_rows = await repo.stalled(s, ids, cutoffs, STALLED_ROWS)
         by_id = {st.id: st for st in all_stages}
-        order = {st.code: st.sort_order for st in all_stages}
-        history: dict[int, list[repo.StageEvent]] = defaultdict(list)
-        for ev in events:
-            history[ev.deal_id].append(ev)
 
-        # How far each deal opened in either period got: the latest stage it was ever in.
+        # How far the deals opened in either period got: the latest stage each was ever in.
         furthest: list[dict[int, int]] = [defaultdict(int), defaultdict(int)]  # order → n
         won = [0, 0]
         count = [0, 0]
-        for deal in opened:
-            count[deal.bucket] += 1
-            if deal.status == "won":
-                won[deal.bucket] += 1
-                continue
-            seen = [order[c] for ev in history[deal.id] for c in _codes(ev) if c in order]
-            if deal.stage_id in by_id:
-                seen.append(by_id[deal.stage_id].sort_order)
-            if seen:
-                furthest[deal.bucket][max(seen)] += 1
+        for b, status, top, n in furthest_rows:
+            count[b] += n
+            if status == "won":
+                won[b] += n
+            else:
+                furthest[b][top] += n
 
         def reached(stage_order: int, b: int) -> int:
             return won[b] + sum(n for o, n in furthest[b].items() if o >= stage_order)
 
-        # Stays that ended in either period.
-        spent: dict[tuple[str, int], list[float]] = defaultdict(list)
-        for deal_id, opened_at in leaving.items():
-            for code, entered, left in stays(history[deal_id], opened_at):
-                for b, span in enumerate((window.current, window.previous)):
-                    if span[0] <= left < span[1]:
-                        spent[(code, b)].append((left - entered).total_seconds() / 86400)
+        # Stays that ended in either period: (code, bucket) → (stays, total ms).
+        spent = {(code, b): (n, ms) for code, b, n, ms in stay_rows}
 
         shown = [st for st in all_stages if st.is_active or st.id in open_now]
         lines: list[StageLine] = []
@@ -189,8 +144,9 @@ class FunnelService:
                 stage=stage_info(st), open_count=cnt, open_amount=amount, reached=n,
                 previous_reached=reached(st.sort_order, 1),
                 conversion=percent_of(n, before) if before is not None else None,
-                avg_days=_avg(spent[(st.code, 0)]), previous_avg_days=_avg(spent[(st.code, 1)]),
-                stays=len(spent[(st.code, 0)]), stalled=stalled_counts.get(st.id, 0),
+                avg_days=_avg(*spent.get((st.code, 0), (0, 0))),
+                previous_avg_days=_avg(*spent.get((st.code, 1), (0, 0))),
+                stays=spent.get((st.code, 0), (0, 0))[0], stalled=stalled_counts.get(st.id, 0),
             ))
             before = n
         names = {m.id: m.name for m in who.members}

@@ -26,8 +26,9 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from storage.models import Activity, Client, Deal, Invoice, Payment, PlannedContact
+from storage.models import Activity, Client, Deal, Invoice, Payment, PlannedContact, Stage
 from storage.types import Money
 
 Span = tuple[datetime, datetime]  # [start, end) in UTC
@@ -216,63 +217,84 @@ async def open_by_stage(
     return {int(r[0]): (int(r[1]), r[2] or Decimal(0)) for r in rows}
 
 
-@dataclass(frozen=True, slots=True)
-class StageEvent:
-    deal_id: int
-    event: str
-    details: dict[str, Any]
-    at: datetime
+def epoch_ms(s: AsyncSession, col: Any) -> Any:
+    """Milliseconds since the epoch of a UTC time column, exactly, as an integer: PostgreSQL's
+    epoch is exact; SQLite's julianday holds whole milliseconds, which the half added back
+    recovers from the float (and it is cheaper per row than strftime)."""
+    if s.get_bind().dialect.name == "postgresql":
+        return cast(func.floor(func.extract("epoch", col) * 1000), BigInteger)
+    return cast((func.julianday(col) - 2440587.5) * 86_400_000 + 0.5, BigInteger)
 
 
-@dataclass(frozen=True, slots=True)
-class FunnelDeal:
-    id: int
-    bucket: int  # 0: opened in the current period, 1: in the previous one
-    stage_id: int
-    status: str
-    opened_at: datetime
+def _code(key: str) -> Any:
+    return Activity.details[key].as_string()
 
 
-async def deals_opened(s: AsyncSession, owner_ids: list[int], w: Window) -> list[FunnelDeal]:
-    """The deals opened in either period, with where they are now."""
-    bucket, within = _bucket(Deal.opened_at, w)
-    rows = await s.execute(
-        select(Deal.id, bucket, Deal.stage_id, Deal.status, Deal.opened_at)
-        .where(Deal.owner_id.in_(owner_ids), within)
-    )
-    return [FunnelDeal(r[0], int(r[1]), r[2], r[3], r[4]) for r in rows]
-
-
-async def deals_leaving_stages(
+async def furthest_stages(
     s: AsyncSession, owner_ids: list[int], w: Window
-) -> dict[int, datetime]:
-    """deal → opened_at, of the deals that left a stage (moved on, won, lost) in either
-    period."""
-    _b, within = _bucket(Activity.occurred_at, w)
-    rows = await s.execute(
-        select(Deal.id, Deal.opened_at)
-        .join(Activity, Activity.deal_id == Deal.id)
-        .where(Activity.event.in_(LEAVING_EVENTS), within, Deal.owner_id.in_(owner_ids))
-        .distinct()
+) -> list[tuple[int, str, int, int]]:
+    """(bucket, status, furthest stage order, deals) of the deals opened in either period:
+    the latest stage (by sort order) a deal was ever in, by the stages its history names and
+    the one it is in now."""
+    bucket, within = _bucket(Deal.opened_at, w)
+    opened = select(Deal.id).where(Deal.owner_id.in_(owner_ids), within)
+    named = aliased(Stage)
+    top = (
+        select(Activity.deal_id.label("deal_id"), func.max(named.sort_order).label("top"))
+        .join(named, or_(named.code == _code("to"), named.code == _code("from"),
+                         named.code == _code("stage")))
+        .where(Activity.deal_id.in_(opened), Activity.event.in_(STAGE_EVENTS))
+        .group_by(Activity.deal_id)
+        .subquery()
     )
-    return {r[0]: r[1] for r in rows}
+    now = aliased(Stage)
+    furthest = case((top.c.top > now.sort_order, top.c.top), else_=now.sort_order)
+    rows = await s.execute(
+        select(bucket, Deal.status, furthest, func.count())
+        .join(now, now.id == Deal.stage_id)
+        .outerjoin(top, top.c.deal_id == Deal.id)
+        .where(Deal.owner_id.in_(owner_ids), within)
+        .group_by(bucket, Deal.status, furthest)
+    )
+    return [(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
 
 
-async def stage_events(
-    s: AsyncSession, deal_ids: Sequence[int], until: datetime
-) -> list[StageEvent]:
-    """The stage events of these deals before `until`, each deal's in time order."""
-    found: list[StageEvent] = []
-    ids = sorted(set(deal_ids))
-    for i in range(0, len(ids), 5000):  # bound the parameters of one statement
-        rows = await s.execute(
-            select(Activity.deal_id, Activity.event, Activity.details, Activity.occurred_at)
-            .where(Activity.deal_id.in_(ids[i:i + 5000]),
-                   Activity.event.in_(STAGE_EVENTS), Activity.occurred_at < until)
-            .order_by(Activity.deal_id, Activity.occurred_at, Activity.id)
+async def stage_stays(
+    s: AsyncSession, owner_ids: list[int], w: Window
+) -> list[tuple[str, int, int, int]]:
+    """(stage code, bucket, stays, their total length in ms) of the stays in a stage that
+    ended in either period: a deal moved on from the stage, or was won or lost in it. A
+    stay starts at the deal's stage event before (created, moved, reopened), or when the
+    deal was opened if its history has none."""
+    _b, within = _bucket(Activity.occurred_at, w)
+    left = (
+        select(Activity.deal_id)
+        .join(Deal, Deal.id == Activity.deal_id)
+        .where(Activity.event.in_(LEAVING_EVENTS), within, Deal.owner_id.in_(owner_ids))
+    )
+    events = (
+        select(
+            Activity.event.label("event"),
+            Activity.occurred_at.label("at"),
+            func.coalesce(
+                func.lag(Activity.occurred_at).over(
+                    partition_by=Activity.deal_id, order_by=(Activity.occurred_at, Activity.id)),
+                Deal.opened_at,
+            ).label("since"),
+            func.coalesce(_code("from"), _code("stage")).label("code"),
         )
-        found += [StageEvent(r[0], r[1], r[2] or {}, r[3]) for r in rows]
-    return found
+        .join(Deal, Deal.id == Activity.deal_id)
+        .where(Activity.deal_id.in_(left), Activity.event.in_(STAGE_EVENTS))
+        .subquery()
+    )
+    bucket, within = _bucket(events.c.at, w)
+    rows = await s.execute(
+        select(events.c.code, bucket, func.count(),
+               func.sum(epoch_ms(s, events.c.at) - epoch_ms(s, events.c.since)))
+        .where(events.c.event.in_(LEAVING_EVENTS), events.c.code.is_not(None), within)
+        .group_by(events.c.code, bucket)
+    )
+    return [(str(r[0]), int(r[1]), int(r[2]), int(r[3] or 0)) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,13 +345,7 @@ async def contacts_by_slot(
     arithmetic on each row, one grouped scan of the author-and-time index: no per-day
     comparisons, on either backend."""
     col = Activity.occurred_at
-    # Milliseconds since the epoch, exactly: PostgreSQL's epoch is exact; SQLite's julianday
-    # holds whole milliseconds, which the half added back recovers from the float (and it
-    # is cheaper per row than strftime).
-    if s.get_bind().dialect.name == "postgresql":
-        epoch: Any = cast(func.floor(func.extract("epoch", col) * 1000), BigInteger)
-    else:
-        epoch = cast((func.julianday(col) - 2440587.5) * 86_400_000 + 0.5, BigInteger)
+    epoch = epoch_ms(s, col)
     if len(offsets) > 1:
         shift: Any = case(*((col < until, off * 1000) for until, off in offsets[:-1]),
                           else_=offsets[-1][1] * 1000)
