@@ -106,7 +106,6 @@ async def test_funnel_text_in_russian_and_english(crm: CRM) -> None:
         "«Valves»")
     with in_locale(create_i18n("ru"), "ru"):
         ru = funnel_text(r)
-    print(ru)
     assert "Воронка и этапы" in ru and "команда «North»" in ru
     assert "• Квалификация: 2 (▲ 1) · 40\u202f%" in ru
     assert "• Новый лид: 2,3 дн. (▼ 3,7 дн.)" in ru

@@ -138,7 +138,6 @@ async def test_time_use_text_and_spreadsheet(crm: CRM) -> None:
     assert "<b>Olga Smirnova</b>: 2 (▲ 2) — E-mail 2\nFri 20 Nov: 2 — E-mail 2" in en
     with in_locale(create_i18n("ru"), "ru"):
         ru = timeuse_text(r)
-    print(ru)
     assert "На что уходит время менеджеров" in ru and "Записи в истории по типам, по дням." in ru
     assert "<b>Всего</b>: 7 (▲ 5) — Звонок 3, Встреча 1, E-mail 2, Визит 1" in ru
     wb = load_workbook(BytesIO(data))
