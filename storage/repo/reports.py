@@ -238,17 +238,25 @@ async def furthest_stages(
     the one it is in now."""
     bucket, within = _bucket(Deal.opened_at, w)
     opened = select(Deal.id).where(Deal.owner_id.in_(owner_ids), within)
-    named = aliased(Stage)
+    # One equality join per key (hash-joinable; an OR of the three is not): each event's
+    # "to", "from" and "stage" codes, each stage's order or NULL.
+    keys = ("to", "from", "stage")
+    named = [aliased(Stage) for _ in keys]
+    query = select(Activity.deal_id.label("deal_id"),
+                   *(func.max(st.sort_order).label(f"top_{k}") for st, k in zip(
+                       named, keys, strict=True)))
+    for st, k in zip(named, keys, strict=True):
+        query = query.outerjoin(st, st.code == _code(k))
     top = (
-        select(Activity.deal_id.label("deal_id"), func.max(named.sort_order).label("top"))
-        .join(named, or_(named.code == _code("to"), named.code == _code("from"),
-                         named.code == _code("stage")))
-        .where(Activity.deal_id.in_(opened), Activity.event.in_(STAGE_EVENTS))
+        query.where(Activity.deal_id.in_(opened), Activity.event.in_(STAGE_EVENTS))
         .group_by(Activity.deal_id)
         .subquery()
     )
     now = aliased(Stage)
-    furthest = case((top.c.top > now.sort_order, top.c.top), else_=now.sort_order)
+    furthest: Any = now.sort_order
+    for k in keys:  # the greatest of them; a NULL compares false and keeps the one before
+        col = top.c[f"top_{k}"]
+        furthest = case((col > furthest, col), else_=furthest)
     rows = await s.execute(
         select(bucket, Deal.status, furthest, func.count())
         .join(now, now.id == Deal.stage_id)
