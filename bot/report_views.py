@@ -27,11 +27,13 @@ from crm.classifiers import Label
 from crm.reports.coverage import Coverage, CoverageReport
 from crm.reports.dynamics import DynamicsReport, Series
 from crm.reports.forecast import Cell, ForecastReport, ForecastRow
+from crm.reports.funnel import FunnelReport, StalledDeal
 from crm.reports.losses import LossReport, ReasonCount, share
 from crm.reports.period import Period, PeriodKind
 from crm.reports.receivables import AgingRow, OpenInvoice, ReceivablesReport
 from crm.reports.results import ResultsLine, ResultsReport
 from crm.reports.scope import Audience, ScopeKind
+from crm.reports.timeuse import ManagerTime, Slot, TimeUseReport
 
 Number = int | Decimal
 
@@ -399,3 +401,135 @@ def has_forecast(r: ForecastReport) -> ForecastReport | None:
     """The figures to draw, or None when there is nothing (no chart of zeros)."""
     cash = any(m.planned or m.received for m in r.cash_total.months)
     return r if r.total.total.deals or cash else None
+# --- funnel and stages ----------------------------------------------------------------------
+
+STALLED_LINES = 10
+
+
+def _days(x: Number) -> str:
+    return ngettext("{n} day", "{n} days", plural_n(x)).format(n=fmt_decimal(x))
+
+
+def _avg_days(x: Number) -> str:
+    """An average, often a fraction: "2.3 d." (Russian counts a fraction as «2,3 дня», which
+    the plural forms cannot say)."""
+    return _("{n} d.").format(n=fmt_decimal(x))
+
+
+def _stalled_line(x: StalledDeal, currency: str, own: bool) -> str:
+    line = _("• {client} «{title}» {amount} — {stage}, {days} (limit {limit})").format(
+        client=e(x.client_name), title=e(x.title), amount=fmt_money(x.amount, currency),
+        stage=e(x.stage.text(current_locale())), days=_days(x.days_in_stage),
+        limit=x.stage.stall_days)
+    return line if own or not x.manager else f"{line} · {e(x.manager)}"
+
+
+def funnel_text(r: FunnelReport) -> str:
+    head = heading(_("🔻 Funnel and stages"), r.audience, r.period, r.previous)
+    loc = current_locale()
+    blocks = []
+    now = [_("<b>Open now ({date}): {n} · {amount}</b>").format(
+        date=fmt_date(r.as_of), n=r.open_count, amount=fmt_money(r.open_amount, r.currency))]
+    now += [f"• {e(x.stage.text(loc))}: {x.open_count} · {fmt_money(x.open_amount, r.currency)}"
+            for x in r.stages if x.open_count]
+    blocks.append("\n".join(now))
+    flow = [_("<b>Deals opened in the period: {n}</b>{change}").format(
+        n=r.opened, change=change(r.opened, r.previous_opened, _count))]
+    if r.opened or r.previous_opened:
+        flow.append(_("How far they got (the stage or beyond), and the share of the stage "
+                      "before:"))
+        for x in r.stages:
+            line = f"• {e(x.stage.text(loc))}: {x.reached}" + change(
+                x.reached, x.previous_reached, _count)
+            if x.conversion is not None:
+                line += f" · {percent(x.conversion)}"
+            flow.append(line)
+        won = _("• Won: {n}{change}").format(n=r.won, change=change(r.won, r.previous_won,
+                                                                    _count))
+        if r.won_conversion is not None:
+            won += f" · {percent(r.won_conversion)}"
+        flow.append(won)
+    blocks.append("\n".join(flow))
+    timed = [x for x in r.stages if x.avg_days is not None]
+    if timed:
+        blocks.append("\n".join([_("<b>Average time in a stage</b> (stays that ended in the "
+                                   "period)")] + [
+            f"• {e(x.stage.text(loc))}: {_avg_days(x.avg_days)}"  # type: ignore[arg-type]
+            + (change(x.avg_days, x.previous_avg_days, _avg_days)  # type: ignore[arg-type]
+               if x.previous_avg_days is not None else "")
+            for x in timed]))
+    own = r.audience.kind is ScopeKind.OWN
+    if r.stalled_count:
+        stalled = [_("<b>Stalled: {n}</b> (in the stage longer than its limit)").format(
+            n=r.stalled_count)]
+        stalled += [_stalled_line(x, r.currency, own) for x in r.stalled[:STALLED_LINES]]
+        if r.stalled_count > STALLED_LINES:
+            left = r.stalled_count - STALLED_LINES
+            stalled.append(ngettext("…and {n} more: see 📥 XLSX.", "…and {n} more: see 📥 XLSX.",
+                                    left).format(n=left))
+        blocks.append("\n".join(stalled))
+    else:
+        blocks.append(_("No stalled deals: every open deal is within its stage's limit."))
+    return fit(head, blocks)
+
+
+def stalled_button_text(x: StalledDeal) -> str:
+    return ngettext("⏳ {client} «{title}»: {days} day", "⏳ {client} «{title}»: {days} days",
+                    x.days_in_stage).format(client=x.client_name[:20], title=x.title[:20],
+                                            days=x.days_in_stage)
+
+
+def funnel_bars(r: FunnelReport) -> list[tuple[str, float, str]]:
+    """(stage, deals that reached it, label) down the funnel, won last; nothing when no deal
+    was opened in the period and none is open."""
+    if not r.opened and not r.open_count:
+        return []
+    loc = current_locale()
+    bars = [(x.stage.text(loc), float(x.reached),
+             str(x.reached) + (f" ({percent(x.conversion)})" if x.conversion is not None
+                               else "")) for x in r.stages]
+    bars.append((_("Won"), float(r.won), str(r.won) + (
+        f" ({percent(r.won_conversion)})" if r.won_conversion is not None else "")))
+    return bars
+
+
+# --- how managers spend their time ----------------------------------------------------------
+
+
+def slot_text(slot: Slot) -> str:
+    loc = current_locale()
+    if slot.start == slot.end:
+        return format_date(slot.start, "EEE d MMM", locale=loc)
+    return (f"{format_date(slot.start, 'd MMM', locale=loc)} – "
+            f"{format_date(slot.end, 'd MMM', locale=loc)}")
+
+
+def _by_type(types: tuple[Label, ...], counts: tuple[int, ...]) -> str:
+    loc = current_locale()
+    return ", ".join(f"{e(t.text(loc))} {n}" for t, n in zip(types, counts, strict=True) if n)
+
+
+def _time_block(m: ManagerTime, types: tuple[Label, ...]) -> str:
+    first = f"<b>{e(m.member.name)}</b>: {m.total}{change(m.total, m.previous_total, _count)}"
+    if m.total:
+        first += " — " + _by_type(types, m.totals)
+    lines = [first] + [f"{slot_text(c.slot)}: {c.total} — {_by_type(types, c.counts)}"
+                       for c in m.slots if c.total]
+    return "\n".join(lines)
+
+
+def timeuse_text(r: TimeUseReport) -> str:
+    head = heading(_("⏱ How managers spend their time"), r.audience, r.period, r.previous)
+    head += "\n" + (_("Records in the history by type, per week.") if r.by_week else
+                    _("Records in the history by type, per day."))
+    blocks = []
+    if r.audience.kind is not ScopeKind.OWN:
+        total = _("<b>Total</b>: {n}{change}").format(
+            n=r.total, change=change(r.total, r.previous_total, _count))
+        if r.total:
+            total += " — " + _by_type(r.types, r.totals)
+        blocks.append(total)
+    blocks += [_time_block(m, r.types) for m in r.managers]
+    if not r.managers:
+        blocks.append(_("No managers to report on yet."))
+    return fit(head, blocks)

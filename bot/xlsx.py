@@ -23,11 +23,13 @@ from crm.reports.coverage import Coverage, CoverageReport
 from crm.reports.dynamics import DynamicsReport, Point
 from crm.reports.forecast import CashRow, ForecastReport, ForecastRow
 from crm.reports.forecast import Cell as ForecastCell
+from crm.reports.funnel import FunnelReport
 from crm.reports.losses import LossReport, share
 from crm.reports.period import Period, PeriodKind
 from crm.reports.receivables import AgingRow, ReceivablesReport
 from crm.reports.results import Results, ResultsReport
 from crm.reports.scope import ScopeKind
+from crm.reports.timeuse import TimeUseReport
 
 Cell = str | int | Decimal | date | datetime | None
 
@@ -348,3 +350,59 @@ def forecast_xlsx(r: ForecastReport) -> bytes:
     )
     as_of = Table(_("Period"), [Column(_("As of"), Fmt.DATE)], [[r.as_of]])
     return workbook([weighted, deals, invoices, as_of])
+# --- funnel and stages ----------------------------------------------------------------------
+
+
+def funnel_xlsx(r: FunnelReport) -> bytes:
+    loc = current_locale()
+    stages = Table(
+        _("Stages"),
+        [Column(_("Stage")), Column(_("Open deals"), Fmt.INT), Column(_("Amount"), Fmt.MONEY),
+         Column(_("Reached"), Fmt.INT), Column(_("Previous period"), Fmt.INT),
+         Column(_("Conversion"), Fmt.PERCENT), Column(_("Average days in stage"), Fmt.DECIMAL),
+         Column(_("Stays"), Fmt.INT), Column(_("Previous period, days"), Fmt.DECIMAL),
+         Column(_("Stalled"), Fmt.INT)],
+        [[x.stage.text(loc), x.open_count, x.open_amount, x.reached, x.previous_reached,
+          x.conversion, x.avg_days, x.stays, x.previous_avg_days, x.stalled] for x in r.stages]
+        + [[_("Won"), None, None, r.won, r.previous_won, r.won_conversion, None, None, None,
+            None],
+           [_("Total"), r.open_count, r.open_amount, r.opened, r.previous_opened, None, None,
+            None, None, r.stalled_count]],
+    )
+    stalled = Table(
+        _("Stalled deals"),
+        [Column(_("Client")), Column(_("Deal")), Column(_("Manager")), Column(_("Stage")),
+         Column(_("Amount"), Fmt.MONEY), Column(_("Days in stage"), Fmt.INT),
+         Column(_("Limit, days"), Fmt.INT), Column(_("Days over"), Fmt.INT)],
+        [[x.client_name, x.title, x.manager, x.stage.text(loc), x.amount, x.days_in_stage,
+          x.stage.stall_days, x.over_by] for x in r.stalled],
+    )
+    as_of = _period_table(r.period, r.previous)
+    return workbook([stages, stalled, as_of])
+
+
+# --- how managers spend their time ----------------------------------------------------------
+
+
+def timeuse_xlsx(r: TimeUseReport) -> bytes:
+    loc = current_locale()
+    kinds = [Column(t.text(loc), Fmt.INT) for t in r.types]
+    start = _("Week from") if r.by_week else _("Day")
+    slots = Table(
+        _("By week") if r.by_week else _("By day"),
+        [Column(_("Manager")), Column(start, Fmt.DATE), *kinds, Column(_("Total"), Fmt.INT)],
+        [_cells(m.member.name, c.slot.start, *c.counts, c.total)
+         for m in r.managers for c in m.slots],
+    )
+    totals = Table(
+        _("Totals"),
+        [Column(_("Manager")), *kinds, Column(_("Total"), Fmt.INT),
+         Column(_("Previous period"), Fmt.INT)],
+        [_cells(m.member.name, *m.totals, m.total, m.previous_total) for m in r.managers]
+        + [_cells(_("Total"), *r.totals, r.total, r.previous_total)],
+    )
+    return workbook([slots, totals, _period_table(r.period, r.previous)])
+
+
+def _cells(*values: Cell) -> list[Cell]:
+    return list(values)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -217,6 +218,12 @@ class Activity(Base):
         Index("ix_activities_client_time", "client_id", "occurred_at", "type_id"),
         # The digest and the reports count each manager's contacts of a period, by type.
         Index("ix_activities_author_time", "author_id", "occurred_at", "type_id"),
+        # The funnel: a deal's stage events in time order; the deals that left a stage in a
+        # period. Events only (0008): a deal's contacts are not in them.
+        Index("ix_activities_deal_time", "deal_id", "occurred_at",
+              postgresql_where=text("event IS NOT NULL"), sqlite_where=text("event IS NOT NULL")),
+        Index("ix_activities_event_time", "event", "occurred_at",
+              postgresql_where=text("event IS NOT NULL"), sqlite_where=text("event IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

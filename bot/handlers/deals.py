@@ -18,7 +18,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot import forms
+from bot import forms, report_back
 from bot.deal_views import deal_text, e, invoice_text, invoices_text, money
 from bot.filters import FormText
 from bot.handlers.clients import input_error
@@ -281,7 +281,19 @@ async def cb_deal_open(
 ) -> None:
     await forms.finish(state)
     view = await crm.deals.deal(actor, callback_data.id)
-    await forms.screen(query, deal_text(view, actor), deal_kb(view))
+    kb = await report_back.add_button(deal_kb(view), state, report_back.Opened.DEAL, view.id)
+    await forms.screen(query, deal_text(view, actor), kb)
+
+
+async def cb_deal_from_report(
+    query: CallbackQuery, callback_data: DealCD, actor: Actor, crm: CRM, state: FSMContext
+) -> None:
+    """A report's drill-down: the deal, with «« Back to the report»."""
+    await forms.finish(state)
+    view = await crm.deals.deal(actor, callback_data.id)
+    await report_back.opened(state, report_back.Opened.DEAL, view.id)
+    kb = await report_back.add_button(deal_kb(view), state, report_back.Opened.DEAL, view.id)
+    await forms.screen(query, deal_text(view, actor), kb)
 
 
 async def cb_deal_stages(query: CallbackQuery, callback_data: DealCD, actor: Actor,
@@ -368,11 +380,12 @@ async def cb_new_invoice(
 
 
 async def cb_stage(
-    query: CallbackQuery, callback_data: StageCD, actor: Actor, crm: CRM
+    query: CallbackQuery, callback_data: StageCD, actor: Actor, crm: CRM, state: FSMContext
 ) -> None:
     view = await crm.deals.move(actor, callback_data.deal_id, callback_data.stage_id)
     await query.answer(_("Stage: {stage}").format(stage=view.stage.text(current_locale())))
-    await forms.screen(query, deal_text(view, actor), deal_kb(view))
+    kb = await report_back.add_button(deal_kb(view), state, report_back.Opened.DEAL, view.id)
+    await forms.screen(query, deal_text(view, actor), kb)
 
 
 async def cb_loss(
@@ -458,7 +471,21 @@ async def cb_invoice_open(
 ) -> None:
     await forms.finish(state)
     view = await crm.billing.invoice(actor, callback_data.id)
-    await forms.screen(query, invoice_text(view), invoice_kb(view))
+    kb = await report_back.add_button(invoice_kb(view), state, report_back.Opened.INVOICE,
+                                      view.line.id)
+    await forms.screen(query, invoice_text(view), kb)
+
+
+async def cb_invoice_from_report(
+    query: CallbackQuery, callback_data: InvoiceCD, actor: Actor, crm: CRM, state: FSMContext
+) -> None:
+    """A report's drill-down: the invoice, with «« Back to the report»."""
+    await forms.finish(state)
+    view = await crm.billing.invoice(actor, callback_data.id)
+    await report_back.opened(state, report_back.Opened.INVOICE, view.line.id)
+    kb = await report_back.add_button(invoice_kb(view), state, report_back.Opened.INVOICE,
+                                      view.line.id)
+    await forms.screen(query, invoice_text(view), kb)
 
 
 def _invoice_name(number: str | None, invoice_id: int) -> str:
@@ -685,6 +712,8 @@ def create_router() -> Router:
     cb(cb_invoice_open, InvoiceCD.filter(F.action == InvoiceAction.OPEN))
     cb(cb_pay, InvoiceCD.filter(F.action == InvoiceAction.PAY))
     cb(cb_pay_full, InvoiceCD.filter(F.action == InvoiceAction.PAY_FULL))
+    cb(cb_deal_from_report, DealCD.filter(F.action == DealAction.REPORT))
+    cb(cb_invoice_from_report, InvoiceCD.filter(F.action == InvoiceAction.REPORT))
     cb(cb_pay_confirm, PayConfirmCD.filter())
     cb(cb_pay_date, PayDateCD.filter())
     cb(cb_pay_keep_amount, PayKeepCD.filter())

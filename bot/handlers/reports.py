@@ -20,10 +20,11 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot import forms
+from bot import forms, report_back
+from bot.charts import compact_money
 from bot.filters import FormText
 from bot.handlers.reminders import send_digest
-from bot.keyboards.deals import InvoiceAction, InvoiceCD
+from bot.keyboards.deals import DealAction, DealCD, InvoiceAction, InvoiceCD
 from bot.keyboards.lists import lists_button
 from bot.keyboards.menu import BTN_REPORTS
 from bot.keyboards.reports import (
@@ -39,11 +40,14 @@ from bot.keyboards.reports import (
     report_title,
     reports_menu_kb,
 )
-from bot.report_charts import dynamics_chart, forecast_chart, loss_chart
+from bot.render import current_locale, fmt_date
+from bot.report_charts import dynamics_chart, forecast_chart, funnel_chart, loss_chart
 from bot.report_views import (
     coverage_text,
     dynamics_text,
     forecast_text,
+    funnel_bars,
+    funnel_text,
     has_dynamics,
     has_forecast,
     invoice_button_text,
@@ -52,19 +56,24 @@ from bot.report_views import (
     period_text,
     receivables_text,
     results_text,
+    stalled_button_text,
+    timeuse_text,
 )
 from bot.xlsx import (
     coverage_xlsx,
     dynamics_xlsx,
     forecast_xlsx,
+    funnel_xlsx,
     losses_xlsx,
     receivables_xlsx,
     results_xlsx,
+    timeuse_xlsx,
 )
 from crm.access import can_see_reports, can_use_lists
 from crm.dto import Actor
 from crm.errors import Forbidden, NotAvailable
 from crm.reports.dynamics import COUNTS, span
+from crm.reports.funnel import FunnelReport
 from crm.reports.period import Period, PeriodError, PeriodKind, parse_period, period_of
 from crm.reports.receivables import ReceivablesReport
 from crm.roles import Role
@@ -105,13 +114,15 @@ class _Report(Generic[T]):
     opens: Callable[[date], Period] | None = None
     # Rows of buttons of its own under the report: other views of it, related reports.
     rows: Callable[[Period, int | None], list[list[InlineKeyboardButton]]] | None = None
+    # The chart as a picture, when the report draws its own (else the bars of `chart`).
+    picture: Callable[[T, Period], bytes] | None = None
 
 
 def receivables_drill(r: ReceivablesReport) -> list[InlineKeyboardButton]:
     """The longest overdue invoices, each opening the invoice itself."""
     return [InlineKeyboardButton(
         text=invoice_button_text(inv, r.currency),
-        callback_data=InvoiceCD(id=inv.invoice_id, action=InvoiceAction.OPEN).pack())
+        callback_data=InvoiceCD(id=inv.invoice_id, action=InvoiceAction.REPORT).pack())
         for inv in r.invoices[:DRILL_ROWS] if inv.days_overdue > 0]
 
 
@@ -149,6 +160,37 @@ _REPORTS[ReportKind.FORECAST] = _Report(
     chart_title=lambda p: _("Forecast as of {date}").format(date=period_text(p)))
 
 
+# --- funnel and stages; how managers spend their time (issue 8, items 3 and 7) -------------
+
+
+def funnel_drill(r: FunnelReport) -> list[InlineKeyboardButton]:
+    """The stalled deals furthest beyond their stage's limit, each opening the deal."""
+    return [InlineKeyboardButton(
+        text=stalled_button_text(x),
+        callback_data=DealCD(id=x.deal_id, action=DealAction.REPORT).pack())
+        for x in r.stalled[:DRILL_ROWS]]
+
+
+def funnel_picture(r: FunnelReport, period: Period) -> bytes:
+    loc = current_locale()
+    money = [(x.stage.text(loc), float(x.open_amount), compact_money(x.open_amount, r.currency,
+                                                                      loc))
+             for x in r.stages if x.open_count]
+    # The chart's titles have no emoji: the chart fonts have none.
+    titles = (_("Deals opened {period}: how far they got").format(period=period_text(period)),
+              _("Open deals now, {date}").format(date=fmt_date(r.as_of)))
+    return funnel_chart(funnel_bars(r), money, titles,
+                        lambda x: compact_money(x, r.currency, loc))
+
+
+_REPORTS[ReportKind.FUNNEL] = _Report(
+    lambda crm, actor, p, team: crm.reports.funnel(actor, p, team), funnel_text, funnel_xlsx,
+    funnel_bars, drill=funnel_drill, picture=funnel_picture)
+_REPORTS[ReportKind.TIMEUSE] = _Report(
+    lambda crm, actor, p, team: crm.reports.time_use(actor, p, team), timeuse_text,
+    timeuse_xlsx)
+
+
 def _allowed(actor: Actor, kind: ReportKind | None) -> ReportKind:
     if kind is None or kind not in kinds_for(actor.role):
         raise Forbidden()
@@ -156,10 +198,12 @@ def _allowed(actor: Actor, kind: ReportKind | None) -> ReportKind:
 
 
 async def show_menu(target: Message | CallbackQuery, actor: Actor, crm: CRM,
-                    team: int | None = None) -> None:
+                    team: int | None = None, state: FSMContext | None = None) -> None:
     """The reports of the role; an admin also picks whose figures (all, or one team)."""
     if not can_see_reports(actor) or not kinds_for(actor.role):
         raise Forbidden()
+    if state is not None:
+        await report_back.forget(state)
     text = _("📊 <b>Reports</b>\nPick a report:")
     teams = await crm.people.teams(actor) if actor.role is Role.ADMIN else []
     if teams:
@@ -175,13 +219,13 @@ async def show_menu(target: Message | CallbackQuery, actor: Actor, crm: CRM,
 
 async def cmd_reports(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
     await forms.finish(state)
-    await show_menu(message, actor, crm)
+    await show_menu(message, actor, crm, state=state)
 
 
 async def cb_menu(query: CallbackQuery, callback_data: ReportCD, actor: Actor, crm: CRM,
                   state: FSMContext) -> None:
     await forms.finish(state)
-    await show_menu(query, actor, crm, callback_data.team)
+    await show_menu(query, actor, crm, callback_data.team, state)
 
 
 async def cb_pick(query: CallbackQuery, callback_data: ReportCD, actor: Actor, crm: CRM,
@@ -199,7 +243,7 @@ async def cb_pick(query: CallbackQuery, callback_data: ReportCD, actor: Actor, c
         today = crm.clock.now().astimezone(actor.tz).date()
         period = report.opens(today) if report.opens is not None else \
             period_of(PeriodKind.TODAY, today)
-        await _show(query, kind, period, actor, crm, callback_data.team)
+        await _show(query, kind, period, actor, crm, callback_data.team, state)
         return
     await forms.start(state, ReportForm.period)
     text = "\n".join([
@@ -212,12 +256,18 @@ async def cb_pick(query: CallbackQuery, callback_data: ReportCD, actor: Actor, c
 
 
 async def _show(target: Message | CallbackQuery, kind: ReportKind, period: Period,
-                actor: Actor, crm: CRM, team: int | None) -> None:
+                actor: Actor, crm: CRM, team: int | None,
+                state: FSMContext | None = None) -> None:
     report = _REPORTS[kind]
     figures = await report.load(crm, actor, period, team)
     has_chart = report.chart is not None and bool(report.chart(figures))
     drill = report.drill(figures) if report.drill is not None else []
     rows = report.rows(period, team) if report.rows is not None else []
+    if drill and state is not None:
+        # What the drill-down opens gets «« Back to the report» (bot/report_back.py).
+        await report_back.remember(state, ReportCD(
+            action=ReportAction.SHOW, kind=kind, period=period.kind,
+            start=period.start.toordinal(), end=period.end.toordinal(), team=team))
     await forms.screen(target, report.text(figures), report_kb(
         kind, period, team=team, chart=has_chart, periodic=report.periodic, drill=drill,
         rows=rows))
@@ -231,7 +281,7 @@ async def cb_period(query: CallbackQuery, callback_data: PeriodCD, actor: Actor,
     await forms.finish(state)
     today = crm.clock.now().astimezone(actor.tz).date()
     await _show(query, kind, period_of(callback_data.period, today), actor, crm,
-                callback_data.team)
+                callback_data.team, state)
 
 
 def period_error(err: PeriodError) -> str:
@@ -255,13 +305,13 @@ async def msg_period(message: Message, actor: Actor, crm: CRM, state: FSMContext
         await message.answer(period_error(err))
         return
     await forms.finish(state)
-    await _show(message, kind, period, actor, crm, draft.get("team"))
+    await _show(message, kind, period, actor, crm, draft.get("team"), state)
 
 
 async def cb_show(query: CallbackQuery, callback_data: ReportCD, actor: Actor,
-                  crm: CRM) -> None:
+                  crm: CRM, state: FSMContext) -> None:
     kind = _allowed(actor, callback_data.kind)
-    await _show(query, kind, callback_data.to_period(), actor, crm, callback_data.team)
+    await _show(query, kind, callback_data.to_period(), actor, crm, callback_data.team, state)
 
 
 async def cb_xlsx(query: CallbackQuery, callback_data: ReportCD, actor: Actor,
@@ -288,11 +338,15 @@ async def cb_chart(query: CallbackQuery, callback_data: ReportCD, actor: Actor,
     if report is None or report.chart is None:
         raise Forbidden()
     period = callback_data.to_period()
-    data = report.chart(await report.load(crm, actor, period, callback_data.team))
+    figures = await report.load(crm, actor, period, callback_data.team)
+    data = report.chart(figures)
     await query.answer()
     if not data or query.bot is None:
         return
-    png = await asyncio.to_thread(report.draw, data, report.chart_title(period))
+    if report.picture is not None:
+        png = await asyncio.to_thread(report.picture, figures, period)
+    else:
+        png = await asyncio.to_thread(report.draw, data, report.chart_title(period))
     await query.bot.send_photo(query.from_user.id,
                                BufferedInputFile(png, filename=f"{kind.value}.png"),
                                caption=f"{report_title(kind)} · {period_text(period)}")

@@ -28,6 +28,7 @@ class DealAction(StrEnum):
     REOPEN = "reopen"
     INVOICES = "inv"
     NEW_INVOICE = "newinv"
+    REPORT = "rep"  # open the deal from a report: the deal gets «« Back to the report»
 
 
 class DealCD(CallbackData, prefix="d"):
@@ -55,6 +56,7 @@ class InvoiceAction(StrEnum):
     OPEN = "open"
     PAY = "pay"  # record a payment
     PAY_FULL = "payfull"  # the whole rest, after a confirmation
+    REPORT = "rep"  # open the invoice from a report: it gets «« Back to the report»
 
 
 class InvoiceCD(CallbackData, prefix="i"):

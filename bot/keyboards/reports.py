@@ -37,6 +37,8 @@ class ReportKind(StrEnum):
     COVERAGE = "cov"
     DYNAMICS = "dyn"
     FORECAST = "fc"
+    FUNNEL = "fun"
+    TIMEUSE = "time"
 
 
 class ReportAction(StrEnum):
@@ -89,9 +91,12 @@ _KINDS: dict[Role, tuple[ReportKind, ...]] = {
     Role.MANAGER: _SALES,
     Role.MARKETER: (ReportKind.LOSSES,),
 }
-# Dynamics and forecast (issue 8, items 2 and 4): the sales roles, each their own scope.
+# Funnel and stages, how managers spend their time, dynamics and forecast (issue 8, items 3,
+# 7, 2 and 4): the sales roles, each their own scope; before the digest, which stays last.
 for _role in (Role.ADMIN, Role.HEAD, Role.MANAGER):
-    _KINDS[_role] += (ReportKind.DYNAMICS, ReportKind.FORECAST)
+    _at = _KINDS[_role].index(ReportKind.DIGEST)
+    _KINDS[_role] = (*_KINDS[_role][:_at], ReportKind.FUNNEL, ReportKind.DYNAMICS,
+                     ReportKind.FORECAST, ReportKind.TIMEUSE, *_KINDS[_role][_at:])
 
 
 def kinds_for(role: Role) -> tuple[ReportKind, ...]:
@@ -107,6 +112,8 @@ def report_title(kind: ReportKind) -> str:
         ReportKind.COVERAGE: _("🗂 Coverage of the base"),
         ReportKind.DYNAMICS: _("📈 Dynamics"),
         ReportKind.FORECAST: _("🔮 Forecast"),
+        ReportKind.FUNNEL: _("🔻 Funnel and stages"),
+        ReportKind.TIMEUSE: _("⏱ How managers spend their time"),
     }
     return titles[kind]
 

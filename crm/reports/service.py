@@ -8,10 +8,12 @@ from crm.dto import Actor
 from crm.reports.coverage import CoverageReport, CoverageService
 from crm.reports.dynamics import DynamicsReport, DynamicsService
 from crm.reports.forecast import ForecastReport, ForecastService
+from crm.reports.funnel import FunnelReport, FunnelService
 from crm.reports.losses import LossReport, LossService
 from crm.reports.period import Period
 from crm.reports.receivables import ReceivablesReport, ReceivablesService
 from crm.reports.results import ResultsReport, ResultsService
+from crm.reports.timeuse import TimeUseReport, TimeUseService
 from storage.db import Database
 
 
@@ -23,6 +25,8 @@ class Reports:
         self._coverage = CoverageService(db, clock, config)
         self._dynamics = DynamicsService(db, clock, config)
         self._forecast = ForecastService(db, clock, config)
+        self._funnel = FunnelService(db, clock, config)
+        self._time_use = TimeUseService(db, clock, config)
 
     async def results(self, actor: Actor, period: Period,
                       team_id: int | None = None) -> ResultsReport:
@@ -45,3 +49,10 @@ class Reports:
 
     async def forecast(self, actor: Actor, team_id: int | None = None) -> ForecastReport:
         return await self._forecast.forecast(actor, team_id)
+    async def funnel(self, actor: Actor, period: Period,
+                     team_id: int | None = None) -> FunnelReport:
+        return await self._funnel.funnel(actor, period, team_id)
+
+    async def time_use(self, actor: Actor, period: Period,
+                       team_id: int | None = None) -> TimeUseReport:
+        return await self._time_use.time_use(actor, period, team_id)

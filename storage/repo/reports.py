@@ -15,11 +15,13 @@ from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     CompoundSelect,
     Select,
     and_,
     case,
+    cast,
     exists,
     func,
     literal_column,
@@ -29,6 +31,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import Activity, Client, Deal, Invoice, Payment, PlannedContact, Stage
 from storage.types import Money
@@ -297,3 +300,177 @@ async def forecast_by_bucket(
     )
     return [(r[0] or 0, int(r[1]), int(r[2] or 0), int(r[3]), r[4] or Decimal(0))
             for r in rows]
+# --- funnel and stages (crm/reports/funnel.py) ----------------------------------------------
+
+# The history events that put a deal into a stage or take it out of one (crm/deals.py):
+# deal_created {"to"}, stage_changed {"from", "to"}, deal_won / deal_lost {"stage"},
+# deal_reopened {"from": the old status, "stage"}.
+STAGE_EVENTS = ("deal_created", "stage_changed", "deal_won", "deal_lost", "deal_reopened")
+# … of which these end a stay in a stage.
+LEAVING_EVENTS = ("stage_changed", "deal_won", "deal_lost")
+
+
+async def open_by_stage(
+    s: AsyncSession, owner_ids: list[int]
+) -> dict[int, tuple[int, Decimal]]:
+    """stage → (open deals, their amount), now."""
+    rows = await s.execute(
+        select(Deal.stage_id, func.count(), func.sum(Deal.amount))
+        .join(Client, Client.id == Deal.client_id)
+        .where(Deal.owner_id.in_(owner_ids), Deal.status == "open",
+               Client.is_deleted.is_(False))
+        .group_by(Deal.stage_id)
+    )
+    return {int(r[0]): (int(r[1]), r[2] or Decimal(0)) for r in rows}
+
+
+def epoch_ms(s: AsyncSession, col: Any) -> Any:
+    """Milliseconds since the epoch of a UTC time column, exactly, as an integer: PostgreSQL's
+    epoch is exact; SQLite's julianday holds whole milliseconds, which the half added back
+    recovers from the float (and it is cheaper per row than strftime)."""
+    if s.get_bind().dialect.name == "postgresql":
+        return cast(func.floor(func.extract("epoch", col) * 1000), BigInteger)
+    return cast((func.julianday(col) - 2440587.5) * 86_400_000 + 0.5, BigInteger)
+
+
+def _code(key: str) -> Any:
+    return Activity.details[key].as_string()
+
+
+async def furthest_stages(
+    s: AsyncSession, owner_ids: list[int], w: Window
+) -> list[tuple[int, str, int, int]]:
+    """(bucket, status, furthest stage order, deals) of the deals opened in either period:
+    the latest stage (by sort order) a deal was ever in, by the stages its history names and
+    the one it is in now."""
+    bucket, within = _bucket(Deal.opened_at, w)
+    opened = select(Deal.id).where(Deal.owner_id.in_(owner_ids), within)
+    # One equality join per key (hash-joinable; an OR of the three is not): each event's
+    # "to", "from" and "stage" codes, each stage's order or NULL.
+    keys = ("to", "from", "stage")
+    named = [aliased(Stage) for _ in keys]
+    query = select(Activity.deal_id.label("deal_id"),
+                   *(func.max(st.sort_order).label(f"top_{k}") for st, k in zip(
+                       named, keys, strict=True)))
+    for st, k in zip(named, keys, strict=True):
+        query = query.outerjoin(st, st.code == _code(k))
+    top = (
+        query.where(Activity.deal_id.in_(opened), Activity.event.in_(STAGE_EVENTS))
+        .group_by(Activity.deal_id)
+        .subquery()
+    )
+    now = aliased(Stage)
+    furthest: Any = now.sort_order
+    for k in keys:  # the greatest of them; a NULL compares false and keeps the one before
+        col = top.c[f"top_{k}"]
+        furthest = case((col > furthest, col), else_=furthest)
+    rows = await s.execute(
+        select(bucket, Deal.status, furthest, func.count())
+        .join(now, now.id == Deal.stage_id)
+        .outerjoin(top, top.c.deal_id == Deal.id)
+        .where(Deal.owner_id.in_(owner_ids), within)
+        .group_by(bucket, Deal.status, furthest)
+    )
+    return [(int(r[0]), str(r[1]), int(r[2]), int(r[3])) for r in rows]
+
+
+async def stage_stays(
+    s: AsyncSession, owner_ids: list[int], w: Window
+) -> list[tuple[str, int, int, int]]:
+    """(stage code, bucket, stays, their total length in ms) of the stays in a stage that
+    ended in either period: a deal moved on from the stage, or was won or lost in it. A
+    stay starts at the deal's stage event before (created, moved, reopened), or when the
+    deal was opened if its history has none."""
+    _b, within = _bucket(Activity.occurred_at, w)
+    left = (
+        select(Activity.deal_id)
+        .join(Deal, Deal.id == Activity.deal_id)
+        .where(Activity.event.in_(LEAVING_EVENTS), within, Deal.owner_id.in_(owner_ids))
+    )
+    events = (
+        select(
+            Activity.event.label("event"),
+            Activity.occurred_at.label("at"),
+            func.coalesce(
+                func.lag(Activity.occurred_at).over(
+                    partition_by=Activity.deal_id, order_by=(Activity.occurred_at, Activity.id)),
+                Deal.opened_at,
+            ).label("since"),
+            func.coalesce(_code("from"), _code("stage")).label("code"),
+        )
+        .join(Deal, Deal.id == Activity.deal_id)
+        .where(Activity.deal_id.in_(left), Activity.event.in_(STAGE_EVENTS))
+        .subquery()
+    )
+    bucket, within = _bucket(events.c.at, w)
+    rows = await s.execute(
+        select(events.c.code, bucket, func.count(),
+               func.sum(epoch_ms(s, events.c.at) - epoch_ms(s, events.c.since)))
+        .where(events.c.event.in_(LEAVING_EVENTS), events.c.code.is_not(None), within)
+        .group_by(events.c.code, bucket)
+    )
+    return [(str(r[0]), int(r[1]), int(r[2]), int(r[3] or 0)) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class StalledRow:
+    deal_id: int
+    title: str
+    amount: Decimal
+    stage_id: int
+    stage_changed_at: datetime
+    client_name: str
+    owner_id: int
+
+
+async def stalled(
+    s: AsyncSession, owner_ids: list[int], cutoffs: dict[int, datetime], limit: int
+) -> tuple[dict[int, int], list[StalledRow]]:
+    """Open deals in a stage since before the stage's cutoff: (stage → how many, the
+    `limit` longest in their stage)."""
+    if not cutoffs:
+        return {}, []
+    late = or_(*(and_(Deal.stage_id == st, Deal.stage_changed_at < at)
+                 for st, at in cutoffs.items()))
+    where = (Deal.owner_id.in_(owner_ids), Deal.status == "open",
+             Client.is_deleted.is_(False), late)
+    counts = await s.execute(
+        select(Deal.stage_id, func.count())
+        .join(Client, Client.id == Deal.client_id).where(*where).group_by(Deal.stage_id))
+    rows = await s.execute(
+        select(Deal.id, Deal.title, Deal.amount, Deal.stage_id, Deal.stage_changed_at,
+               Client.name, Deal.owner_id)
+        .join(Client, Client.id == Deal.client_id).where(*where)
+        .order_by(Deal.stage_changed_at, Deal.id).limit(limit))
+    return ({int(r[0]): int(r[1]) for r in counts},
+            [StalledRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or 0) for r in rows])
+
+
+# --- how managers spend their time (crm/reports/timeuse.py) ---------------------------------
+
+
+async def contacts_by_slot(
+    s: AsyncSession, owner_ids: list[int], span: Span, offsets: Sequence[tuple[datetime, int]],
+    anchor: int, slot_seconds: int,
+) -> list[tuple[int, int, int, int]]:
+    """(author, type, slot, count) of typed contacts in `span`; the slot of a record is
+    (its local time in epoch seconds − `anchor`) // `slot_seconds`, its local time being UTC
+    plus the offset of its segment: `offsets` are (until, seconds) of constant UTC offset,
+    in order, the last until the span's end (a DST change starts a new segment). Integer
+    arithmetic on each row, one grouped scan of the author-and-time index: no per-day
+    comparisons, on either backend."""
+    col = Activity.occurred_at
+    epoch = epoch_ms(s, col)
+    if len(offsets) > 1:
+        shift: Any = case(*((col < until, off * 1000) for until, off in offsets[:-1]),
+                          else_=offsets[-1][1] * 1000)
+    else:
+        shift = offsets[0][1] * 1000
+    slot = (epoch + shift - anchor * 1000) // (slot_seconds * 1000)
+    rows = await s.execute(
+        select(Activity.author_id, Activity.type_id, slot, func.count())
+        .where(Activity.author_id.in_(owner_ids), Activity.type_id.is_not(None),
+               _in(col, span))
+        .group_by(Activity.author_id, Activity.type_id, slot)
+    )
+    return [(r[0] or 0, r[1] or 0, int(r[2]), int(r[3])) for r in rows]
