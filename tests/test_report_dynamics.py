@@ -194,7 +194,8 @@ async def test_dynamics_text_chart_and_spreadsheet(crm: CRM) -> None:
 async def test_dynamics_screens_through_the_dispatcher(harness: Harness, crm: CRM) -> None:
     await build(crm.db)
     calls = await harness.send(HELEN, "📊 Reports")
-    assert [t for t, _ in buttons(calls)][-3:-1] == ["📈 Dynamics", "🔮 Forecast"]
+    menu = [t for t, _ in buttons(calls)]
+    assert "📈 Dynamics" in menu and "🔮 Forecast" in menu
     seen = said(calls)
     calls = await harness.press(HELEN, button(calls, "📈 Dynamics"))
     seen += said(calls)
