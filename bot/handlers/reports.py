@@ -41,14 +41,22 @@ from bot.report_views import (
     invoice_button_text,
     loss_bars,
     losses_text,
+    marketing_text,
     period_text,
     receivables_text,
     results_text,
 )
-from bot.xlsx import coverage_xlsx, losses_xlsx, receivables_xlsx, results_xlsx
+from bot.xlsx import (
+    coverage_xlsx,
+    losses_xlsx,
+    marketing_xlsx,
+    receivables_xlsx,
+    results_xlsx,
+)
 from crm.access import can_see_reports
 from crm.dto import Actor
 from crm.errors import Forbidden, NotAvailable
+from crm.reports.marketing import DIMENSIONS, Dimension
 from crm.reports.period import Period, PeriodError, PeriodKind, parse_period, period_of
 from crm.reports.receivables import ReceivablesReport
 from crm.roles import Role
@@ -78,6 +86,9 @@ class _Report(Generic[T]):
     periodic: bool = True
     # Buttons that open what the report lists (an invoice …).
     drill: Callable[[T], list[InlineKeyboardButton]] | None = None
+    # A report shown one grouping at a time (marketing): its text for the grouping picked;
+    # the spreadsheet has them all.
+    by_dim: Callable[[T, Dimension], str] | None = None
 
 
 def receivables_drill(r: ReceivablesReport) -> list[InlineKeyboardButton]:
@@ -99,6 +110,9 @@ _REPORTS: dict[ReportKind, _Report[Any]] = {
                                     drill=receivables_drill),
     ReportKind.COVERAGE: _Report(lambda crm, actor, _p, team: crm.reports.coverage(actor, team),
                                  coverage_text, coverage_xlsx, periodic=False),
+    ReportKind.MARKETING: _Report(
+        lambda crm, actor, p, team: crm.reports.marketing(actor, p, team),
+        lambda r: marketing_text(r, DIMENSIONS[0]), marketing_xlsx, by_dim=marketing_text),
 }
 
 
@@ -162,13 +176,19 @@ async def cb_pick(query: CallbackQuery, callback_data: ReportCD, actor: Actor, c
 
 
 async def _show(target: Message | CallbackQuery, kind: ReportKind, period: Period,
-                actor: Actor, crm: CRM, team: int | None) -> None:
+                actor: Actor, crm: CRM, team: int | None, dim: Dimension | None = None) -> None:
     report = _REPORTS[kind]
     figures = await report.load(crm, actor, period, team)
     has_chart = report.chart is not None and bool(report.chart(figures))
     drill = report.drill(figures) if report.drill is not None else []
-    await forms.screen(target, report.text(figures), report_kb(
-        kind, period, team=team, chart=has_chart, periodic=report.periodic, drill=drill))
+    if report.by_dim is not None:
+        dim = dim or DIMENSIONS[0]
+        text = report.by_dim(figures, dim)
+    else:
+        dim, text = None, report.text(figures)
+    await forms.screen(target, text, report_kb(
+        kind, period, team=team, chart=has_chart, periodic=report.periodic, drill=drill,
+        dim=dim))
 
 
 async def cb_period(query: CallbackQuery, callback_data: PeriodCD, actor: Actor, crm: CRM,
@@ -209,7 +229,8 @@ async def msg_period(message: Message, actor: Actor, crm: CRM, state: FSMContext
 async def cb_show(query: CallbackQuery, callback_data: ReportCD, actor: Actor,
                   crm: CRM) -> None:
     kind = _allowed(actor, callback_data.kind)
-    await _show(query, kind, callback_data.to_period(), actor, crm, callback_data.team)
+    await _show(query, kind, callback_data.to_period(), actor, crm, callback_data.team,
+                callback_data.dim)
 
 
 async def cb_xlsx(query: CallbackQuery, callback_data: ReportCD, actor: Actor,

@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 
 from bot.keyboards.types import DbId, Step
 from crm.dto import TeamInfo
+from crm.reports.marketing import DIMENSIONS, Dimension
 from crm.reports.period import MAX_DAYS, Period, PeriodKind
 from crm.roles import Role
 
@@ -33,6 +34,7 @@ class ReportKind(StrEnum):
     LOSSES = "loss"
     RECEIVABLES = "recv"
     COVERAGE = "cov"
+    MARKETING = "mkt"
 
 
 class ReportAction(StrEnum):
@@ -50,6 +52,7 @@ class ReportCD(CallbackData, prefix="rp"):
     start: DayNo | None = None
     end: DayNo | None = None
     team: DbId | None = None  # an admin's choice of one team; None: everyone
+    dim: Dimension | None = None  # the marketing report's grouping; None: the first
 
     @model_validator(mode="after")
     def _whole(self) -> Self:
@@ -80,10 +83,10 @@ class PeriodCD(CallbackData, prefix="rpp"):
 _SALES = (ReportKind.RESULTS, ReportKind.LOSSES, ReportKind.RECEIVABLES, ReportKind.COVERAGE,
           ReportKind.DIGEST)
 _KINDS: dict[Role, tuple[ReportKind, ...]] = {
-    Role.ADMIN: _SALES,
-    Role.HEAD: _SALES,
+    Role.ADMIN: (*_SALES, ReportKind.MARKETING),
+    Role.HEAD: (*_SALES, ReportKind.MARKETING),
     Role.MANAGER: _SALES,
-    Role.MARKETER: (ReportKind.LOSSES,),
+    Role.MARKETER: (ReportKind.LOSSES, ReportKind.MARKETING),
 }
 
 
@@ -98,6 +101,7 @@ def report_title(kind: ReportKind) -> str:
         ReportKind.LOSSES: _("📉 Loss analytics"),
         ReportKind.RECEIVABLES: _("🧾 Receivables"),
         ReportKind.COVERAGE: _("🗂 Coverage of the base"),
+        ReportKind.MARKETING: _("📣 Marketing"),
     }
     return titles[kind]
 
@@ -156,9 +160,11 @@ def period_kb(kind: ReportKind, step: int, team: int | None = None) -> InlineKey
 
 def report_kb(kind: ReportKind, period: Period, *, team: int | None = None,
               chart: bool = False, periodic: bool = True,
-              drill: Sequence[InlineKeyboardButton] = ()) -> InlineKeyboardMarkup:
-    """XLSX, a chart if there is one, another period; then the report's drill-down buttons
-    (one a row) and the way back to the list."""
+              drill: Sequence[InlineKeyboardButton] = (),
+              dim: Dimension | None = None) -> InlineKeyboardMarkup:
+    """XLSX, a chart if there is one, another period; the groupings of a report shown one
+    at a time (`dim`: the one shown); then the report's drill-down buttons (one a row) and
+    the way back to the list."""
     same = {"kind": kind, "period": period.kind, "start": period.start.toordinal(),
             "end": period.end.toordinal(), "team": team}
     kb = InlineKeyboardBuilder()
@@ -169,7 +175,25 @@ def report_kb(kind: ReportKind, period: Period, *, team: int | None = None,
         kb.button(text=_("🗓 Period"),
                   callback_data=ReportCD(action=ReportAction.PICK, kind=kind, team=team))
     kb.adjust(1 + chart + periodic)
+    if dim is not None:
+        switch = [InlineKeyboardButton(
+            text=("✓ " if d is dim else "") + dimension_label(d),
+            callback_data=ReportCD(action=ReportAction.SHOW, dim=d, **same).pack())
+            for d in DIMENSIONS]
+        kb.row(*switch[:3])
+        kb.row(*switch[3:])
     for button in drill:
         kb.row(button)
     kb.row(back_to_reports(team))
     return kb.as_markup()
+
+
+def dimension_label(d: Dimension) -> str:
+    labels = {
+        Dimension.SOURCE: _("Sources"),
+        Dimension.SEGMENT: _("Segments"),
+        Dimension.REGION: _("Regions"),
+        Dimension.INDUSTRY: _("Industries"),
+        Dimension.CAMPAIGN: _("Campaigns"),
+    }
+    return labels[d]

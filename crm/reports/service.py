@@ -7,6 +7,7 @@ from crm.config import CRMConfig
 from crm.dto import Actor
 from crm.reports.coverage import CoverageReport, CoverageService
 from crm.reports.losses import LossReport, LossService
+from crm.reports.marketing import MarketingReport, MarketingService
 from crm.reports.period import Period
 from crm.reports.receivables import ReceivablesReport, ReceivablesService
 from crm.reports.results import ResultsReport, ResultsService
@@ -19,6 +20,7 @@ class Reports:
         self._losses = LossService(db, clock, config)
         self._receivables = ReceivablesService(db, clock, config)
         self._coverage = CoverageService(db, clock, config)
+        self._marketing = MarketingService(db, clock, config)
 
     async def results(self, actor: Actor, period: Period,
                       team_id: int | None = None) -> ResultsReport:
@@ -33,3 +35,7 @@ class Reports:
 
     async def coverage(self, actor: Actor, team_id: int | None = None) -> CoverageReport:
         return await self._coverage.coverage(actor, team_id)
+
+    async def marketing(self, actor: Actor, period: Period,
+                        team_id: int | None = None) -> MarketingReport:
+        return await self._marketing.marketing(actor, period, team_id)

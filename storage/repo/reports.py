@@ -179,3 +179,77 @@ async def coverage(
     )
     return {r[0] or 0: (int(r[1]), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0),
                         int(r[5] or 0)) for r in rows}
+
+
+# --- marketing ------------------------------------------------------------------------------
+
+# The client's classifiers a marketing figure is grouped by (crm.reports.marketing.Dimension).
+MARKETING_DIMENSIONS = (Client.source_id, Client.segment_id, Client.region_id,
+                        Client.industry_id, Client.campaign_id)
+Dims = tuple[int | None, ...]
+
+
+def _owned(col: Any, owner_ids: list[int] | None) -> list[ColumnElement[bool]]:
+    return [] if owner_ids is None else [col.in_(owner_ids)]
+
+
+async def marketing_new_clients(
+    s: AsyncSession, owner_ids: list[int] | None, w: Window
+) -> list[tuple[Dims, int, int]]:
+    """(the client's five classifiers, bucket, clients created); owner_ids None: anyone's."""
+    bucket, within = _bucket(Client.created_at, w)
+    rows = await s.execute(
+        select(*MARKETING_DIMENSIONS, bucket, func.count())
+        .where(within, Client.is_deleted.is_(False), *_owned(Client.owner_id, owner_ids))
+        .group_by(*MARKETING_DIMENSIONS, bucket)
+    )
+    return [(tuple(r[:5]), int(r[5]), int(r[6])) for r in rows]
+
+
+async def marketing_deal_counts(
+    s: AsyncSession, owner_ids: list[int] | None, w: Window
+) -> list[tuple[Dims, int, int, int]]:
+    """(the client's five classifiers, bucket, deals opened, deals lost)."""
+    out: dict[tuple[Dims, int], list[int]] = {}
+    for col, lost in ((Deal.opened_at, False), (Deal.closed_at, True)):
+        bucket, within = _bucket(col, w)
+        cond = [within, *_owned(Deal.owner_id, owner_ids)]
+        if lost:
+            cond.append(Deal.status == "lost")
+        for r in await s.execute(
+            select(*MARKETING_DIMENSIONS, bucket, func.count())
+            .join(Client, Client.id == Deal.client_id)
+            .where(*cond)
+            .group_by(*MARKETING_DIMENSIONS, bucket)
+        ):
+            counts = out.setdefault((tuple(r[:5]), int(r[5])), [0, 0])
+            counts[int(lost)] += int(r[6])
+    return [(dims, b, n[0], n[1]) for (dims, b), n in out.items()]
+
+
+async def marketing_won(
+    s: AsyncSession, owner_ids: list[int] | None, w: Window
+) -> list[tuple[Dims, int, Decimal, datetime, datetime]]:
+    """(the client's five classifiers, bucket, amount, opened_at, closed_at) of deals won."""
+    bucket, within = _bucket(Deal.closed_at, w)
+    rows = await s.execute(
+        select(*MARKETING_DIMENSIONS, bucket, Deal.amount, Deal.opened_at, Deal.closed_at)
+        .join(Client, Client.id == Deal.client_id)
+        .where(Deal.status == "won", within, *_owned(Deal.owner_id, owner_ids))
+    )
+    return [(tuple(r[:5]), int(r[5]), r[6], r[7], r[8]) for r in rows if r[8] is not None]
+
+
+async def marketing_touches(
+    s: AsyncSession, owner_ids: list[int] | None, w: Window, touch_type: int
+) -> list[tuple[Dims, int, int]]:
+    """(the client's five classifiers, bucket, touches): history records of the touch type
+    on the clients (owned by owner_ids)."""
+    bucket, within = _bucket(Activity.occurred_at, w)
+    rows = await s.execute(
+        select(*MARKETING_DIMENSIONS, bucket, func.count())
+        .join(Client, Client.id == Activity.client_id)
+        .where(Activity.type_id == touch_type, within, *_owned(Client.owner_id, owner_ids))
+        .group_by(*MARKETING_DIMENSIONS, bucket)
+    )
+    return [(tuple(r[:5]), int(r[5]), int(r[6])) for r in rows]
