@@ -159,7 +159,7 @@ async def test_reports_menu_period_picker_and_xlsx(harness: Harness, crm: CRM) -
     assert "Pick a report" in last_text(calls)
     assert [t for t, _ in buttons(calls)] == ["🏆 Results per manager", "📉 Loss analytics",
                                               "🧾 Receivables", "🗂 Coverage of the base",
-                                              "📰 Digest"]
+                                              "📰 Digest", "📣 Marketing"]
     seen = said(calls)
     calls = await harness.press(HELEN, button(calls, "Results per manager"))
     seen += said(calls)

@@ -91,7 +91,7 @@ class MarketingReport:
 
 
 class _Acc:
-    __slots__ = ("new", "opened", "won", "revenue", "lost", "touches", "days")
+    __slots__ = ("days", "lost", "new", "opened", "revenue", "touches", "won")
 
     def __init__(self) -> None:
         self.new = self.opened = self.won = self.lost = self.touches = 0
