@@ -209,6 +209,8 @@ class Activity(Base):
         Index("ix_activities_client_time", "client_id", "occurred_at"),
         # The digest and the reports count each manager's contacts of a period, by type.
         Index("ix_activities_author_time", "author_id", "occurred_at", "type_id"),
+        # The marketing report's campaign touches: one type over a period, by client.
+        Index("ix_activities_type_time", "type_id", "occurred_at", "client_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -224,6 +226,21 @@ class Activity(Base):
     attachment_ref: Mapped[str | None] = mapped_column(CleanString(300))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ActivityDaily(Base):
+    """Typed history records per author, UTC day and type (pre-aggregated for the reports).
+
+    Kept by database triggers on `activities` (migration 0008_rep_mkt) on every insert,
+    correction and deletion; never written by the application.
+    """
+
+    __tablename__ = "activity_daily"
+
+    author_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    type_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
 
 
 class PlannedContact(Base):

@@ -7,16 +7,17 @@ Money columns hold integer minor units, so SUM is exact on both backends.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Activity, Client, Deal, Invoice, Payment, PlannedContact
+from storage.models import Activity, ActivityDaily, Client, Deal, Invoice, Payment, PlannedContact
 from storage.types import Money
 
 Span = tuple[datetime, datetime]  # [start, end) in UTC
@@ -45,17 +46,56 @@ def _bucket(col: Any, w: Window) -> tuple[ColumnElement[int], ColumnElement[bool
     return case((_in(col, w.current), 0), else_=1), or_(_in(col, w.current), _in(col, w.previous))
 
 
+def _whole_days(span: Span) -> tuple[tuple[date, date] | None, list[Span]]:
+    """The UTC days wholly inside the span ([first, end) as dates, or None) and the pieces of
+    the span outside them: local midnight is rarely UTC midnight."""
+    start, end = span[0].astimezone(UTC), span[1].astimezone(UTC)
+    first = start.date() if start.timetz() == time(0, tzinfo=UTC) else (
+        start.date() + timedelta(days=1))
+    last = end.date()
+    if first >= last:
+        return None, [span]
+    edges = [(start, datetime.combine(first, time(0), UTC)),
+             (datetime.combine(last, time(0), UTC), end)]
+    return (first, last), [e for e in edges if e[0] < e[1]]
+
+
 async def contacts_by_type(
     s: AsyncSession, owner_ids: list[int], w: Window
 ) -> list[tuple[int, int, int, int]]:
-    """(author, type, bucket, count) of typed contacts."""
-    bucket, within = _bucket(Activity.occurred_at, w)
-    rows = await s.execute(
-        select(Activity.author_id, Activity.type_id, bucket, func.count())
-        .where(Activity.author_id.in_(owner_ids), Activity.type_id.is_not(None), within)
-        .group_by(Activity.author_id, Activity.type_id, bucket)
-    )
-    return [(r[0] or 0, r[1] or 0, int(r[2]), int(r[3])) for r in rows]
+    """(author, type, bucket, count) of typed contacts: the whole UTC days from the daily
+    counts (activity_daily, kept by triggers), the partial days at the edges from the
+    history itself."""
+    counts: dict[tuple[int, int, int], int] = defaultdict(int)
+    days: list[tuple[int, tuple[date, date]]] = []
+    edges: list[tuple[int, Span]] = []
+    for b, span in ((0, w.current), (1, w.previous)):
+        whole, parts = _whole_days(span)
+        if whole is not None:
+            days.append((b, whole))
+        edges += [(b, p) for p in parts]
+    if days:
+        def in_days(d: tuple[date, date]) -> ColumnElement[bool]:
+            return and_(ActivityDaily.day >= d[0], ActivityDaily.day < d[1])
+
+        bucket = case(*((in_days(d), b) for b, d in days), else_=1)
+        for r in await s.execute(
+            select(ActivityDaily.author_id, ActivityDaily.type_id, bucket,
+                   func.sum(ActivityDaily.n))
+            .where(ActivityDaily.author_id.in_(owner_ids), or_(*(in_days(d) for _, d in days)))
+            .group_by(ActivityDaily.author_id, ActivityDaily.type_id, bucket)
+        ):
+            counts[(r[0], r[1], int(r[2]))] += int(r[3] or 0)
+    if edges:
+        bucket = case(*((_in(Activity.occurred_at, p), b) for b, p in edges), else_=1)
+        for r in await s.execute(
+            select(Activity.author_id, Activity.type_id, bucket, func.count())
+            .where(Activity.author_id.in_(owner_ids), Activity.type_id.is_not(None),
+                   or_(*(_in(Activity.occurred_at, p) for _, p in edges)))
+            .group_by(Activity.author_id, Activity.type_id, bucket)
+        ):
+            counts[(r[0] or 0, r[1] or 0, int(r[2]))] += int(r[3])
+    return [(a, t, b, n) for (a, t, b), n in counts.items() if n]
 
 
 async def deal_counts(
