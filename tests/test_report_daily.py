@@ -42,7 +42,7 @@ async def report_counts(db: Database, ids: list[int], period: Period) -> set[tup
         return set(await repo.contacts_by_type(s, ids, w))
 
 
-async def raw_counts(db: Database, ids: list[int], period: Period) -> set[tuple[int, ...]]:
+async def raw_counts(db: Database, ids: list[int], period: Period) -> set[tuple[int | None, ...]]:
     prev = previous(period)
     spans = (period.bounds(MSK), prev.bounds(MSK))
     async with db.transaction() as s:
@@ -50,7 +50,7 @@ async def raw_counts(db: Database, ids: list[int], period: Period) -> set[tuple[
                                       Activity.occurred_at)
                                .where(Activity.author_id.in_(ids),
                                       Activity.type_id.is_not(None)))
-        counts: Counter[tuple[int, int, int]] = Counter()
+        counts: Counter[tuple[int | None, int | None, int]] = Counter()
         for a, t, at in rows:
             for b, (start, end) in enumerate(spans):
                 if start <= at < end:
