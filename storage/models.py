@@ -206,7 +206,7 @@ class Activity(Base):
 
     __tablename__ = "activities"
     __table_args__ = (
-        Index("ix_activities_client_time", "client_id", "occurred_at"),
+        Index("ix_activities_client_time", "client_id", "occurred_at", "type_id"),
         # The digest and the reports count each manager's contacts of a period, by type.
         Index("ix_activities_author_time", "author_id", "occurred_at", "type_id"),
         # The marketing report's campaign touches: one type over a period, by client.
@@ -236,6 +236,7 @@ class ActivityDaily(Base):
     """
 
     __tablename__ = "activity_daily"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     author_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
