@@ -244,6 +244,18 @@ class ActivityDaily(Base):
     n: Mapped[int] = mapped_column(Integer)
 
 
+class ActivityMonthly(Base):
+    """The same per UTC month (`day` is the month's first day), kept by the same triggers."""
+
+    __tablename__ = "activity_monthly"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    author_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    type_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
 class PlannedContact(Base):
     __tablename__ = "planned_contacts"
     __table_args__ = (

@@ -13,25 +13,26 @@ from sqlalchemy import delete, select, update
 from crm.reports.period import Period, PeriodKind, previous
 from crm.service import CRM
 from storage.db import Database
-from storage.models import Activity, ActivityDaily, Client
+from storage.models import Activity, ActivityDaily, ActivityMonthly, Client
 from storage.repo import reports as repo
 from tests.notify_data import actor, add_activity, add_client, add_user, item_id
 from tests.test_report_marketing import MSK, msk
 
 
-async def daily(db: Database) -> dict[tuple[int, date, int], int]:
+async def daily(db: Database, table: type[ActivityDaily] | type[ActivityMonthly] = ActivityDaily
+                ) -> dict[tuple[int, date, int], int]:
     async with db.transaction() as s:
-        rows = await s.execute(select(ActivityDaily.author_id, ActivityDaily.day,
-                                      ActivityDaily.type_id, ActivityDaily.n))
+        rows = await s.execute(select(table.author_id, table.day, table.type_id, table.n))
         return {(a, d, t): n for a, d, t, n in rows if n}
 
 
-async def from_history(db: Database) -> dict[tuple[int, date, int], int]:
+async def from_history(db: Database, month: bool = False) -> dict[tuple[int, date, int], int]:
     async with db.transaction() as s:
         rows = await s.execute(select(Activity.author_id, Activity.occurred_at,
                                       Activity.type_id))
-        return dict(Counter((a, at.astimezone(UTC).date(), t) for a, at, t in rows
-                            if a is not None and t is not None))
+        days = ((a, at.astimezone(UTC).date(), t) for a, at, t in rows
+                if a is not None and t is not None)
+        return dict(Counter((a, d.replace(day=1) if month else d, t) for a, d, t in days))
 
 
 async def report_counts(db: Database, ids: list[int], period: Period) -> set[tuple[int, ...]]:
@@ -62,11 +63,14 @@ PERIODS = (
     Period(PeriodKind.CUSTOM, date(2026, 11, 18), date(2026, 11, 24)),
     Period(PeriodKind.TODAY, date(2026, 11, 19), date(2026, 11, 19)),
     Period(PeriodKind.MONTH, date(2026, 11, 1), date(2026, 11, 25)),
+    # Whole UTC months inside (October) and before (September) it.
+    Period(PeriodKind.CUSTOM, date(2026, 8, 31), date(2026, 11, 25)),
 )
 
 
 async def in_step(db: Database, ids: list[int]) -> None:
     assert await daily(db) == await from_history(db)
+    assert await daily(db, ActivityMonthly) == await from_history(db, month=True)
     for period in PERIODS:
         assert await report_counts(db, ids, period) == await raw_counts(db, ids, period), period
 
@@ -82,7 +86,10 @@ async def test_daily_counts_follow_every_write(any_crm: CRM) -> None:
     # Around Moscow midnight (21:00 UTC) and UTC midnight (03:00 Moscow), both edges of
     # the week 18–24 Nov and of the day 19 Nov.
     moments = [msk(11, 18, 0, 0), msk(11, 17, 23, 59), msk(11, 19, 2, 59), msk(11, 19, 3, 0),
-               msk(11, 24, 23, 59), msk(11, 25, 0, 0), msk(11, 12, 12), msk(11, 20, 23, 30)]
+               msk(11, 24, 23, 59), msk(11, 25, 0, 0), msk(11, 12, 12), msk(11, 20, 23, 30),
+               # 1 Oct 00:30 in Moscow is still September in UTC; a month before and after.
+               msk(10, 1, 0, 30), msk(10, 15), msk(9, 30, 23, 0), msk(8, 31, 0, 30),
+               msk(6, 15)]
     for i, when in enumerate(moments):
         await add_activity(db, a if i % 2 else b, ivan if i % 3 else olga,
                            ("call", "meeting", "email")[i % 3], when)

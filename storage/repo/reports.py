@@ -17,7 +17,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Activity, ActivityDaily, Client, Deal, Invoice, Payment, PlannedContact
+from storage.models import (
+    Activity,
+    ActivityDaily,
+    ActivityMonthly,
+    Client,
+    Deal,
+    Invoice,
+    Payment,
+    PlannedContact,
+)
 from storage.types import Money
 
 Span = tuple[datetime, datetime]  # [start, end) in UTC
@@ -46,46 +55,74 @@ def _bucket(col: Any, w: Window) -> tuple[ColumnElement[int], ColumnElement[bool
     return case((_in(col, w.current), 0), else_=1), or_(_in(col, w.current), _in(col, w.previous))
 
 
-def _whole_days(span: Span) -> tuple[tuple[date, date] | None, list[Span]]:
-    """The UTC days wholly inside the span ([first, end) as dates, or None) and the pieces of
-    the span outside them: local midnight is rarely UTC midnight."""
+def _month_after(d: date) -> date:
+    """The first day of the month after d's."""
+    return (d.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Split:
+    """A span cut into whole UTC months, whole UTC days (outside those months) and the
+    partial days at its ends; dates are [first, end)."""
+
+    months: list[tuple[date, date]]
+    days: list[tuple[date, date]]
+    parts: list[Span]
+
+
+def _split(span: Span) -> _Split:
     start, end = span[0].astimezone(UTC), span[1].astimezone(UTC)
     first = start.date() if start.timetz() == time(0, tzinfo=UTC) else (
         start.date() + timedelta(days=1))
     last = end.date()
     if first >= last:
-        return None, [span]
-    edges = [(start, datetime.combine(first, time(0), UTC)),
-             (datetime.combine(last, time(0), UTC), end)]
-    return (first, last), [e for e in edges if e[0] < e[1]]
+        return _Split([], [], [span])
+    parts = [p for p in ((start, datetime.combine(first, time(0), UTC)),
+                         (datetime.combine(last, time(0), UTC), end)) if p[0] < p[1]]
+    m0 = first if first.day == 1 else _month_after(first)
+    m1 = last.replace(day=1)
+    if m0 >= m1:
+        return _Split([], [(first, last)], parts)
+    days = [d for d in ((first, m0), (m1, last)) if d[0] < d[1]]
+    return _Split([(m0, m1)], days, parts)
+
+
+async def _pre_aggregated(
+    s: AsyncSession, table: type[ActivityDaily] | type[ActivityMonthly], owner_ids: list[int],
+    ranges: list[tuple[int, tuple[date, date]]], counts: dict[tuple[int, int, int], int]
+) -> None:
+    if not ranges:
+        return
+
+    def within(d: tuple[date, date]) -> ColumnElement[bool]:
+        return and_(table.day >= d[0], table.day < d[1])
+
+    bucket = case(*((within(d), b) for b, d in ranges), else_=1)
+    for r in await s.execute(
+        select(table.author_id, table.type_id, bucket, func.sum(table.n))
+        .where(table.author_id.in_(owner_ids), or_(*(within(d) for _, d in ranges)))
+        .group_by(table.author_id, table.type_id, bucket)
+    ):
+        counts[(r[0], r[1], int(r[2]))] += int(r[3] or 0)
 
 
 async def contacts_by_type(
     s: AsyncSession, owner_ids: list[int], w: Window
 ) -> list[tuple[int, int, int, int]]:
-    """(author, type, bucket, count) of typed contacts: the whole UTC days from the daily
-    counts (activity_daily, kept by triggers), the partial days at the edges from the
-    history itself."""
+    """(author, type, bucket, count) of typed contacts: whole UTC months and days from the
+    counts kept by triggers (activity_monthly, activity_daily), the partial days at the
+    edges from the history itself."""
     counts: dict[tuple[int, int, int], int] = defaultdict(int)
+    months: list[tuple[int, tuple[date, date]]] = []
     days: list[tuple[int, tuple[date, date]]] = []
     edges: list[tuple[int, Span]] = []
     for b, span in ((0, w.current), (1, w.previous)):
-        whole, parts = _whole_days(span)
-        if whole is not None:
-            days.append((b, whole))
-        edges += [(b, p) for p in parts]
-    if days:
-        def in_days(d: tuple[date, date]) -> ColumnElement[bool]:
-            return and_(ActivityDaily.day >= d[0], ActivityDaily.day < d[1])
-
-        bucket = case(*((in_days(d), b) for b, d in days), else_=1)
-        for r in await s.execute(
-            select(ActivityDaily.author_id, ActivityDaily.type_id, bucket,
-                   func.sum(ActivityDaily.n))
-            .where(ActivityDaily.author_id.in_(owner_ids), or_(*(in_days(d) for _, d in days)))
-            .group_by(ActivityDaily.author_id, ActivityDaily.type_id, bucket)
-        ):
-            counts[(r[0], r[1], int(r[2]))] += int(r[3] or 0)
+        cut = _split(span)
+        months += [(b, m) for m in cut.months]
+        days += [(b, d) for d in cut.days]
+        edges += [(b, p) for p in cut.parts]
+    await _pre_aggregated(s, ActivityMonthly, owner_ids, months, counts)
+    await _pre_aggregated(s, ActivityDaily, owner_ids, days, counts)
     if edges:
         bucket = case(*((_in(Activity.occurred_at, p), b) for b, p in edges), else_=1)
         for r in await s.execute(
