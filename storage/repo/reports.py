@@ -89,21 +89,15 @@ def _split(span: Span) -> _Split:
 
 async def _pre_aggregated(
     s: AsyncSession, table: type[ActivityDaily] | type[ActivityMonthly], owner_ids: list[int],
-    ranges: list[tuple[int, tuple[date, date]]], counts: dict[tuple[int, int, int], int]
+    b: int, first: date, end: date, counts: dict[tuple[int, int, int], int]
 ) -> None:
-    if not ranges:
-        return
-
-    def within(d: tuple[date, date]) -> ColumnElement[bool]:
-        return and_(table.day >= d[0], table.day < d[1])
-
-    bucket = case(*((within(d), b) for b, d in ranges), else_=1)
+    # One range a query: an OR of ranges makes SQLite read each author's every row.
     for r in await s.execute(
-        select(table.author_id, table.type_id, bucket, func.sum(table.n))
-        .where(table.author_id.in_(owner_ids), or_(*(within(d) for _, d in ranges)))
-        .group_by(table.author_id, table.type_id, bucket)
+        select(table.author_id, table.type_id, func.sum(table.n))
+        .where(table.author_id.in_(owner_ids), table.day >= first, table.day < end)
+        .group_by(table.author_id, table.type_id)
     ):
-        counts[(r[0], r[1], int(r[2]))] += int(r[3] or 0)
+        counts[(r[0], r[1], b)] += int(r[2] or 0)
 
 
 async def contacts_by_type(
@@ -113,25 +107,20 @@ async def contacts_by_type(
     counts kept by triggers (activity_monthly, activity_daily), the partial days at the
     edges from the history itself."""
     counts: dict[tuple[int, int, int], int] = defaultdict(int)
-    months: list[tuple[int, tuple[date, date]]] = []
-    days: list[tuple[int, tuple[date, date]]] = []
-    edges: list[tuple[int, Span]] = []
     for b, span in ((0, w.current), (1, w.previous)):
         cut = _split(span)
-        months += [(b, m) for m in cut.months]
-        days += [(b, d) for d in cut.days]
-        edges += [(b, p) for p in cut.parts]
-    await _pre_aggregated(s, ActivityMonthly, owner_ids, months, counts)
-    await _pre_aggregated(s, ActivityDaily, owner_ids, days, counts)
-    if edges:
-        bucket = case(*((_in(Activity.occurred_at, p), b) for b, p in edges), else_=1)
-        for r in await s.execute(
-            select(Activity.author_id, Activity.type_id, bucket, func.count())
-            .where(Activity.author_id.in_(owner_ids), Activity.type_id.is_not(None),
-                   or_(*(_in(Activity.occurred_at, p) for _, p in edges)))
-            .group_by(Activity.author_id, Activity.type_id, bucket)
-        ):
-            counts[(r[0] or 0, r[1] or 0, int(r[2]))] += int(r[3])
+        for first, end in cut.months:
+            await _pre_aggregated(s, ActivityMonthly, owner_ids, b, first, end, counts)
+        for first, end in cut.days:
+            await _pre_aggregated(s, ActivityDaily, owner_ids, b, first, end, counts)
+        for part in cut.parts:
+            for r in await s.execute(
+                select(Activity.author_id, Activity.type_id, func.count())
+                .where(Activity.author_id.in_(owner_ids), Activity.type_id.is_not(None),
+                       _in(Activity.occurred_at, part))
+                .group_by(Activity.author_id, Activity.type_id)
+            ):
+                counts[(r[0] or 0, r[1] or 0, b)] += int(r[2])
     return [(a, t, b, n) for (a, t, b), n in counts.items() if n]
 
 
