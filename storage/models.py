@@ -127,7 +127,11 @@ class ClassifierItem(Base):
 class Client(Base):
     __tablename__ = "clients"
     # «Nearby» narrows by a latitude range first, then longitude (crm/geo.py).
-    __table_args__ = (Index("ix_clients_lat_lon", "lat", "lon"),)
+    __table_args__ = (
+        Index("ix_clients_lat_lon", "lat", "lon"),
+        # Coverage of the base: per owner, contacted since when, from the index alone.
+        Index("ix_clients_owner_last_contact", "owner_id", "is_deleted", "last_contact_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(CleanString(300))
@@ -157,6 +161,9 @@ class Client(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     unsubscribed: Mapped[bool] = mapped_column(Boolean, default=False)
     is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The latest typed history record by anyone; kept by database triggers on activities
+    # (migration 0008_rep_mkt), never written by the application.
+    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -68,7 +68,21 @@ PERIODS = (
 )
 
 
+async def last_contacts(db: Database) -> tuple[dict[int, datetime | None], dict[int, datetime]]:
+    """Each client's last_contact_at, and its latest typed record counted from the history."""
+    async with db.transaction() as s:
+        kept = {cid: at for cid, at in await s.execute(select(Client.id,
+                                                               Client.last_contact_at))}
+        latest: dict[int, datetime] = {}
+        for cid, at in await s.execute(select(Activity.client_id, Activity.occurred_at)
+                                       .where(Activity.type_id.is_not(None))):
+            latest[cid] = max(latest.get(cid, at), at)
+    return kept, latest
+
+
 async def in_step(db: Database, ids: list[int]) -> None:
+    kept, latest = await last_contacts(db)
+    assert kept == {cid: latest.get(cid) for cid in kept}
     assert await daily(db) == await from_history(db)
     assert await daily(db, ActivityMonthly) == await from_history(db, month=True)
     for period in PERIODS:
@@ -126,6 +140,11 @@ async def test_daily_counts_follow_every_write(any_crm: CRM) -> None:
     async with db.transaction() as s:
         await s.execute(update(Activity).where(Activity.id == fourth).values(type_id=call))
         await s.execute(update(Activity).where(Activity.id == third).values(author_id=None))
+    await in_step(db, ids)
+
+    # Moved to another client (the latest contact of both is recomputed).
+    async with db.transaction() as s:
+        await s.execute(update(Activity).where(Activity.id == fourth).values(client_id=b))
     await in_step(db, ids)
 
     # Deleted: one record, then a whole client (its history goes with it).

@@ -222,13 +222,14 @@ async def coverage(
     s: AsyncSession, owner_ids: list[int], since_30: datetime, since_90: datetime
 ) -> dict[int, tuple[int, int, int, int, int]]:
     """owner → (clients, contacted since_30, contacted since_90, no planned contact, never
-    contacted), in one pass over the clients; each check is an indexed EXISTS by client."""
+    contacted), in one pass over the clients (their latest contact is kept on each); a
+    planned contact is an indexed EXISTS by client."""
 
     def contacted(since: datetime | None) -> Any:
-        cond = [Activity.client_id == Client.id, Activity.type_id.is_not(None)]
-        if since is not None:
-            cond.append(Activity.occurred_at >= since)
-        return exists().where(*cond)
+        # clients.last_contact_at is the latest typed record, kept by triggers (0008).
+        if since is None:
+            return Client.last_contact_at.is_not(None)
+        return Client.last_contact_at >= since
 
     planned = exists().where(PlannedContact.client_id == Client.id,
                              PlannedContact.status == "planned")

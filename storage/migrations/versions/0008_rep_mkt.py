@@ -13,7 +13,8 @@ months wholly inside it, the days of the months cut by its ends, and the partial
 edges (local midnight is not UTC midnight) from the history itself — a few thousand rows
 instead of a million. The index on (type, time, client) serves the marketing report's
 campaign touches; the type joins the index on (client, time), so "was the client contacted
-since …" (coverage of the base) is answered from the index.
+since …" (coverage of the base) is answered from the index. `clients.last_contact_at` (the
+latest typed record by anyone, kept by the same triggers) answers it from the clients alone.
 """
 
 from collections.abc import Sequence
@@ -56,7 +57,28 @@ SQLITE_UP = (
       f"GROUP BY author_id, {day.format(row='activities')}, type_id"
       for table, day, _ in GRAINS),
 )
+# clients.last_contact_at: the latest typed record of the client's history, by anyone.
+_LATEST = ("(SELECT max(occurred_at) FROM activities WHERE client_id = {row}.client_id "
+           "AND type_id IS NOT NULL)")
+SQLITE_LAST = (
+    "CREATE TRIGGER client_last_contact_insert AFTER INSERT ON activities "
+    "WHEN new.type_id IS NOT NULL BEGIN UPDATE clients SET last_contact_at = new.occurred_at "
+    "WHERE id = new.client_id AND (last_contact_at IS NULL "
+    "OR last_contact_at < new.occurred_at); END",
+    "CREATE TRIGGER client_last_contact_delete AFTER DELETE ON activities "
+    "WHEN old.type_id IS NOT NULL BEGIN UPDATE clients SET last_contact_at = "
+    f"{_LATEST.format(row='old')} WHERE id = old.client_id; END",
+    "CREATE TRIGGER client_last_contact_update AFTER UPDATE OF client_id, type_id, occurred_at "
+    "ON activities BEGIN "
+    f"UPDATE clients SET last_contact_at = {_LATEST.format(row='old')} "
+    "WHERE id = old.client_id; "
+    f"UPDATE clients SET last_contact_at = {_LATEST.format(row='new')} "
+    "WHERE id = new.client_id; END",
+)
 SQLITE_DOWN = (
+    "DROP TRIGGER client_last_contact_insert",
+    "DROP TRIGGER client_last_contact_delete",
+    "DROP TRIGGER client_last_contact_update",
     "DROP TRIGGER activity_daily_insert",
     "DROP TRIGGER activity_daily_delete",
     "DROP TRIGGER activity_daily_update_old",
@@ -74,6 +96,17 @@ BEGIN
         AND day = date_trunc('month', OLD.occurred_at)::date AND type_id = OLD.type_id;
     END IF;
   END IF;
+  IF TG_OP <> 'INSERT' THEN
+    UPDATE clients SET last_contact_at = (SELECT max(occurred_at) FROM activities
+      WHERE client_id = OLD.client_id AND type_id IS NOT NULL) WHERE id = OLD.client_id;
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    UPDATE clients SET last_contact_at = (SELECT max(occurred_at) FROM activities
+      WHERE client_id = NEW.client_id AND type_id IS NOT NULL) WHERE id = NEW.client_id;
+  ELSIF TG_OP = 'INSERT' AND NEW.type_id IS NOT NULL THEN
+    UPDATE clients SET last_contact_at = NEW.occurred_at WHERE id = NEW.client_id
+      AND (last_contact_at IS NULL OR last_contact_at < NEW.occurred_at);
+  END IF;
   IF TG_OP <> 'DELETE' THEN
     IF NEW.author_id IS NOT NULL AND NEW.type_id IS NOT NULL THEN
       INSERT INTO activity_daily (author_id, day, type_id, n)
@@ -87,7 +120,7 @@ BEGIN
   RETURN NULL;
 END $$""",
     "CREATE TRIGGER activity_daily_sync AFTER INSERT OR DELETE "
-    "OR UPDATE OF author_id, type_id, occurred_at ON activities "
+    "OR UPDATE OF author_id, client_id, type_id, occurred_at ON activities "
     "FOR EACH ROW EXECUTE FUNCTION activity_daily_sync()",
     *(f"INSERT INTO {table} (author_id, day, type_id, n) "
       f"SELECT author_id, {day.format(row='activities')}, type_id, count(*) FROM activities "
@@ -102,6 +135,16 @@ PG_DOWN = (
 
 
 def upgrade() -> None:
+    op.create_index("ix_activities_type_time", "activities",
+                    ["type_id", "occurred_at", "client_id"])
+    op.drop_index("ix_activities_client_time", table_name="activities")
+    op.create_index("ix_activities_client_time", "activities",
+                    ["client_id", "occurred_at", "type_id"])
+    # recreate="never": a copy-and-drop of clients would fire its ON DELETE CASCADEs (0006).
+    with op.batch_alter_table("clients", recreate="never") as batch:
+        batch.add_column(sa.Column("last_contact_at", sa.DateTime(timezone=False)))
+    op.execute("UPDATE clients SET last_contact_at = (SELECT max(occurred_at) FROM activities "
+               "WHERE client_id = clients.id AND type_id IS NOT NULL)")
     for table, _, _ in GRAINS:
         op.create_table(
             table,
@@ -112,20 +155,21 @@ def upgrade() -> None:
             sa.PrimaryKeyConstraint("author_id", "day", "type_id", name=f"pk_{table}"),
             sqlite_with_rowid=False,  # the key is the table: a period's rows read in order
         )
-    for statement in SQLITE_UP if op.get_bind().dialect.name == "sqlite" else PG_UP:
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    for statement in (*SQLITE_UP, *SQLITE_LAST) if sqlite else PG_UP:
         op.execute(statement)
-    op.create_index("ix_activities_type_time", "activities",
-                    ["type_id", "occurred_at", "client_id"])
-    op.drop_index("ix_activities_client_time", table_name="activities")
-    op.create_index("ix_activities_client_time", "activities",
-                    ["client_id", "occurred_at", "type_id"])
+    op.create_index("ix_clients_owner_last_contact", "clients",
+                    ["owner_id", "is_deleted", "last_contact_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_activities_client_time", table_name="activities")
-    op.create_index("ix_activities_client_time", "activities", ["client_id", "occurred_at"])
-    op.drop_index("ix_activities_type_time", table_name="activities")
+    op.drop_index("ix_clients_owner_last_contact", table_name="clients")
     for statement in SQLITE_DOWN if op.get_bind().dialect.name == "sqlite" else PG_DOWN:
         op.execute(statement)
     for table, _, _ in GRAINS:
         op.drop_table(table)
+    with op.batch_alter_table("clients", recreate="never") as batch:
+        batch.drop_column("last_contact_at")
+    op.drop_index("ix_activities_client_time", table_name="activities")
+    op.create_index("ix_activities_client_time", "activities", ["client_id", "occurred_at"])
+    op.drop_index("ix_activities_type_time", table_name="activities")
