@@ -131,6 +131,9 @@ class Client(Base):
         Index("ix_clients_lat_lon", "lat", "lon"),
         # Coverage of the base: per owner, contacted since when, from the index alone.
         Index("ix_clients_owner_last_contact", "owner_id", "is_deleted", "last_contact_at"),
+        # The marketing report's new clients of a period by their classifiers.
+        Index("ix_clients_created", "created_at", "is_deleted", "owner_id", "source_id",
+              "segment_id", "region_id", "industry_id", "campaign_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
