@@ -4,9 +4,11 @@ Run: python -m bench.scale --db sqlite|postgresql [--clients 100000 --history 10
 
 Builds its own data set with bulk inserts (clients, history, deals, 50 managers in five
 teams with a head each, an admin, a client with 5,000 history records, a manager with 2,000
-clients), then feeds updates to `bot.factory.create_dispatcher` with the tests' recording
-session (no network), and to a bare aiogram dispatcher with one trivial handler as the
-baseline. PostgreSQL needs `--url` or BENCH_DATABASE_URL (its schema is DROPPED).
+clients; the clients' classifiers and creation dates over two years, loss reasons, invoices
+and payments for bench/reports.py, which reuses this builder), then feeds updates to
+`bot.factory.create_dispatcher` with the tests' recording session (no network), and to a
+bare aiogram dispatcher with one trivial handler as the baseline. PostgreSQL needs `--url`
+or BENCH_DATABASE_URL (its schema is DROPPED).
 See bench/README.md.
 """
 
@@ -44,6 +46,8 @@ from storage.models import (
     ClassifierItem,
     Client,
     Deal,
+    Invoice,
+    Payment,
     PlannedContact,
     Stage,
     Team,
@@ -110,6 +114,16 @@ async def build(db: Database, n_clients: int, n_history: int, n_deals: int,
         outcomes = [r[0] for r in await conn.execute(
             select(ClassifierItem.id).where(ClassifierItem.kind == "outcome"))]
         stages = [r[0] for r in await conn.execute(select(Stage.id))]
+        kinds: dict[str, list[int | None]] = {}
+        for kind in ("source", "segment", "region", "industry", "campaign", "loss_reason"):
+            kinds[kind] = [r[0] for r in await conn.execute(
+                select(ClassifierItem.id).where(ClassifierItem.kind == kind))]
+    # The reports' columns (classifiers, creation dates, invoices) draw from their own
+    # generator, so the names and the history stay those of the runs recorded before.
+    xr = random.Random(n_clients)
+    for kind in ("source", "segment", "region", "industry"):
+        kinds[kind].append(None)  # not set on some cards
+    kinds["campaign"] += [None] * 2 * len(kinds["campaign"])
     await bulk(db, Team.__table__, [{"id": t, "name": f"Team {t}", "created_at": NOW}
                                     for t in range(1, 6)])
     users: list[dict[str, Any]] = []
@@ -146,8 +160,11 @@ async def build(db: Database, n_clients: int, n_history: int, n_deals: int,
             "id": cid, "name": name, "name_norm": normalize_text(name),
             "search_text": normalize_text(f"{name} {email}"), "phone_digits": f"7916{cid:07d}",
             "phones": f"7916{cid:07d}", "emails": email, "owner_id": owner,
-            "unsubscribed": False, "is_deleted": i % 97 == 5, "created_at": NOW,
+            "unsubscribed": False, "is_deleted": i % 97 == 5,
+            "created_at": NOW - timedelta(minutes=xr.randrange(2 * 365 * 24 * 60)),
             "updated_at": NOW,
+            **{f"{k}_id": xr.choice(kinds[k]) for k in ("source", "segment", "region",
+                                                         "industry", "campaign")},
         })
     # The 5,000-record client, owned by the second manager, must be visible.
     data.big_client = 2001
@@ -157,7 +174,7 @@ async def build(db: Database, n_clients: int, n_history: int, n_deals: int,
     await bulk(db, Client.__table__, clients)
     del clients
 
-    deals = []
+    deals: list[dict[str, Any]] = []
     for d in range(1, n_deals + 1):
         cid = rng.randrange(1, n_clients + 1)
         status = rng.choices(("open", "won", "lost"), (7, 2, 1))[0]
@@ -169,8 +186,32 @@ async def build(db: Database, n_clients: int, n_history: int, n_deals: int,
             "closed_at": None if status == "open" else opened + timedelta(days=rng.randrange(
                 1, 60)), "stage_changed_at": opened, "last_activity_at": opened,
         })
+    for deal in deals:
+        if deal["status"] == "lost":
+            deal["loss_reason_id"] = xr.choice(kinds["loss_reason"])
+            deal["lost_stage_id"] = deal["stage_id"]
     await bulk(db, Deal.__table__, deals)
-    del deals
+    # An invoice on each won deal and on one open deal in five: most paid in full, some in
+    # part, some not at all (receivables and payments received).
+    invoices: list[dict[str, Any]] = []
+    payments: list[dict[str, Any]] = []
+    for deal in deals:
+        if deal["status"] == "lost" or (deal["status"] == "open" and xr.random() > 0.2):
+            continue
+        issued = (deal["closed_at"] or deal["opened_at"] + timedelta(days=10)).date()
+        inv = {"id": len(invoices) + 1, "deal_id": deal["id"], "number": f"B-{deal['id']}",
+               "amount": deal["amount"], "currency": "RUB", "issued_on": issued,
+               "due_on": issued + timedelta(days=14), "status": "open", "created_at": NOW}
+        invoices.append(inv)
+        paid = xr.choices((1.0, 0.5, 0.0), (7, 2, 1))[0]
+        if paid:
+            payments.append({"id": len(payments) + 1, "invoice_id": inv["id"],
+                             "amount": int(deal["amount"] * paid),
+                             "paid_on": issued + timedelta(days=xr.randrange(0, 40)),
+                             "created_at": NOW})
+    await bulk(db, Invoice.__table__, invoices)
+    await bulk(db, Payment.__table__, payments)
+    del deals, invoices, payments
 
     planned = []
     pid = 0
@@ -207,7 +248,7 @@ async def build(db: Database, n_clients: int, n_history: int, n_deals: int,
     if db.dialect == "postgresql":
         async with db.engine.begin() as conn:
             for table in ("teams", "users", "clients", "deals", "planned_contacts",
-                          "activities"):
+                          "activities", "invoices", "payments"):
                 await conn.execute(text(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT max(id) FROM {table}))"))

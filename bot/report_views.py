@@ -29,6 +29,7 @@ from crm.reports.dynamics import DynamicsReport, Series
 from crm.reports.forecast import Cell, ForecastReport, ForecastRow
 from crm.reports.funnel import FunnelReport, StalledDeal
 from crm.reports.losses import LossReport, ReasonCount, share
+from crm.reports.marketing import Channel, ChannelLine, Dimension, MarketingReport
 from crm.reports.period import Period, PeriodKind
 from crm.reports.receivables import AgingRow, OpenInvoice, ReceivablesReport
 from crm.reports.results import ResultsLine, ResultsReport
@@ -532,4 +533,63 @@ def timeuse_text(r: TimeUseReport) -> str:
     blocks += [_time_block(m, r.types) for m in r.managers]
     if not r.managers:
         blocks.append(_("No managers to report on yet."))
+    return fit(head, blocks)
+
+
+# --- marketing ------------------------------------------------------------------------------
+
+
+def dimension_title(d: Dimension) -> str:
+    titles = {
+        Dimension.SOURCE: _("By source"),
+        Dimension.SEGMENT: _("By segment"),
+        Dimension.REGION: _("By region"),
+        Dimension.INDUSTRY: _("By industry"),
+        Dimension.CAMPAIGN: _("By campaign"),
+    }
+    return titles[d]
+
+
+def item_text(item: Label | None) -> str:
+    return item.text(current_locale()) if item is not None else _("not set")
+
+
+def _channel_lines(cur: Channel, prev: Channel, currency: str) -> list[str]:
+    def money(x: Number) -> str:
+        return fmt_money(Decimal(x), currency)
+
+    lines = [
+        _("New clients: {n}{change} · deals opened: {m}{m_change}").format(
+            n=cur.new_clients, change=change(cur.new_clients, prev.new_clients, _count),
+            m=cur.deals_opened, m_change=change(cur.deals_opened, prev.deals_opened, _count)),
+        _("Won: {n}{change} · {amount}{amount_change}").format(
+            n=cur.won_count, change=change(cur.won_count, prev.won_count, _count),
+            amount=money(cur.revenue), amount_change=change(cur.revenue, prev.revenue, money)),
+    ]
+    if cur.conversion is not None:
+        lines.append(_("Conversion: {value}{change}").format(
+            value=percent(cur.conversion),
+            change=change(cur.conversion, prev.conversion, _points)
+            if prev.conversion is not None else ""))
+    if cur.avg_days is not None:
+        lines.append(ngettext("Average cycle: {days} day", "Average cycle: {days} days",
+                              plural_n(cur.avg_days)).format(days=fmt_decimal(cur.avg_days)))
+    if cur.touches or prev.touches:
+        lines.append(_("Campaign touches: {n}{change}").format(
+            n=cur.touches, change=change(cur.touches, prev.touches, _count)))
+    return lines
+
+
+def _channel_block(title: str, line: ChannelLine, currency: str) -> str:
+    return "\n".join([f"<b>{e(title)}</b>",
+                      *_channel_lines(line.current, line.previous, currency)])
+
+
+def marketing_text(r: MarketingReport, dim: Dimension) -> str:
+    head = "\n".join([heading(_("📣 Marketing"), r.audience, r.period, r.previous),
+                      f"<i>{dimension_title(dim)}</i>"])
+    if r.total.current.empty and r.total.previous.empty:
+        return head + "\n\n" + _("No new clients, deals or touches in this period.")
+    blocks = [_channel_block(_("Total"), r.total, r.currency)]
+    blocks += [_channel_block(item_text(x.item), x, r.currency) for x in r.by[dim]]
     return fit(head, blocks)

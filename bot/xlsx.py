@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import gettext as _
 
 from bot.render import current_locale
-from bot.report_views import bucket_names, period_label
+from bot.report_views import bucket_names, item_text, period_label
 from bot.views import classifier_title
 from crm.classifiers import Label
 from crm.lists import CLASSIFIER_KINDS, ClientRow
@@ -25,6 +25,7 @@ from crm.reports.forecast import CashRow, ForecastReport, ForecastRow
 from crm.reports.forecast import Cell as ForecastCell
 from crm.reports.funnel import FunnelReport
 from crm.reports.losses import LossReport, share
+from crm.reports.marketing import DIMENSIONS, Channel, MarketingReport
 from crm.reports.period import Period, PeriodKind
 from crm.reports.receivables import AgingRow, ReceivablesReport
 from crm.reports.results import Results, ResultsReport
@@ -406,3 +407,34 @@ def timeuse_xlsx(r: TimeUseReport) -> bytes:
 
 def _cells(*values: Cell) -> list[Cell]:
     return list(values)
+
+
+# --- marketing ------------------------------------------------------------------------------
+
+
+def _marketing_row(name: str, cur: Channel, prev: Channel) -> list[Cell]:
+    return [name, cur.new_clients, cur.deals_opened, cur.won_count, cur.revenue,
+            cur.lost_count, cur.conversion, cur.avg_days, cur.touches,
+            prev.new_clients, prev.deals_opened, prev.won_count, prev.revenue]
+
+
+def marketing_xlsx(r: MarketingReport) -> bytes:
+    """A sheet per grouping (source, segment, region, industry, campaign), the total last."""
+    tables = []
+    for d in DIMENSIONS:
+        title = classifier_title(d.value)
+        columns = [
+            Column(title), Column(_("New clients"), Fmt.INT),
+            Column(_("Deals opened"), Fmt.INT), Column(_("Won"), Fmt.INT),
+            Column(_("Revenue"), Fmt.MONEY), Column(_("Lost"), Fmt.INT),
+            Column(_("Conversion"), Fmt.PERCENT), Column(_("Average cycle, days"), Fmt.DECIMAL),
+            Column(_("Campaign touches"), Fmt.INT),
+            Column(_("New clients, previous period"), Fmt.INT),
+            Column(_("Deals opened, previous period"), Fmt.INT),
+            Column(_("Won, previous period"), Fmt.INT),
+            Column(_("Revenue, previous period"), Fmt.MONEY),
+        ]
+        rows = [_marketing_row(item_text(x.item), x.current, x.previous) for x in r.by[d]]
+        rows.append(_marketing_row(_("Total"), r.total.current, r.total.previous))
+        tables.append(Table(title, columns, rows))
+    return workbook([*tables, _period_table(r.period, r.previous)])

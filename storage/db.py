@@ -27,6 +27,10 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
+        if "+asyncpg" in url:
+            # No JIT: the reports' grouped queries are estimated dear enough to be compiled,
+            # and compiling costs about a second — longer than running them (bench/reports).
+            kwargs["connect_args"] = {"server_settings": {"jit": "off"}}
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -128,7 +128,14 @@ class ClassifierItem(Base):
 class Client(Base):
     __tablename__ = "clients"
     # «Nearby» narrows by a latitude range first, then longitude (crm/geo.py).
-    __table_args__ = (Index("ix_clients_lat_lon", "lat", "lon"),)
+    __table_args__ = (
+        Index("ix_clients_lat_lon", "lat", "lon"),
+        # Coverage of the base: per owner, contacted since when, from the index alone.
+        Index("ix_clients_owner_last_contact", "owner_id", "is_deleted", "last_contact_at"),
+        # The marketing report's new clients of a period by their classifiers.
+        Index("ix_clients_created", "created_at", "is_deleted", "owner_id", "source_id",
+              "segment_id", "region_id", "industry_id", "campaign_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(CleanString(300))
@@ -160,6 +167,9 @@ class Client(Base):
     is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set when this client was merged into another (it is then archived: is_deleted).
     merged_into_id: Mapped[int | None] = mapped_column(Integer)
+    # The latest typed history record by anyone; kept by database triggers on activities
+    # (migration 0012), never written by the application.
+    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -224,6 +234,8 @@ class Activity(Base):
               postgresql_where=text("event IS NOT NULL"), sqlite_where=text("event IS NOT NULL")),
         Index("ix_activities_event_time", "event", "occurred_at",
               postgresql_where=text("event IS NOT NULL"), sqlite_where=text("event IS NOT NULL")),
+        # The marketing report's campaign touches: one type over a period, by client.
+        Index("ix_activities_type_time", "type_id", "occurred_at", "client_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -239,6 +251,34 @@ class Activity(Base):
     attachment_ref: Mapped[str | None] = mapped_column(CleanString(300))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ActivityDaily(Base):
+    """Typed history records per author, UTC day and type (pre-aggregated for the reports).
+
+    Kept by database triggers on `activities` (migration 0012) on every insert,
+    correction and deletion; never written by the application.
+    """
+
+    __tablename__ = "activity_daily"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    author_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    type_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class ActivityMonthly(Base):
+    """The same per UTC month (`day` is the month's first day), kept by the same triggers."""
+
+    __tablename__ = "activity_monthly"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    author_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    type_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
 
 
 class PlannedContact(Base):

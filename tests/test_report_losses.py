@@ -135,7 +135,8 @@ async def test_no_losses_says_so(crm: CRM) -> None:
 async def test_marketer_opens_losses_and_its_chart(harness: Harness, crm: CRM) -> None:
     await build_losses(crm.db)
     calls = await harness.send(MARK, "📊 Reports")
-    assert [t for t, _ in buttons(calls)] == ["📉 Loss analytics", "🗂 Client lists"]
+    assert [t for t, _ in buttons(calls)] == ["📉 Loss analytics", "📣 Marketing",
+                                              "🗂 Client lists"]
     calls = await harness.press(MARK, button(calls, "Loss analytics"))
     calls = await harness.send(MARK, "18.11-24.11")
     text = last_text(calls)
@@ -145,8 +146,8 @@ async def test_marketer_opens_losses_and_its_chart(harness: Harness, crm: CRM) -
     assert len(photos) == 1 and "Loss analytics" in (photos[0].caption or "")
     # A marketer has no results report: a forged button for it is refused.
     day = date(2026, 11, 20).toordinal()
-    calls = await harness.press(MARK, f"rp:show:res:c:{day}:{day}:")
+    calls = await harness.press(MARK, f"rp:show:res:c:{day}:{day}::")
     assert alerts(calls) == ["Your role does not allow this."]
     # A report without a chart has no chart button to forge either.
-    calls = await harness.press(IVAN, f"rp:chart:res:c:{day}:{day}:")
+    calls = await harness.press(IVAN, f"rp:chart:res:c:{day}:{day}::")
     assert alerts(calls) == ["Your role does not allow this."]

@@ -161,7 +161,7 @@ async def test_reports_menu_period_picker_and_xlsx(harness: Harness, crm: CRM) -
                                               "🧾 Receivables", "🗂 Coverage of the base",
                                               "🔻 Funnel and stages", "📈 Dynamics",
                                               "🔮 Forecast", "⏱ How managers spend their time",
-                                              "📰 Digest", "🗂 Client lists"]
+                                              "📰 Digest", "📣 Marketing", "🗂 Client lists"]
     seen = said(calls)
     calls = await harness.press(HELEN, button(calls, "Results per manager"))
     seen += said(calls)
@@ -229,18 +229,19 @@ async def test_forged_report_buttons_are_refused(harness: Harness, crm: CRM) -> 
     stale = "This button is out of date. Open the screen again."
     day = date(2026, 11, 20).toordinal()
     for forged in (
-        f"rp:xlsx:res:c:{day}:{day - 1}:",  # ends before it starts
-        f"rp:show:res:c:{day - 800}:{day}:",  # longer than two years
-        f"rp:xlsx:res:c:{day}::",  # no end
-        "rp:pick:::::",  # no report
-        f"rp:show:forecast:c:{day}:{day}:",  # no such report
-        f"rp:show:res:century:{day}:{day}:",
-        f"rp:show:res:c:{day}:{day}:0",  # no such team id
+        f"rp:xlsx:res:c:{day}:{day - 1}::",  # ends before it starts
+        f"rp:show:res:c:{day - 800}:{day}::",  # longer than two years
+        f"rp:xlsx:res:c:{day}:::",  # no end
+        "rp:pick::::::",  # no report
+        f"rp:show:forecast:c:{day}:{day}::",  # no such report
+        f"rp:show:res:century:{day}:{day}::",
+        f"rp:show:res:c:{day}:{day}:0:",  # no such team id
         f"rp:show:res:c:{day}:{day}",  # an older layout
+        f"rp:show:res:c:{day}:{day}:",  # the layout before the marketing grouping
         "rpp:res:m:0:",  # a step token out of range
     ):
         assert alerts(await harness.press(IVAN, forged)) == [stale], forged
-    calls = await harness.press(IVAN, f"rp:show:res:c:{day}:{day}:")
+    calls = await harness.press(IVAN, f"rp:show:res:c:{day}:{day}::")
     assert "Ivan Petrov" in last_text(calls)  # the same layout, well formed, is taken
     # A marketer has no results report to open (yet): refused by role.
     calls = await harness.press(MARK, ReportCD(action=ReportAction.PICK,

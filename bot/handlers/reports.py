@@ -53,6 +53,7 @@ from bot.report_views import (
     invoice_button_text,
     loss_bars,
     losses_text,
+    marketing_text,
     period_text,
     receivables_text,
     results_text,
@@ -65,6 +66,7 @@ from bot.xlsx import (
     forecast_xlsx,
     funnel_xlsx,
     losses_xlsx,
+    marketing_xlsx,
     receivables_xlsx,
     results_xlsx,
     timeuse_xlsx,
@@ -74,6 +76,7 @@ from crm.dto import Actor
 from crm.errors import Forbidden, NotAvailable
 from crm.reports.dynamics import COUNTS, span
 from crm.reports.funnel import FunnelReport
+from crm.reports.marketing import DIMENSIONS, Dimension
 from crm.reports.period import Period, PeriodError, PeriodKind, parse_period, period_of
 from crm.reports.receivables import ReceivablesReport
 from crm.roles import Role
@@ -116,6 +119,9 @@ class _Report(Generic[T]):
     rows: Callable[[Period, int | None], list[list[InlineKeyboardButton]]] | None = None
     # The chart as a picture, when the report draws its own (else the bars of `chart`).
     picture: Callable[[T, Period], bytes] | None = None
+    # A report shown one grouping at a time (marketing): its text for the grouping picked;
+    # the spreadsheet has them all.
+    by_dim: Callable[[T, Dimension], str] | None = None
 
 
 def receivables_drill(r: ReceivablesReport) -> list[InlineKeyboardButton]:
@@ -139,6 +145,9 @@ _REPORTS: dict[ReportKind, _Report[Any]] = {
                                     drill=receivables_drill),
     ReportKind.COVERAGE: _Report(lambda crm, actor, _p, team: crm.reports.coverage(actor, team),
                                  coverage_text, coverage_xlsx, periodic=False),
+    ReportKind.MARKETING: _Report(
+        lambda crm, actor, p, team: crm.reports.marketing(actor, p, team),
+        lambda r: marketing_text(r, DIMENSIONS[0]), marketing_xlsx, by_dim=marketing_text),
 }
 
 
@@ -257,7 +266,7 @@ async def cb_pick(query: CallbackQuery, callback_data: ReportCD, actor: Actor, c
 
 async def _show(target: Message | CallbackQuery, kind: ReportKind, period: Period,
                 actor: Actor, crm: CRM, team: int | None,
-                state: FSMContext | None = None) -> None:
+                state: FSMContext | None = None, dim: Dimension | None = None) -> None:
     report = _REPORTS[kind]
     figures = await report.load(crm, actor, period, team)
     has_chart = report.chart is not None and bool(report.chart(figures))
@@ -268,9 +277,14 @@ async def _show(target: Message | CallbackQuery, kind: ReportKind, period: Perio
         await report_back.remember(state, ReportCD(
             action=ReportAction.SHOW, kind=kind, period=period.kind,
             start=period.start.toordinal(), end=period.end.toordinal(), team=team))
-    await forms.screen(target, report.text(figures), report_kb(
+    if report.by_dim is not None:
+        dim = dim or DIMENSIONS[0]
+        text = report.by_dim(figures, dim)
+    else:
+        dim, text = None, report.text(figures)
+    await forms.screen(target, text, report_kb(
         kind, period, team=team, chart=has_chart, periodic=report.periodic, drill=drill,
-        rows=rows))
+        rows=rows, dim=dim))
 
 
 async def cb_period(query: CallbackQuery, callback_data: PeriodCD, actor: Actor, crm: CRM,
@@ -311,7 +325,8 @@ async def msg_period(message: Message, actor: Actor, crm: CRM, state: FSMContext
 async def cb_show(query: CallbackQuery, callback_data: ReportCD, actor: Actor,
                   crm: CRM, state: FSMContext) -> None:
     kind = _allowed(actor, callback_data.kind)
-    await _show(query, kind, callback_data.to_period(), actor, crm, callback_data.team, state)
+    await _show(query, kind, callback_data.to_period(), actor, crm, callback_data.team, state,
+                callback_data.dim)
 
 
 async def cb_xlsx(query: CallbackQuery, callback_data: ReportCD, actor: Actor,

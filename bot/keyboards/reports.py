@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 from bot.keyboards.types import DbId, Step
 from crm.dto import TeamInfo
 from crm.reports.dynamics import COUNTS, periods_of, span
+from crm.reports.marketing import DIMENSIONS, Dimension
 from crm.reports.period import MAX_DAYS, Period, PeriodKind
 from crm.roles import Role
 
@@ -39,6 +40,7 @@ class ReportKind(StrEnum):
     FORECAST = "fc"
     FUNNEL = "fun"
     TIMEUSE = "time"
+    MARKETING = "mkt"
 
 
 class ReportAction(StrEnum):
@@ -56,6 +58,7 @@ class ReportCD(CallbackData, prefix="rp"):
     start: DayNo | None = None
     end: DayNo | None = None
     team: DbId | None = None  # an admin's choice of one team; None: everyone
+    dim: Dimension | None = None  # the marketing report's grouping; None: the first
 
     @model_validator(mode="after")
     def _whole(self) -> Self:
@@ -86,10 +89,10 @@ class PeriodCD(CallbackData, prefix="rpp"):
 _SALES = (ReportKind.RESULTS, ReportKind.LOSSES, ReportKind.RECEIVABLES, ReportKind.COVERAGE,
           ReportKind.DIGEST)
 _KINDS: dict[Role, tuple[ReportKind, ...]] = {
-    Role.ADMIN: _SALES,
-    Role.HEAD: _SALES,
+    Role.ADMIN: (*_SALES, ReportKind.MARKETING),
+    Role.HEAD: (*_SALES, ReportKind.MARKETING),
     Role.MANAGER: _SALES,
-    Role.MARKETER: (ReportKind.LOSSES,),
+    Role.MARKETER: (ReportKind.LOSSES, ReportKind.MARKETING),
 }
 # Funnel and stages, how managers spend their time, dynamics and forecast (issue 8, items 3,
 # 7, 2 and 4): the sales roles, each their own scope; before the digest, which stays last.
@@ -114,6 +117,7 @@ def report_title(kind: ReportKind) -> str:
         ReportKind.FORECAST: _("🔮 Forecast"),
         ReportKind.FUNNEL: _("🔻 Funnel and stages"),
         ReportKind.TIMEUSE: _("⏱ How managers spend their time"),
+        ReportKind.MARKETING: _("📣 Marketing"),
     }
     return titles[kind]
 
@@ -177,10 +181,11 @@ def period_kb(kind: ReportKind, step: int, team: int | None = None) -> InlineKey
 def report_kb(kind: ReportKind, period: Period, *, team: int | None = None,
               chart: bool = False, periodic: bool = True,
               drill: Sequence[InlineKeyboardButton] = (),
-              rows: Sequence[Sequence[InlineKeyboardButton]] = ()) -> InlineKeyboardMarkup:
+              rows: Sequence[Sequence[InlineKeyboardButton]] = (),
+              dim: Dimension | None = None) -> InlineKeyboardMarkup:
     """XLSX, a chart if there is one, another period; the report's own rows (other views of
-    it, related reports); then its drill-down buttons (one a row) and the way back to the
-    list."""
+    it, related reports); the groupings of a report shown one at a time (`dim`: the one
+    shown); then its drill-down buttons (one a row) and the way back to the list."""
     same = {"kind": kind, "period": period.kind, "start": period.start.toordinal(),
             "end": period.end.toordinal(), "team": team}
     kb = InlineKeyboardBuilder()
@@ -193,6 +198,13 @@ def report_kb(kind: ReportKind, period: Period, *, team: int | None = None,
     kb.adjust(1 + chart + periodic)
     for row in rows:
         kb.row(*row)
+    if dim is not None:
+        switch = [InlineKeyboardButton(
+            text=("✓ " if d is dim else "") + dimension_label(d),
+            callback_data=ReportCD(action=ReportAction.SHOW, dim=d, **same).pack())
+            for d in DIMENSIONS]
+        kb.row(*switch[:3])
+        kb.row(*switch[3:])
     for button in drill:
         kb.row(button)
     kb.row(back_to_reports(team))
@@ -232,3 +244,14 @@ def dynamics_link(period: Period, team: int | None) -> list[list[InlineKeyboardB
     grain = PeriodKind.WEEK if period.kind in (PeriodKind.TODAY, PeriodKind.WEEK) else \
         PeriodKind.MONTH
     return [[_dynamics_button(_("📈 Dynamics"), span(grain, COUNTS[-1], period.end), team)]]
+
+
+def dimension_label(d: Dimension) -> str:
+    labels = {
+        Dimension.SOURCE: _("Sources"),
+        Dimension.SEGMENT: _("Segments"),
+        Dimension.REGION: _("Regions"),
+        Dimension.INDUSTRY: _("Industries"),
+        Dimension.CAMPAIGN: _("Campaigns"),
+    }
+    return labels[d]

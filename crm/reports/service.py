@@ -10,6 +10,7 @@ from crm.reports.dynamics import DynamicsReport, DynamicsService
 from crm.reports.forecast import ForecastReport, ForecastService
 from crm.reports.funnel import FunnelReport, FunnelService
 from crm.reports.losses import LossReport, LossService
+from crm.reports.marketing import MarketingReport, MarketingService
 from crm.reports.period import Period
 from crm.reports.receivables import ReceivablesReport, ReceivablesService
 from crm.reports.results import ResultsReport, ResultsService
@@ -27,6 +28,7 @@ class Reports:
         self._forecast = ForecastService(db, clock, config)
         self._funnel = FunnelService(db, clock, config)
         self._time_use = TimeUseService(db, clock, config)
+        self._marketing = MarketingService(db, clock, config)
 
     async def results(self, actor: Actor, period: Period,
                       team_id: int | None = None) -> ResultsReport:
@@ -56,3 +58,7 @@ class Reports:
     async def time_use(self, actor: Actor, period: Period,
                        team_id: int | None = None) -> TimeUseReport:
         return await self._time_use.time_use(actor, period, team_id)
+
+    async def marketing(self, actor: Actor, period: Period,
+                        team_id: int | None = None) -> MarketingReport:
+        return await self._marketing.marketing(actor, period, team_id)

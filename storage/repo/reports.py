@@ -7,9 +7,10 @@ Money columns hold integer minor units, so SUM is exact on both backends.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import pairwise
 from typing import Any
@@ -33,7 +34,17 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.models import Activity, Client, Deal, Invoice, Payment, PlannedContact, Stage
+from storage.models import (
+    Activity,
+    ActivityDaily,
+    ActivityMonthly,
+    Client,
+    Deal,
+    Invoice,
+    Payment,
+    PlannedContact,
+    Stage,
+)
 from storage.types import Money
 
 Span = tuple[datetime, datetime]  # [start, end) in UTC
@@ -62,17 +73,73 @@ def _bucket(col: Any, w: Window) -> tuple[ColumnElement[int], ColumnElement[bool
     return case((_in(col, w.current), 0), else_=1), or_(_in(col, w.current), _in(col, w.previous))
 
 
+def _month_after(d: date) -> date:
+    """The first day of the month after d's."""
+    return (d.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Split:
+    """A span cut into whole UTC months, whole UTC days (outside those months) and the
+    partial days at its ends; dates are [first, end)."""
+
+    months: list[tuple[date, date]]
+    days: list[tuple[date, date]]
+    parts: list[Span]
+
+
+def _split(span: Span) -> _Split:
+    start, end = span[0].astimezone(UTC), span[1].astimezone(UTC)
+    first = start.date() if start.timetz() == time(0, tzinfo=UTC) else (
+        start.date() + timedelta(days=1))
+    last = end.date()
+    if first >= last:
+        return _Split([], [], [span])
+    parts = [p for p in ((start, datetime.combine(first, time(0), UTC)),
+                         (datetime.combine(last, time(0), UTC), end)) if p[0] < p[1]]
+    m0 = first if first.day == 1 else _month_after(first)
+    m1 = last.replace(day=1)
+    if m0 >= m1:
+        return _Split([], [(first, last)], parts)
+    days = [d for d in ((first, m0), (m1, last)) if d[0] < d[1]]
+    return _Split([(m0, m1)], days, parts)
+
+
+async def _pre_aggregated(
+    s: AsyncSession, table: type[ActivityDaily] | type[ActivityMonthly], owner_ids: list[int],
+    b: int, first: date, end: date, counts: dict[tuple[int, int, int], int]
+) -> None:
+    # One range a query: an OR of ranges makes SQLite read each author's every row.
+    for r in await s.execute(
+        select(table.author_id, table.type_id, func.sum(table.n))
+        .where(table.author_id.in_(owner_ids), table.day >= first, table.day < end)
+        .group_by(table.author_id, table.type_id)
+    ):
+        counts[(r[0], r[1], b)] += int(r[2] or 0)
+
+
 async def contacts_by_type(
     s: AsyncSession, owner_ids: list[int], w: Window
 ) -> list[tuple[int, int, int, int]]:
-    """(author, type, bucket, count) of typed contacts."""
-    bucket, within = _bucket(Activity.occurred_at, w)
-    rows = await s.execute(
-        select(Activity.author_id, Activity.type_id, bucket, func.count())
-        .where(Activity.author_id.in_(owner_ids), Activity.type_id.is_not(None), within)
-        .group_by(Activity.author_id, Activity.type_id, bucket)
-    )
-    return [(r[0] or 0, r[1] or 0, int(r[2]), int(r[3])) for r in rows]
+    """(author, type, bucket, count) of typed contacts: whole UTC months and days from the
+    counts kept by triggers (activity_monthly, activity_daily), the partial days at the
+    edges from the history itself."""
+    counts: dict[tuple[int, int, int], int] = defaultdict(int)
+    for b, span in ((0, w.current), (1, w.previous)):
+        cut = _split(span)
+        for first, end in cut.months:
+            await _pre_aggregated(s, ActivityMonthly, owner_ids, b, first, end, counts)
+        for first, end in cut.days:
+            await _pre_aggregated(s, ActivityDaily, owner_ids, b, first, end, counts)
+        for part in cut.parts:
+            for r in await s.execute(
+                select(Activity.author_id, Activity.type_id, func.count())
+                .where(Activity.author_id.in_(owner_ids), Activity.type_id.is_not(None),
+                       _in(Activity.occurred_at, part))
+                .group_by(Activity.author_id, Activity.type_id)
+            ):
+                counts[(r[0] or 0, r[1] or 0, b)] += int(r[2])
+    return [(a, t, b, n) for (a, t, b), n in counts.items() if n]
 
 
 async def deal_counts(
@@ -173,13 +240,14 @@ async def coverage(
     s: AsyncSession, owner_ids: list[int], since_30: datetime, since_90: datetime
 ) -> dict[int, tuple[int, int, int, int, int]]:
     """owner → (clients, contacted since_30, contacted since_90, no planned contact, never
-    contacted), in one pass over the clients; each check is an indexed EXISTS by client."""
+    contacted), in one pass over the clients (their latest contact is kept on each); a
+    planned contact is an indexed EXISTS by client."""
 
     def contacted(since: datetime | None) -> Any:
-        cond = [Activity.client_id == Client.id, Activity.type_id.is_not(None)]
-        if since is not None:
-            cond.append(Activity.occurred_at >= since)
-        return exists().where(*cond)
+        # clients.last_contact_at is the latest typed record, kept by triggers (0008).
+        if since is None:
+            return Client.last_contact_at.is_not(None)
+        return Client.last_contact_at >= since
 
     planned = exists().where(PlannedContact.client_id == Client.id,
                              PlannedContact.status == "planned")
@@ -474,3 +542,77 @@ async def contacts_by_slot(
         .group_by(Activity.author_id, Activity.type_id, slot)
     )
     return [(r[0] or 0, r[1] or 0, int(r[2]), int(r[3])) for r in rows]
+
+
+# --- marketing ------------------------------------------------------------------------------
+
+# The client's classifiers a marketing figure is grouped by (crm.reports.marketing.Dimension).
+MARKETING_DIMENSIONS = (Client.source_id, Client.segment_id, Client.region_id,
+                        Client.industry_id, Client.campaign_id)
+Dims = tuple[int | None, ...]
+
+
+def _owned(col: Any, owner_ids: list[int] | None) -> list[ColumnElement[bool]]:
+    return [] if owner_ids is None else [col.in_(owner_ids)]
+
+
+async def marketing_new_clients(
+    s: AsyncSession, owner_ids: list[int] | None, w: Window
+) -> list[tuple[Dims, int, int]]:
+    """(the client's five classifiers, bucket, clients created); owner_ids None: anyone's."""
+    bucket, within = _bucket(Client.created_at, w)
+    rows = await s.execute(
+        select(*MARKETING_DIMENSIONS, bucket, func.count())
+        .where(within, Client.is_deleted.is_(False), *_owned(Client.owner_id, owner_ids))
+        .group_by(*MARKETING_DIMENSIONS, bucket)
+    )
+    return [(tuple(r[:5]), int(r[5]), int(r[6])) for r in rows]
+
+
+async def marketing_deal_counts(
+    s: AsyncSession, owner_ids: list[int] | None, w: Window
+) -> list[tuple[Dims, int, int, int]]:
+    """(the client's five classifiers, bucket, deals opened, deals lost)."""
+    out: dict[tuple[Dims, int], list[int]] = {}
+    for col, lost in ((Deal.opened_at, False), (Deal.closed_at, True)):
+        bucket, within = _bucket(col, w)
+        cond = [within, *_owned(Deal.owner_id, owner_ids)]
+        if lost:
+            cond.append(Deal.status == "lost")
+        for r in await s.execute(
+            select(*MARKETING_DIMENSIONS, bucket, func.count())
+            .join(Client, Client.id == Deal.client_id)
+            .where(*cond)
+            .group_by(*MARKETING_DIMENSIONS, bucket)
+        ):
+            counts = out.setdefault((tuple(r[:5]), int(r[5])), [0, 0])
+            counts[int(lost)] += int(r[6])
+    return [(dims, b, n[0], n[1]) for (dims, b), n in out.items()]
+
+
+async def marketing_won(
+    s: AsyncSession, owner_ids: list[int] | None, w: Window
+) -> list[tuple[Dims, int, Decimal, datetime, datetime]]:
+    """(the client's five classifiers, bucket, amount, opened_at, closed_at) of deals won."""
+    bucket, within = _bucket(Deal.closed_at, w)
+    rows = await s.execute(
+        select(*MARKETING_DIMENSIONS, bucket, Deal.amount, Deal.opened_at, Deal.closed_at)
+        .join(Client, Client.id == Deal.client_id)
+        .where(Deal.status == "won", within, *_owned(Deal.owner_id, owner_ids))
+    )
+    return [(tuple(r[:5]), int(r[5]), r[6], r[7], r[8]) for r in rows if r[8] is not None]
+
+
+async def marketing_touches(
+    s: AsyncSession, owner_ids: list[int] | None, w: Window, touch_type: int
+) -> list[tuple[Dims, int, int]]:
+    """(the client's five classifiers, bucket, touches): history records of the touch type
+    on the clients (owned by owner_ids)."""
+    bucket, within = _bucket(Activity.occurred_at, w)
+    rows = await s.execute(
+        select(*MARKETING_DIMENSIONS, bucket, func.count())
+        .join(Client, Client.id == Activity.client_id)
+        .where(Activity.type_id == touch_type, within, *_owned(Client.owner_id, owner_ids))
+        .group_by(*MARKETING_DIMENSIONS, bucket)
+    )
+    return [(tuple(r[:5]), int(r[5]), int(r[6])) for r in rows]

@@ -1,6 +1,6 @@
 """a merged client points at the client it was merged into
 
-Revision ID: 0008_client_merge
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-02
 
