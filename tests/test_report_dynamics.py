@@ -258,20 +258,20 @@ async def test_who_sees_whose_dynamics(harness: Harness, crm: CRM) -> None:
     calls = await harness.send(MARK, "/reports")
     assert "📈 Dynamics" not in [t for t, _ in buttons(calls)]
     start, end = date(2025, 12, 1).toordinal(), TODAY.toordinal()
-    calls = await harness.press(MARK, f"rp:show:dyn:m:{start}:{end}:")
+    calls = await harness.press(MARK, f"rp:show:dyn:m:{start}:{end}::")
     assert alerts(calls) == ["Your role does not allow this."]
-    calls = await harness.press(MARK, f"rp:chart:dyn:m:{start}:{end}:")
+    calls = await harness.press(MARK, f"rp:chart:dyn:m:{start}:{end}::")
     assert alerts(calls) == ["Your role does not allow this."]
     # Spans no screen of the bot draws are refused.
     gone = "This is not available (it may have been removed or is not yours)."
-    for forged in (f"rp:show:dyn:c:{start}:{end}:", f"rp:show:dyn:m:{start + 1}:{end}:",
-                   f"rp:xlsx:dyn:w:{start}:{end}:", f"rp:chart:dyn:d:{end}:{end}:"):
+    for forged in (f"rp:show:dyn:c:{start}:{end}::", f"rp:show:dyn:m:{start + 1}:{end}::",
+                   f"rp:xlsx:dyn:w:{start}:{end}::", f"rp:chart:dyn:d:{end}:{end}::"):
         assert alerts(await harness.press(IVAN, forged)) == [gone], forged
     # A head's forged team is their own team; an admin's team is honoured.
     sam = await actor(crm.db, ids["sam"])
-    calls = await harness.press(HELEN, f"rp:show:dyn:m:{start}:{end}:{sam.team_id}")
+    calls = await harness.press(HELEN, f"rp:show:dyn:m:{start}:{end}:{sam.team_id}:")
     assert "team «North»" in last_text(calls) and "Sam" not in last_text(calls)
-    calls = await harness.press(ANN, f"rp:show:dyn:m:{start}:{end}:{sam.team_id}")
+    calls = await harness.press(ANN, f"rp:show:dyn:m:{start}:{end}:{sam.team_id}:")
     assert "team «South»" in last_text(calls) and "Sam South" in last_text(calls)
     assert "Ivan" not in last_text(calls)
 

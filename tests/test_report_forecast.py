@@ -226,13 +226,13 @@ async def test_forecast_screens_and_access(harness: Harness, crm: CRM) -> None:
     assert "your figures" in last_text(calls) and "Olga" not in last_text(calls)
     # A marketer has none: forged buttons are refused.
     day = date(2026, 11, 25).toordinal()
-    for forged in ("rp:pick:fc::::", f"rp:show:fc:d:{day}:{day}:",
-                   f"rp:xlsx:fc:d:{day}:{day}:", f"rp:chart:fc:d:{day}:{day}:"):
+    for forged in ("rp:pick:fc:::::", f"rp:show:fc:d:{day}:{day}::",
+                   f"rp:xlsx:fc:d:{day}:{day}::", f"rp:chart:fc:d:{day}:{day}::"):
         assert alerts(await harness.press(MARK, forged)) == [
             "Your role does not allow this."], forged
     # A head cannot see another team's forecast with a forged team.
     sam = await actor(crm.db, ids["sam"])
-    calls = await harness.press(HELEN, f"rp:show:fc:d:{day}:{day}:{sam.team_id}")
+    calls = await harness.press(HELEN, f"rp:show:fc:d:{day}:{day}:{sam.team_id}:")
     assert "team «North»" in last_text(calls) and "Southern" not in last_text(calls)
 
 

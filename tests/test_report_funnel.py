@@ -226,12 +226,12 @@ async def test_funnel_access_per_role(harness: Harness, crm: CRM) -> None:
     # A manager cannot borrow a team with a forged button: still her own figures.
     day = date(2026, 11, 1).toordinal()
     south = (await actor(crm.db, ids["sam"])).team_id
-    calls = await harness.press(OLGA, f"rp:show:fun:m:{day}:{day + 24}:{south}")
+    calls = await harness.press(OLGA, f"rp:show:fun:m:{day}:{day + 24}:{south}:")
     assert "your figures" in last_text(calls) and "South" not in last_text(calls)
     # A marketer has no funnel report.
-    calls = await harness.press(MARK, f"rp:show:fun:m:{day}:{day + 24}:")
+    calls = await harness.press(MARK, f"rp:show:fun:m:{day}:{day + 24}::")
     assert alerts(calls) == ["Your role does not allow this."]
-    calls = await harness.press(MARK, f"rp:xlsx:time:m:{day}:{day + 24}:")
+    calls = await harness.press(MARK, f"rp:xlsx:time:m:{day}:{day + 24}::")
     assert alerts(calls) == ["Your role does not allow this."]
 
 

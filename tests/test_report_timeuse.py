@@ -192,9 +192,9 @@ async def test_time_use_through_the_menu_per_role(harness: Harness, crm: CRM) ->
         min_row=2)] == ["Ivan Petrov", "Olga Smirnova", "Total"]
     # Ivan sees his own only, whatever team a forged button names.
     day = date(2026, 11, 16).toordinal()
-    calls = await harness.press(IVAN, f"rp:show:time:c:{day}:{day + 6}:2")
+    calls = await harness.press(IVAN, f"rp:show:time:c:{day}:{day + 6}:2:")
     text = last_text(calls)
     assert "your figures" in text and "Olga" not in text and "Total" not in text
     # A chart is not offered, and a forged chart button is refused.
-    calls = await harness.press(IVAN, f"rp:chart:time:c:{day}:{day + 6}:")
+    calls = await harness.press(IVAN, f"rp:chart:time:c:{day}:{day + 6}::")
     assert alerts(calls) == ["Your role does not allow this."]
