@@ -101,3 +101,13 @@ def report_scope(actor: Actor, team_id: int | None = None) -> ReportScope:
     if actor.role in (Role.HEAD, Role.MANAGER):
         return ReportScope(everything=False, user_id=actor.id)
     raise Forbidden()
+
+
+def can_import_clients(actor: Actor) -> bool:
+    """Bring a client table in, or take one out (heads, admins, marketing)."""
+    return actor.role in (Role.ADMIN, Role.HEAD, Role.MARKETER)
+
+
+def can_export_clients(actor: Actor) -> bool:
+    """Take the clients of one's scope out as a table (as the import reads it)."""
+    return can_import_clients(actor)

@@ -9,7 +9,9 @@ from crm.clock import Clock, SystemClock
 from crm.config import CRMConfig
 from crm.deals import DealService
 from crm.digest import DigestService
+from crm.export import ExportService
 from crm.history import HistoryService, PlanningService
+from crm.importer import ImportService
 from crm.notifications import NotificationService
 from crm.outbox import OutboxService
 from crm.people import PeopleService
@@ -39,3 +41,5 @@ class CRM:
         self.settings = SettingsService(db, self.clock, config)
         self.visits = VisitService(db, self.clock, config.visit_far_km)
         self.reports = Reports(db, self.clock, config)
+        self.imports = ImportService(db, self.clock)
+        self.exports = ExportService(db, self.clock)
