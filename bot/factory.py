@@ -22,6 +22,7 @@ from bot.handlers import (
     common,
     corrections,
     deals,
+    imports,
     log,
     my_clients,
     new_client,
@@ -133,6 +134,7 @@ def create_dispatcher(
         reminder_handlers.create_router(),
         visits.create_router(),
         reports.create_router(),
+        imports.create_router(),
     )
     # Then: files outside forms, what a form's step did not take, plain text outside any form
     # is a search; last, buttons nobody takes.

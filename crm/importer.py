@@ -37,8 +37,8 @@ from crm.search_norm import normalize_name_for_dedup, normalize_text
 from storage.db import Database
 from storage.models import Client, ContactPerson
 from storage.repo import imports as repo
-from storage.repo.imports import Existing
 from storage.repo import people as people_repo
+from storage.repo.imports import Existing
 
 BATCH = 500  # clients per transaction
 MAX_ROWS = 50_000
@@ -689,8 +689,9 @@ class ImportService:
                 made = await repo.ensure_items(s, wanted)
                 created_values = len(made)
                 for kind, code, value in wanted:
-                    known.setdefault(kind, {})[value_key(value)] = made.get(
-                        (kind, code)) or (await repo.item_id(s, kind, code))
+                    found = made.get((kind, code)) or await repo.item_id(s, kind, code)
+                    if found is not None:
+                        known.setdefault(kind, {})[value_key(value)] = found
                 if made:
                     people_repo.audit(s, actor.id, "classifiers.created", "import", import_id,
                                       {"values": [[k, v] for k, _c, v in wanted]}, now)

@@ -19,6 +19,7 @@ from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageReplyMarkup,
     EditMessageText,
+    GetFile,
     GetMe,
     SendDocument,
     SendMessage,
@@ -28,6 +29,8 @@ from aiogram.methods import (
 from aiogram.types import (
     CallbackQuery,
     Chat,
+    Document,
+    File,
     InlineKeyboardMarkup,
     Message,
     MessageEntity,
@@ -47,6 +50,8 @@ class RecordingSession(BaseSession):
         self.failed: list[TelegramMethod[Any]] = []  # calls refused by fail_next
         self._ids = itertools.count(1000)
         self._faults: list[tuple[Callable[[TelegramMethod[Any]], Exception], list[int]]] = []
+        # file_id → content, for the documents a test sends (GetFile and the download).
+        self.files: dict[str, bytes] = {}
 
     def fail_next(self, times: int = 1, error: type[Exception] = TelegramServerError) -> None:
         """Refuse the next `times` calls (any method) with `error`, as Telegram would."""
@@ -72,6 +77,10 @@ class RecordingSession(BaseSession):
         now = datetime.now(UTC)
         if isinstance(method, GetMe):
             return me
+        if isinstance(method, GetFile):
+            data = self.files[method.file_id]
+            return File(file_id=method.file_id, file_unique_id=method.file_id,
+                        file_size=len(data), file_path=f"documents/{method.file_id}")
         if isinstance(method, (SendMessage, SendPhoto, SendDocument)):
             chat = Chat(id=int(method.chat_id), type="private")
             text = getattr(method, "text", None)
@@ -90,11 +99,14 @@ class RecordingSession(BaseSession):
             )
         return True
 
-    async def stream_content(  # pragma: no cover - no downloads in handler tests
+    async def stream_content(
         self, url: str, headers: dict[str, Any] | None = None, timeout: int = 30,
         chunk_size: int = 65536, raise_for_status: bool = True,
     ) -> AsyncGenerator[bytes, None]:
-        yield b""
+        """A file a test sent (`Harness.send_document`), as Telegram's file server would."""
+        data = self.files.get(url.rsplit("/", 1)[-1], b"")
+        for i in range(0, len(data), chunk_size):
+            yield data[i:i + chunk_size]
 
 
 @dataclass
@@ -132,6 +144,19 @@ class Harness:
             message_id=next(self._msg_ids), date=datetime.now(UTC),
             chat=Chat(id=user.id, type="private"), from_user=user.as_user(), text=text,
             entities=entities, **extra,
+        )
+        return await self._feed(Update(update_id=next(self._update_ids), message=message))
+
+    async def send_document(self, user: TgUser, data: bytes, file_name: str,
+                            file_id: str | None = None) -> list[TelegramMethod[Any]]:
+        """The user sends a file; the bot can download it (GetFile, then the file server)."""
+        file_id = file_id or f"doc{next(self._msg_ids)}"
+        self.session.files[file_id] = data
+        message = Message(
+            message_id=next(self._msg_ids), date=datetime.now(UTC),
+            chat=Chat(id=user.id, type="private"), from_user=user.as_user(),
+            document=Document(file_id=file_id, file_unique_id=file_id, file_name=file_name,
+                              file_size=len(data)),
         )
         return await self._feed(Update(update_id=next(self._update_ids), message=message))
 

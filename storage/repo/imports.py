@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -99,7 +99,7 @@ async def insert_clients(
     returns the new ids in the order given."""
     if not rows:
         return []
-    table = Client.__table__
+    table = cast(Table, Client.__table__)
     result = await session.execute(
         insert(table).returning(table.c.id, sort_by_parameter_order=True),
         [values for values, _ in rows],
@@ -112,7 +112,7 @@ async def insert_clients(
         for name in names
     ]
     if contacts:
-        await session.execute(insert(ContactPerson.__table__), contacts)
+        await session.execute(insert(cast(Table, ContactPerson.__table__)), contacts)
     return ids
 
 
@@ -196,12 +196,12 @@ async def export_data(
         .where(Client.id.in_(sub))
         .order_by(Client.name_norm, Client.id)
     )
-    clients = [
-        ExportClient(r[0], r[1], r[2], r[3], r[4], r[5], dict(zip(_KINDS, r[6:11],
-                                                                 strict=True)),
-                     r[11], r[12], r[13])
-        for r in rows
-    ]
+    clients = []
+    for r in rows:
+        kinds: list[int | None] = list(r[6:11])
+        clients.append(ExportClient(r[0], r[1], r[2], r[3], r[4], r[5],
+                                    dict(zip(_KINDS, kinds, strict=True)),
+                                    r[11], r[12], r[13]))
     contacts: dict[int, list[str]] = {}
     for client_id, name in await session.execute(
         select(ContactPerson.client_id, ContactPerson.name)
