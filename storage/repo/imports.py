@@ -198,7 +198,7 @@ async def export_data(
     )
     clients = []
     for r in rows:
-        kinds: list[int | None] = list(r[6:11])
+        kinds = cast("list[int | None]", list(r[6:11]))
         clients.append(ExportClient(r[0], r[1], r[2], r[3], r[4], r[5],
                                     dict(zip(_KINDS, kinds, strict=True)),
                                     r[11], r[12], r[13]))
