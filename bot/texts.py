@@ -75,6 +75,7 @@ def error_text(err: CRMError) -> str:
         "work_days": _("Unknown day of the week."),
         "work_days_empty": _("At least one working day must stay on."),
         "location": _("That location is not on the map. Share it again with the button."),
+        "owner": _("This person cannot get the imported clients."),
     }
     return texts.get(err.code) or _("Something is wrong with that input. Please try again.")
 
