@@ -4,6 +4,7 @@ is the model)."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
@@ -150,7 +151,8 @@ class Harness:
     async def send_document(self, user: TgUser, data: bytes, file_name: str,
                             file_id: str | None = None) -> list[TelegramMethod[Any]]:
         """The user sends a file; the bot can download it (GetFile, then the file server)."""
-        file_id = file_id or f"doc{next(self._msg_ids)}"
+        # Telegram's file ids differ per file; the bot may cache what it read by them.
+        file_id = file_id or "doc" + hashlib.sha1(data).hexdigest()[:20]
         self.session.files[file_id] = data
         message = Message(
             message_id=next(self._msg_ids), date=datetime.now(UTC),
