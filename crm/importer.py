@@ -19,6 +19,7 @@ import csv
 import hashlib
 import io
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -33,7 +34,7 @@ from crm.dto import Actor
 from crm.errors import InvalidInput
 from crm.parsing import normalize_phone, parse_probability
 from crm.roles import Role
-from crm.search_norm import normalize_name_for_dedup, normalize_text
+from crm.search_norm import dedup_key, normalize_text
 from storage.db import Database
 from storage.models import Client, ContactPerson
 from storage.repo import imports as repo
@@ -349,6 +350,7 @@ class Row:
 
     number: int
     name: str
+    dedup: str = ""  # the name's duplicate key (normalize_name_for_dedup)
     phones: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
     tax_number: str | None = None
@@ -377,7 +379,7 @@ def parse_row(number: int, cells: Sequence[str], mapping: Sequence[str | None]
         errors.append(RowError(Problem.NO_NAME))
     elif not 2 <= len(name) <= 300:
         errors.append(RowError(Problem.NAME, name[:40]))
-    row = Row(number, name)
+    row = Row(number, name, dedup_key(normalize_text(name)))
     for raw in _SPLIT.split(values.get(Field.PHONE, "")):
         if raw.strip():
             phone = normalize_phone(raw)
@@ -446,7 +448,7 @@ class DedupIndex:
     taxes: dict[str, int] = field(default_factory=dict)
     names: dict[str, int] = field(default_factory=dict)
 
-    def add(self, key: int, name: str, phones: Iterable[str], emails: Iterable[str],
+    def add(self, key: int, dedup: str, phones: Iterable[str], emails: Iterable[str],
             tax: str | None) -> None:
         for p in phones:
             self.phones.setdefault(p, key)
@@ -454,7 +456,7 @@ class DedupIndex:
             self.emails.setdefault(e, key)
         if tax:
             self.taxes.setdefault(tax, key)
-        if dedup := normalize_name_for_dedup(name):
+        if dedup:
             self.names.setdefault(dedup, key)
 
     def find(self, row: Row) -> tuple[Reason, int] | None:
@@ -466,9 +468,8 @@ class DedupIndex:
                 return Reason.EMAIL, self.emails[e]
         if row.tax_number and row.tax_number in self.taxes:
             return Reason.TAX_NUMBER, self.taxes[row.tax_number]
-        dedup = normalize_name_for_dedup(row.name)
-        if dedup and dedup in self.names:
-            return Reason.NAME, self.names[dedup]
+        if row.dedup and row.dedup in self.names:
+            return Reason.NAME, self.names[row.dedup]
         return None
 
 
@@ -476,7 +477,8 @@ def index_existing(clients: Iterable[Existing]) -> DedupIndex:
     index = DedupIndex()
     for c in clients:
         emails = [e for e in (c.emails or "").split(",") if e]
-        index.add(c.id, c.name, c.phone_digits.split(), emails, c.tax_number)
+        # name_norm is the normalised name: its key is the /new check's key of the name.
+        index.add(c.id, dedup_key(c.name_norm), c.phone_digits.split(), emails, c.tax_number)
     return index
 
 
@@ -518,13 +520,29 @@ class DryRun:
     unknown_manager: list[int]
 
 
-def analyse(table: Table, mapping: Sequence[str | None], base: DedupIndex,
-            known: dict[str, dict[str, int]], managers: dict[str, int]) -> DryRun:
-    """The dry run: every row is new, a duplicate (of the base, else of an earlier row), or
-    has errors. `known`: kind → normalised value → classifier item; `managers`: normalised
-    name → user. Pure; CPU work for a thread."""
+Parsed = list[Row | Bad]
+
+
+def parse_all(table: Table, mapping: Sequence[str | None]) -> Parsed:
+    """Every row parsed and checked (the costly part of the dry run: phones, normalising)."""
     if Field.NAME.value not in mapping:
         raise InvalidInput("import_no_name")
+    out: Parsed = []
+    for number, cells in table.rows:
+        parsed = parse_row(number, cells, mapping)
+        out.append(Bad(number, parsed) if isinstance(parsed, list) else parsed)
+    return out
+
+
+def analyse(table: Table, mapping: Sequence[str | None], base: DedupIndex,
+            known: dict[str, dict[str, int]], managers: dict[str, int],
+            parsed_rows: Parsed | None = None) -> DryRun:
+    """The dry run: every row is new, a duplicate (of the base, else of an earlier row), or
+    has errors. `known`: kind → normalised value → classifier item; `managers`: normalised
+    name → user; `parsed_rows`: `parse_all` of the same table and mapping, if made already.
+    Pure; CPU work for a thread."""
+    if parsed_rows is None:
+        parsed_rows = parse_all(table, mapping)
     new: list[Row] = []
     in_base: list[InBase] = []
     in_file: list[InFile] = []
@@ -532,11 +550,11 @@ def analyse(table: Table, mapping: Sequence[str | None], base: DedupIndex,
     unknown: dict[str, dict[str, str]] = {}
     unknown_manager: list[int] = []
     seen = DedupIndex()
-    for number, cells in table.rows:
-        parsed = parse_row(number, cells, mapping)
-        if isinstance(parsed, list):
-            bad.append(Bad(number, parsed))
+    for parsed in parsed_rows:
+        if isinstance(parsed, Bad):
+            bad.append(parsed)
             continue
+        number = parsed.number
         found = base.find(parsed)
         if found is not None:
             in_base.append(InBase(number, found[0], found[1]))
@@ -545,7 +563,7 @@ def analyse(table: Table, mapping: Sequence[str | None], base: DedupIndex,
         if earlier is not None:
             in_file.append(InFile(number, earlier[0], earlier[1]))
             continue
-        seen.add(number, parsed.name, parsed.phones, parsed.emails, parsed.tax_number)
+        seen.add(number, parsed.dedup, parsed.phones, parsed.emails, parsed.tax_number)
         new.append(parsed)
         for kind, value in parsed.classifiers.items():
             key = value_key(value)
@@ -617,6 +635,21 @@ class ImportService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        # The rows of the last tables parsed: the dry run and the import that follows it
+        # parse the same table (the bot keeps the Table object of a file it read).
+        self._parsed: OrderedDict[tuple[int, tuple[str | None, ...]], tuple[Table, Parsed]] = (
+            OrderedDict())
+
+    async def _parse(self, table: Table, mapping: Sequence[str | None]) -> Parsed:
+        key = (id(table), tuple(mapping))
+        found = self._parsed.get(key)
+        if found is not None and found[0] is table:
+            return found[1]
+        parsed = await asyncio.to_thread(parse_all, table, mapping)
+        self._parsed[key] = (table, parsed)
+        while len(self._parsed) > 2:
+            self._parsed.popitem(last=False)
+        return parsed
 
     async def assignees(self, actor: Actor) -> list[Assignee]:
         """Whom the actor may give imported clients: a head their team's managers and
@@ -656,8 +689,9 @@ class ImportService:
     async def dry_run(self, actor: Actor, table: Table, mapping: Sequence[str | None]
                       ) -> DryRun:
         require(can_import_clients(actor))
+        parsed = await self._parse(table, mapping)
         base, known, managers = await self._context(actor)
-        return await asyncio.to_thread(analyse, table, mapping, base, known, managers)
+        return await asyncio.to_thread(analyse, table, mapping, base, known, managers, parsed)
 
     async def run(
         self, actor: Actor, table: Table, mapping: Sequence[str | None], *,
@@ -678,8 +712,9 @@ class ImportService:
             return ImportResult(int(done.get("created", 0)), int(done.get("in_base", 0)),
                                 int(done.get("in_file", 0)), int(done.get("bad", 0)),
                                 int(done.get("values_created", 0)), again=True)
+        parsed = await self._parse(table, mapping)
         base, known, managers = await self._context(actor)
-        dry = await asyncio.to_thread(analyse, table, mapping, base, known, managers)
+        dry = await asyncio.to_thread(analyse, table, mapping, base, known, managers, parsed)
         now = self.clock.now()
         created_values = 0
         if create_values and dry.unknown:

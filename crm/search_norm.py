@@ -13,6 +13,7 @@ from rapidfuzz.distance import OSA
 
 __all__ = [
     "LEGAL_FORMS",
+    "dedup_key",
     "fuzzy_matches",
     "fuzzy_matches_normalized",
     "normalize_name_for_dedup",
@@ -104,7 +105,13 @@ def normalize_name_for_dedup(s: str) -> str:
     If nothing but legal forms is left (e.g. 'ООО'), the plain normalised text is returned so
     that the key is never empty for a non-empty name.
     """
-    words = normalize_text(s).split()
+    return dedup_key(normalize_text(s))
+
+
+def dedup_key(normalized: str) -> str:
+    """:func:`normalize_name_for_dedup` of a name already normalised (a stored
+    ``name_norm``): nothing is normalised again."""
+    words = normalized.split()
     kept = [w for w in _drop_phrases(words) if w not in LEGAL_FORMS]
     return " ".join(kept) if kept else " ".join(words)
 

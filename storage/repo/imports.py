@@ -32,7 +32,7 @@ class Existing:
     """What the duplicate check needs of a client in the base."""
 
     id: int
-    name: str
+    name_norm: str
     phone_digits: str
     emails: str | None
     tax_number: str | None
@@ -42,7 +42,7 @@ async def dedup_rows(session: AsyncSession) -> list[Existing]:
     """Every client not deleted, with what the duplicate check compares (all of them, not
     only the importer's: a client of another team is a duplicate as well)."""
     rows = await session.execute(
-        select(Client.id, Client.name, Client.phone_digits, Client.emails, Client.tax_number)
+        select(Client.id, Client.name_norm, Client.phone_digits, Client.emails, Client.tax_number)
         .where(Client.is_deleted.is_(False))
     )
     return [Existing(r[0], r[1], r[2] or "", r[3], r[4]) for r in rows]
