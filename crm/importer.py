@@ -608,6 +608,21 @@ def client_values(row: Row, owner_id: int | None, classifier_ids: dict[str, int 
     return values, row.contacts
 
 
+def plan(rows: Sequence[Row], owner_id: int | None, known: dict[str, dict[str, int]],
+         managers: dict[str, int], now: datetime) -> list[tuple[dict[str, Any], list[str]]]:
+    """The INSERT values of the new rows: each to the manager its «Manager» names (one the
+    importer may give clients to), else to `owner_id`. CPU work for a thread."""
+    planned = []
+    for row in rows:
+        owner = owner_id
+        if row.manager:
+            owner = managers.get(normalize_text(row.manager), owner)
+        ids: dict[str, int | None] = {kind: known.get(kind, {}).get(value_key(value))
+                                      for kind, value in row.classifiers.items()}
+        planned.append(client_values(row, owner, ids, now))
+    return planned
+
+
 # --------------------------------------------------------------------------- the service
 
 
@@ -730,21 +745,11 @@ class ImportService:
                 if made:
                     people_repo.audit(s, actor.id, "classifiers.created", "import", import_id,
                                       {"values": [[k, v] for k, _c, v in wanted]}, now)
-        allowed_default = owner_id
+        planned = await asyncio.to_thread(plan, dry.new, owner_id, known, managers, now)
         created = 0
-        for start in range(0, len(dry.new), BATCH):
-            batch = dry.new[start:start + BATCH]
-            planned: list[tuple[dict[str, Any], list[str]]] = []
-            for row in batch:
-                owner = allowed_default
-                if row.manager:
-                    owner = managers.get(normalize_text(row.manager), owner)
-                ids = {kind: known.get(kind, {}).get(value_key(value))
-                       for kind, value in row.classifiers.items()}
-                planned.append(client_values(row, owner, ids, now))
+        for start in range(0, len(planned), BATCH):
             async with self.db.transaction() as s:
-                await repo.insert_clients(s, planned, now)
-            created += len(batch)
+                created += await repo.insert_clients(s, planned[start:start + BATCH], now)
         details = {
             "import_id": import_id, "file": file_name[:100], "rows": dry.rows,
             "created": created, "in_base": len(dry.in_base), "in_file": len(dry.in_file),

@@ -55,11 +55,26 @@ def _keep(ch: str) -> bool:
     return unicodedata.category(ch)[0] in "LNM"
 
 
+class _KeepTable(dict[int, str]):
+    """For str.translate: a character kept as it is, or a space (see _keep), each decided
+    once; the translation then runs in C (an import normalises thousands of names)."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        value = ch if _keep(ch) else " "
+        if len(self) < 100_000:
+            self[code] = value
+        return value
+
+
+_KEEP = _KeepTable()
+
+
 def _normalize_once(s: str) -> str:
     s = unicodedata.normalize("NFKC", s).casefold()
     s = unicodedata.normalize("NFKC", s)
     s = s.replace("ё", "е")
-    s = "".join(ch if _keep(ch) else " " for ch in s)
+    s = s.translate(_KEEP)
     return " ".join(s.split())
 
 

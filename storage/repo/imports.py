@@ -94,17 +94,42 @@ async def ensure_items(
 
 async def insert_clients(
     session: AsyncSession, rows: Sequence[tuple[dict[str, Any], list[str]]], now: datetime
-) -> list[int]:
-    """Insert clients (column values) with their contact persons (names) in two statements;
-    returns the new ids in the order given."""
+) -> int:
+    """Insert clients (column values) with their contact persons (names); returns how many.
+
+    One multi-row INSERT per few hundred clients. The contact persons need their client's
+    id: RETURNING gives (id, name_norm), matched back by name_norm, which differs between
+    the new clients of one import (they were told apart by their names' duplicate key). A
+    batch where two names share it anyway (a name cut at 300 characters) is inserted with
+    the ids returned in order, which SQLAlchemy does a row at a time on SQLite.
+    """
     if not rows:
-        return []
+        return 0
     table = cast(Table, Client.__table__)
-    result = await session.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True),
-        [values for values, _ in rows],
-    )
-    ids = [r[0] for r in result]
+    values = [v for v, _ in rows]
+    if not any(names for _, names in rows):
+        await session.execute(insert(table), values)
+        return len(rows)
+    norms = [v["name_norm"] for v in values]
+    if len(set(norms)) != len(norms):
+        result = await session.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True), values)
+        ids = [r[0] for r in result]
+    elif _dialect(session) == "sqlite":
+        # SQLAlchemy runs an INSERT … RETURNING a row at a time on SQLite; the driver's own
+        # executemany is one loop in C. The transaction holds SQLite's write lock (BEGIN
+        # IMMEDIATE), so the rows past the largest id before are exactly these.
+        before = await session.scalar(select(func.coalesce(func.max(Client.id), 0))) or 0
+        await session.execute(insert(table), values)
+        found = await session.execute(
+            select(Client.id, Client.name_norm).where(Client.id > before))
+        by_norm = {r[1]: r[0] for r in found}
+        ids = [by_norm[n] for n in norms]
+    else:
+        result = await session.execute(insert(table).returning(table.c.id, table.c.name_norm),
+                                       values)
+        by_norm = {r[1]: r[0] for r in result}
+        ids = [by_norm[n] for n in norms]
     contacts = [
         {"client_id": client_id, "name": name[:200], "position": None, "phone": None,
          "email": None, "created_at": now}
@@ -113,7 +138,12 @@ async def insert_clients(
     ]
     if contacts:
         await session.execute(insert(cast(Table, ContactPerson.__table__)), contacts)
-    return ids
+    return len(rows)
+
+
+def _dialect(session: AsyncSession) -> str:
+    assert session.bind is not None
+    return session.bind.dialect.name
 
 
 async def import_done(session: AsyncSession, import_id: int) -> dict[str, Any] | None:
