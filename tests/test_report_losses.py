@@ -135,7 +135,8 @@ async def test_no_losses_says_so(crm: CRM) -> None:
 async def test_marketer_opens_losses_and_its_chart(harness: Harness, crm: CRM) -> None:
     await build_losses(crm.db)
     calls = await harness.send(MARK, "📊 Reports")
-    assert [t for t, _ in buttons(calls)] == ["📉 Loss analytics"]
+    assert [t for t, _ in buttons(calls)] == ["📉 Loss analytics", "📥 Import clients",
+                                              "📤 Export clients"]
     calls = await harness.press(MARK, button(calls, "Loss analytics"))
     calls = await harness.send(MARK, "18.11-24.11")
     text = last_text(calls)

@@ -159,7 +159,8 @@ async def test_reports_menu_period_picker_and_xlsx(harness: Harness, crm: CRM) -
     assert "Pick a report" in last_text(calls)
     assert [t for t, _ in buttons(calls)] == ["🏆 Results per manager", "📉 Loss analytics",
                                               "🧾 Receivables", "🗂 Coverage of the base",
-                                              "📰 Digest"]
+                                              "📰 Digest", "📥 Import clients",
+                                              "📤 Export clients"]
     seen = said(calls)
     calls = await harness.press(HELEN, button(calls, "Results per manager"))
     seen += said(calls)
@@ -254,7 +255,8 @@ async def test_an_admin_picks_one_team(harness: Harness, crm: CRM) -> None:
     ann = TgUser(9007, "Ann", "Admin", language_code="en")
     calls = await harness.send(ann, "📊 Reports")
     assert "Figures of: all teams" in last_text(calls)
-    assert [t for t, _ in buttons(calls)][-3:] == ["✓ All teams", "North", "South"]
+    # (the last row: import and export of clients)
+    assert [t for t, _ in buttons(calls)][-5:-2] == ["✓ All teams", "North", "South"]
     calls = await harness.press(ann, button(calls, "South"))
     assert "Figures of: team «South»" in last_text(calls)
     assert "✓ South" in [t for t, _ in buttons(calls)]
