@@ -5,6 +5,7 @@ imported, an export read back giving no changes, and the dialog through the disp
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from io import BytesIO
 
@@ -13,6 +14,7 @@ from aiogram.methods import SendDocument
 from aiogram.types import BufferedInputFile
 from sqlalchemy import func, select
 
+from bot.factory import create_dispatcher
 from bot.keyboards.imports import GoAction, ImportGoCD, ImportOwnerCD
 from crm.clients import ClientDraft
 from crm.dto import Actor
@@ -31,7 +33,16 @@ from crm.roles import Role
 from crm.service import CRM
 from storage.models import AuditLog, ClassifierItem, Client, ContactPerson
 from tests.factories import admin, person
-from tests.harness import Harness, TgUser, alerts, button, buttons, last_text, texts
+from tests.harness import (
+    Harness,
+    TgUser,
+    alerts,
+    button,
+    buttons,
+    last_text,
+    make_bot,
+    texts,
+)
 from tests.notify_data import add_deal, add_planned, add_team
 
 HELEN = TgUser(7001, "Helen", "Head", language_code="ru")
@@ -366,3 +377,31 @@ async def test_export_through_the_bot(crm: CRM, harness: Harness) -> None:
     assert [cells[0] for _, cells in table.rows] == ["ООО Ромашка"]
     back = await crm.imports.dry_run(helen, table, guess_mapping(table.headers))
     assert not back.new and len(back.in_base) == 1
+
+
+@pytest.mark.parametrize("together", [True, False])
+async def test_import_tapped_twice_imports_once(any_crm: CRM, together: bool) -> None:
+    """The same «Import» twice, at the same moment or one after the other (as
+    tests/test_concurrency.py sends pairs), on SQLite and PostgreSQL."""
+    bot, session = make_bot()
+    h = Harness(dp=create_dispatcher(any_crm, default_locale="en"), bot=bot, session=session)
+    team = await add_team(any_crm.db, "North")
+    await person(any_crm, 7030, "Hanna Head", Role.HEAD, team)
+    hanna = TgUser(7030, "Hanna", "Head", language_code="en")
+    await h.send(hanna, "/import")
+    calls = await h.send_document(hanna, CSV_1251, "clients.csv")
+    calls = await h.press(hanna, button(calls, "Leave these fields empty"))
+    calls = await h.press(hanna, button(calls, "Leads queue"))
+    assert "New clients to create: 2" in last_text(calls)
+    go = button(calls, "Import (2)")
+    if together:
+        await asyncio.gather(h.press(hanna, go), h.press(hanna, go))
+    else:
+        await h.press(hanna, go)
+        await h.press(hanna, go)
+    async with any_crm.db.transaction() as s:
+        assert await s.scalar(select(func.count()).select_from(Client)) == 2
+        assert await s.scalar(select(func.count()).select_from(AuditLog).where(
+            AuditLog.action == "clients.imported")) == 1
+    assert not [t for t in texts(session.calls) + alerts(session.calls) if "wrong" in t]
+    await bot.session.close()
