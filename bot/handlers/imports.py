@@ -89,7 +89,7 @@ forms.register(ImportForm, lambda: _("client import"),
 
 # file_id → the table read from it: the steps of one import read the same file again.
 _CACHE: OrderedDict[str, Table] = OrderedDict()
-_CACHE_SIZE = 4
+_CACHE_SIZE = 2  # a 50,000-row table is tens of megabytes
 
 
 async def _table(bot: Bot, file_id: str) -> Table:
