@@ -23,6 +23,7 @@ from bot.handlers import (
     common,
     corrections,
     deals,
+    imports,
     lists,
     log,
     my_clients,
@@ -139,6 +140,7 @@ def create_dispatcher(
         classifiers.create_router(),
         client_admin_handlers.create_router(),
         lists.create_router(),
+        imports.create_router(),
     )
     # Then: files outside forms, what a form's step did not take, plain text outside any form
     # is a search; last, buttons nobody takes.

@@ -95,6 +95,7 @@ def error_text(err: CRMError) -> str:
         "client_merged": _("This client has already been merged into another."),
         "client_archived": _("This client is archived. Restore it first."),
         "merge_self": _("Pick another client: a client cannot be merged with itself."),
+        "owner": _("This person cannot get the imported clients."),
     }
     return texts.get(err.code) or _("Something is wrong with that input. Please try again.")
 

@@ -158,3 +158,13 @@ def can_open_list(actor: Actor, owner_id: int, team_id: int | None, shared: bool
     if actor.role is Role.ADMIN or team_id is None:
         return True
     return actor.team_id == team_id
+
+
+def can_import_clients(actor: Actor) -> bool:
+    """Bring a client table in, or take one out (heads, admins, marketing)."""
+    return actor.role in (Role.ADMIN, Role.HEAD, Role.MARKETER)
+
+
+def can_export_clients(actor: Actor) -> bool:
+    """Take the clients of one's scope out as a table (as the import reads it)."""
+    return can_import_clients(actor)

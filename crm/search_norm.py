@@ -13,6 +13,7 @@ from rapidfuzz.distance import OSA
 
 __all__ = [
     "LEGAL_FORMS",
+    "dedup_key",
     "fuzzy_matches",
     "fuzzy_matches_normalized",
     "normalize_name_for_dedup",
@@ -54,11 +55,26 @@ def _keep(ch: str) -> bool:
     return unicodedata.category(ch)[0] in "LNM"
 
 
+class _KeepTable(dict[int, str]):
+    """For str.translate: a character kept as it is, or a space (see _keep), each decided
+    once; the translation then runs in C (an import normalises thousands of names)."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        value = ch if _keep(ch) else " "
+        if len(self) < 100_000:
+            self[code] = value
+        return value
+
+
+_KEEP = _KeepTable()
+
+
 def _normalize_once(s: str) -> str:
     s = unicodedata.normalize("NFKC", s).casefold()
     s = unicodedata.normalize("NFKC", s)
     s = s.replace("ё", "е")
-    s = "".join(ch if _keep(ch) else " " for ch in s)
+    s = s.translate(_KEEP)
     return " ".join(s.split())
 
 
@@ -104,7 +120,13 @@ def normalize_name_for_dedup(s: str) -> str:
     If nothing but legal forms is left (e.g. 'ООО'), the plain normalised text is returned so
     that the key is never empty for a non-empty name.
     """
-    words = normalize_text(s).split()
+    return dedup_key(normalize_text(s))
+
+
+def dedup_key(normalized: str) -> str:
+    """:func:`normalize_name_for_dedup` of a name already normalised (a stored
+    ``name_norm``): nothing is normalised again."""
+    words = normalized.split()
     kept = [w for w in _drop_phrases(words) if w not in LEGAL_FORMS]
     return " ".join(kept) if kept else " ".join(words)
 

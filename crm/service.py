@@ -10,7 +10,9 @@ from crm.clock import Clock, SystemClock
 from crm.config import CRMConfig
 from crm.deals import DealService
 from crm.digest import DigestService
+from crm.export import ExportService
 from crm.history import HistoryService, PlanningService
+from crm.importer import ImportService
 from crm.lists import ClientLists
 from crm.notifications import NotificationService
 from crm.outbox import OutboxService
@@ -43,3 +45,5 @@ class CRM:
         self.reports = Reports(db, self.clock, config)
         self.client_admin = ClientAdminService(db, self.clock)
         self.lists = ClientLists(db, self.clock)
+        self.imports = ImportService(db, self.clock)
+        self.exports = ExportService(db, self.clock)

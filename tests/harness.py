@@ -4,6 +4,7 @@ is the model)."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageReplyMarkup,
     EditMessageText,
+    GetFile,
     GetMe,
     SendDocument,
     SendMessage,
@@ -28,6 +30,8 @@ from aiogram.methods import (
 from aiogram.types import (
     CallbackQuery,
     Chat,
+    Document,
+    File,
     InlineKeyboardMarkup,
     Message,
     MessageEntity,
@@ -47,6 +51,8 @@ class RecordingSession(BaseSession):
         self.failed: list[TelegramMethod[Any]] = []  # calls refused by fail_next
         self._ids = itertools.count(1000)
         self._faults: list[tuple[Callable[[TelegramMethod[Any]], Exception], list[int]]] = []
+        # file_id → content, for the documents a test sends (GetFile and the download).
+        self.files: dict[str, bytes] = {}
 
     def fail_next(self, times: int = 1, error: type[Exception] = TelegramServerError) -> None:
         """Refuse the next `times` calls (any method) with `error`, as Telegram would."""
@@ -72,6 +78,10 @@ class RecordingSession(BaseSession):
         now = datetime.now(UTC)
         if isinstance(method, GetMe):
             return me
+        if isinstance(method, GetFile):
+            data = self.files[method.file_id]
+            return File(file_id=method.file_id, file_unique_id=method.file_id,
+                        file_size=len(data), file_path=f"documents/{method.file_id}")
         if isinstance(method, (SendMessage, SendPhoto, SendDocument)):
             chat = Chat(id=int(method.chat_id), type="private")
             text = getattr(method, "text", None)
@@ -90,11 +100,14 @@ class RecordingSession(BaseSession):
             )
         return True
 
-    async def stream_content(  # pragma: no cover - no downloads in handler tests
+    async def stream_content(
         self, url: str, headers: dict[str, Any] | None = None, timeout: int = 30,
         chunk_size: int = 65536, raise_for_status: bool = True,
     ) -> AsyncGenerator[bytes, None]:
-        yield b""
+        """A file a test sent (`Harness.send_document`), as Telegram's file server would."""
+        data = self.files.get(url.rsplit("/", 1)[-1], b"")
+        for i in range(0, len(data), chunk_size):
+            yield data[i:i + chunk_size]
 
 
 @dataclass
@@ -132,6 +145,20 @@ class Harness:
             message_id=next(self._msg_ids), date=datetime.now(UTC),
             chat=Chat(id=user.id, type="private"), from_user=user.as_user(), text=text,
             entities=entities, **extra,
+        )
+        return await self._feed(Update(update_id=next(self._update_ids), message=message))
+
+    async def send_document(self, user: TgUser, data: bytes, file_name: str,
+                            file_id: str | None = None) -> list[TelegramMethod[Any]]:
+        """The user sends a file; the bot can download it (GetFile, then the file server)."""
+        # Telegram's file ids differ per file; the bot may cache what it read by them.
+        file_id = file_id or "doc" + hashlib.sha1(data).hexdigest()[:20]
+        self.session.files[file_id] = data
+        message = Message(
+            message_id=next(self._msg_ids), date=datetime.now(UTC),
+            chat=Chat(id=user.id, type="private"), from_user=user.as_user(),
+            document=Document(file_id=file_id, file_unique_id=file_id, file_name=file_name,
+                              file_size=len(data)),
         )
         return await self._feed(Update(update_id=next(self._update_ids), message=message))
 

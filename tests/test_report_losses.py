@@ -136,7 +136,8 @@ async def test_marketer_opens_losses_and_its_chart(harness: Harness, crm: CRM) -
     await build_losses(crm.db)
     calls = await harness.send(MARK, "📊 Reports")
     assert [t for t, _ in buttons(calls)] == ["📉 Loss analytics", "📣 Marketing",
-                                              "🗂 Client lists"]
+                                              "🗂 Client lists", "📥 Import clients",
+                                              "📤 Export clients"]
     calls = await harness.press(MARK, button(calls, "Loss analytics"))
     calls = await harness.send(MARK, "18.11-24.11")
     text = last_text(calls)

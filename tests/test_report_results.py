@@ -161,7 +161,8 @@ async def test_reports_menu_period_picker_and_xlsx(harness: Harness, crm: CRM) -
                                               "🧾 Receivables", "🗂 Coverage of the base",
                                               "🔻 Funnel and stages", "📈 Dynamics",
                                               "🔮 Forecast", "⏱ How managers spend their time",
-                                              "📰 Digest", "📣 Marketing", "🗂 Client lists"]
+                                              "📰 Digest", "📣 Marketing", "🗂 Client lists",
+                                              "📥 Import clients", "📤 Export clients"]
     seen = said(calls)
     calls = await harness.press(HELEN, button(calls, "Results per manager"))
     seen += said(calls)
@@ -257,7 +258,8 @@ async def test_an_admin_picks_one_team(harness: Harness, crm: CRM) -> None:
     ann = TgUser(9007, "Ann", "Admin", language_code="en")
     calls = await harness.send(ann, "📊 Reports")
     assert "Figures of: all teams" in last_text(calls)
-    assert [t for t, _ in buttons(calls)][-3:] == ["✓ All teams", "North", "South"]
+    # (the last row: import and export of clients)
+    assert [t for t, _ in buttons(calls)][-5:-2] == ["✓ All teams", "North", "South"]
     calls = await harness.press(ann, button(calls, "South"))
     assert "Figures of: team «South»" in last_text(calls)
     assert "✓ South" in [t for t, _ in buttons(calls)]

@@ -19,6 +19,7 @@ from aiogram.utils.i18n import ngettext
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field, model_validator
 
+from bot.keyboards.imports import exchange_row
 from bot.keyboards.types import DbId, Step
 from crm.dto import TeamInfo
 from crm.reports.dynamics import COUNTS, periods_of, span
@@ -161,6 +162,8 @@ def reports_menu_kb(role: Role, teams: Sequence[TeamInfo] = (),
             for name, team_id in choices]
         for i in range(0, len(row), 3):
             kb.row(*row[i:i + 3])
+    if role in (Role.ADMIN, Role.HEAD, Role.MARKETER):
+        kb.row(*exchange_row())
     return kb.as_markup()
 
 

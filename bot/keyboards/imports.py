@@ -1,0 +1,169 @@
+"""Buttons of the client import and export (bot/handlers/imports.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Annotated
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from pydantic import Field as Bounds
+
+from bot.keyboards.types import DbId, Step
+from crm.importer import IMPORTABLE, Assignee, Field
+
+
+class ExchangeAction(StrEnum):
+    IMPORT = "import"  # start an import: "send the file"
+    EXPORT = "export"  # pick the export's format
+
+
+class ExchangeCD(CallbackData, prefix="xch"):
+    action: ExchangeAction
+
+
+class ExportFormat(StrEnum):
+    XLSX = "xlsx"
+    CSV = "csv"
+
+
+class ExportCD(CallbackData, prefix="exp"):
+    fmt: ExportFormat
+
+
+# What an unrecognised column can be: one of the fields, or nothing.
+ColumnChoice = StrEnum(  # type: ignore[misc]
+    "ColumnChoice", [(f.name, f.value) for f in IMPORTABLE] + [("SKIP", "skip")]
+)
+
+
+class ImportColumnCD(CallbackData, prefix="impcol"):
+    step: Step
+    col: Annotated[int, Bounds(ge=0, le=1000)]
+    choice: ColumnChoice
+
+
+class ValuesChoice(StrEnum):
+    CREATE = "create"
+    EMPTY = "empty"
+
+
+class ImportValuesCD(CallbackData, prefix="impval"):
+    step: Step
+    choice: ValuesChoice
+
+
+class ImportOwnerCD(CallbackData, prefix="impown"):
+    step: Step
+    queue: bool = False  # the leads queue: no manager
+    user: DbId | None = None
+
+
+class GoAction(StrEnum):
+    IMPORT = "import"
+    CANCEL = "cancel"
+
+
+class ImportGoCD(CallbackData, prefix="impgo"):
+    step: Step
+    action: GoAction
+
+
+def field_title(f: Field) -> str:
+    titles = {
+        Field.NAME: _("Name"),
+        Field.PHONE: _("Phone"),
+        Field.EMAIL: _("E-mail"),
+        Field.TAX_NUMBER: _("Tax number"),
+        Field.ADDRESS: _("Address"),
+        Field.REGION: _("Region"),
+        Field.INDUSTRY: _("Industry"),
+        Field.SEGMENT: _("Segment"),
+        Field.SOURCE: _("Source"),
+        Field.CAMPAIGN: _("Campaign"),
+        Field.CONTACT: _("Contact person"),
+        Field.MANAGER: _("Manager"),
+        Field.TRIGGER: _("Trigger event"),
+        Field.PROBABILITY: _("Probability"),
+        Field.DEALS: _("Open deals"),
+        Field.LAST_CONTACT: _("Last contact"),
+        Field.NEXT_CONTACT: _("Next contact"),
+    }
+    return titles[f]
+
+
+def exchange_row() -> list[InlineKeyboardButton]:
+    """Import and export, under the reports of those who may use them."""
+    return [
+        InlineKeyboardButton(text=_("📥 Import clients"),
+                             callback_data=ExchangeCD(action=ExchangeAction.IMPORT).pack()),
+        InlineKeyboardButton(text=_("📤 Export clients"),
+                             callback_data=ExchangeCD(action=ExchangeAction.EXPORT).pack()),
+    ]
+
+
+def export_kb() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[
+        InlineKeyboardButton(text="XLSX", callback_data=ExportCD(fmt=ExportFormat.XLSX).pack()),
+        InlineKeyboardButton(text="CSV", callback_data=ExportCD(fmt=ExportFormat.CSV).pack()),
+    ]])
+
+
+def cancel_button(step: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=_("✖️ Cancel import"),
+        callback_data=ImportGoCD(step=step, action=GoAction.CANCEL).pack())
+
+
+def column_kb(step: int, col: int, used: Sequence[str]) -> InlineKeyboardMarkup:
+    free = [f for f in IMPORTABLE if f.value not in used]
+    buttons = [
+        InlineKeyboardButton(text=field_title(f), callback_data=ImportColumnCD(
+            step=step, col=col, choice=ColumnChoice(f.value)).pack())
+        for f in free
+    ]
+    rows = [buttons[i:i + 3] for i in range(0, len(buttons), 3)]
+    rows.append([InlineKeyboardButton(text=_("⏭ Skip this column"), callback_data=ImportColumnCD(
+        step=step, col=col, choice=ColumnChoice("skip")).pack())])
+    rows.append([cancel_button(step)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def values_kb(step: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=_("➕ Create them all"), callback_data=ImportValuesCD(
+            step=step, choice=ValuesChoice.CREATE).pack())],
+        [InlineKeyboardButton(text=_("∅ Leave these fields empty"),
+                              callback_data=ImportValuesCD(
+                                  step=step, choice=ValuesChoice.EMPTY).pack())],
+        [cancel_button(step)],
+    ])
+
+
+OWNERS_SHOWN = 40
+
+
+def owner_kb(step: int, me: int | None, people: Sequence[Assignee]) -> InlineKeyboardMarkup:
+    rows: list[list[InlineKeyboardButton]] = []
+    if me is not None:
+        rows.append([InlineKeyboardButton(text=_("👤 Me"), callback_data=ImportOwnerCD(
+            step=step, user=me).pack())])
+    others = [InlineKeyboardButton(text=p.name[:40], callback_data=ImportOwnerCD(
+        step=step, user=p.id).pack()) for p in people if p.id != me][:OWNERS_SHOWN]
+    rows += [others[i:i + 2] for i in range(0, len(others), 2)]
+    rows.append([InlineKeyboardButton(text=_("📥 Leads queue (no manager)"),
+                                      callback_data=ImportOwnerCD(step=step, queue=True).pack())])
+    rows.append([cancel_button(step)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def confirm_kb(step: int, new: int) -> InlineKeyboardMarkup:
+    rows: list[list[InlineKeyboardButton]] = []
+    if new:
+        rows.append([InlineKeyboardButton(
+            text=_("✅ Import ({count})").format(count=new),
+            callback_data=ImportGoCD(step=step, action=GoAction.IMPORT).pack())])
+    rows.append([cancel_button(step)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
