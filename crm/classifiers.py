@@ -84,19 +84,19 @@ class ClassifierService:
         self.db = db
 
     async def items(self, kind: str) -> list[Label]:
-        async with self.db.transaction() as s:
+        async with self.db.transaction(quick=True) as s:
             return [label(i) for i in await repo.items(s, kind)]
 
     async def item(self, kind: str, item_id: int) -> Label | None:
-        async with self.db.transaction() as s:
+        async with self.db.transaction(quick=True) as s:
             found = await repo.item(s, item_id)
             return label(found) if found is not None and found.kind == kind else None
 
     async def by_code(self, kind: str, code: str) -> Label | None:
-        async with self.db.transaction() as s:
+        async with self.db.transaction(quick=True) as s:
             found = await repo.item_by_code(s, kind, code)
             return label(found) if found is not None else None
 
     async def stages(self) -> list[StageInfo]:
-        async with self.db.transaction() as s:
+        async with self.db.transaction(quick=True) as s:
             return [stage_info(st) for st in await repo.stages(s)]

@@ -354,7 +354,7 @@ class ClientService:
             return ClientRef(found[0].id, found[0].name) if found else None
 
     async def card(self, actor: Actor, client_id: int) -> ClientCard:
-        async with self.db.transaction() as s:
+        async with self.db.transaction(quick=True) as s:
             client, own = await load_visible(s, actor, client_id)
             contacts = await repo.contacts_of(s, client.id)
             deals = await repo.open_deals(s, client.id)

@@ -199,7 +199,7 @@ class HistoryService:
     ) -> HistoryPage:
         page = max(page, 0)
         now = self.clock.now()
-        async with self.db.transaction() as s:
+        async with self.db.transaction(quick=True) as s:
             client, own = await load_visible(s, actor, client_id)
             rows, total = await repo.history_page(
                 s, client.id, type_id or None, HISTORY_PAGE, page * HISTORY_PAGE
@@ -308,7 +308,7 @@ class HistoryService:
         occurred_at: datetime | None = None,
     ) -> Logged:
         """Record a contact. Anyone who may see the card may add to its history."""
-        async with self.db.transaction() as s:
+        async with self.db.transaction(quick=True) as s:
             return await log_contact(
                 s, actor, self.clock.now(), client_id, type_id, outcome_id, text,
                 deal_id=deal_id, attachment_kind=attachment_kind,
@@ -501,7 +501,7 @@ class PlanningService:
         now = self.clock.now()
         tz = actor.tz
         start, end = local_day_bounds(now, tz)
-        async with self.db.transaction() as s:
+        async with self.db.transaction(quick=True) as s:
             rows = await repo.agenda(s, actor.id, end)
             overdue: list[AgendaItem] = []
             today: list[AgendaItem] = []

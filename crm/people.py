@@ -62,7 +62,7 @@ class PeopleService:
 
     async def identify(self, tg_id: int) -> Actor | None:
         """The registered, active user behind a Telegram id, else None (a stranger)."""
-        async with self.db.transaction() as s:
+        async with self.db.transaction(quick=True) as s:
             user = await repo.user_by_tg(s, tg_id)
             if user is None or not user.is_active:
                 return None
