@@ -227,14 +227,22 @@ async def load_visible(
     s: AsyncSession, actor: Actor, client_id: int
 ) -> tuple[Client, Ownership]:
     """The client if the actor may see it; else NotAvailable, exactly as if it did not exist."""
+    client, own, _ = await load_visible_owner(s, actor, client_id)
+    return client, own
+
+
+async def load_visible_owner(
+    s: AsyncSession, actor: Actor, client_id: int
+) -> tuple[Client, Ownership, str | None]:
+    """load_visible, and the name of the client's manager."""
     try:
-        client, team_id = await repo.client_with_team(s, valid_id(client_id))
+        client, team_id, owner_name = await repo.client_with_owner(s, valid_id(client_id))
     except LookupError:
         raise NotAvailable() from None
     own = Ownership(client.owner_id, team_id)
     if not can_see(actor, own):
         raise NotAvailable()
-    return client, own
+    return client, own, owner_name
 
 
 async def load_changeable(s: AsyncSession, actor: Actor, client_id: int) -> Client:
@@ -355,7 +363,7 @@ class ClientService:
 
     async def card(self, actor: Actor, client_id: int) -> ClientCard:
         async with self.db.transaction(quick=True) as s:
-            client, own = await load_visible(s, actor, client_id)
+            client, own, owner_name = await load_visible_owner(s, actor, client_id)
             contacts = await repo.contacts_of(s, client.id)
             deals = await repo.open_deals(s, client.id)
             planned = await repo.next_planned(s, client.id)
@@ -369,12 +377,6 @@ class ClientService:
             stages = (
                 {st.id: st for st in await cls_repo.stages(s, active_only=False)} if deals else {}
             )
-            owner_name: str | None = None
-            if client.owner_id == actor.id:
-                owner_name = actor.name
-            elif client.owner_id:
-                owner = await people_repo.user_by_id(s, client.owner_id)
-                owner_name = owner.name if owner else None
             classifiers = {
                 kind: label(items[item_id])
                 for kind in CARD_CLASSIFIERS

@@ -63,10 +63,13 @@ class PeopleService:
     async def identify(self, tg_id: int) -> Actor | None:
         """The registered, active user behind a Telegram id, else None (a stranger)."""
         async with self.db.transaction(quick=True) as s:
-            user = await repo.user_by_tg(s, tg_id)
-            if user is None or not user.is_active:
-                return None
-            return to_actor(user)
+            row = await repo.active_user_row(s, tg_id)
+        if row is None:
+            return None
+        uid, tg, name, role, team_id, tz, locale, start, end, days = row
+        return Actor(id=uid, tg_id=tg, name=name, role=Role(role), team_id=team_id,
+                     timezone=tz, locale=locale, work_start_min=start, work_end_min=end,
+                     work_days=days)
 
     async def start(
         self,
