@@ -504,8 +504,7 @@ class PlanningService:
             for row in rows:
                 item = AgendaItem(*row)
                 (overdue if item.due_at < start else today).append(item)
-            count, amounts = await repo.open_deal_totals(s, actor.id)
-            amount = sum(amounts, Decimal(0))
+            count, amount = await repo.open_deal_totals(s, actor.id)
             local_today = now.astimezone(tz).date()
             debts = await repo.overdue_debts(s, actor.id, local_today)
             team: list[AgendaItem] = []

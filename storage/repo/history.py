@@ -169,14 +169,16 @@ async def touch_deal(session: AsyncSession, deal_id: int, at: datetime) -> None:
     await session.execute(update(Deal).where(Deal.id == deal_id).values(last_activity_at=at))
 
 
-async def open_deal_totals(session: AsyncSession, owner_id: int) -> tuple[int, list[Decimal]]:
-    """How many open deals the owner has, and their amounts."""
-    rows = (
-        await session.scalars(
-            select(Deal.amount).where(Deal.owner_id == owner_id, Deal.status == "open")
-        )
-    ).all()
-    return len(rows), list(rows)
+_OPEN_DEAL_TOTALS = select(func.count(), func.sum(Deal.amount)).where(
+    Deal.owner_id == bindparam("owner_id"), Deal.status == "open"
+)
+
+
+async def open_deal_totals(session: AsyncSession, owner_id: int) -> tuple[int, Decimal]:
+    """How many open deals the owner has, and the sum of their amounts (summed in SQL:
+    Money is integer minor units there)."""
+    count, total = (await session.execute(_OPEN_DEAL_TOTALS, {"owner_id": owner_id})).one()
+    return int(count), total if total is not None else Decimal("0.00")
 
 
 async def overdue_debts(session: AsyncSession, owner_id: int, today: date) -> list[Decimal]:
