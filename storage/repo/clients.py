@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -89,8 +90,16 @@ def _containing(
         )
         return Client.id.in_(select(_FTS.c.rowid).where(_FTS.c[name].op("MATCH")(query)))
     # Normalised words hold letters and digits only: nothing to escape in the patterns.
+    # A group of several strings is one regular expression, not an OR of LIKEs: pg_trgm
+    # answers every group in one index scan (an OR of LIKEs is a BitmapOr per group, and the
+    # planner tends to scan one group's and filter the rest row by row: 2× slower for the
+    # typo pass at 100k clients).
     col = getattr(Client, name)
-    return and_(*(or_(*(col.like(f"%{t}%") for t in group)) for group in groups))
+    return and_(*(
+        col.like(f"%{group[0]}%") if len(group) == 1
+        else col.op("~")("(" + "|".join(re.escape(t) for t in group) + ")")
+        for group in groups
+    ))
 
 
 async def _counted_page(
