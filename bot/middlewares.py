@@ -8,6 +8,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject, User
 
+from crm.classifiers import seen
 from crm.service import CRM
 
 
@@ -29,5 +30,9 @@ class ActorMiddleware(BaseMiddleware):
     ) -> Any:
         tg_user: User | None = data.get("event_from_user")
         data["crm"] = self.crm
-        data["actor"] = await self.crm.people.identify(tg_user.id) if tg_user else None
-        return await handler(event, data)
+        actor, version = await self.crm.people.identify_seen(tg_user.id) if tg_user \
+            else (None, None)
+        data["actor"] = actor
+        # Classifiers are answered from the worker's copy while their version is this one.
+        with seen(version):
+            return await handler(event, data)

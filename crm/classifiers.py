@@ -10,7 +10,9 @@ events name stages and loss reasons by code.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,28 +228,89 @@ class HiddenStage:
     target: StageInfo | None
 
 
+# The classifiers' version the current update read with its actor (bot/middlewares.py), or
+# None outside an update. While it equals the version a worker's copy was loaded at, the copy
+# is what the database holds as of that read: triggers bump the version on every change of
+# classifier_items or stages (migration 0013), by any worker or by hand.
+_SEEN: ContextVar[int | None] = ContextVar("classifiers_version", default=None)
+
+
+@contextmanager
+def seen(version: int | None) -> Iterator[None]:
+    """Within it, ClassifierService answers from its copy when the copy is of `version`."""
+    token = _SEEN.set(version)
+    try:
+        yield
+    finally:
+        _SEEN.reset(token)
+
+
 class ClassifierService:
+    """Classifier lookups. Inside an update (see `seen`) answers are kept per worker and
+    reused while the version read with the actor stays the same; elsewhere (the scheduler,
+    a direct call) they are read from the database every time."""
+
     def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
         self.clock: Clock = clock or SystemClock()
+        self._version: int | None = None
+        self._copy: dict[tuple[str, ...], Any] = {}
+
+    def _cached(self, key: tuple[str, ...]) -> Any:
+        version = _SEEN.get()
+        if version is None or version != self._version:
+            return None
+        return self._copy.get(key)
+
+    def _keep(self, key: tuple[str, ...], value: Any) -> None:
+        version = _SEEN.get()
+        if version is None or value is None:
+            return
+        if version != self._version:
+            # Read after the version was: at least as new as it, never older.
+            self._copy = {}
+            self._version = version
+        self._copy[key] = value
 
     async def items(self, kind: str) -> list[Label]:
-        async with self.db.transaction() as s:
-            return [label(i) for i in await repo.items(s, kind)]
+        key = ("items", kind)
+        found: tuple[Label, ...] | None = self._cached(key)
+        if found is None:
+            async with self.db.transaction(quick=True) as s:
+                found = tuple(label(i) for i in await repo.items(s, kind))
+            self._keep(key, found)
+        return list(found)
 
     async def item(self, kind: str, item_id: int) -> Label | None:
-        async with self.db.transaction() as s:
+        key = ("item", kind, str(item_id))
+        cached: Label | None = self._cached(key)
+        if cached is not None:
+            return cached
+        async with self.db.transaction(quick=True) as s:
             found = await repo.item(s, item_id)
-            return label(found) if found is not None and found.kind == kind else None
+            result = label(found) if found is not None and found.kind == kind else None
+        self._keep(key, result)
+        return result
 
     async def by_code(self, kind: str, code: str) -> Label | None:
-        async with self.db.transaction() as s:
+        key = ("code", kind, code)
+        cached: Label | None = self._cached(key)
+        if cached is not None:
+            return cached
+        async with self.db.transaction(quick=True) as s:
             found = await repo.item_by_code(s, kind, code)
-            return label(found) if found is not None else None
+            result = label(found) if found is not None else None
+        self._keep(key, result)
+        return result
 
     async def stages(self) -> list[StageInfo]:
-        async with self.db.transaction() as s:
-            return [stage_info(st) for st in await repo.stages(s)]
+        key = ("stages",)
+        found: tuple[StageInfo, ...] | None = self._cached(key)
+        if found is None:
+            async with self.db.transaction(quick=True) as s:
+                found = tuple(stage_info(st) for st in await repo.stages(s))
+            self._keep(key, found)
+        return list(found)
 
     # --- upkeep: classifier values (marketers and administrators) ---------------------------
 

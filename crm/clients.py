@@ -236,8 +236,17 @@ async def load_visible(
 
     With `archived`, an archived (or merged) client is found too — for those who may
     restore it (heads of its team, admins) only: its card and history stay reachable."""
+    client, own, _ = await load_visible_owner(s, actor, client_id, archived=archived)
+    return client, own
+
+
+async def load_visible_owner(
+    s: AsyncSession, actor: Actor, client_id: int, *, archived: bool = False
+) -> tuple[Client, Ownership, str | None]:
+    """load_visible, and the name of the client's manager."""
     try:
-        client, team_id = await repo.client_with_team(s, valid_id(client_id), archived=archived)
+        client, team_id, owner_name = await repo.client_with_owner(
+            s, valid_id(client_id), archived=archived)
     except LookupError:
         raise NotAvailable() from None
     own = Ownership(client.owner_id, team_id)
@@ -245,7 +254,7 @@ async def load_visible(
         raise NotAvailable()
     if client.is_deleted and not can_manage_client(actor, own):
         raise NotAvailable()
-    return client, own
+    return client, own, owner_name
 
 
 async def load_changeable(s: AsyncSession, actor: Actor, client_id: int) -> Client:
@@ -367,8 +376,9 @@ class ClientService:
     async def card(self, actor: Actor, client_id: int, *, archived: bool = False) -> ClientCard:
         """The card; with `archived`, an archived one too, for those who may restore it
         (every other screen off the card refuses an archived client)."""
-        async with self.db.transaction() as s:
-            client, own = await load_visible(s, actor, client_id, archived=archived)
+        async with self.db.transaction(quick=True) as s:
+            client, own, owner_name = await load_visible_owner(s, actor, client_id,
+                                                               archived=archived)
             merged_into: ClientRef | None = None
             if client.merged_into_id is not None:
                 found = await repo.clients_by_ids(s, [client.merged_into_id])
@@ -386,12 +396,6 @@ class ClientService:
             stages = (
                 {st.id: st for st in await cls_repo.stages(s, active_only=False)} if deals else {}
             )
-            owner_name: str | None = None
-            if client.owner_id == actor.id:
-                owner_name = actor.name
-            elif client.owner_id:
-                owner = await people_repo.user_by_id(s, client.owner_id)
-                owner_name = owner.name if owner else None
             classifiers = {
                 kind: label(items[item_id])
                 for kind in CARD_CLASSIFIERS

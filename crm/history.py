@@ -22,7 +22,6 @@ from crm.when import MAX_AHEAD
 from storage.db import Database
 from storage.models import Activity, Deal, PlannedContact
 from storage.repo import classifiers as cls_repo
-from storage.repo import clients as clients_repo
 from storage.repo import history as repo
 from storage.repo import people as people_repo
 
@@ -164,26 +163,23 @@ async def history_items(
     s: AsyncSession, rows: Sequence[Activity], can_correct: Callable[[Activity], bool]
 ) -> list[HistoryItem]:
     """History records as people read them: their type, outcome, author and deal named
-    (one query each for all the rows)."""
-    ids = {r.type_id for r in rows} | {r.outcome_id for r in rows}
-    items = await cls_repo.items_by_ids(s, {i for i in ids if i})
-    users = await clients_repo.user_names(s, {r.author_id for r in rows if r.author_id})
-    deals = await repo.deal_titles(s, {r.deal_id for r in rows if r.deal_id})
+    (one query for all the rows)."""
+    names = await repo.names_of(s, [r.id for r in rows])
     result = []
     for r in rows:
-        author = users.get(r.author_id) if r.author_id else None
+        n = names[r.id]
         result.append(HistoryItem(
             id=r.id,
             occurred_at=r.occurred_at,
-            type=label(items[r.type_id]) if r.type_id in items else None,
-            outcome=label(items[r.outcome_id]) if r.outcome_id in items else None,
+            type=Label(n[1], n[2], n[3], n[4]) if n[1] is not None else None,
+            outcome=Label(n[5], n[6], n[7], n[8]) if n[5] is not None else None,
             event=r.event,
             details=r.details,
             text=r.text,
-            author_name=author[0] if author else None,
-            author_role=Role(author[1]) if author else None,
+            author_name=n[9] if r.author_id and n[9] is not None else None,
+            author_role=Role(n[10]) if r.author_id and n[10] is not None else None,
             attachment_kind=r.attachment_kind,
-            deal_title=deals.get(r.deal_id) if r.deal_id else None,
+            deal_title=n[11] if r.deal_id else None,
             can_correct=can_correct(r),
         ))
     return result
@@ -199,7 +195,7 @@ class HistoryService:
     ) -> HistoryPage:
         page = max(page, 0)
         now = self.clock.now()
-        async with self.db.transaction() as s:
+        async with self.db.transaction(quick=True) as s:
             # An archived client's history stays readable for whoever may restore it.
             client, own = await load_visible(s, actor, client_id, archived=True)
             rows, total = await repo.history_page(
@@ -312,7 +308,7 @@ class HistoryService:
         occurred_at: datetime | None = None,
     ) -> Logged:
         """Record a contact. Anyone who may see the card may add to its history."""
-        async with self.db.transaction() as s:
+        async with self.db.transaction(quick=True) as s:
             return await log_contact(
                 s, actor, self.clock.now(), client_id, type_id, outcome_id, text,
                 deal_id=deal_id, attachment_kind=attachment_kind,
@@ -505,15 +501,14 @@ class PlanningService:
         now = self.clock.now()
         tz = actor.tz
         start, end = local_day_bounds(now, tz)
-        async with self.db.transaction() as s:
+        async with self.db.transaction(quick=True) as s:
             rows = await repo.agenda(s, actor.id, end)
             overdue: list[AgendaItem] = []
             today: list[AgendaItem] = []
             for row in rows:
                 item = AgendaItem(*row)
                 (overdue if item.due_at < start else today).append(item)
-            count, amounts = await repo.open_deal_totals(s, actor.id)
-            amount = sum(amounts, Decimal(0))
+            count, amount = await repo.open_deal_totals(s, actor.id)
             local_today = now.astimezone(tz).date()
             debts = await repo.overdue_debts(s, actor.id, local_today)
             team: list[AgendaItem] = []

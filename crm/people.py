@@ -62,11 +62,19 @@ class PeopleService:
 
     async def identify(self, tg_id: int) -> Actor | None:
         """The registered, active user behind a Telegram id, else None (a stranger)."""
-        async with self.db.transaction() as s:
-            user = await repo.user_by_tg(s, tg_id)
-            if user is None or not user.is_active:
-                return None
-            return to_actor(user)
+        return (await self.identify_seen(tg_id))[0]
+
+    async def identify_seen(self, tg_id: int) -> tuple[Actor | None, int | None]:
+        """identify, and the classifiers' version read with the actor (None for a
+        stranger): see crm.classifiers.seen."""
+        async with self.db.transaction(quick=True) as s:
+            row = await repo.active_user_row(s, tg_id)
+        if row is None:
+            return None, None
+        uid, tg, name, role, team_id, tz, locale, start, end, days, version = row
+        return Actor(id=uid, tg_id=tg, name=name, role=Role(role), team_id=team_id,
+                     timezone=tz, locale=locale, work_start_min=start, work_end_min=end,
+                     work_days=days), version
 
     async def start(
         self,

@@ -361,6 +361,16 @@ class AuditLog(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class CacheVersion(Base):
+    """A number bumped (by triggers, migration 0013) whenever what it names changes:
+    "classifiers" for classifier_items and stages."""
+
+    __tablename__ = "cache_versions"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
 class SchedulerState(Base):
     """The scheduler's memory across restarts: since when it has been running without a
     gap, and when it last ran. A notification says "the bot was unavailable" only when the

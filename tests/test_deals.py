@@ -404,3 +404,17 @@ def test_paid_on_round_trips_and_is_never_after_today_without_a_year(
 def test_paid_on_never_raises(text: str) -> None:
     found = parse_paid_on(text, date(2026, 11, 25))
     assert found is None or found >= date(2000, 1, 1)
+
+
+async def test_today_counts_and_sums_the_managers_own_open_deals(
+    any_crm: CRM, team: tuple[Actor, ...]
+) -> None:
+    _, _, max_, lone = team
+    cid = await client_of(any_crm, max_)
+    assert (await any_crm.planning.today(max_)).open_amount == D("0.00")
+    for amount in (D("150000.50"), D("0.25"), D("99.99")):
+        await any_crm.deals.create(max_, cid, "Deal", amount, None)
+    other = await client_of(any_crm, lone, "ООО Лютик")
+    await any_crm.deals.create(lone, other, "Not Max's", D("7"), None)
+    view = await any_crm.planning.today(max_)
+    assert view.open_deals == 3 and view.open_amount == D("150100.74")

@@ -5,27 +5,75 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from storage.models import Activity, Client, Deal, Invoice, PlannedContact, User
+from storage.models import (
+    Activity,
+    ClassifierItem,
+    Client,
+    Deal,
+    Invoice,
+    PlannedContact,
+    User,
+)
 from storage.repo.deals import paid_by_invoice
+
+
+def _history_statements(typed: bool) -> tuple[Select[Any], Select[Any]]:
+    stmt = select(Activity).where(Activity.client_id == bindparam("client_id"))
+    if typed:
+        stmt = stmt.where(Activity.type_id == bindparam("type_id"))
+    count = select(func.count()).select_from(stmt.subquery())
+    page = (stmt.order_by(Activity.occurred_at.desc(), Activity.id.desc())
+            .limit(bindparam("limit")).offset(bindparam("offset")))
+    return count, page
+
+
+# Built once (a history page is a hot path), with and without the type filter.
+_HISTORY = {typed: _history_statements(typed) for typed in (False, True)}
 
 
 async def history_page(
     session: AsyncSession, client_id: int, type_id: int | None, limit: int, offset: int
 ) -> tuple[Sequence[Activity], int]:
-    stmt = select(Activity).where(Activity.client_id == client_id)
-    if type_id:
-        stmt = stmt.where(Activity.type_id == type_id)
     # Two statements on purpose: the count walks the index alone, while a window count
     # would drag every record of the client through the sort (10× slower at 5,000 records).
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = await session.scalars(
-        stmt.order_by(Activity.occurred_at.desc(), Activity.id.desc()).limit(limit).offset(offset)
-    )
+    count, page = _HISTORY[bool(type_id)]
+    params: dict[str, Any] = {"client_id": client_id, "limit": limit, "offset": offset}
+    if type_id:
+        params["type_id"] = type_id
+    total = await session.scalar(count, params) or 0
+    rows = await session.scalars(page, params)
     return rows.all(), total
+
+
+_TYPE = aliased(ClassifierItem)
+_OUTCOME = aliased(ClassifierItem)
+_NAMES = (
+    select(Activity.id, _TYPE.id, _TYPE.code, _TYPE.name_ru, _TYPE.name_en,
+           _OUTCOME.id, _OUTCOME.code, _OUTCOME.name_ru, _OUTCOME.name_en,
+           User.name, User.role, Deal.title)
+    .outerjoin(_TYPE, _TYPE.id == Activity.type_id)
+    .outerjoin(_OUTCOME, _OUTCOME.id == Activity.outcome_id)
+    .outerjoin(User, User.id == Activity.author_id)
+    .outerjoin(Deal, Deal.id == Activity.deal_id)
+    .where(Activity.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+async def names_of(
+    session: AsyncSession, activity_ids: list[int]
+) -> dict[int, tuple[Any, ...]]:
+    """What history records name, in one statement: per record id, (id, type id, code,
+    name_ru, name_en, the same of the outcome, author's name and role, deal's title)."""
+    if not activity_ids:
+        return {}
+    rows = await session.execute(_NAMES, {"ids": activity_ids})
+    return {r[0]: tuple(r) for r in rows}
 
 
 async def last_activity(session: AsyncSession, client_id: int) -> Activity | None:
@@ -121,14 +169,16 @@ async def touch_deal(session: AsyncSession, deal_id: int, at: datetime) -> None:
     await session.execute(update(Deal).where(Deal.id == deal_id).values(last_activity_at=at))
 
 
-async def open_deal_totals(session: AsyncSession, owner_id: int) -> tuple[int, list[Decimal]]:
-    """How many open deals the owner has, and their amounts."""
-    rows = (
-        await session.scalars(
-            select(Deal.amount).where(Deal.owner_id == owner_id, Deal.status == "open")
-        )
-    ).all()
-    return len(rows), list(rows)
+_OPEN_DEAL_TOTALS = select(func.count(), func.sum(Deal.amount)).where(
+    Deal.owner_id == bindparam("owner_id"), Deal.status == "open"
+)
+
+
+async def open_deal_totals(session: AsyncSession, owner_id: int) -> tuple[int, Decimal]:
+    """How many open deals the owner has, and the sum of their amounts (summed in SQL:
+    Money is integer minor units there)."""
+    count, total = (await session.execute(_OPEN_DEAL_TOTALS, {"owner_id": owner_id})).one()
+    return int(count), total if total is not None else Decimal("0.00")
 
 
 async def overdue_debts(session: AsyncSession, owner_id: int, today: date) -> list[Decimal]:

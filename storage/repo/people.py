@@ -6,14 +6,30 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditLog, Invite, Team, User
+from storage.models import AuditLog, CacheVersion, Invite, Team, User
 
 
 async def user_by_tg(session: AsyncSession, tg_id: int) -> User | None:
     return await session.scalar(select(User).where(User.tg_id == tg_id))
+
+
+# Read on every update (who is acting): built once, plain columns, no ORM object; with it,
+# the classifiers' version (crm/classifiers.py), at no extra statement.
+_ACTOR_BY_TG = select(
+    User.id, User.tg_id, User.name, User.role, User.team_id, User.timezone, User.locale,
+    User.work_start_min, User.work_end_min, User.work_days,
+    select(CacheVersion.version).where(CacheVersion.name == "classifiers").scalar_subquery(),
+).where(User.tg_id == bindparam("tg_id"), User.is_active.is_(True))
+
+
+async def active_user_row(session: AsyncSession, tg_id: int) -> tuple[Any, ...] | None:
+    """The active user's fields an Actor holds, in Actor's order, then the classifiers'
+    version; None if there is no such user."""
+    row = (await session.execute(_ACTOR_BY_TG, {"tg_id": tg_id})).first()
+    return tuple(row) if row is not None else None
 
 
 async def user_by_id(session: AsyncSession, user_id: int) -> User | None:
