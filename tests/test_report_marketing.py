@@ -229,7 +229,8 @@ async def test_marketing_through_the_menu(harness: Harness, crm: CRM) -> None:
     await build(crm.db)
     calls = await harness.send(MARK, "📊 Reports")
     assert [t for t, _ in buttons(calls)] == ["📉 Loss analytics", "📣 Marketing",
-                                              "🗂 Client lists"]
+                                              "🗂 Client lists", "📥 Import clients",
+                                              "📤 Export clients"]
     calls = await harness.press(MARK, button(calls, "Marketing"))
     calls = await harness.send(MARK, "01.11-30.11")
     text = last_text(calls)
