@@ -54,6 +54,7 @@ def crm_config(settings: Settings) -> CRMConfig:
         commission_rate=settings.commission_rate,
         notify=notify_config(settings),
         visit_far_km=settings.visit_far_km,
+        company_name=settings.company_name or None,
     )
 
 

@@ -29,5 +29,10 @@ class ActorMiddleware(BaseMiddleware):
     ) -> Any:
         tg_user: User | None = data.get("event_from_user")
         data["crm"] = self.crm
-        data["actor"] = await self.crm.people.identify(tg_user.id) if tg_user else None
+        actor = await self.crm.people.identify(tg_user.id) if tg_user else None
+        data["actor"] = actor
+        # Not a user: maybe a client who linked their Telegram (crm/channel.py).
+        data["linked_client"] = (
+            await self.crm.channel.identify(tg_user.id) if tg_user and actor is None else None
+        )
         return await handler(event, data)

@@ -37,6 +37,7 @@ from crm.search_norm import (
 )
 from storage.db import Database
 from storage.models import Client, ContactPerson
+from storage.repo import channel as channel_repo
 from storage.repo import classifiers as cls_repo
 from storage.repo import clients as repo
 from storage.repo import people as people_repo
@@ -136,6 +137,19 @@ class PlannedLine:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelState:
+    """A linked Telegram of the client: whose, and whether they hear from us (consent:
+    subscribed | unsubscribed | blocked, since `since`)."""
+
+    id: int
+    contact_id: int | None
+    name: str  # the contact person's name, or the client's when linked to the client itself
+    tg_name: str
+    consent: str
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ClientCard:
     id: int
     name: str
@@ -156,6 +170,7 @@ class ClientCard:
     currency: str
     can_change: bool
     created_at: datetime
+    channels: list[ChannelState] = field(default_factory=list)
 
     @property
     def due(self) -> Decimal:
@@ -359,6 +374,8 @@ class ClientService:
             contacts = await repo.contacts_of(s, client.id)
             deals = await repo.open_deals(s, client.id)
             planned = await repo.next_planned(s, client.id)
+            channels = await channel_repo.channels_of(s, client.id)
+            names = {c.id: c.name for c in contacts}
             today = self.clock.now().astimezone(ZoneInfo(actor.timezone)).date()
             money = await repo.money_totals(s, client.id, today)
             ids = {
@@ -415,6 +432,11 @@ class ClientService:
                 currency=self.currency,
                 can_change=can_change(actor, own),
                 created_at=client.created_at,
+                channels=[
+                    ChannelState(ch.id, ch.contact_id, names.get(ch.contact_id or 0, client.name),
+                                 ch.tg_name, ch.consent, ch.consent_at)
+                    for ch in channels
+                ],
             )
 
     def _clean_draft(self, draft: ClientDraft) -> tuple[str, str | None, str | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from crm.billing import BillingService
+from crm.channel import ChannelService
 from crm.classifiers import ClassifierService
 from crm.clients import ClientService
 from crm.clock import Clock, SystemClock
@@ -39,3 +40,4 @@ class CRM:
         self.settings = SettingsService(db, self.clock, config)
         self.visits = VisitService(db, self.clock, config.visit_far_km)
         self.reports = Reports(db, self.clock, config)
+        self.channel = ChannelService(db, self.clock, config)
