@@ -18,6 +18,7 @@ from bot import forms
 from bot.config import Settings
 from bot.filters import menu_texts
 from bot.handlers import (
+    channel,
     classifiers,
     clients,
     common,
@@ -122,6 +123,7 @@ def create_dispatcher(
     # /start first (anyone), then the stranger catch-all, then what needs a registered user.
     dp.include_routers(
         start.create_router(),
+        channel.create_client_router(),
         stranger.create_router(),
         common.create_router(),
         people.create_router(),
@@ -136,6 +138,7 @@ def create_dispatcher(
         visits.create_router(),
         reports.create_router(),
         classifiers.create_router(),
+        channel.create_router(),
     )
     # Then: files outside forms, what a form's step did not take, plain text outside any form
     # is a search; last, buttons nobody takes.

@@ -26,6 +26,7 @@ from bot.render import (
 )
 from bot.texts import role_name
 from bot.views import event_text
+from crm.channel import ClientMessageView
 from crm.digest import Digest, Figures, OverdueInvoice, StalledDeal
 from crm.history import HistoryItem
 from crm.reminders import DealClosedView, InviteUsedView, OverdueView, ReminderView
@@ -242,3 +243,20 @@ def overdue_list_text(name: str, invoices: list[OverdueInvoice]) -> str:
                               "• {client}: {owed}, {days} days overdue", inv.days).format(
             client=e(inv.client_name), owed=fmt_money(inv.owed, inv.currency), days=inv.days))
     return clip("\n".join(lines))
+
+
+def client_message_text(view: ClientMessageView) -> str:
+    """A linked client's message pushed to their manager (or whoever stands in)."""
+    attached = {"voice": _("🎤 voice note"), "photo": _("🖼 photo"),
+                "document": _("📎 document")}.get(view.kind or "")
+    lines = [_("💬 <b>{name}</b> («{client}») writes:").format(
+        name=e(view.name), client=e(view.client_name))]
+    if view.text:
+        lines.append(e(view.text[:3000]))
+    if attached:
+        lines.append(attached)
+    if view.manager is not None:
+        lines.append("")
+        lines.append(_("<i>Their manager {manager} is away or unassigned, so it came to "
+                       "you.</i>").format(manager=e(view.manager)))
+    return "\n".join(lines)

@@ -35,6 +35,7 @@ class ClientAction(StrEnum):
     NEW_DEAL = "newdeal"
     NO_NEXT = "nonext"
     VISIT = "visit"
+    LINK = "link"
 
 
 class ClientCD(CallbackData, prefix="c"):
@@ -257,6 +258,9 @@ def card_kb(card: ClientCard) -> InlineKeyboardMarkup:
     if card.can_change:
         buttons.append(_button(_("✏️ Edit"), ClientCD(id=cid, action=ClientAction.EDIT)))
     buttons.append(_button(_("👤 Contacts"), ClientCD(id=cid, action=ClientAction.CONTACTS)))
+    if card.can_change:
+        buttons.append(_button(_("🔗 Link for the client"),
+                               ClientCD(id=cid, action=ClientAction.LINK)))
     return InlineKeyboardMarkup(inline_keyboard=grid(buttons, 2))
 
 

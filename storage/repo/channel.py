@@ -79,7 +79,8 @@ async def insert_message(s: AsyncSession, values: dict[str, Any]) -> int | None:
         .on_conflict_do_nothing(index_elements=["tg_chat_id", "tg_message_id"])
         .returning(Activity.id)
     )
-    return await s.scalar(stmt)
+    found = await s.scalar(stmt)
+    return int(found) if found is not None else None
 
 
 async def activity(s: AsyncSession, activity_id: int) -> Activity | None:
