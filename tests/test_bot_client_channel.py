@@ -350,3 +350,23 @@ async def test_double_tap_on_create_link_makes_one(h: Harness, any_crm: CRM) -> 
     calls = await h.press(MAX, pick)
     assert not any(isinstance(c, SendPhoto) for c in calls)
     assert await count(any_crm, ClientLink) == 1
+
+
+async def test_the_same_reply_update_twice_goes_out_once(h: Harness, any_crm: CRM) -> None:
+    cid, _ = await setup(any_crm)
+    token, _calls = await make_link(h, MAX, cid)
+    await h.send(OLGA, f"/start {token}")
+    async with any_crm.db.transaction() as s:
+        ch = await s.scalar(select(ClientChannel))
+        assert ch is not None
+    await h.press(MAX, ChanCD(channel_id=ch.id, action="reply").pack())
+    reply = Message(
+        message_id=900, date=datetime.now(UTC), chat=Chat(id=MAX.id, type="private"),
+        from_user=MAX.as_user(), text="Договор у вас на почте",
+    )
+    first = await h.send_message(reply)
+    second = await h.send_message(reply)
+    sent = [c for c in [*first, *second]
+            if isinstance(c, SendMessage) and int(c.chat_id) == OLGA.id]
+    assert len(sent) == 1
+    assert await count(any_crm, Activity, Activity.event == "client_reply") == 1
