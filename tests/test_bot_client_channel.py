@@ -370,3 +370,18 @@ async def test_the_same_reply_update_twice_goes_out_once(h: Harness, any_crm: CR
             if isinstance(c, SendMessage) and int(c.chat_id) == OLGA.id]
     assert len(sent) == 1
     assert await count(any_crm, Activity, Activity.event == "client_reply") == 1
+
+
+async def test_no_head_to_stand_in_the_admins_get_it(h: Harness, any_crm: CRM) -> None:
+    cid, _ = await setup(any_crm)  # team Alpha has no head
+    token, _calls = await make_link(h, MAX, cid)
+    await h.send(OLGA, f"/start {token}")
+    boss = await admin(any_crm)
+    max_ = await any_crm.people.identify(MAX.id)
+    assert max_ is not None
+    await any_crm.people.set_vacation(boss, max_.id, True)
+    await h.send(OLGA, "Алло")
+    sent = await deliver(any_crm, h)
+    msgs = [c for c in sent if isinstance(c, SendMessage)]
+    assert [int(m.chat_id) for m in msgs] == [boss.tg_id]
+    assert "Менеджер клиента (Max Sokolov) в отпуске" in msgs[0].text  # the admin reads Russian
