@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     default_timezone: ZoneInfo = ZoneInfo("Europe/Moscow")
     default_locale: str = "ru"
     currency: str = "RUB"
+    # The company a linked client is told they are talking to (unset: the bot's name).
+    company_name: str | None = None
     invite_ttl_days: int = Field(default=7, ge=1, le=365)
     # A deal or an invoice above this amount asks to be confirmed.
     amount_confirm_limit: Decimal = Field(default=Decimal(10_000_000), gt=0)

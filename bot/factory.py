@@ -18,6 +18,7 @@ from bot import forms
 from bot.config import Settings
 from bot.filters import menu_texts
 from bot.handlers import (
+    channel,
     classifiers,
     clients,
     common,
@@ -57,6 +58,7 @@ def crm_config(settings: Settings) -> CRMConfig:
         commission_rate=settings.commission_rate,
         notify=notify_config(settings),
         visit_far_km=settings.visit_far_km,
+        company_name=settings.company_name or None,
     )
 
 
@@ -124,6 +126,7 @@ def create_dispatcher(
     # /start first (anyone), then the stranger catch-all, then what needs a registered user.
     dp.include_routers(
         start.create_router(),
+        channel.create_client_router(),
         stranger.create_router(),
         common.create_router(),
         people.create_router(),
@@ -141,6 +144,7 @@ def create_dispatcher(
         client_admin_handlers.create_router(),
         lists.create_router(),
         imports.create_router(),
+        channel.create_router(),
     )
     # Then: files outside forms, what a form's step did not take, plain text outside any form
     # is a search; last, buttons nobody takes.

@@ -33,6 +33,10 @@ class ActorMiddleware(BaseMiddleware):
         actor, version = await self.crm.people.identify_seen(tg_user.id) if tg_user \
             else (None, None)
         data["actor"] = actor
+        # Not a user: maybe a client who linked their Telegram (crm/channel.py).
+        data["linked_client"] = (
+            await self.crm.channel.identify(tg_user.id) if tg_user and actor is None else None
+        )
         # Classifiers are answered from the worker's copy while their version is this one.
         with seen(version):
             return await handler(event, data)

@@ -26,6 +26,7 @@ from bot.render import (
 )
 from bot.texts import role_name
 from bot.views import event_text
+from crm.channel import ClientMessageView
 from crm.digest import Digest, Figures, OverdueInvoice, StalledDeal
 from crm.history import HistoryItem
 from crm.reminders import (
@@ -267,3 +268,20 @@ def reassigned_text(view: ReassignedView) -> str:
     if n > len(view.clients):
         lines.append(_("…and {n} more").format(n=n - len(view.clients)))
     return clip("\n".join(lines))
+
+
+def client_message_text(view: ClientMessageView) -> str:
+    """A linked client's message pushed to their manager (or whoever stands in)."""
+    attached = {"voice": _("🎤 voice note"), "photo": _("🖼 photo"),
+                "document": _("📎 document")}.get(view.kind or "")
+    lines = [_("💬 <b>{name}</b> («{client}») writes:").format(
+        name=e(view.name), client=e(view.client_name))]
+    if view.text:
+        lines.append(e(view.text[:3000]))
+    if attached:
+        lines.append(attached)
+    if view.manager is not None:
+        lines.append("")
+        lines.append(_("<i>Their manager {manager} is away or unassigned, so it came to "
+                       "you.</i>").format(manager=e(view.manager)))
+    return "\n".join(lines)

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import html
+from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from bot.render import clip, current_locale, fmt_datetime, fmt_day, fmt_money, fmt_percent
+from bot.render import (
+    clip,
+    current_locale,
+    fmt_date,
+    fmt_datetime,
+    fmt_day,
+    fmt_money,
+    fmt_percent,
+)
 from bot.texts import role_name
 from bot.visit_views import visit_detail
 from crm.classifiers import VISIT
@@ -75,6 +84,16 @@ def team_overdue_text(view: TodayView, tz: ZoneInfo) -> str:
     return "\n".join(lines)
 
 
+def consent_text(consent: str, since: datetime, tz: ZoneInfo) -> str:
+    """A linked Telegram contact's state on the card."""
+    day = fmt_date(since.astimezone(tz).date())
+    if consent == "unsubscribed":
+        return _("🚫 unsubscribed {date}").format(date=day)
+    if consent == "blocked":
+        return _("⛔ blocked the bot {date}").format(date=day)
+    return _("✅ Telegram connected · subscribed")
+
+
 def card_text(card: ClientCard, tz: ZoneInfo) -> str:
     loc = current_locale()
     lines = [f"🏢 <b>{e(card.name)}</b>"]
@@ -109,6 +128,8 @@ def card_text(card: ClientCard, tz: ZoneInfo) -> str:
         if c.email:
             bits.append(e(c.email))
         lines.append("👤 " + ", ".join(bits))
+    for ch in card.channels[:5]:
+        lines.append(f"💬 {e(ch.name)}: {consent_text(ch.consent, ch.since, tz)}")
     lines.append("")
     if card.open_deals:
         lines.append(_("<b>Open deals:</b>"))
@@ -179,6 +200,9 @@ def event_text(
         "merged_into": lambda: _("Merged into «{name}»").format(name=d.get("name", "")),
         "archived": lambda: _("Archived"),
         "restored": lambda: _("Restored from the archive"),
+        "client_message": lambda: _("💬 Message from the client in Telegram ({name})").format(
+            name=str(d.get("from", ""))),
+        "client_reply": lambda: _("↩️ Reply to the client in Telegram"),
     }
     make = texts.get(item.event or "")
     return e(make()) if make else e(item.event)

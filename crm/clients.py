@@ -38,6 +38,7 @@ from crm.search_norm import (
 )
 from storage.db import Database
 from storage.models import Client, ContactPerson
+from storage.repo import channel as channel_repo
 from storage.repo import classifiers as cls_repo
 from storage.repo import clients as repo
 from storage.repo import people as people_repo
@@ -137,6 +138,19 @@ class PlannedLine:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelState:
+    """A linked Telegram of the client: whose, and whether they hear from us (consent:
+    subscribed | unsubscribed | blocked, since `since`)."""
+
+    id: int
+    contact_id: int | None
+    name: str  # the contact person's name, or the client's when linked to the client itself
+    tg_name: str
+    consent: str
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ClientCard:
     id: int
     name: str
@@ -162,6 +176,7 @@ class ClientCard:
     owner_id: int | None = None
     archived: bool = False
     merged_into: ClientRef | None = None
+    channels: list[ChannelState] = field(default_factory=list)
 
     @property
     def due(self) -> Decimal:
@@ -386,6 +401,8 @@ class ClientService:
             contacts = await repo.contacts_of(s, client.id)
             deals = await repo.open_deals(s, client.id)
             planned = await repo.next_planned(s, client.id)
+            channels = await channel_repo.channels_of(s, client.id)
+            names = {c.id: c.name for c in contacts}
             today = self.clock.now().astimezone(ZoneInfo(actor.timezone)).date()
             money = await repo.money_totals(s, client.id, today)
             ids = {
@@ -440,6 +457,11 @@ class ClientService:
                 owner_id=client.owner_id,
                 archived=client.is_deleted,
                 merged_into=merged_into,
+                channels=[
+                    ChannelState(ch.id, ch.contact_id, names.get(ch.contact_id or 0, client.name),
+                                 ch.tg_name, ch.consent, ch.consent_at)
+                    for ch in channels
+                ],
             )
 
     def _clean_draft(self, draft: ClientDraft) -> tuple[str, str | None, str | None]:

@@ -31,3 +31,5 @@ class CRMConfig:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     # A check-in farther than this from the client's known place says so in the record.
     visit_far_km: float = 1.0
+    # Whose company a linked client is told this is (None: the bot's own name).
+    company_name: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from crm.billing import BillingService
+from crm.channel import ChannelService
 from crm.classifiers import ClassifierService
 from crm.client_admin import ClientAdminService
 from crm.clients import ClientService
@@ -47,3 +48,4 @@ class CRM:
         self.lists = ClientLists(db, self.clock)
         self.imports = ImportService(db, self.clock)
         self.exports = ExportService(db, self.clock)
+        self.channel = ChannelService(db, self.clock, config)

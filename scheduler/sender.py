@@ -35,10 +35,12 @@ from aiogram.utils.i18n import gettext as _
 
 from bot import metrics
 from bot.charts import digest_chart, has_chart
+from bot.keyboards.channel import client_message_kb
 from bot.keyboards.client_admin import moved_clients_kb
 from bot.keyboards.deals import open_deal_kb
 from bot.keyboards.reminders import digest_kb, overdue_kb, reminder_kb
 from bot.notices import (
+    client_message_text,
     deal_closed_text,
     digest_parts,
     invite_used_text,
@@ -46,6 +48,7 @@ from bot.notices import (
     reassigned_text,
     reminder_text,
 )
+from crm.channel import CLIENT_MESSAGE
 from crm.notifications import (
     DEAL_CLOSED,
     DIGEST,
@@ -79,6 +82,8 @@ class Outgoing:
     markup: InlineKeyboardMarkup | None = None
     photo: bytes | None = None
     caption: str | None = None
+    # (photo | document | voice, Telegram file id): an attachment sent again by its id.
+    media: tuple[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -123,6 +128,7 @@ class Sender:
             INVITE_USED: self._invite_used,
             DEAL_CLOSED: self._deal_closed,
             REASSIGNED: self._reassigned,
+            CLIENT_MESSAGE: self._client_message,
         }
 
     async def deliver(self, items: list[OutboxItem]) -> DeliveryStats:
@@ -270,6 +276,8 @@ class Sender:
         for _attempt in range(self.config.max_retry_after_in_row):
             await self.limiter.acquire(chat_id)
             try:
+                if out.media is not None:
+                    return await self._send_media(chat_id, out)
                 if out.photo is not None:
                     photo = BufferedInputFile(out.photo, filename="digest.png")
                     return await self.bot.send_photo(
@@ -285,6 +293,19 @@ class Sender:
                 metrics.RETRY_AFTER.inc()
                 self.limiter.pause(err.retry_after)
         raise _RetryLater(self.limiter.paused_for + 1, "429 again and again")
+
+    async def _send_media(self, chat_id: int, out: Outgoing) -> Message:
+        assert out.media is not None
+        kind, file_id = out.media
+        timeout = self.config.request_timeout
+        if kind == "photo":
+            return await self.bot.send_photo(chat_id, file_id, caption=out.caption,
+                                             reply_markup=out.markup, request_timeout=timeout)
+        if kind == "voice":
+            return await self.bot.send_voice(chat_id, file_id, caption=out.caption,
+                                             reply_markup=out.markup, request_timeout=timeout)
+        return await self.bot.send_document(chat_id, file_id, caption=out.caption,
+                                            reply_markup=out.markup, request_timeout=timeout)
 
     # --- rendering ----------------------------------------------------------------------------
 
@@ -334,6 +355,22 @@ class Sender:
             text = reassigned_text(view)
             markup = moved_clients_kb(view.clients) if view.to_me else None
         return Prepared([Outgoing(text, markup)], {**item.payload, "late": late})
+
+    async def _client_message(self, item: OutboxItem, late: bool) -> Prepared | Skip:
+        view = await self.crm.channel.message_view(item)
+        if isinstance(view, Skip):
+            return view
+        with self._locale(view.recipient):
+            text = client_message_text(view)
+            markup = client_message_kb(view.channel_id, view.client_id)
+        if view.kind is not None and view.file_id is not None:
+            # A caption holds 1024 characters: a long text goes as a message of its own.
+            if len(text) <= 1024:
+                return Prepared([Outgoing(caption=text, markup=markup,
+                                          media=(view.kind, view.file_id))], item.payload)
+            return Prepared([Outgoing(media=(view.kind, view.file_id)),
+                             Outgoing(text, markup)], item.payload)
+        return Prepared([Outgoing(text, markup)], item.payload)
 
     async def _digest(self, item: OutboxItem, late: bool) -> Prepared | Skip:
         who = await self.crm.reminders.digest_recipient(item)

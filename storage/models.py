@@ -188,6 +188,51 @@ class ContactPerson(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ClientLink(Base):
+    """A personal deep link (`/start <token>`) that connects a client's Telegram to one of
+    its contact persons (or to the client itself: `contact_id` None). Only the token's hash
+    is kept; a link is used once and may be revoked before."""
+
+    __tablename__ = "client_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contact_persons.id", ondelete="CASCADE")
+    )
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_by_tg_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ClientChannel(Base):
+    """A client's Telegram, linked through a ClientLink: whom it belongs to and whether they
+    agree to hear from us. consent: subscribed | unsubscribed | blocked (the bot was blocked),
+    since `consent_at`. Mailings read this; one Telegram user is one contact at a time."""
+
+    __tablename__ = "client_channels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tg_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contact_persons.id", ondelete="SET NULL"), index=True
+    )
+    tg_name: Mapped[str] = mapped_column(CleanString(200))
+    tg_username: Mapped[str | None] = mapped_column(CleanString(64))
+    locale: Mapped[str] = mapped_column(String(8))
+    consent: Mapped[str] = mapped_column(String(16), default="subscribed")
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Deal(Base):
     __tablename__ = "deals"
     __table_args__ = (
@@ -236,6 +281,8 @@ class Activity(Base):
               postgresql_where=text("event IS NOT NULL"), sqlite_where=text("event IS NOT NULL")),
         # The marketing report's campaign touches: one type over a period, by client.
         Index("ix_activities_type_time", "type_id", "occurred_at", "client_id"),
+        # A client's Telegram message is written once, however often the update comes.
+        Index("uq_activities_tg_message", "tg_chat_id", "tg_message_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -251,6 +298,9 @@ class Activity(Base):
     attachment_ref: Mapped[str | None] = mapped_column(CleanString(300))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A message of the client's own Telegram (incoming or sent to them): its chat and id.
+    tg_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    tg_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ActivityDaily(Base):

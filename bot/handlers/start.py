@@ -10,9 +10,11 @@ from aiogram.types import BotCommandScopeChat, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.handlers.channel import greeting_text, open_result_text
 from bot.handlers.clients import send_today
 from bot.keyboards.menu import commands_for, main_menu
 from bot.texts import error_text, role_name, stranger_text
+from crm.channel import LinkedClient
 from crm.dto import Actor
 from crm.errors import CRMError
 from crm.roles import Role
@@ -26,11 +28,26 @@ async def set_user_commands(bot: Bot, actor: Actor, locale: str, i18n: I18n) -> 
 
 
 async def cmd_start(
-    message: Message, command: CommandObject, crm: CRM, bot: Bot, i18n: I18n
+    message: Message, command: CommandObject, crm: CRM, bot: Bot, i18n: I18n,
+    actor: Actor | None = None, linked_client: LinkedClient | None = None,
 ) -> None:
     assert message.from_user is not None
     user = message.from_user
     token = (command.args or "").strip() or None
+    if token:
+        # A client's personal link (crm/channel.py) rather than an invitation?
+        opened = await crm.channel.open_link(
+            user.id, user.full_name, user.username, user.language_code, token,
+            staff=actor is not None,
+        )
+        if opened is not None:
+            await message.answer(await open_result_text(opened, bot))
+            return
+    elif actor is None and linked_client is not None:
+        greeting = await crm.channel.restart(user.id)
+        if greeting is not None:
+            await message.answer(await greeting_text(greeting, bot))
+            return
     try:
         result = await crm.people.start(
             tg_id=user.id,

@@ -40,6 +40,7 @@ class ClientAction(StrEnum):
     MERGE = "merge"
     ARCHIVE = "archive"
     RESTORE = "restore"
+    LINK = "link"
 
 
 class ClientCD(CallbackData, prefix="c"):
@@ -270,6 +271,9 @@ def card_kb(card: ClientCard) -> InlineKeyboardMarkup:
             _button(_("🧬 Merge with…"), ClientCD(id=cid, action=ClientAction.MERGE)),
             _button(_("🗄 Archive"), ClientCD(id=cid, action=ClientAction.ARCHIVE)),
         ]
+    if card.can_change:
+        buttons.append(_button(_("🔗 Link for the client"),
+                               ClientCD(id=cid, action=ClientAction.LINK)))
     return InlineKeyboardMarkup(inline_keyboard=grid(buttons, 2))
 
 
