@@ -14,7 +14,6 @@ from alembic import op
 from storage.types import CleanString, UTCDateTime
 
 revision: str = "0014"
-# The brief said 0007_report_indexes; main's 0007 is the revision id.
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
