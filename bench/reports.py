@@ -33,6 +33,7 @@ from bench.scale import ADMIN_TG, NOW, build
 from crm.clock import FrozenClock
 from crm.config import CRMConfig
 from crm.dto import Actor
+from crm.reports.dynamics import span
 from crm.reports.period import Period, PeriodKind, period_of
 from crm.service import CRM
 from storage.db import Database
@@ -48,6 +49,12 @@ REPORTS: dict[str, Load] = {
     "receivables": lambda crm, a, _p: crm.reports.receivables(a),
     "coverage": lambda crm, a, _p: crm.reports.coverage(a),
     "marketing": lambda crm, a, p: crm.reports.marketing(a, p),
+    "funnel": lambda crm, a, p: crm.reports.funnel(a, p),
+    "time use": lambda crm, a, p: crm.reports.time_use(a, p),
+    # Its own periods: the 12 months up to the period's end, whichever period is asked.
+    "dynamics (12 months)": lambda crm, a, p: crm.reports.dynamics(
+        a, span(PeriodKind.MONTH, 12, p.end)),
+    "forecast": lambda crm, a, _p: crm.reports.forecast(a),
 }
 
 
