@@ -67,6 +67,7 @@ def notify_config(settings: Settings) -> NotifyConfig:
         digest_time_min=settings.digest_time.hour * 60 + settings.digest_time.minute,
         clients_in_work_min=settings.clients_in_work_min,
         clients_in_work_max=settings.clients_in_work_max,
+        lead_alert_minutes=settings.lead_alert_minutes,
     )
 
 

@@ -253,7 +253,9 @@ def overdue_list_text(name: str, invoices: list[OverdueInvoice]) -> str:
 def reassigned_text(view: ReassignedView) -> str:
     """To the manager who got clients, or the one they were moved away from."""
     n = view.count
-    if view.to_me and view.from_name:
+    if view.to_me and view.lead:
+        head = ngettext("📥 A new lead for you ({n}):", "📥 New leads for you ({n}):", n)
+    elif view.to_me and view.from_name:
         head = ngettext("🔀 {by} handed you {n} client of {old}:",
                         "🔀 {by} handed you {n} clients of {old}:", n)
     elif view.to_me:

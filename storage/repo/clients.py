@@ -37,8 +37,9 @@ async def client_with_team(
 ) -> tuple[Client, int | None]:
     """The client and the team of its owner; raises LookupError if absent or deleted
     (archived ones too, with `archived`)."""
+    # A lead (no owner) belongs to the team whose queue it waits in.
     stmt = (
-        select(Client, User.team_id)
+        select(Client, func.coalesce(User.team_id, Client.lead_team_id))
         .outerjoin(User, User.id == Client.owner_id)
         .where(Client.id == client_id)
     )
