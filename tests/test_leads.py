@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
@@ -92,7 +93,7 @@ async def owner(crm: CRM, client_id: int) -> int | None:
         return found.owner_id
 
 
-async def count(crm: CRM, model: type, *where: object) -> int:
+async def count(crm: CRM, model: type[Any], *where: Any) -> int:
     async with crm.db.transaction() as s:
         return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
