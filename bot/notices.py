@@ -28,6 +28,7 @@ from bot.texts import role_name
 from bot.views import event_text
 from crm.digest import Digest, Figures, OverdueInvoice, StalledDeal
 from crm.history import HistoryItem
+from crm.leads import LeadsAlertView
 from crm.reminders import (
     DealClosedView,
     InviteUsedView,
@@ -268,4 +269,14 @@ def reassigned_text(view: ReassignedView) -> str:
     lines += [f"• {e(name)}" for _id, name in view.clients]
     if n > len(view.clients):
         lines.append(_("…and {n} more").format(n=n - len(view.clients)))
+    return clip("\n".join(lines))
+
+
+def leads_waiting_text(view: LeadsAlertView) -> str:
+    """To a head: leads nobody took in time."""
+    n = len(view.clients)
+    lines = [ngettext("⏰ {n} lead has been waiting for more than {m} min:",
+                      "⏰ {n} leads have been waiting for more than {m} min:", n).format(
+        n=n, m=view.minutes)]
+    lines += [f"• {e(name)}" for _id, name in view.clients]
     return clip("\n".join(lines))

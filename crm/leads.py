@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +35,10 @@ from storage.repo import client_admin as move_repo
 from storage.repo import leads as repo
 from storage.repo import outbox as outbox_repo
 from storage.repo import people as people_repo
+
+if TYPE_CHECKING:
+    from crm.outbox import OutboxItem
+    from crm.reminders import Recipient, Skip
 
 PAGE = 8
 LEADS_WAITING = "leads_waiting"
@@ -99,7 +104,8 @@ class Queue:
 
 class LeadService:
     def __init__(self, db: Database, clock: Clock, config: NotifyConfig,
-                 admin: ClientAdminService) -> None:
+                 admin: ClientAdminService, default_locale: str = "ru") -> None:
+        self.default_locale = default_locale
         self.db = db
         self.clock = clock
         self.config = config
@@ -108,7 +114,8 @@ class LeadService:
     # --- the rule and territories --------------------------------------------------------
 
     def _team_of(self, actor: Actor, team_id: int | None) -> int | None:
-        """The team an actor runs leads of: a head their own, an admin the one asked."""
+        """The team an actor runs leads of: a head their own (whatever was asked), an admin
+        the one asked."""
         require(can_see_leads(actor))
         if actor.role is Role.HEAD:
             if actor.team_id is None:
@@ -205,6 +212,14 @@ class LeadService:
                          [LeadItem(c.id, c.name, c.region_id) for c in rows], managers,
                          self.config.clients_in_work_max)
 
+    async def managers(self, actor: Actor) -> list[Candidate]:
+        """The managers whose territories the actor keeps: a head their team's, an admin
+        everyone's."""
+        team = self._team_of(actor, None)
+        async with self.db.transaction() as s:
+            return await self._candidates(s, team) if team is not None else (
+                await self._all_managers(s))
+
     async def assignees(self, actor: Actor, lead_id: int) -> tuple[LeadItem, list[Candidate]]:
         """A lead and the managers of its team it may be given to, with their load."""
         async with self.db.transaction() as s:
@@ -288,9 +303,11 @@ class LeadService:
     async def apply_rule(self, actor: Actor) -> dict[int, int]:
         """«🎯 By the rule»: every lead waiting in the head's team queue."""
         team = self._team_of(actor, None)
-        if team is None:
-            raise InvalidInput("lead_team")
-        return await self.distribute_waiting(actor, team)
+        if team is not None:
+            return await self.distribute_waiting(actor, team)
+        async with self.db.transaction() as s:  # an admin: every team's queue
+            ids = [c.id for c in await repo.waiting(s, None, True, 100_000)]
+        return await self.distribute(actor, ids)
 
     async def distribute_waiting(self, actor: Actor, team: int | None) -> dict[int, int]:
         """Every lead waiting in a team's queue, by its rule (after an import into it)."""
@@ -333,3 +350,27 @@ class LeadService:
             if out:
                 await outbox_repo.insert_if_absent(s, out)
             return len(out)
+
+    async def alert_view(self, item: OutboxItem) -> LeadsAlertView | Skip:
+        """The head's «leads wait» notice: still waiting ones only."""
+        from crm.reminders import Skip, recipient
+
+        async with self.db.transaction() as s:
+            user = await people_repo.user_by_id(s, item.user_id or 0)
+            if user is None or not user.is_active or user.unreachable:
+                return Skip("user inactive")
+            ids = [int(c[0]) for c in item.payload.get("clients") or []]
+            still = {c.id for c in await repo.leads_by_ids(s, ids)}
+            clients = [(int(c[0]), str(c[1])) for c in item.payload.get("clients") or []
+                       if int(c[0]) in still]
+            if not clients:
+                return Skip("leads taken")
+            return LeadsAlertView(recipient(user, self.default_locale),
+                                  int(item.payload.get("minutes") or 0), clients)
+
+
+@dataclass(frozen=True, slots=True)
+class LeadsAlertView:
+    recipient: Recipient
+    minutes: int
+    clients: list[tuple[int, str]]

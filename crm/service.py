@@ -45,7 +45,8 @@ class CRM:
         self.visits = VisitService(db, self.clock, config.visit_far_km)
         self.reports = Reports(db, self.clock, config)
         self.client_admin = ClientAdminService(db, self.clock)
-        self.leads = LeadService(db, self.clock, config.notify, self.client_admin)
+        self.leads = LeadService(db, self.clock, config.notify, self.client_admin,
+                                 config.default_locale)
         self.clients.distribute = self.leads.distribute
         self.lists = ClientLists(db, self.clock)
         self.imports = ImportService(db, self.clock)

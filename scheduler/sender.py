@@ -37,15 +37,18 @@ from bot import metrics
 from bot.charts import digest_chart, has_chart
 from bot.keyboards.client_admin import moved_clients_kb
 from bot.keyboards.deals import open_deal_kb
+from bot.keyboards.leads import leads_button
 from bot.keyboards.reminders import digest_kb, overdue_kb, reminder_kb
 from bot.notices import (
     deal_closed_text,
     digest_parts,
     invite_used_text,
+    leads_waiting_text,
     overdue_text,
     reassigned_text,
     reminder_text,
 )
+from crm.leads import LEADS_WAITING
 from crm.notifications import (
     DEAL_CLOSED,
     DIGEST,
@@ -123,6 +126,7 @@ class Sender:
             INVITE_USED: self._invite_used,
             DEAL_CLOSED: self._deal_closed,
             REASSIGNED: self._reassigned,
+            LEADS_WAITING: self._leads_waiting,
         }
 
     async def deliver(self, items: list[OutboxItem]) -> DeliveryStats:
@@ -333,6 +337,15 @@ class Sender:
         with self._locale(view.recipient):
             text = reassigned_text(view)
             markup = moved_clients_kb(view.clients) if view.to_me else None
+        return Prepared([Outgoing(text, markup)], {**item.payload, "late": late})
+
+    async def _leads_waiting(self, item: OutboxItem, late: bool) -> Prepared | Skip:
+        view = await self.crm.leads.alert_view(item)
+        if isinstance(view, Skip):
+            return view
+        with self._locale(view.recipient):
+            text = leads_waiting_text(view)
+            markup = InlineKeyboardMarkup(inline_keyboard=[[leads_button(len(view.clients))]])
         return Prepared([Outgoing(text, markup)], {**item.payload, "late": late})
 
     async def _digest(self, item: OutboxItem, late: bool) -> Prepared | Skip:
