@@ -24,6 +24,7 @@ from bot.handlers import (
     corrections,
     deals,
     imports,
+    leads,
     lists,
     log,
     my_clients,
@@ -142,6 +143,7 @@ def create_dispatcher(
         client_admin_handlers.create_router(),
         lists.create_router(),
         imports.create_router(),
+        leads.create_router(),
     )
     # Then: files outside forms, what a form's step did not take, plain text outside any form
     # is a search; last, buttons nobody takes.
