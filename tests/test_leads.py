@@ -205,3 +205,29 @@ async def test_an_unattended_lead_alerts_the_head_once(w: World) -> None:
     async with w.crm.db.transaction() as s:
         await s.execute(update(Client).where(Client.id == lead.id).values(owner_id=w.ivan.id))
     assert await w.crm.leads.alert_unattended() == 0
+
+
+async def test_an_import_into_the_queue_is_distributed_by_region(w: World) -> None:
+    from crm.importer import guess_mapping, read_table
+
+    data = ("Название;Телефон;Регион\n"
+            "Альфа;+79160000001;Москва\n"
+            "Бета;+79160000002;Москва\n"
+            "Гамма;+79160000003;\n").encode()
+    moscow = await w.crm.classifiers.by_code("region", "moscow")
+    assert moscow is not None
+    await w.crm.leads.set_rule(w.helen, None, "region")
+    await w.crm.leads.set_territory(w.helen, w.olga.id, moscow.id, True)
+    await w.crm.people.set_vacation(w.helen, w.petr.id, True)
+    table = read_table(data)
+    result = await w.crm.imports.run(w.helen, table, guess_mapping(table.headers),
+                                     owner_id=None, create_values=False, import_id=77)
+    assert result.created == 3
+    async with w.crm.db.transaction() as s:
+        rows = dict((await s.execute(select(Client.name, Client.owner_id))).all())
+        teams = set((await s.scalars(select(Client.lead_team_id))).all())
+    # Moscow to Olga (her territory); the one of no region to the least busy (Ivan, as
+    # Olga has two now and Petr is away).
+    assert rows == {"Альфа": w.olga.id, "Бета": w.olga.id, "Гамма": w.ivan.id}
+    assert teams == {w.team}
+    assert await w.crm.leads.waiting_count(w.helen) == 0
