@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     digest_time: time = time(9, 0)
     clients_in_work_min: int = Field(default=5, ge=0)
     clients_in_work_max: int = Field(default=60, ge=1)
+    lead_alert_minutes: int = Field(default=60, ge=1)
     # A check-in farther than this from the client's known place says so in the record.
     visit_far_km: float = Field(default=1.0, gt=0, le=1000)
     # Webhook mode (`salesbot run --webhook`): Telegram posts updates to WEBHOOK_URL (the

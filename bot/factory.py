@@ -25,6 +25,7 @@ from bot.handlers import (
     corrections,
     deals,
     imports,
+    leads,
     lists,
     log,
     my_clients,
@@ -69,6 +70,7 @@ def notify_config(settings: Settings) -> NotifyConfig:
         digest_time_min=settings.digest_time.hour * 60 + settings.digest_time.minute,
         clients_in_work_min=settings.clients_in_work_min,
         clients_in_work_max=settings.clients_in_work_max,
+        lead_alert_minutes=settings.lead_alert_minutes,
     )
 
 
@@ -145,6 +147,7 @@ def create_dispatcher(
         lists.create_router(),
         imports.create_router(),
         channel.create_router(),
+        leads.create_router(),
     )
     # Then: files outside forms, what a form's step did not take, plain text outside any form
     # is a search; last, buttons nobody takes.

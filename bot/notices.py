@@ -29,6 +29,7 @@ from bot.views import event_text
 from crm.channel import ClientMessageView
 from crm.digest import Digest, Figures, OverdueInvoice, StalledDeal
 from crm.history import HistoryItem
+from crm.leads import LeadsAlertView
 from crm.reminders import (
     DealClosedView,
     InviteUsedView,
@@ -254,7 +255,9 @@ def overdue_list_text(name: str, invoices: list[OverdueInvoice]) -> str:
 def reassigned_text(view: ReassignedView) -> str:
     """To the manager who got clients, or the one they were moved away from."""
     n = view.count
-    if view.to_me and view.from_name:
+    if view.to_me and view.lead:
+        head = ngettext("📥 A new lead for you ({n}):", "📥 New leads for you ({n}):", n)
+    elif view.to_me and view.from_name:
         head = ngettext("🔀 {by} handed you {n} client of {old}:",
                         "🔀 {by} handed you {n} clients of {old}:", n)
     elif view.to_me:
@@ -285,3 +288,13 @@ def client_message_text(view: ClientMessageView) -> str:
         lines.append(_("<i>Their manager {manager} is away or unassigned, so it came to "
                        "you.</i>").format(manager=e(view.manager)))
     return "\n".join(lines)
+
+
+def leads_waiting_text(view: LeadsAlertView) -> str:
+    """To a head: leads nobody took in time."""
+    n = len(view.clients)
+    lines = [ngettext("⏰ {n} lead has been waiting for more than {m} min:",
+                      "⏰ {n} leads have been waiting for more than {m} min:", n).format(
+        n=n, m=view.minutes)]
+    lines += [f"• {e(name)}" for _id, name in view.clients]
+    return clip("\n".join(lines))

@@ -168,3 +168,8 @@ def can_import_clients(actor: Actor) -> bool:
 def can_export_clients(actor: Actor) -> bool:
     """Take the clients of one's scope out as a table (as the import reads it)."""
     return can_import_clients(actor)
+
+
+def can_see_leads(actor: Actor) -> bool:
+    """The leads queue and its rule: a head (their team's), an admin (all)."""
+    return actor.role in (Role.ADMIN, Role.HEAD)

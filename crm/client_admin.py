@@ -160,9 +160,12 @@ class ClientAdminService:
             return await self._move(s, actor, rows, target)
 
     async def _move(
-        self, s: AsyncSession, actor: Actor, rows: list[repo.MoveRow], target: User
+        self, s: AsyncSession, actor: Actor, rows: list[repo.MoveRow], target: User,
+        *, check: bool = True, lead: bool = False,
     ) -> Reassigned:
-        for row in rows:
+        """`check=False`: the distribution rule moves leads on nobody's rights (the
+        creator of a lead is recorded as who did it); `lead` marks the notice as a lead."""
+        for row in rows if check else ():
             own = Ownership(row.owner_id, row.owner_team_id)
             if not can_see(actor, own):
                 raise NotAvailable()
@@ -197,7 +200,7 @@ class ClientAdminService:
             for r in rows
         ])
         if rows:
-            await self._notify(s, actor, by_owner, target, now)
+            await self._notify(s, actor, by_owner, target, now, lead=lead)
         return Reassigned(len(rows), deals, len(planned), target.name)
 
     @staticmethod
@@ -220,7 +223,7 @@ class ClientAdminService:
     @staticmethod
     async def _notify(
         s: AsyncSession, actor: Actor, by_owner: dict[int | None, list[repo.MoveRow]],
-        target: User, now: datetime,
+        target: User, now: datetime, *, lead: bool = False,
     ) -> None:
         batch = secrets.token_hex(6)
         users = await notify_repo.users_by_ids(s, {o for o in by_owner if o is not None})
@@ -228,7 +231,7 @@ class ClientAdminService:
 
         def payload(clients: list[repo.MoveRow], old: int | None) -> dict[str, Any]:
             return {"by": actor.id, "from": old, "to": target.id, "count": len(clients),
-                    "clients": [[r.id, r.name] for r in clients[:NAMED]]}
+                    "clients": [[r.id, r.name] for r in clients[:NAMED]], "lead": lead}
 
         out = []
         for owner, owned in by_owner.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -30,6 +31,7 @@ from crm.parsing import (
     parse_probability,
     phone_digits_for_search,
 )
+from crm.roles import Role
 from crm.search_norm import (
     fuzzy_matches_normalized,
     normalize_name_for_dedup,
@@ -283,11 +285,19 @@ def visibility(actor: Actor) -> repo.Visibility:
     return repo.Visibility(scope.everything, scope.owner_id, scope.team_id)
 
 
+def lead_team(actor_team: int | None, teams: list[int]) -> int | None:
+    """The queue a new lead waits in: its creator's team; with one team only, that one;
+    else none (the admins' queue)."""
+    return actor_team if actor_team is not None else (teams[0] if len(teams) == 1 else None)
+
+
 class ClientService:
     def __init__(self, db: Database, clock: Clock, currency: str) -> None:
         self.db = db
         self.clock = clock
         self.currency = currency
+        # Set by the CRM facade: hands new leads out by their team's rule (crm.leads).
+        self.distribute: Callable[[Actor, list[int]], Awaitable[object]] | None = None
 
     async def search(self, actor: Actor, query: str, page: int = 0) -> SearchPage:
         """By name, contact person, e-mail, tax number or phone; Cyrillic case-insensitive,
@@ -503,6 +513,8 @@ class ClientService:
 
     async def create(self, actor: Actor, draft: ClientDraft) -> ClientRef:
         require(can_create_clients(actor))
+        # Marketing finds clients, managers work them: a marketer's client is a lead.
+        lead = actor.role is Role.MARKETER
         name, phone, email = self._clean_draft(draft)
         now = self.clock.now()
         async with self.db.transaction() as s:
@@ -526,7 +538,10 @@ class ClientService:
                 campaign_id=draft.campaign_id,
                 trigger_event=(draft.trigger_event or "").strip() or None,
                 probability=draft.probability,
-                owner_id=actor.id,
+                owner_id=None if lead else actor.id,
+                lead_team_id=(lead_team(actor.team_id, [t.id for t in
+                                                        await people_repo.list_teams(s)])
+                              if lead else None),
                 created_at=now,
                 updated_at=now,
             )
@@ -539,8 +554,12 @@ class ClientService:
             for c in contacts:
                 c.client_id = client.id
                 s.add(c)
-            people_repo.audit(s, actor.id, "client.created", "client", client.id, None, now)
-            return ClientRef(client.id, client.name)
+            people_repo.audit(s, actor.id, "client.created", "client", client.id,
+                              {"lead": True} if lead else None, now)
+            ref = ClientRef(client.id, client.name)
+        if lead and self.distribute is not None:
+            await self.distribute(actor, [ref.id])
+        return ref
 
     async def add_contact(
         self, actor: Actor, client_id: int, name: str, phone: str | None, email: str | None,

@@ -15,6 +15,8 @@ class NotifyConfig:
     digest_time_min: int = 9 * 60  # local time of day, minutes since midnight
     clients_in_work_min: int = 5
     clients_in_work_max: int = 60
+    # A lead nobody took within this many minutes alerts its team's head (once).
+    lead_alert_minutes: int = 60
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import hashlib
 import io
 import re
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import Any
 
 from crm.access import can_import_clients, require
-from crm.clients import EMAIL_RE, refresh_search
+from crm.clients import EMAIL_RE, lead_team, refresh_search
 from crm.clock import Clock
 from crm.dto import Actor
 from crm.errors import InvalidInput
@@ -650,6 +650,8 @@ class ImportService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        # Set by the CRM facade: hands the leads of a team's queue out by its rule.
+        self.distribute_team: Callable[[Actor, int | None], Awaitable[object]] | None = None
         # The rows of the last tables parsed: the dry run and the import that follows it
         # parse the same table (the bot keeps the Table object of a file it read).
         self._parsed: OrderedDict[tuple[int, tuple[str | None, ...]], tuple[Table, Parsed]] = (
@@ -746,6 +748,12 @@ class ImportService:
                     people_repo.audit(s, actor.id, "classifiers.created", "import", import_id,
                                       {"values": [[k, v] for k, _c, v in wanted]}, now)
         planned = await asyncio.to_thread(plan, dry.new, owner_id, known, managers, now)
+        async with self.db.transaction() as s:
+            team = lead_team(actor.team_id, [t.id for t in await people_repo.list_teams(s)])
+        leads = 0
+        for values, _names in planned:  # every row the same keys: one multi-row INSERT
+            values["lead_team_id"] = team if values["owner_id"] is None else None
+            leads += values["owner_id"] is None
         created = 0
         for start in range(0, len(planned), BATCH):
             async with self.db.transaction() as s:
@@ -758,5 +766,7 @@ class ImportService:
         async with self.db.transaction() as s:
             people_repo.audit(s, actor.id, "clients.imported", "import", import_id, details,
                               now)
+        if leads and created and self.distribute_team is not None:
+            await self.distribute_team(actor, team)
         return ImportResult(created, len(dry.in_base), len(dry.in_file), len(dry.bad),
                             created_values, again=False)

@@ -370,6 +370,7 @@ class ReminderService:
                 to_me=to_id == user.id,
                 count=int(p.get("count") or len(clients)),
                 clients=clients,
+                lead=bool(p.get("lead")),
             )
 
 
@@ -382,3 +383,4 @@ class ReassignedView:
     to_me: bool  # the recipient got the clients (else they were moved away from them)
     count: int
     clients: list[tuple[int, str]]  # (id, name) of the first few
+    lead: bool = False  # new leads given by the distribution rule or from the queue

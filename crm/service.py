@@ -14,6 +14,7 @@ from crm.digest import DigestService
 from crm.export import ExportService
 from crm.history import HistoryService, PlanningService
 from crm.importer import ImportService
+from crm.leads import LeadService
 from crm.lists import ClientLists
 from crm.notifications import NotificationService
 from crm.outbox import OutboxService
@@ -45,7 +46,11 @@ class CRM:
         self.visits = VisitService(db, self.clock, config.visit_far_km)
         self.reports = Reports(db, self.clock, config)
         self.client_admin = ClientAdminService(db, self.clock)
+        self.leads = LeadService(db, self.clock, config.notify, self.client_admin,
+                                 config.default_locale)
+        self.clients.distribute = self.leads.distribute
         self.lists = ClientLists(db, self.clock)
         self.imports = ImportService(db, self.clock)
+        self.imports.distribute_team = self.leads.distribute_waiting
         self.exports = ExportService(db, self.clock)
         self.channel = ChannelService(db, self.clock, config)

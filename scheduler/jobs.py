@@ -149,6 +149,12 @@ class Jobs:
             released = await self.crm.outbox.release_stuck(everything=True)
             if released:
                 log.warning("re-queued %s notifications interrupted mid-delivery", released)
+        try:
+            # Leads nobody took in time: their heads are told, once per lead (the claim is
+            # a conditional UPDATE, so a tick run twice alerts once).
+            await self.crm.leads.alert_unattended()
+        except Exception:
+            log.exception("unattended-lead alerts failed; the next tick retries")
         stats = TickStats(delivery=DeliveryStats())
         assert stats.delivery is not None
         started = time.monotonic()

@@ -38,17 +38,20 @@ from bot.charts import digest_chart, has_chart
 from bot.keyboards.channel import client_message_kb
 from bot.keyboards.client_admin import moved_clients_kb
 from bot.keyboards.deals import open_deal_kb
+from bot.keyboards.leads import leads_button
 from bot.keyboards.reminders import digest_kb, overdue_kb, reminder_kb
 from bot.notices import (
     client_message_text,
     deal_closed_text,
     digest_parts,
     invite_used_text,
+    leads_waiting_text,
     overdue_text,
     reassigned_text,
     reminder_text,
 )
 from crm.channel import CLIENT_MESSAGE
+from crm.leads import LEADS_WAITING
 from crm.notifications import (
     DEAL_CLOSED,
     DIGEST,
@@ -129,6 +132,7 @@ class Sender:
             DEAL_CLOSED: self._deal_closed,
             REASSIGNED: self._reassigned,
             CLIENT_MESSAGE: self._client_message,
+            LEADS_WAITING: self._leads_waiting,
         }
 
     async def deliver(self, items: list[OutboxItem]) -> DeliveryStats:
@@ -371,6 +375,15 @@ class Sender:
             return Prepared([Outgoing(media=(view.kind, view.file_id)),
                              Outgoing(text, markup)], item.payload)
         return Prepared([Outgoing(text, markup)], item.payload)
+
+    async def _leads_waiting(self, item: OutboxItem, late: bool) -> Prepared | Skip:
+        view = await self.crm.leads.alert_view(item)
+        if isinstance(view, Skip):
+            return view
+        with self._locale(view.recipient):
+            text = leads_waiting_text(view)
+            markup = InlineKeyboardMarkup(inline_keyboard=[[leads_button(len(view.clients))]])
+        return Prepared([Outgoing(text, markup)], {**item.payload, "late": late})
 
     async def _digest(self, item: OutboxItem, late: bool) -> Prepared | Skip:
         who = await self.crm.reminders.digest_recipient(item)

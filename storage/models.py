@@ -135,6 +135,7 @@ class Client(Base):
         # The marketing report's new clients of a period by their classifiers.
         Index("ix_clients_created", "created_at", "is_deleted", "owner_id", "source_id",
               "segment_id", "region_id", "industry_id", "campaign_id"),
+        Index("ix_clients_leads", "owner_id", "is_deleted", "lead_team_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -170,6 +171,10 @@ class Client(Base):
     # The latest typed history record by anyone; kept by database triggers on activities
     # (migration 0012), never written by the application.
     last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A lead (no owner) waits in this team's queue (None: the admins'); migration 0013.
+    lead_team_id: Mapped[int | None] = mapped_column(Integer)
+    # When the head was told nobody took this lead (once).
+    lead_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -397,6 +402,29 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     tg_message_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LeadRule(Base):
+    """How a team's leads are distributed: manual, round_robin, least_busy, region."""
+
+    __tablename__ = "lead_rules"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(16))
+    # Round-robin: the manager who got the last lead.
+    cursor_user_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserTerritory(Base):
+    """A region whose leads this manager takes under the "by region" rule."""
+
+    __tablename__ = "user_territories"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("classifier_items.id"), primary_key=True)
 
 
 class AuditLog(Base):

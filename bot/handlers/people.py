@@ -12,6 +12,7 @@ from aiogram.utils.deep_linking import create_start_link
 from aiogram.utils.i18n import gettext as _
 
 from bot.handlers.client_admin import ask_before_deactivating
+from bot.keyboards.leads import leads_button
 from bot.keyboards.menu import BTN_INVITE, BTN_PEOPLE
 from bot.keyboards.people import (
     InviteRoleCD,
@@ -30,6 +31,7 @@ from bot.keyboards.people import (
 )
 from bot.render import fmt_datetime
 from bot.texts import role_name
+from crm.access import can_see_leads
 from crm.dto import Actor, Person
 from crm.errors import Forbidden
 from crm.roles import Role, can_invite, can_list_people, can_manage_people, invitable_roles
@@ -108,8 +110,15 @@ async def cmd_people(message: Message, actor: Actor, crm: CRM, state: FSMContext
     people = await crm.people.list_people(actor)
     await message.answer(
         _("People: {n}. Tap a name to see or change.").format(n=len(people)),
-        reply_markup=people_kb(people),
+        reply_markup=with_leads(people_kb(people), actor, await crm.leads.waiting_count(actor)),
     )
+
+
+def with_leads(kb: InlineKeyboardMarkup, actor: Actor, n: int) -> InlineKeyboardMarkup:
+    """Heads and admins find their leads queue atop the team screen."""
+    if not can_see_leads(actor):
+        return kb
+    return InlineKeyboardMarkup(inline_keyboard=[[leads_button(n)], *kb.inline_keyboard])
 
 
 async def _edit(query: CallbackQuery, text: str, **kwargs: object) -> None:
@@ -123,7 +132,8 @@ async def _edit(query: CallbackQuery, text: str, **kwargs: object) -> None:
 async def cb_people_list(query: CallbackQuery, actor: Actor, crm: CRM) -> None:
     people = await crm.people.list_people(actor)
     await _edit(query, _("People: {n}. Tap a name to see or change.").format(n=len(people)),
-                reply_markup=people_kb(people))
+                reply_markup=with_leads(people_kb(people), actor,
+                                        await crm.leads.waiting_count(actor)))
 
 
 def person_markup(actor: Actor, person: Person) -> InlineKeyboardMarkup:

@@ -75,6 +75,8 @@ def commands_for(role: Role | None) -> list[BotCommand]:
             cmds.append(BotCommand(command="invite", description=_("Invite a person")))
         if can_list_people(role):
             cmds.append(BotCommand(command="people", description=_("People and roles")))
+        if role in (Role.ADMIN, Role.HEAD):
+            cmds.append(BotCommand(command="leads", description=_("Leads queue")))
         if role in (Role.ADMIN, Role.HEAD, Role.MARKETER):
             cmds.append(BotCommand(command="import", description=_("Import clients")))
             cmds.append(BotCommand(command="export", description=_("Export clients")))

@@ -53,7 +53,8 @@ async def clients_for_move(s: AsyncSession, ids: Sequence[int]) -> list[MoveRow]
         # changed meanwhile against the owner it had before, and lose it.
         await s.execute(select(Client.id).where(Client.id.in_(part)).with_for_update())
         rows = await s.execute(
-            select(Client.id, Client.name, Client.owner_id, User.team_id)
+            select(Client.id, Client.name, Client.owner_id,
+                   func.coalesce(User.team_id, Client.lead_team_id))
             .outerjoin(User, User.id == Client.owner_id)
             .where(Client.id.in_(part), Client.is_deleted.is_(False))
         )

@@ -45,8 +45,9 @@ def _visible(stmt: Select[Any], vis: Visibility) -> Select[Any]:
 
 
 # The card's lookups are built once: building a statement costs more than running it.
+# A lead (no owner) belongs to the team whose queue it waits in.
 _CLIENT_WITH_OWNER = (
-    select(Client, User.team_id, User.name)
+    select(Client, func.coalesce(User.team_id, Client.lead_team_id), User.name)
     .outerjoin(User, User.id == Client.owner_id)
     .where(Client.id == bindparam("client_id"))
 )
