@@ -27,11 +27,19 @@ from aiogram.utils.web_app import safe_parse_webapp_init_data
 from aiohttp import web
 
 from bot.handlers.reports import opening_period, report_of
-from bot.keyboards.reports import PICKER, ReportKind, kinds_for, period_label, report_title
-from bot.report_views import period_text
+from bot.keyboards.reports import (
+    PICKER,
+    ReportKind,
+    dimension_label,
+    kinds_for,
+    period_label,
+    report_title,
+)
+from bot.report_views import bucket_names, period_text
 from crm.access import can_see_reports
 from crm.dto import Actor
 from crm.errors import CRMError, Forbidden
+from crm.reports.marketing import DIMENSIONS
 from crm.reports.period import MAX_DAYS, Period, PeriodKind, period_of
 from crm.service import CRM
 
@@ -189,6 +197,8 @@ def setup_miniapp(app: web.Application, crm: CRM, config: MiniAppConfig, i18n: I
             "periods": [{"kind": p.value, "title": period_label(p)} for p in PICKER],
             "teams": [{"id": t.id, "name": t.name} for t in teams],
             "labels": _labels(), "bot": config.bot_username,
+            "buckets": list(bucket_names()),
+            "dims": [{"key": d.value, "title": dimension_label(d)} for d in DIMENSIONS],
         })
 
     async def report(request: web.Request, actor: Actor, locale: str) -> web.StreamResponse:
