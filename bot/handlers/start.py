@@ -7,12 +7,13 @@ import re
 
 from aiogram import Bot, Router
 from aiogram.filters import CommandObject, CommandStart
-from aiogram.types import BotCommandScopeChat, Message
+from aiogram.types import BotCommandScopeChat, MenuButtonWebApp, Message, WebAppInfo
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.deal_views import deal_text
 from bot.handlers.clients import send_today
+from bot.handlers.reports import DASHBOARD_ROLES
 from bot.keyboards.deals import deal_kb
 from bot.keyboards.menu import commands_for, main_menu
 from bot.keyboards.types import INT32_MAX
@@ -31,8 +32,17 @@ async def set_user_commands(bot: Bot, actor: Actor, locale: str, i18n: I18n) -> 
     await bot.set_my_commands(cmds, scope=BotCommandScopeChat(chat_id=actor.tg_id))
 
 
+async def set_dashboard_button(bot: Bot, actor: Actor, url: str | None) -> None:
+    """The chat's menu button opens the dashboard (the Mini App) for heads, admins and
+    marketers when PUBLIC_URL is set."""
+    if url and actor.role in DASHBOARD_ROLES:
+        await bot.set_chat_menu_button(chat_id=actor.tg_id, menu_button=MenuButtonWebApp(
+            text=_("📊 Dashboard"), web_app=WebAppInfo(url=url)))
+
+
 async def cmd_start(
-    message: Message, command: CommandObject, crm: CRM, bot: Bot, i18n: I18n
+    message: Message, command: CommandObject, crm: CRM, bot: Bot, i18n: I18n,
+    dashboard_url: str | None = None,
 ) -> None:
     assert message.from_user is not None
     user = message.from_user
@@ -71,6 +81,7 @@ async def cmd_start(
         )
     await message.answer(text, reply_markup=main_menu(actor.role))
     await set_user_commands(bot, actor, i18n.current_locale, i18n)
+    await set_dashboard_button(bot, actor, dashboard_url)
     if actor.role in (Role.ADMIN, Role.HEAD, Role.MANAGER):
         await send_today(message, actor, crm)
 

@@ -76,6 +76,7 @@ function showError(code) {
   const texts = { ...FALLBACK[lang], ...state.L };
   $("main").replaceChildren();
   $("periods").replaceChildren();
+  $("title").textContent = "Salesbot";
   const box = $("error");
   box.textContent = texts[code] || texts.error;
   box.hidden = false;
