@@ -193,3 +193,13 @@ async def test_a_managers_deals_with_links_to_the_chat(client: Client, any_crm: 
                              headers=auth(any_crm, 9006))).status == 404
     assert (await client.get("/app/api/manager/99999999999/deals",
                              headers=auth(any_crm, 9001))).status == 400
+
+
+def test_public_url_must_be_https() -> None:
+    from bot.config import SettingsError, load_settings
+
+    s = load_settings(public_url="https://bot.example.com/")
+    assert s.dashboard_url() == "https://bot.example.com/app/"
+    assert load_settings(public_url="").dashboard_url() is None
+    with pytest.raises(SettingsError, match="PUBLIC_URL"):
+        load_settings(public_url="http://bot.example.com")
