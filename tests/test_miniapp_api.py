@@ -203,3 +203,25 @@ def test_public_url_must_be_https() -> None:
     assert load_settings(public_url="").dashboard_url() is None
     with pytest.raises(SettingsError, match="PUBLIC_URL"):
         load_settings(public_url="http://bot.example.com")
+
+
+async def test_an_admin_sees_everyone_or_one_team(client: Client, any_crm: CRM,
+                                                  seeded: dict[str, int]) -> None:
+    me = await (await client.get("/app/api/me", headers=auth(any_crm, 9007))).json()
+    teams = {t["name"]: t["id"] for t in me["teams"]}
+    assert set(teams) == {"North", "South"} and me["labels"]["all_teams"] == "All teams"
+    everyone = await (await client.get("/app/api/report/results?period=m",
+                                       headers=auth(any_crm, 9007))).json()
+    assert "Sam South" in [x["current"]["name"] for x in everyone["data"]["lines"]]
+    south = await (await client.get(f"/app/api/report/results?period=m&team={teams['South']}",
+                                    headers=auth(any_crm, 9007))).json()
+    assert [x["current"]["name"] for x in south["data"]["lines"]] == ["Sam South"]
+    # A head's own team only, whatever team is asked for; a head has no team picker.
+    head = await (await client.get("/app/api/me", headers=auth(any_crm, 9001))).json()
+    assert head["teams"] == []
+    asked = await (await client.get(f"/app/api/report/results?period=m&team={teams['South']}",
+                                    headers=auth(any_crm, 9001))).json()
+    assert "Sam South" not in [x["current"]["name"] for x in asked["data"]["lines"]]
+    bad = await client.get("/app/api/report/results?period=m&team=abc",
+                           headers=auth(any_crm, 9007))
+    assert bad.status == 400

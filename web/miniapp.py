@@ -119,7 +119,7 @@ def _labels() -> dict[str, str]:
         "reached": _("Reached"), "open_now": _("Open now"), "reason": _("Reason"),
         "count": _("Count"), "overdue": _("Overdue"), "bucket": _("Days overdue"),
         "month": _("Month"), "weighted": _("Weighted"), "source": _("Group"),
-        "share": _("Share"),
+        "share": _("Share"), "all_teams": _("All teams"),
     }
 
 

@@ -10,7 +10,7 @@ const FALLBACK = {
         forbidden: "Для вашей роли отчётов нет.", error: "Что-то пошло не так." },
 };
 
-const state = { me: null, period: "m", init: "", L: {} };
+const state = { me: null, period: "m", team: "", init: "", L: {} };
 const $ = (id) => document.getElementById(id);
 
 function el(tag, attrs = {}, ...kids) {
@@ -86,7 +86,8 @@ const nf = () => new Intl.NumberFormat(state.me?.locale || "en", { maximumFracti
 function num(v) { return v === null || v === undefined ? "—" : nf().format(Number(v)); }
 
 function query() {
-  return `?period=${encodeURIComponent(state.period)}`;
+  const team = state.team ? `&team=${encodeURIComponent(state.team)}` : "";
+  return `?period=${encodeURIComponent(state.period)}${team}`;
 }
 
 function xlsxLink(kind) {
@@ -170,7 +171,8 @@ async function showDeals(row) {
   const box = $("deals");
   box.replaceChildren(el("div", { class: "hint" }, "…"));
   try {
-    const d = await (await api(`/app/api/manager/${row.id}/deals`)).json();
+    const team = state.team ? `?team=${encodeURIComponent(state.team)}` : "";
+    const d = await (await api(`/app/api/manager/${row.id}/deals${team}`)).json();
     const L = state.L;
     box.replaceChildren(el("h2", {}, `${L.deals}: ${d.name}`),
       d.deals.length ? el("div", { class: "scroll" }, el("table", { id: "deals-table" },
@@ -268,6 +270,17 @@ function periods() {
   nav.replaceChildren(...state.me.periods.map((p) => el("button", {
     class: p.kind === state.period ? "on" : "", "data-period": p.kind,
     onclick: () => { state.period = p.kind; periods(); render(); } }, p.title)));
+  // An admin picks whose figures: all teams or one (the API checks the role).
+  if (state.me.teams.length) {
+    const teams = [{ id: "", name: state.L.all_teams }, ...state.me.teams];
+    nav.append(el("select", { id: "team", onchange: (e) => {
+      state.team = e.target.value; render(); } },
+    teams.map((t) => {
+      const o = el("option", { value: t.id }, t.name);
+      if (String(t.id) === String(state.team)) o.selected = true;
+      return o;
+    })));
+  }
 }
 
 async function main() {
