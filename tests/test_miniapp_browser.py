@@ -79,6 +79,8 @@ def drive(base: str, good: str, forged: str, shots: Path) -> dict[str, Any]:
         wait.until(ec.presence_of_element_located((By.ID, "sec-marketing")))
         out["title"] = driver.find_element(By.ID, "title").text
         out["rows"] = names()
+        out["columns"] = [th.get_attribute("data-key")
+                          for th in driver.find_elements(By.CSS_SELECTOR, "#team th")]
         out["sections"] = [s.get_attribute("id")
                            for s in driver.find_elements(By.CSS_SELECTOR, "main section")]
         driver.save_screenshot(str(shots / "dashboard.png"))
@@ -131,6 +133,8 @@ async def test_the_dashboard_in_a_browser(crm: CRM, tmp_path: Path) -> None:
     # Helen heads North: its three managers, as the chat's report lists them; no Sam South.
     assert out["rows"] == [x.current.name for x in chat.lines] == [
         "Ivan Petrov", "Olga Smirnova", "Vera Away"]
+    assert out["columns"] == ["name", "contacts", "clients", "new_deals", "won", "revenue",
+                              "lost", "conversion", "avg_check", "payments", "owed"]
     assert out["sections"] == ["sec-results", "sec-funnel", "sec-dynamics", "sec-forecast",
                                "sec-losses", "sec-receivables", "sec-marketing"]
     by_contacts = sorted(chat.lines, key=lambda x: -x.current.contacts_total)

@@ -120,6 +120,7 @@ def _labels() -> dict[str, str]:
         "count": _("Count"), "overdue": _("Overdue"), "bucket": _("Days overdue"),
         "month": _("Month"), "weighted": _("Weighted"), "source": _("Group"),
         "share": _("Share"), "all_teams": _("All teams"),
+        "owed": _("Owed"),
     }
 
 

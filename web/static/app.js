@@ -196,13 +196,22 @@ async function load(kind) {
 }
 
 const RENDER = {
-  async results(r) {
+  async results(r, all) {
     const L = state.L;
     const cols = [["name", L.manager], ["contacts", L.contacts], ["clients", L.clients_in_work],
       ["new_deals", L.new_deals], ["won", L.won], ["revenue", L.revenue], ["lost", L.lost],
       ["conversion", L.conversion], ["avg_check", L.avg_check], ["payments", L.payments]];
     const rows = r.data.lines.map(resultRow);
     const total = r.data.total ? resultRow(r.data.total) : null;
+    // What each manager is owed now: the receivables report's own rows, beside the results.
+    const recv = all.receivables?.data;
+    if (recv) {
+      const owed = (a) => a.buckets.reduce((s, v) => s + Number(v), 0);
+      const by = Object.fromEntries(recv.by_manager.map((a) => [a.id, owed(a)]));
+      cols.push(["owed", L.owed]);
+      rows.forEach((x) => { x.owed = by[x.id] ?? 0; });
+      if (total) total.owed = owed(recv.total);
+    }
     return section("results", `${r.title} · ${r.period_text}`,
       sortable("team", cols, rows, total, showDeals), el("div", { id: "deals" }));
   },
@@ -260,7 +269,8 @@ async function render() {
   main.replaceChildren(el("p", { class: "hint" }, "…"));
   try {
     const kinds = state.me.reports.map((x) => x.kind).filter((k) => RENDER[k]);
-    const parts = await Promise.all(kinds.map(async (k) => RENDER[k](await load(k))));
+    const all = Object.fromEntries(await Promise.all(kinds.map(async (k) => [k, await load(k)])));
+    const parts = await Promise.all(kinds.map((k) => RENDER[k](all[k], all)));
     main.replaceChildren(...parts.filter(Boolean));
   } catch (err) { showError(err.code || "error"); }
 }
