@@ -7,6 +7,7 @@ test-artifacts/ (ignored by git)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import socket
 from datetime import timedelta
@@ -99,6 +100,22 @@ def drive(base: str, good: str, forged: str, shots: Path) -> dict[str, Any]:
         driver.execute_script("document.getElementById('deals').scrollIntoView()")
         driver.save_screenshot(str(shots / "drilldown.png"))
 
+        # Inside Telegram: initData and the dark theme come from window.Telegram.WebApp.
+        theme = {"bg_color": "#17212b", "text_color": "#f5f5f5", "button_color": "#5288c1",
+                 "button_text_color": "#ffffff", "secondary_bg_color": "#232e3c",
+                 "hint_color": "#708499"}
+        fake_tg = ("window.Telegram = {WebApp: {ready() {}, expand() {}, initData: "
+                   + json.dumps(good) + ", themeParams: " + json.dumps(theme) + "}};")
+        script = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                                        {"source": fake_tg})
+        driver.get(f"{base}/app/")
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#team tbody tr")))
+        out["dark_rows"] = names()
+        out["dark_bg"] = driver.execute_script(
+            "return getComputedStyle(document.body).backgroundColor")
+        driver.save_screenshot(str(shots / "dark.png"))
+        driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", script)
+
         driver.get("about:blank")
         driver.get(f"{base}/app/#tgWebAppData={quote(forged, safe='')}")
         wait.until(ec.visibility_of_element_located((By.ID, "error")))
@@ -143,5 +160,6 @@ async def test_the_dashboard_in_a_browser(crm: CRM, tmp_path: Path) -> None:
         chat.lines, key=lambda x: x.current.contacts_total)]
     assert out["deals_title"] == "Open deals: Ivan Petrov"
     assert f"https://t.me/salesbot_test?start=deal_{ids['d1']}" in out["links"]
+    assert out["dark_rows"] == out["rows"] and out["dark_bg"] == "rgb(23, 33, 43)"
     assert "could not confirm who you are" in out["error"]
     assert out["forged_tables"] == 0
