@@ -27,6 +27,7 @@ from crm.service import CRM
 from scheduler.runner import RunnerConfig, SchedulerRunner
 from storage.db import Database
 from storage.migrate import upgrade
+from web.miniapp import MiniAppConfig
 from web.server import create_web_app
 
 log = logging.getLogger("salesbot")
@@ -107,6 +108,27 @@ async def prepare_workers(settings: Settings) -> None:
         await db.dispose()
 
 
+def miniapp_config(settings: Settings, me: User) -> MiniAppConfig | None:
+    """The dashboard's settings, when PUBLIC_URL is set."""
+    if not settings.public_url:
+        return None
+    return MiniAppConfig(settings.token(), me.username or "", settings.webapp_auth_max_age,
+                         settings.default_locale)
+
+
+async def _start_web(app: web.Application, settings: Settings) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.web_host, settings.web_port).start()
+    except OSError as err:
+        await runner.cleanup()
+        raise StartupError(f"cannot listen on {settings.web_host}:{settings.web_port} "
+                           f"(WEB_HOST, WEB_PORT): {err.strerror}") from None
+    log.info("web server (dashboard) listening on %s:%s", settings.web_host, settings.web_port)
+    return runner
+
+
 async def _serve(app: web.Application, settings: Settings, *, worker: bool) -> None:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -139,7 +161,8 @@ async def run(
     crm = CRM(db, crm_config(settings))
     bot = create_bot(settings.token(), settings.telegram_api_url)
     dp = create_dispatcher(
-        crm, default_locale=settings.default_locale, storage=create_storage(settings.redis_url)
+        crm, default_locale=settings.default_locale, storage=create_storage(settings.redis_url),
+        dashboard_url=settings.dashboard_url(),
     )
     # The sender handles 429 and 5xx itself (a 429 pauses every sender): no session retry.
     sched_bot = create_bot(settings.token(), settings.telegram_api_url, retry=False) \
@@ -157,13 +180,23 @@ async def run(
                 await set_default_commands(bot, dp)
                 await set_webhook(bot, dp, settings)
             app = create_web_app(crm, redis_url=settings.redis_url, dp=dp, bot=bot,
-                                 webhook_path=urlsplit(url).path or "/", secret=secret)
+                                 webhook_path=urlsplit(url).path or "/", secret=secret,
+                                 miniapp=miniapp_config(settings, me))
             await _serve(app, settings, worker=worker)
         elif polling:
             await set_default_commands(bot, dp)
             await set_bot_profile(bot, dp)
             await bot.delete_webhook(drop_pending_updates=False)
-            await dp.start_polling(bot, handle_signals=True)
+            # With PUBLIC_URL the Mini App needs the web server in polling mode too.
+            web_runner = await _start_web(create_web_app(
+                crm, redis_url=settings.redis_url, dp=dp,
+                miniapp=miniapp_config(settings, me)), settings) \
+                if settings.public_url else None
+            try:
+                await dp.start_polling(bot, handle_signals=True)
+            finally:
+                if web_runner is not None:
+                    await web_runner.cleanup()
         else:
             await _until_signalled()
     finally:

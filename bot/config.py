@@ -61,9 +61,15 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=1, le=65535)
+    # The heads' dashboard (a Telegram Mini App) at PUBLIC_URL/app/: Telegram opens Mini Apps
+    # over HTTPS only; unset, the dashboard buttons are not shown. The web server then also
+    # runs in polling mode. WEBAPP_AUTH_MAX_AGE: how old (seconds) Telegram's signed initData
+    # may be.
+    public_url: str | None = None
+    webapp_auth_max_age: int = Field(default=86400, ge=60, le=30 * 86400)
 
     @field_validator("bot_token", "telegram_api_url", "redis_url", "webhook_url",
-                     "webhook_secret", mode="before")
+                     "webhook_secret", "public_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # `BOT_TOKEN=` as copied from .env.example means "not set", not "set to nothing".
@@ -92,6 +98,17 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("https://", "http://")):
             raise ValueError("expected the public https://HOST/PATH Telegram posts updates to")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("expected https://HOST (Telegram opens Mini Apps over HTTPS only)")
+        return value.rstrip("/") if value is not None else None
+
+    def dashboard_url(self) -> str | None:
+        """The Mini App's address, or None when PUBLIC_URL is not set."""
+        return f"{self.public_url}/app/" if self.public_url else None
 
     @field_validator("webhook_secret")
     @classmethod

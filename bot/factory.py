@@ -113,7 +113,8 @@ def is_escape(message: Message, data: dict[str, Any]) -> bool:
 
 
 def create_dispatcher(
-    crm: CRM, *, default_locale: str = "ru", storage: BaseStorage | None = None
+    crm: CRM, *, default_locale: str = "ru", storage: BaseStorage | None = None,
+    dashboard_url: str | None = None,
 ) -> Dispatcher:
     storage = storage or MemoryStorage()
     dp = Dispatcher(storage=storage, events_isolation=create_isolation(storage))
@@ -125,6 +126,8 @@ def create_dispatcher(
     dp.update.outer_middleware(ActorMiddleware(crm))
     i18n = create_i18n(default_locale)
     dp["i18n_core"] = i18n
+    # The Mini App (PUBLIC_URL/app/); None: no dashboard buttons.
+    dp["dashboard_url"] = dashboard_url
     # /start first (anyone), then the stranger catch-all, then what needs a registered user.
     dp.include_routers(
         start.create_router(),

@@ -126,3 +126,27 @@ async def test_manager_main_path_over_http(api: FakeBotAPI, tmp_path: Path) -> N
     assert stage is not None and stage.code == "new"
     assert set(texts) >= {"Обсудили цену, думают", "Дорого"}
     assert len(planned) == 1
+
+
+async def test_the_dashboard_is_served_in_polling_mode_with_public_url(
+    api: FakeBotAPI, tmp_path: Path
+) -> None:
+    """PUBLIC_URL set: `salesbot run` (polling) also starts the web server for the Mini App,
+    and the dashboard's API wants Telegram's signed initData."""
+    import socket
+
+    import aiohttp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {"PUBLIC_URL": "https://bot.example.com", "WEB_PORT": str(port),
+           "WEB_HOST": "127.0.0.1"}
+    async with running_bot(api, tmp_path, env), aiohttp.ClientSession() as http:
+        base = f"http://127.0.0.1:{port}"
+        async with http.get(f"{base}/app/") as page:
+            assert page.status == 200 and "app.js" in await page.text()
+        async with http.get(f"{base}/app/api/me") as me:
+            assert me.status == 401
+        async with http.get(f"{base}/healthz") as health:
+            assert health.status == 200

@@ -18,7 +18,7 @@ def extract() -> None:
     subprocess.run(
         ["pybabel", "extract", "-k", "__", "-k", "ngettext:1,2", "-k", "lazy_ngettext:1,2",
          "--no-location", "--omit-header", "-o", str(POT),
-         "bot", "scheduler", "crm"],
+         "bot", "scheduler", "crm", "web"],
         cwd=ROOT, check=True,
     )
     subprocess.run(

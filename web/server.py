@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from bot import metrics
 from crm.service import CRM
+from web.miniapp import MiniAppConfig, setup_miniapp
 
 WORKER_HEADER = "X-Salesbot-Worker"  # which process answered: one port, several workers
 
@@ -55,6 +56,7 @@ class Health:
 def create_web_app(
     crm: CRM, *, redis_url: str | None = None, dp: Dispatcher | None = None,
     bot: Bot | None = None, webhook_path: str | None = None, secret: str | None = None,
+    miniapp: MiniAppConfig | None = None,
 ) -> web.Application:
     """With `dp`, `bot`, `webhook_path` and `secret`: the webhook too; else only health and
     metrics (polling mode)."""
@@ -86,6 +88,11 @@ def create_web_app(
     app.router.add_get("/metrics", metrics_view)
     app.on_response_prepare.append(tag_worker)
     app.on_cleanup.append(close_health)
+    if miniapp is not None:
+        from bot.i18n import create_i18n
+
+        i18n = dp["i18n_core"] if dp is not None else create_i18n(miniapp.default_locale)
+        setup_miniapp(app, crm, miniapp, i18n)
     if dp is not None and bot is not None and webhook_path is not None:
         if not secret:
             raise ValueError("a webhook without a secret would take updates from anyone")

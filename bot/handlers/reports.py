@@ -16,7 +16,13 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardButton, Message
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardButton,
+    Message,
+    WebAppInfo,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
@@ -90,6 +96,8 @@ class ReportForm(StatesGroup):
 forms.register(ReportForm, lambda: _("report period"))
 
 T = TypeVar("T")
+# Who gets the dashboard (the Mini App): the heads' and marketing's view of the team.
+DASHBOARD_ROLES = (Role.ADMIN, Role.HEAD, Role.MARKETER)
 DRILL_ROWS = 8
 
 
@@ -200,14 +208,39 @@ _REPORTS[ReportKind.TIMEUSE] = _Report(
     timeuse_xlsx)
 
 
+def report_of(kind: ReportKind) -> _Report[Any]:
+    """A report's crm function and spreadsheet: the Mini App (web/miniapp.py) serves the
+    very same figures."""
+    return _REPORTS[kind]
+
+
+def opening_period(kind: ReportKind, period: Period) -> Period:
+    """The period a report is shown for when `period` is asked: a snapshot's is today, a
+    report with its own periods (dynamics) opens at its default."""
+    report = _REPORTS[kind]
+    if report.opens is not None:
+        return report.opens(period.end)
+    if not report.periodic:
+        return period_of(PeriodKind.TODAY, period.end)
+    return period
+
+
 def _allowed(actor: Actor, kind: ReportKind | None) -> ReportKind:
     if kind is None or kind not in kinds_for(actor.role):
         raise Forbidden()
     return kind
 
 
+def dashboard_button(actor: Actor, url: str | None) -> list[InlineKeyboardButton]:
+    """«📊 Dashboard»: the Mini App, when PUBLIC_URL is set (Telegram needs HTTPS)."""
+    if not url or actor.role not in DASHBOARD_ROLES:
+        return []
+    return [InlineKeyboardButton(text=_("📊 Dashboard"), web_app=WebAppInfo(url=url))]
+
+
 async def show_menu(target: Message | CallbackQuery, actor: Actor, crm: CRM,
-                    team: int | None = None, state: FSMContext | None = None) -> None:
+                    team: int | None = None, state: FSMContext | None = None,
+                    dashboard_url: str | None = None) -> None:
     """The reports of the role; an admin also picks whose figures (all, or one team)."""
     if not can_see_reports(actor) or not kinds_for(actor.role):
         raise Forbidden()
@@ -221,20 +254,22 @@ async def show_menu(target: Message | CallbackQuery, actor: Actor, crm: CRM,
             raise NotAvailable()
         text += "\n" + (_("Figures of: all teams") if team is None else
                         _("Figures of: team «{team}»").format(team=escape(names[team])))
-    extra = [lists_button()] if can_use_lists(actor) else []
+    extra = dashboard_button(actor, dashboard_url)
+    extra += [lists_button()] if can_use_lists(actor) else []
     await forms.screen(target, text, reports_menu_kb(actor.role, teams,
                                                      team if teams else None, extra))
 
 
-async def cmd_reports(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
+async def cmd_reports(message: Message, actor: Actor, crm: CRM, state: FSMContext,
+                      dashboard_url: str | None = None) -> None:
     await forms.finish(state)
-    await show_menu(message, actor, crm, state=state)
+    await show_menu(message, actor, crm, state=state, dashboard_url=dashboard_url)
 
 
 async def cb_menu(query: CallbackQuery, callback_data: ReportCD, actor: Actor, crm: CRM,
-                  state: FSMContext) -> None:
+                  state: FSMContext, dashboard_url: str | None = None) -> None:
     await forms.finish(state)
-    await show_menu(query, actor, crm, callback_data.team, state)
+    await show_menu(query, actor, crm, callback_data.team, state, dashboard_url)
 
 
 async def cb_pick(query: CallbackQuery, callback_data: ReportCD, actor: Actor, crm: CRM,

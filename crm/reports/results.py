@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from crm.classifiers import Label, label
+from crm.classifiers import Label, StageInfo, label, stage_info
 from crm.clock import Clock
 from crm.config import CRMConfig
 from crm.digest import LabelCount
 from crm.dto import Actor
+from crm.errors import NotAvailable
 from crm.reports.period import Period, previous
 from crm.reports.scope import Audience, ScopeKind, audience
 from storage.db import Database
@@ -116,6 +118,10 @@ class ResultsService:
         self.clock = clock
         self.config = config
 
+    async def manager_deals(self, actor: Actor, user_id: int,
+                            team_id: int | None = None) -> ManagerDeals:
+        return await manager_deals(self.db, actor, user_id, team_id)
+
     async def results(self, actor: Actor, period: Period,
                       team_id: int | None = None) -> ResultsReport:
         prev = previous(period)
@@ -158,3 +164,38 @@ class ResultsService:
                                 sums[1].results(0, who.team_name or "", labels, rate),
                                 sum(line.clients_in_work for line in lines))
         return ResultsReport(who, period, prev, self.config.currency, rate, lines, total)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDeal:
+    deal_id: int
+    title: str
+    client_name: str
+    stage: StageInfo
+    amount: Decimal
+    currency: str
+    expected_close: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerDeals:
+    """A results row's drill-down: the manager's open deals, as of now."""
+
+    user_id: int
+    name: str
+    deals: tuple[OpenDeal, ...]
+
+
+async def manager_deals(db: Database, actor: Actor, user_id: int,
+                        team_id: int | None = None) -> ManagerDeals:
+    """Only someone the actor's report scope lists (crm.access.report_scope); else
+    NotAvailable, as for a person of another team."""
+    async with db.transaction() as s:
+        aud = await audience(s, actor, team_id)
+        member = next((m for m in aud.members if m.id == user_id), None)
+        if member is None:
+            raise NotAvailable()
+        rows = await analytics_repo.open_deals(s, [member.id])
+        return ManagerDeals(member.id, member.name, tuple(
+            OpenDeal(d.id, d.title, client, stage_info(st), d.amount, d.currency,
+                     d.expected_close) for d, st, client in rows))

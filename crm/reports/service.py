@@ -13,7 +13,7 @@ from crm.reports.losses import LossReport, LossService
 from crm.reports.marketing import MarketingReport, MarketingService
 from crm.reports.period import Period
 from crm.reports.receivables import ReceivablesReport, ReceivablesService
-from crm.reports.results import ResultsReport, ResultsService
+from crm.reports.results import ManagerDeals, ResultsReport, ResultsService
 from crm.reports.timeuse import TimeUseReport, TimeUseService
 from storage.db import Database
 
@@ -33,6 +33,11 @@ class Reports:
     async def results(self, actor: Actor, period: Period,
                       team_id: int | None = None) -> ResultsReport:
         return await self._results.results(actor, period, team_id)
+
+    async def manager_deals(self, actor: Actor, user_id: int,
+                            team_id: int | None = None) -> ManagerDeals:
+        """A results row's drill-down (the Mini App): the manager's open deals."""
+        return await self._results.manager_deals(actor, user_id, team_id)
 
     async def losses(self, actor: Actor, period: Period,
                      team_id: int | None = None) -> LossReport:
