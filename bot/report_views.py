@@ -268,7 +268,7 @@ def _coverage_lines(c: Coverage) -> list[str]:
 
 
 def coverage_text(r: CoverageReport) -> str:
-    head = "\n".join([f"<b>{_('🗂 Coverage of the base')}</b> · {scope_text(r.audience)}",
+    head = "\n".join([f"<b>{_('📡 Coverage of the base')}</b> · {scope_text(r.audience)}",
                       _("As of {date}").format(date=fmt_date(r.as_of))])
     blocks = []
     if r.audience.kind is not ScopeKind.OWN:

@@ -158,7 +158,7 @@ async def test_reports_menu_period_picker_and_xlsx(harness: Harness, crm: CRM) -
     calls = await harness.send(HELEN, "📊 Reports")
     assert "Pick a report" in last_text(calls)
     assert [t for t, _ in buttons(calls)] == ["🏆 Results per manager", "📉 Loss analytics",
-                                              "🧾 Receivables", "🗂 Coverage of the base",
+                                              "🧾 Receivables", "📡 Coverage of the base",
                                               "🔻 Funnel and stages", "📈 Dynamics",
                                               "🔮 Forecast", "⏱ How managers spend their time",
                                               "📰 Digest", "📣 Marketing", "🗂 Client lists",

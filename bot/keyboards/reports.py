@@ -113,7 +113,7 @@ def report_title(kind: ReportKind) -> str:
         ReportKind.RESULTS: _("🏆 Results per manager"),
         ReportKind.LOSSES: _("📉 Loss analytics"),
         ReportKind.RECEIVABLES: _("🧾 Receivables"),
-        ReportKind.COVERAGE: _("🗂 Coverage of the base"),
+        ReportKind.COVERAGE: _("📡 Coverage of the base"),
         ReportKind.DYNAMICS: _("📈 Dynamics"),
         ReportKind.FORECAST: _("🔮 Forecast"),
         ReportKind.FUNNEL: _("🔻 Funnel and stages"),
