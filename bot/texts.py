@@ -87,6 +87,8 @@ def error_text(err: CRMError) -> str:
         "kind": _("Unknown classifier."),
         "stall_days": _("The number of days is a whole number from 1 to 365."),
         "last_stage": _("This is the last shown stage: the pipeline needs at least one."),
+        "last_outcome": _("This is the last outcome offered after this kind of contact: it "
+                          "needs at least one."),
         "stage_has_deals": _("This stage has open deals now. Open it again and choose where "
                              "they go."),
         "reassign_target": _("Clients can go only to an active manager or head (of your "

@@ -33,18 +33,6 @@ KINDS = (
     "campaign",
 )
 
-# Which outcomes make sense after which kind of contact (by code). A kind not listed here
-# (one the administrator added) offers every outcome.
-OUTCOMES_FOR: dict[str, tuple[str, ...]] = {
-    "call": ("reached", "no_answer", "call_back", "interested", "agreed", "not_interested"),
-    "meeting": ("interested", "agreed", "not_interested"),
-    "demo": ("interested", "agreed", "not_interested"),
-    "email": ("sent",),
-    "proposal": ("sent", "interested", "not_interested"),
-}
-# Outcomes named in OUTCOMES_FOR. One added later is offered after every kind of contact.
-LISTED_OUTCOMES = frozenset(code for codes in OUTCOMES_FOR.values() for code in codes)
-
 # Activity types written by a check-in only (crm/visits.py): a visit carries the place where
 # it happened, so it is never picked by hand when logging a contact.
 VISIT = "visit"
@@ -78,27 +66,12 @@ class StageInfo:
         return self.ru if locale == "ru" else self.en
 
 
-def outcomes_for(type_code: str, outcomes: Sequence[Label]) -> list[Label]:
-    """The outcomes to offer after a contact of this kind, in the given order; all of them
-    for a kind without a list, or when none of its listed outcomes exists (any more). An
-    outcome added in the bot (not in any list) is offered after every kind."""
-    wanted = OUTCOMES_FOR.get(type_code)
-    fitting = [
-        o for o in outcomes
-        if wanted is None or o.code in wanted or o.code not in LISTED_OUTCOMES
-    ]
+def offered(outcomes: Sequence[Label], linked: frozenset[int] | None) -> list[Label]:
+    """The outcomes to offer after a kind of contact linked to `linked` (outcome ids), in
+    the given order; all of them when the kind has no link to any of them (a kind nobody
+    has set up yet, or whose outcomes are all hidden), so logging never hits a dead end."""
+    fitting = [o for o in outcomes if linked and o.id in linked]
     return fitting or list(outcomes)
-
-
-def types_offering(outcome_code: str, types: Sequence[Label]) -> list[Label]:
-    """The kinds of contact after which this outcome is offered (the inverse of
-    `outcomes_for`, for the outcome's screen)."""
-    return [
-        t for t in types
-        if outcome_code not in LISTED_OUTCOMES
-        or t.code not in OUTCOMES_FOR
-        or outcome_code in OUTCOMES_FOR[t.code]
-    ]
 
 
 def loggable(types: Sequence[Label]) -> list[Label]:
@@ -303,6 +276,65 @@ class ClassifierService:
         self._keep(key, result)
         return result
 
+    async def links(self) -> dict[int, frozenset[int]]:
+        """Kind of contact → the outcomes offered after it (ids)."""
+        key = ("links",)
+        found: dict[int, frozenset[int]] | None = self._cached(key)
+        if found is None:
+            pairs: dict[int, set[int]] = {}
+            async with self.db.transaction(quick=True) as s:
+                for type_id, outcome_id in await repo.outcome_links(s):
+                    pairs.setdefault(type_id, set()).add(outcome_id)
+            found = {t: frozenset(o) for t, o in pairs.items()}
+            self._keep(key, found)
+        return found
+
+    async def outcomes_for(self, type_id: int) -> list[Label]:
+        """The shown outcomes offered after this kind of contact, in their order."""
+        linked = (await self.links()).get(type_id)
+        return offered(await self.items("outcome"), linked)
+
+    async def link_view(self, actor: Actor, kind: str, item_id: int) -> list[tuple[Label, bool]]:
+        """For an outcome: the shown kinds of contact, each with whether it offers it; for a
+        kind of contact: the shown outcomes, each with whether it is offered after it."""
+        require(can_edit_classifiers(actor))
+        if kind not in ("outcome", "activity_type"):
+            raise InvalidInput("kind")
+        other = "activity_type" if kind == "outcome" else "outcome"
+        if await self.item(kind, valid_id(item_id)) is None:
+            raise NotAvailable()
+        links = await self.links()
+        rows = await self.items(other)
+        if kind == "outcome":
+            rows = loggable(rows)
+            return [(t, item_id in links.get(t.id, frozenset())) for t in rows]
+        mine = links.get(item_id, frozenset())
+        return [(o, o.id in mine) for o in rows]
+
+    async def set_link(self, actor: Actor, type_id: int, outcome_id: int, on: bool) -> bool:
+        """Offer (or stop offering) an outcome after a kind of contact. Idempotent: the
+        button carries the state wanted, so a double tap changes nothing more. A kind keeps
+        at least one outcome. Returns whether anything changed."""
+        require(can_edit_classifiers(actor))
+        async with self.db.transaction() as s:
+            await repo.lock_kind(s, "outcome")
+            kind = await self._own_item(s, "activity_type", type_id)
+            outcome = await self._own_item(s, "outcome", outcome_id)
+            linked = {o for t, o in await repo.outcome_links(s) if t == kind.id}
+            if on == (outcome.id in linked):
+                return False
+            if on:
+                await repo.link_outcome(s, kind.id, outcome.id)
+            else:
+                shown = {o.id for o in await repo.items(s, "outcome")}
+                if not (linked - {outcome.id}) & shown:
+                    raise Conflict("last_outcome")
+                await repo.unlink_outcome(s, kind.id, outcome.id)
+            self._audit(s, actor, "classifier.outcome_linked" if on else
+                        "classifier.outcome_unlinked", "classifier_item", outcome.id,
+                        {"type": kind.code, "outcome": outcome.code})
+            return True
+
     async def stages(self) -> list[StageInfo]:
         key = ("stages",)
         found: tuple[StageInfo, ...] | None = self._cached(key)
@@ -361,6 +393,12 @@ class ClassifierService:
             )
             s.add(item)
             await _flush_new(s, ru)
+            # A new outcome is offered after every kind of contact, a new kind offers every
+            # outcome; the pairs are then narrowed on the outcome's or the kind's screen.
+            if kind == "outcome":
+                await repo.link_all(s, outcome_id=item.id)
+            elif kind == "activity_type":
+                await repo.link_all(s, type_id=item.id)
             self._audit(s, actor, "classifier.added", "classifier_item", item.id,
                         {"kind": kind, "code": code, "ru": ru, "en": en})
             return label(item)

@@ -125,6 +125,19 @@ class ClassifierItem(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class OutcomeLink(Base):
+    """An outcome offered after a kind of contact (both classifier_items). A kind with no
+    link (or none to a shown outcome) offers every outcome. Kept in the bot by marketers and
+    administrators (crm/classifiers.py); seeded by migration 0016."""
+
+    __tablename__ = "outcome_links"
+
+    type_id: Mapped[int] = mapped_column(
+        ForeignKey("classifier_items.id", ondelete="CASCADE"), primary_key=True)
+    outcome_id: Mapped[int] = mapped_column(
+        ForeignKey("classifier_items.id", ondelete="CASCADE"), primary_key=True)
+
+
 class Client(Base):
     __tablename__ = "clients"
     # «Nearby» narrows by a latitude range first, then longitude (crm/geo.py).

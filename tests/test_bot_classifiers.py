@@ -19,6 +19,7 @@ from bot.keyboards.classifiers import (
     ClsAddCD,
     ClsCD,
     ClsItemCD,
+    ClsLinkCD,
     ClsListCD,
     ClsMoveCD,
     ItemAction,
@@ -28,8 +29,8 @@ from bot.keyboards.classifiers import (
     StgMoveCD,
     StgTargetCD,
 )
-from bot.keyboards.client import ClientAction, ClientCD
-from crm.classifiers import make_code, outcomes_for, types_offering
+from bot.keyboards.client import ClientAction, ClientCD, LogTypeCD
+from crm.classifiers import make_code
 from crm.dto import Actor
 from crm.errors import Conflict, Forbidden, InvalidInput
 from crm.roles import Role
@@ -373,21 +374,74 @@ async def test_stage_rules_in_crm(any_crm: CRM) -> None:
         await crm.classifiers.add_stage(anna, "Переговоры", "Talks", 50, 7)
 
 
+async def offered_codes(crm: CRM, type_code: str) -> list[str]:
+    kind = await crm.classifiers.by_code("activity_type", type_code)
+    assert kind is not None
+    return [o.code for o in await crm.classifiers.outcomes_for(kind.id)]
+
+
 async def test_outcomes_and_their_contact_types(h: Harness, any_crm: CRM) -> None:
     crm = any_crm
     mark = await person(crm, MARK.id, "Mark Marketer", Role.MARKETER)
+    # The pairs the code used to hard-wire came over with the migration.
+    assert await offered_codes(crm, "email") == ["sent"]
+    assert "sent" not in await offered_codes(crm, "call")
+    assert await offered_codes(crm, "meeting") == ["interested", "agreed", "not_interested"]
+
     added = await crm.classifiers.add(mark, "outcome", "Оставил сообщение", "Left a voicemail")
-    outcomes = await crm.classifiers.items("outcome")
-    types = await crm.classifiers.items("activity_type")
     # A new outcome is offered after every kind of contact; the built-in lists stay.
     for kind in ("call", "email", "meeting"):
-        assert "left_a_voicemail" in [o.code for o in outcomes_for(kind, outcomes)]
-    assert [o.code for o in outcomes_for("email", outcomes)] == ["sent", "left_a_voicemail"]
-    assert [t.code for t in types_offering("sent", types)] == [
-        t.code for t in types if t.code not in ("call", "meeting", "demo")]
+        assert "left_a_voicemail" in await offered_codes(crm, kind)
+    assert await offered_codes(crm, "email") == ["sent", "left_a_voicemail"]
     calls = await h.press(MARK, ClsItemCD(kind=Kind.OUTCOME, id=added.id,
                                           action=ItemAction.OPEN).pack())
     assert "Offered after: Call, Meeting, Demo, E-mail" in last_text(calls)
+
+    # The marketer narrows it to calls only, on the outcome's screen, tapping twice.
+    calls = await h.press(MARK, button(calls, "After which contacts"))
+    meeting = await crm.classifiers.by_code("activity_type", "meeting")
+    assert meeting is not None
+    off = button(calls, "✅ Meeting")
+    await h.press(MARK, off)
+    calls = await h.press(MARK, off)
+    assert "▫️ Meeting" in names(calls) and "✅ Call" in names(calls)
+    assert "left_a_voicemail" not in await offered_codes(crm, "meeting")
+    assert "left_a_voicemail" in await offered_codes(crm, "call")
+    assert (await audit_actions(crm)).count("classifier.outcome_unlinked") == 1
+
+    # Logging a meeting no longer offers it; a call does.
+    max_ = await person(crm, MAX.id, "Max Sokolov", Role.MANAGER)
+    cid = (await client(crm, max_, "Ромашка")).id
+    call = await crm.classifiers.by_code("activity_type", "call")
+    assert call is not None
+    calls = await h.press(MAX, LogTypeCD(client_id=cid, type_id=meeting.id).pack())
+    assert "Left a voicemail" not in names(calls) and "Agreed" in names(calls)
+    calls = await h.press(MAX, LogTypeCD(client_id=cid, type_id=call.id).pack())
+    assert "Left a voicemail" in names(calls)
+
+    # A manager's forged toggle changes nothing.
+    calls = await h.press(MAX, ClsLinkCD(kind=Kind.OUTCOME, id=added.id, other=meeting.id,
+                                         on=True).pack())
+    assert REFUSED in alerts(calls)
+    assert "left_a_voicemail" not in await offered_codes(crm, "meeting")
+
+    # On a kind's screen: e-mail keeps at least one outcome.
+    email = await crm.classifiers.by_code("activity_type", "email")
+    assert email is not None
+    calls = await h.press(MARK, ClsItemCD(kind=Kind.ACTIVITY_TYPE, id=email.id,
+                                          action=ItemAction.OPEN).pack())
+    assert "Outcomes offered: Sent, Left a voicemail" in last_text(calls)
+    calls = await h.press(MARK, button(calls, "Which outcomes"))
+    calls = await h.press(MARK, button(calls, "✅ Left a voicemail"))
+    calls = await h.press(MARK, button(calls, "✅ Sent"))
+    assert any("needs at least one" in a for a in alerts(calls) + texts(calls))
+    assert await offered_codes(crm, "email") == ["sent"]
+
+    # A new kind of contact offers every shown outcome until narrowed.
+    fax = await crm.classifiers.add(mark, "activity_type", "Факс", "Fax")
+    assert await offered_codes(crm, "fax") == [o.code for o in await crm.classifiers.items(
+        "outcome")]
+    assert fax.id
 
 
 def test_generated_codes() -> None:

@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from crm.billing import read_paid_on, read_payment
-from crm.classifiers import Label, outcomes_for
+from crm.classifiers import Label, offered
 from crm.deals import MAX_AMOUNT, needs_confirmation, read_amount
 from crm.errors import InvalidInput
 from crm.parsing import ROLL_OVER_DAYS, international_phone, normalize_phone
@@ -302,14 +302,14 @@ _OUTCOMES = [Label(i, code, code, code) for i, code in enumerate(
     ("reached", "no_answer", "call_back", "interested", "agreed", "not_interested", "sent"), 1)]
 
 
-def test_outcomes_for_contact_types() -> None:
-    assert [o.code for o in outcomes_for("email", _OUTCOMES)] == ["sent"]
-    assert "sent" not in [o.code for o in outcomes_for("call", _OUTCOMES)]
-    assert [o.code for o in outcomes_for("meeting", _OUTCOMES)] == [
+def test_outcomes_offered_after_a_kind() -> None:
+    # The linked outcomes, in the classifier's order; everything when none of them is shown.
+    assert [o.code for o in offered(_OUTCOMES, frozenset({7}))] == ["sent"]
+    assert [o.code for o in offered(_OUTCOMES, frozenset({6, 4, 5}))] == [
         "interested", "agreed", "not_interested"]
-    # A type the administrator added offers everything; so does a list none of which exists.
-    assert outcomes_for("fax", _OUTCOMES) == _OUTCOMES
-    assert outcomes_for("email", _OUTCOMES[:2]) == _OUTCOMES[:2]
+    assert offered(_OUTCOMES, None) == _OUTCOMES
+    assert offered(_OUTCOMES, frozenset()) == _OUTCOMES
+    assert offered(_OUTCOMES[:2], frozenset({7})) == _OUTCOMES[:2]
 
 
 # --- phones ---------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from bot.keyboards.classifiers import (
     ClsCD,
     ClsFormCD,
     ClsItemCD,
+    ClsLinkCD,
     ClsListCD,
     ClsMoveCD,
     FormAction,
@@ -42,6 +43,7 @@ from bot.keyboards.classifiers import (
     StgValueCD,
     item_kb,
     kind_title,
+    links_kb,
     list_kb,
     menu_kb,
     name_kb,
@@ -59,9 +61,9 @@ from crm.classifiers import (
     check_stall_days,
     clean_name,
     parse_whole,
-    types_offering,
 )
 from crm.dto import Actor
+from crm.errors import InvalidInput
 from crm.service import CRM
 
 
@@ -156,12 +158,14 @@ async def show_item(target: Message | CallbackQuery, actor: Actor, crm: CRM, kin
         _("Code: {code}").format(code=e(item.code)),
         _("Place in the list: {n} of {total}").format(n=position + 1, total=len(items)),
     ]
-    if kind is Kind.OUTCOME:
-        types = [t for t in await crm.classifiers.all_items(actor, Kind.ACTIVITY_TYPE)
-                 if t.active]
-        offered = types_offering(item.code, types)
-        lines.append(_("Offered after: {types}").format(
-            types=", ".join(e(t.text(loc)) for t in offered) or "—"))
+    if kind in (Kind.OUTCOME, Kind.ACTIVITY_TYPE):
+        linked = [o for o, on in await crm.classifiers.link_view(actor, kind, item.id) if on]
+        names = ", ".join(e(o.text(loc)) for o in linked)
+        if kind is Kind.OUTCOME:
+            lines.append(_("Offered after: {types}").format(types=names or "—"))
+        else:
+            lines.append(_("Outcomes offered: {outcomes}").format(
+                outcomes=names or _("all of them")))
     lines.append("")
     if item.active:
         lines.append(_("👁 Offered in pickers."))
@@ -178,6 +182,47 @@ async def cb_item_open(query: CallbackQuery, callback_data: ClsItemCD, actor: Ac
                        state: FSMContext) -> None:
     await forms.finish(state)
     await show_item(query, actor, crm, callback_data.kind, callback_data.id)
+
+
+def links_text(kind: Kind, item: str) -> str:
+    if kind is Kind.OUTCOME:
+        return "\n".join([
+            _("<b>{name}</b>: after which kinds of contact is it offered?").format(name=e(item)),
+            _("Tap a kind to switch it: ✅ offered, ▫️ not."),
+        ])
+    return "\n".join([
+        _("<b>{name}</b>: which outcomes are offered after it?").format(name=e(item)),
+        _("Tap an outcome to switch it: ✅ offered, ▫️ not. At least one stays."),
+    ])
+
+
+async def show_links(target: CallbackQuery, actor: Actor, crm: CRM, kind: Kind,
+                     item_id: int, note: str | None = None) -> None:
+    rows = await crm.classifiers.link_view(actor, kind, item_id)
+    item = await crm.classifiers.item(kind.value, item_id)
+    text = links_text(kind, item.text(current_locale()) if item else "")
+    if note:
+        text = note + "\n\n" + text
+    await forms.screen(target, text, links_kb(kind, item_id, rows))
+
+
+async def cb_item_links(query: CallbackQuery, callback_data: ClsItemCD, actor: Actor,
+                        crm: CRM, state: FSMContext) -> None:
+    await forms.finish(state)
+    await show_links(query, actor, crm, callback_data.kind, callback_data.id)
+
+
+async def cb_link(query: CallbackQuery, callback_data: ClsLinkCD, actor: Actor,
+                  crm: CRM) -> None:
+    kind, item_id, other_id = callback_data.kind, callback_data.id, callback_data.other
+    if kind is Kind.OUTCOME:
+        type_id, outcome_id = other_id, item_id
+    elif kind is Kind.ACTIVITY_TYPE:
+        type_id, outcome_id = item_id, other_id
+    else:
+        raise InvalidInput("kind")
+    await crm.classifiers.set_link(actor, type_id, outcome_id, callback_data.on)
+    await show_links(query, actor, crm, kind, item_id)
 
 
 async def cb_item_move(query: CallbackQuery, callback_data: ClsMoveCD, actor: Actor,
@@ -569,6 +614,9 @@ def create_router() -> Router:
                                    ClsItemCD.filter(F.action == ItemAction.RENAME))
     router.callback_query.register(cb_item_hide, ClsItemCD.filter(F.action == ItemAction.HIDE))
     router.callback_query.register(cb_item_show, ClsItemCD.filter(F.action == ItemAction.SHOW))
+    router.callback_query.register(cb_item_links,
+                                   ClsItemCD.filter(F.action == ItemAction.LINKS))
+    router.callback_query.register(cb_link, ClsLinkCD.filter())
     router.callback_query.register(cb_item_move, ClsMoveCD.filter())
     router.callback_query.register(cb_form_same, ClsFormCD.filter(F.action == FormAction.SAME))
     router.callback_query.register(cb_form_keep, ClsFormCD.filter(F.action == FormAction.KEEP))

@@ -34,7 +34,6 @@ from bot.keyboards.client import (
 )
 from bot.render import current_locale, fmt_datetime
 from bot.texts import role_name
-from crm.classifiers import outcomes_for
 from crm.clients import ContactView
 from crm.dto import Actor
 from crm.errors import InvalidInput
@@ -133,8 +132,8 @@ async def msg_entry_comment(message: Message, actor: Actor, crm: CRM,
 async def cb_entry_outcome(query: CallbackQuery, callback_data: EntryCD, actor: Actor,
                            crm: CRM) -> None:
     view = await crm.history.entry(actor, callback_data.activity_id)
-    outcomes = outcomes_for(view.item.type.code if view.item.type else "",
-                            await crm.classifiers.items("outcome"))
+    outcomes = (await crm.classifiers.outcomes_for(view.item.type.id) if view.item.type
+                else await crm.classifiers.items("outcome"))
     loc, aid = current_locale(), view.item.id
     kb = InlineKeyboardBuilder()
     for o in outcomes:

@@ -42,7 +42,7 @@ from bot.keyboards.client import (
     types_kb,
 )
 from bot.render import current_locale, fmt_when
-from crm.classifiers import loggable, outcomes_for
+from crm.classifiers import loggable
 from crm.clients import ClientRef
 from crm.dto import Actor
 from crm.errors import InvalidInput
@@ -86,7 +86,7 @@ async def cb_log_type(query: CallbackQuery, callback_data: LogTypeCD, actor: Act
     kind = await crm.classifiers.item("activity_type", callback_data.type_id)
     if kind is None:
         raise InvalidInput("activity_type")
-    outcomes = outcomes_for(kind.code, await crm.classifiers.items("outcome"))
+    outcomes = await crm.classifiers.outcomes_for(kind.id)
     loc = current_locale()
     await forms.screen(
         query,

@@ -54,6 +54,7 @@ class ItemAction(StrEnum):
     RENAME = "ren"
     HIDE = "hide"
     SHOW = "show"
+    LINKS = "links"  # which outcomes follow which kinds of contact
 
 
 class StageAction(StrEnum):
@@ -94,6 +95,17 @@ class ClsMoveCD(CallbackData, prefix="clsmv"):
     kind: Kind
     id: DbId
     pos: Position
+
+
+class ClsLinkCD(CallbackData, prefix="clslk"):
+    """Offer an outcome after a kind of contact (on=True) or not; drawn on the screen of
+    `kind` (an outcome or a kind of contact) `id`, the other side being `other`. The button
+    carries the state wanted, so a double tap changes nothing more."""
+
+    kind: Kind
+    id: DbId
+    other: DbId
+    on: bool
 
 
 class ClsFormCD(CallbackData, prefix="clsf"):
@@ -200,6 +212,11 @@ def item_kb(kind: Kind, item: Label, position: int, total: int) -> InlineKeyboar
         kb.row(*moves)
     kb.row(InlineKeyboardButton(text=_("✏️ Rename"), callback_data=ClsItemCD(
         kind=kind, id=item.id, action=ItemAction.RENAME).pack()))
+    if kind in (Kind.OUTCOME, Kind.ACTIVITY_TYPE):
+        text = (_("🔗 After which contacts") if kind is Kind.OUTCOME
+                else _("🔗 Which outcomes"))
+        kb.row(InlineKeyboardButton(text=text, callback_data=ClsItemCD(
+            kind=kind, id=item.id, action=ItemAction.LINKS).pack()))
     if item.active:
         kb.row(InlineKeyboardButton(text=_("🙈 Hide"), callback_data=ClsItemCD(
             kind=kind, id=item.id, action=ItemAction.HIDE).pack()))
@@ -208,6 +225,20 @@ def item_kb(kind: Kind, item: Label, position: int, total: int) -> InlineKeyboar
             kind=kind, id=item.id, action=ItemAction.SHOW).pack()))
     kb.row(InlineKeyboardButton(text=f"« {kind_title(kind)}", callback_data=ClsListCD(
         kind=kind, page=position // PAGE_SIZE).pack()))
+    return kb.as_markup()
+
+
+def links_kb(kind: Kind, item_id: int,
+             rows: Sequence[tuple[Label, bool]]) -> InlineKeyboardMarkup:
+    """Toggles: ✅ offered / ▫️ not, each button asking for the other state."""
+    loc = current_locale()
+    kb = InlineKeyboardBuilder()
+    for other, on in rows:
+        kb.button(text=("✅ " if on else "▫️ ") + other.text(loc), callback_data=ClsLinkCD(
+            kind=kind, id=item_id, other=other.id, on=not on))
+    kb.adjust(2)
+    kb.row(InlineKeyboardButton(text=_("« Back"), callback_data=ClsItemCD(
+        kind=kind, id=item_id, action=ItemAction.OPEN).pack()))
     return kb.as_markup()
 
 

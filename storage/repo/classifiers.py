@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, insert, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ClassifierItem, Deal, Stage
+from storage.models import ClassifierItem, Deal, OutcomeLink, Stage
 
 
 async def items(
@@ -106,3 +106,31 @@ async def open_deals_at(session: AsyncSession, stage_id: int) -> Sequence[Deal]:
         .with_for_update()
     )
     return (await session.scalars(stmt)).all()
+
+
+async def outcome_links(session: AsyncSession) -> list[tuple[int, int]]:
+    """(kind of contact, outcome) pairs: the outcome is offered after that kind."""
+    rows = await session.execute(select(OutcomeLink.type_id, OutcomeLink.outcome_id))
+    return [(r[0], r[1]) for r in rows]
+
+
+async def link_outcome(session: AsyncSession, type_id: int, outcome_id: int) -> None:
+    await session.execute(insert(OutcomeLink).values(type_id=type_id, outcome_id=outcome_id))
+
+
+async def unlink_outcome(session: AsyncSession, type_id: int, outcome_id: int) -> None:
+    await session.execute(delete(OutcomeLink).where(
+        OutcomeLink.type_id == type_id, OutcomeLink.outcome_id == outcome_id))
+
+
+async def link_all(session: AsyncSession, *, type_id: int | None = None,
+                   outcome_id: int | None = None) -> None:
+    """Link a new kind of contact to every outcome, or a new outcome to every kind."""
+    if type_id is not None:
+        pairs = select(literal(type_id), ClassifierItem.id).where(
+            ClassifierItem.kind == "outcome")
+        await session.execute(insert(OutcomeLink).from_select(["type_id", "outcome_id"], pairs))
+    elif outcome_id is not None:
+        kinds = select(ClassifierItem.id, literal(outcome_id)).where(
+            ClassifierItem.kind == "activity_type")
+        await session.execute(insert(OutcomeLink).from_select(["type_id", "outcome_id"], kinds))
