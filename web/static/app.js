@@ -325,17 +325,22 @@ const RENDER = {
 
 async function render() {
   const main = $("main");
+  // Only the latest choice is drawn: a slower answer to an earlier tap is dropped.
+  const seq = state.seq = (state.seq || 0) + 1;
   $("period-error").hidden = true;
   main.replaceChildren(el("p", { class: "hint" }, "…"));
   try {
     const kinds = state.me.reports.map((x) => x.kind).filter((k) => RENDER[k]);
     const all = Object.fromEntries(await Promise.all(kinds.map(async (k) => [k, await load(k)])));
+    if (seq !== state.seq) return;
     const parts = await Promise.all(kinds.map((k) => RENDER[k](all[k], all)));
     main.replaceChildren(...parts.filter(Boolean));
     // The dates picker starts at the period shown (in the user's time zone, from the API).
     const shown = Object.values(all).find((r) => r.period)?.period;
     if (shown) state.shown = shown;
-  } catch (err) { failed(err); }
+  } catch (err) {
+    if (seq === state.seq) failed(err);
+  }
 }
 
 function failed(err) {
@@ -369,7 +374,7 @@ function periods(showDates = state.period === "c") {
   nav.replaceChildren(...state.me.periods.map((p) => el("button", {
     class: p.kind === state.period ? "on" : "", "data-period": p.kind,
     onclick: () => { state.period = p.kind; periods(); render(); } }, p.title)),
-  el("button", { class: state.period === "c" || showDates ? "on" : "", "data-period": c.kind,
+  el("button", { class: state.period === "c" ? "on" : "", "data-period": c.kind,
                  onclick: () => periods(true) }, `🗓 ${c.title}`));
   // An admin picks whose figures: all teams or one (the API checks the role).
   if (state.me.teams.length) {
