@@ -355,3 +355,16 @@ async def test_a_heads_marketing_is_their_team_whatever_is_asked(
     assert [d["key"] for d in me["dims"]] == ["source", "segment", "region", "industry",
                                               "campaign"]
     assert set(own["by"]) == {d["key"] for d in me["dims"]}
+
+
+@pytest.mark.parametrize("path", [
+    "/app/api/report/results?period=m&team=%D9%A1",  # an Arabic-Indic one
+    "/app/api/report/results?period=m&team=99999999999",
+    "/app/api/report/results?period=m&team=-1",
+    "/app/api/manager/%D9%A1/deals",
+    "/app/api/manager/1e3/deals",
+])
+async def test_forged_ids_are_refused(client: Client, any_crm: CRM, path: str) -> None:
+    resp = await client.get(path, headers=auth(any_crm, 9007))
+    assert resp.status == 400
+    assert (await resp.json())["error"] in ("team", "user")
