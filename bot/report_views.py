@@ -112,6 +112,7 @@ def _results_block(title: str, line: ResultsLine, currency: str, rate: Decimal) 
         f"<b>{e(title)}</b>",
         contacts,
         _("Clients in work: {n}").format(n=line.clients_in_work),
+        _("Overdue contacts: {n}").format(n=line.overdue_contacts),
         _("New deals: {n}{change}").format(
             n=cur.new_deals, change=change(cur.new_deals, prev.new_deals, _count)),
         _("Won: {n}{change} · {amount}{amount_change}").format(

@@ -116,7 +116,8 @@ def _shown_len(value: Cell, fmt: Fmt) -> int:
 def _results_columns() -> list[Column]:
     return [
         Column(_("Manager")), Column(_("Contacts"), Fmt.INT),
-        Column(_("Clients in work"), Fmt.INT), Column(_("New deals"), Fmt.INT),
+        Column(_("Clients in work"), Fmt.INT), Column(_("Overdue contacts"), Fmt.INT),
+        Column(_("New deals"), Fmt.INT),
         Column(_("Won"), Fmt.INT), Column(_("Revenue"), Fmt.MONEY), Column(_("Lost"), Fmt.INT),
         Column(_("Conversion"), Fmt.PERCENT), Column(_("Average check"), Fmt.MONEY),
         Column(_("Average duration, days"), Fmt.DECIMAL),
@@ -124,8 +125,9 @@ def _results_columns() -> list[Column]:
     ]
 
 
-def _results_row(name: str, x: Results, in_work: int | None) -> list[Cell]:
-    return [name, x.contacts_total, in_work, x.new_deals, x.won_count, x.revenue,
+def _results_row(name: str, x: Results, in_work: int | None,
+                 overdue: int | None) -> list[Cell]:
+    return [name, x.contacts_total, in_work, overdue, x.new_deals, x.won_count, x.revenue,
             x.lost_count, x.conversion, x.avg_check, x.avg_days, x.payments, x.commission]
 
 
@@ -135,9 +137,10 @@ def results_xlsx(r: ResultsReport) -> bytes:
     if r.total is not None:
         named.append((_("Total"), r.total))
     current = Table(_("Results"), _results_columns(),
-                    [_results_row(n, x.current, x.clients_in_work) for n, x in named])
+                    [_results_row(n, x.current, x.clients_in_work, x.overdue_contacts)
+                     for n, x in named])
     before = Table(_("Previous period"), _results_columns(),
-                   [_results_row(n, x.previous, None) for n, x in named])
+                   [_results_row(n, x.previous, None, None) for n, x in named])
     contacts = Table(
         _("Contacts by type"),
         [Column(_("Manager")), Column(_("Type")), Column(_("Contacts"), Fmt.INT)],

@@ -5,7 +5,7 @@ each report equal to the chat's crm function on the same data; the XLSX the chat
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlencode
 
@@ -18,7 +18,7 @@ from bot.keyboards.reports import ReportKind
 from bot.xlsx import results_xlsx
 from crm.reports.period import Period, PeriodKind, period_of
 from crm.service import CRM
-from tests.notify_data import actor, add_user
+from tests.notify_data import actor, add_client, add_planned, add_user
 from tests.test_digest import build
 from tests.webapp_data import sign
 from web.miniapp import INIT_HEADER, KINDS, MiniAppConfig
@@ -225,3 +225,146 @@ async def test_an_admin_sees_everyone_or_one_team(client: Client, any_crm: CRM,
     bad = await client.get("/app/api/report/results?period=m&team=abc",
                            headers=auth(any_crm, 9007))
     assert bad.status == 400
+
+
+async def set_locale(crm: CRM, tg_id: int, locale: str) -> None:
+    from storage.models import User
+
+    found = await crm.people.identify(tg_id)
+    assert found is not None
+    async with crm.db.transaction() as s:
+        user = await s.get(User, found.id)
+        assert user is not None
+        user.locale = locale
+
+
+@pytest.mark.parametrize(("query", "reason", "message"), [
+    ("period=c&start=2026-11-24&end=2026-11-18", "order", "ends before it starts"),
+    ("period=c&start=2026-02-30&end=2026-03-02", "date", "no such date"),
+    ("period=c&start=0001-01-01&end=0001-01-02", "date", "no such date"),
+    ("period=c&start=2026-11-01&end=9999-12-31", "date", "no such date"),
+    ("period=c&start=2024-01-01&end=2026-01-01", "long", "at most two years"),
+    ("period=c&start=2026-11-01", "format", "Pick both dates"),
+    ("period=c", "format", "Pick both dates"),
+    ("period=c&start=01.11.2026&end=30.11.2026", "format", "Pick both dates"),
+    ("period=c&start=20261101&end=20261130", "format", "Pick both dates"),
+    ("period=c&start=2026-11-01%27%20OR%201%3D1&end=2026-11-30", "format", "Pick both dates"),
+    ("period=c&start=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%96-11-01&end=2026-11-30", "format",
+     "Pick both dates"),
+    ("period=zz", "period", "no such period"),
+])
+async def test_picked_dates_refused_with_a_message_and_no_data(
+        client: Client, any_crm: CRM, query: str, reason: str, message: str) -> None:
+    for name in ("results", "marketing", "receivables", "results.xlsx"):
+        resp = await client.get(f"/app/api/report/{name}?{query}", headers=auth(any_crm, 9001))
+        assert resp.status == 400, (name, query)
+        body = await resp.json()
+        assert set(body) == {"error", "reason", "message"}  # no figures
+        assert (body["error"], body["reason"]) == ("period", reason)
+        assert message in body["message"]
+
+
+async def test_refused_dates_are_explained_in_russian(client: Client, any_crm: CRM) -> None:
+    await set_locale(any_crm, 9001, "ru")
+    resp = await client.get("/app/api/report/results?period=c&start=2026-11-24&end=2026-11-18",
+                            headers=auth(any_crm, 9001))
+    assert resp.status == 400
+    assert (await resp.json())["message"] == ("Период заканчивается раньше, чем начинается: "
+                                              "сначала выберите более раннюю дату.")
+    me = await (await client.get("/app/api/me", headers=auth(any_crm, 9001))).json()
+    assert me["custom"]["title"] == "Даты" and me["labels"]["apply"] == "Показать"
+    assert me["labels"]["overdue_contacts"] == "Просроченные контакты"
+
+
+async def test_the_date_picker_in_the_users_time_zone(client: Client, any_crm: CRM) -> None:
+    """NOW is 09:00 UTC on 25 Nov 2026: still the 24th in Samoa, the 25th in Moscow."""
+    await add_user(any_crm.db, 9300, "Sam Samoa", role="admin", tz="Pacific/Pago_Pago")
+    far = await (await client.get("/app/api/me", headers=auth(any_crm, 9300))).json()
+    helen = await (await client.get("/app/api/me", headers=auth(any_crm, 9001))).json()
+    assert far["custom"]["today"] == "2026-11-24" and helen["custom"]["today"] == "2026-11-25"
+    assert helen["custom"] | {"today": ""} == {"kind": "c", "title": "Dates", "today": "",
+                                               "min": "2000-01-01", "max": "2100-12-31"}
+    assert [p["kind"] for p in helen["periods"]] == ["d", "w", "m", "lm", "q", "y"]
+    # «This month» for each is their own month so far.
+    body = await (await client.get("/app/api/report/results?period=w",
+                                   headers=auth(any_crm, 9300))).json()
+    assert (body["period"]["start"], body["period"]["end"]) == ("2026-11-23", "2026-11-24")
+
+
+@pytest.mark.parametrize("name", ["results", "marketing", "funnel", "losses"])
+async def test_picked_dates_are_the_chat_figures(client: Client, any_crm: CRM,
+                                                 seeded: dict[str, int], name: str) -> None:
+    from bot.handlers.reports import report_of
+    from web.miniapp import to_json
+
+    helen = await actor(any_crm.db, seeded["helen"])
+    week = Period(PeriodKind.CUSTOM, date(2026, 11, 18), date(2026, 11, 24))
+    chat = await report_of(KINDS[name]).load(any_crm, helen, week, None)
+    resp = await client.get(f"/app/api/report/{name}?period=c&start=2026-11-18&end=2026-11-24",
+                            headers=auth(any_crm, 9001))
+    body = await resp.json()
+    assert body["data"] == to_json(chat, "en")
+    assert body["period"] == {"kind": "c", "start": "2026-11-18", "end": "2026-11-24"}
+    xlsx = await client.get(f"/app/api/report/{name}.xlsx?period=c&start=2026-11-18"
+                            "&end=2026-11-24", headers=auth(any_crm, 9001))
+    assert xlsx.status == 200
+    assert "20261118-20261124.xlsx" in xlsx.headers["Content-Disposition"]
+
+
+async def test_overdue_contacts_in_the_team_table_are_the_chats(
+        client: Client, any_crm: CRM, seeded: dict[str, int]) -> None:
+    helen = await actor(any_crm.db, seeded["helen"])
+    today = any_crm.clock.now().astimezone(helen.tz).date()
+    chat = await any_crm.reports.results(helen, period_of(PeriodKind.MONTH, today))
+    body = await (await client.get("/app/api/report/results?period=m",
+                                   headers=auth(any_crm, 9001))).json()
+    got = [(x["current"]["name"], x["overdue_contacts"]) for x in body["data"]["lines"]]
+    assert got == [(x.current.name, x.overdue_contacts) for x in chat.lines] == [
+        ("Ivan Petrov", 1), ("Olga Smirnova", 0), ("Vera Away", 0)]
+    assert body["data"]["total"]["overdue_contacts"] == 1
+    # Sam South's overdue contact is not Helen's to see, whatever team she asks for.
+    await add_planned(any_crm.db, await add_client(any_crm.db, seeded["sam"], "South 2"),
+                      seeded["sam"], any_crm.clock.now() - timedelta(days=1))
+    me = await (await client.get("/app/api/me", headers=auth(any_crm, 9007))).json()
+    south = next(t["id"] for t in me["teams"] if t["name"] == "South")
+    asked = await (await client.get("/app/api/report/results?period=c&start=2026-11-01"
+                                    f"&end=2026-11-25&team={south}",
+                                    headers=auth(any_crm, 9001))).json()
+    assert asked["data"]["total"]["overdue_contacts"] == 1
+    assert "Sam South" not in [x["current"]["name"] for x in asked["data"]["lines"]]
+    admin = await (await client.get("/app/api/report/results?period=m",
+                                    headers=auth(any_crm, 9007))).json()
+    assert {x["current"]["name"]: x["overdue_contacts"]
+            for x in admin["data"]["lines"]}["Sam South"] == 1
+
+
+async def test_a_heads_marketing_is_their_team_whatever_is_asked(
+        client: Client, any_crm: CRM, seeded: dict[str, int]) -> None:
+    from web.miniapp import to_json
+
+    helen = await actor(any_crm.db, seeded["helen"])
+    week = Period(PeriodKind.CUSTOM, date(2026, 11, 18), date(2026, 11, 24))
+    own = to_json(await any_crm.reports.marketing(helen, week), "en")
+    me = await (await client.get("/app/api/me", headers=auth(any_crm, 9007))).json()
+    for team in ["", *(str(t["id"]) for t in me["teams"])]:
+        body = await (await client.get(
+            f"/app/api/report/marketing?period=c&start=2026-11-18&end=2026-11-24&team={team}",
+            headers=auth(any_crm, 9001))).json()
+        assert body["data"] == own
+    # Every grouping of the chat's is in the figures and offered in the app.
+    assert [d["key"] for d in me["dims"]] == ["source", "segment", "region", "industry",
+                                              "campaign"]
+    assert set(own["by"]) == {d["key"] for d in me["dims"]}
+
+
+@pytest.mark.parametrize("path", [
+    "/app/api/report/results?period=m&team=%D9%A1",  # an Arabic-Indic one
+    "/app/api/report/results?period=m&team=99999999999",
+    "/app/api/report/results?period=m&team=-1",
+    "/app/api/manager/%D9%A1/deals",
+    "/app/api/manager/1e3/deals",
+])
+async def test_forged_ids_are_refused(client: Client, any_crm: CRM, path: str) -> None:
+    resp = await client.get(path, headers=auth(any_crm, 9007))
+    assert resp.status == 400
+    assert (await resp.json())["error"] in ("team", "user")

@@ -17,6 +17,7 @@ from crm.reports.period import (
     PeriodKind,
     parse_period,
     period_of,
+    picked_period,
     previous,
 )
 
@@ -138,3 +139,28 @@ def test_bounds_across_dst_changes() -> None:
     month = Period(K.MONTH, date(2026, 10, 1), date(2026, 10, 31)).bounds(berlin)
     assert month == (datetime(2026, 9, 30, 22, tzinfo=UTC),
                      datetime(2026, 10, 31, 23, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("start", "end", "code"), [
+    ("", "2026-11-30", "format"), ("2026-11-01", "", "format"),
+    ("01.11.2026", "30.11.2026", "format"), ("20261101", "20261130", "format"),
+    ("2026-W45-1", "2026-11-30", "format"), ("2026-11-01T00:00", "2026-11-30", "format"),
+    ("２０２６-11-01", "2026-11-30", "format"), ("2026-11-01' OR 1=1", "2026-11-30", "format"),
+    ("2026-02-30", "2026-03-01", "date"), ("2026-13-01", "2026-12-31", "date"),
+    ("0001-01-01", "0001-01-02", "date"), ("1999-12-31", "2000-01-05", "date"),
+    ("2100-12-31", "9999-12-31", "date"),
+    ("2026-11-30", "2026-11-01", "order"),
+    ("2024-01-01", "2026-01-01", "long"),
+])
+def test_picked_dates_refused(start: str, end: str, code: str) -> None:
+    with pytest.raises(PeriodError) as err:
+        picked_period(start, end)
+    assert err.value.code == code
+
+
+def test_picked_dates() -> None:
+    assert picked_period("2026-11-18", "2026-11-24") == Period(
+        K.CUSTOM, date(2026, 11, 18), date(2026, 11, 24))
+    assert picked_period("2026-11-25", "2026-11-25").days == 1
+    longest = picked_period("2024-01-01", "2025-12-31")
+    assert longest.days == MAX_DAYS

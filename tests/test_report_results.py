@@ -24,8 +24,9 @@ from crm.reports.scope import ScopeKind
 from crm.service import CRM
 from scheduler.sender import in_locale
 from storage.db import Database
+from storage.models import Client as ClientRow
 from tests.harness import Harness, TgUser, alerts, button, buttons, last_text, texts
-from tests.notify_data import actor, add_activity, add_client, add_user
+from tests.notify_data import actor, add_activity, add_client, add_planned, add_user
 from tests.test_digest import build
 from tests.test_texts import russian_in, said
 
@@ -67,6 +68,55 @@ async def test_results_of_a_team(any_crm: CRM) -> None:
             total.revenue, total.payments) == (6, 2, 1, 3, Decimal("200000.00"),
                                                Decimal("170000.00"))
     assert r.total.clients_in_work == 8
+
+
+async def test_overdue_contacts_per_manager(any_crm: CRM) -> None:
+    """Overdue contacts, as of now (Wed 25 Nov 2026, 12:00 Moscow): planned ones still open
+    whose time has passed. From the digest's data: Ivan has one (a done one and one ahead do
+    not count). Added here: Olga two overdue, one due exactly now (not yet overdue), one
+    cancelled and one on a deleted client; Sam (South) one — not in Helen's table."""
+    ids = await build(any_crm.db)
+    olga, sam = ids["olga"], ids["sam"]
+    c1 = await add_client(any_crm.db, olga, "Overdue 1")
+    c2 = await add_client(any_crm.db, olga, "Overdue 2")
+    gone = await add_client(any_crm.db, olga, "Deleted")
+    await add_planned(any_crm.db, c1, olga, datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
+    await add_planned(any_crm.db, c2, olga, datetime(2026, 11, 25, 8, 59, tzinfo=UTC))
+    await add_planned(any_crm.db, c2, olga, datetime(2026, 11, 25, 9, 0, tzinfo=UTC))  # = now
+    await add_planned(any_crm.db, c1, olga, datetime(2026, 11, 3, tzinfo=UTC),
+                      status="cancelled")
+    await add_planned(any_crm.db, gone, olga, datetime(2026, 11, 3, tzinfo=UTC))
+    async with any_crm.db.transaction() as s:
+        deleted = await s.get(ClientRow, gone)
+        assert deleted is not None
+        deleted.is_deleted = True
+    await add_planned(any_crm.db, await add_client(any_crm.db, sam, "South 2"), sam,
+                      datetime(2026, 11, 20, tzinfo=UTC))
+    helen = await actor(any_crm.db, ids["helen"])
+    r = await any_crm.reports.results(helen, WEEK)
+    assert [(x.current.name, x.overdue_contacts) for x in r.lines] == [
+        ("Ivan Petrov", 1), ("Olga Smirnova", 2), ("Vera Away", 0)]
+    assert r.total is not None and r.total.overdue_contacts == 3
+    # As of now, whatever the period: last month's report shows the same.
+    october = Period(PeriodKind.LAST_MONTH, date(2026, 10, 1), date(2026, 10, 31))
+    again = await any_crm.reports.results(helen, october)
+    assert [x.overdue_contacts for x in again.lines] == [1, 2, 0]
+    # The digest counts the same contacts (one query, one figure).
+    digest = await any_crm.digest.for_actor(helen)
+    assert [f.overdue_planned for f in digest.managers] == [1, 2, 0]
+    everyone = await any_crm.reports.results(await actor(any_crm.db, ids["admin"]), WEEK)
+    assert {x.current.name: x.overdue_contacts for x in everyone.lines}["Sam South"] == 1
+    # The chat's text and spreadsheet show the figure.
+    with in_locale(create_i18n("ru"), "en"):
+        text = results_text(r)
+        data = results_xlsx(r)
+    blocks = {b.split("\n")[0]: b for b in text.split("\n\n")}
+    assert "\nOverdue contacts: 1\n" in blocks["<b>Ivan Petrov</b>"]
+    assert "\nOverdue contacts: 2\n" in blocks["<b>Olga Smirnova</b>"]
+    assert "\nOverdue contacts: 3\n" in blocks["<b>Total</b>"]
+    ws = load_workbook(BytesIO(data))["Results"]
+    assert ws["D1"].value == "Overdue contacts"
+    assert [ws[f"D{i}"].value for i in range(2, 6)] == [1, 2, 0, 3]
 
 
 async def test_month_against_last_month_and_commission(db: Database,
@@ -130,19 +180,19 @@ async def test_results_spreadsheet_cell_by_cell(crm: CRM) -> None:
     assert wb.sheetnames == ["Results", "Previous period", "Contacts by type", "Period"]
     ws = wb["Results"]
     assert [c.value for c in ws[1]] == [
-        "Manager", "Contacts", "Clients in work", "New deals", "Won", "Revenue", "Lost",
-        "Conversion", "Average check", "Average duration, days", "Payments received",
-        "Commission"]
+        "Manager", "Contacts", "Clients in work", "Overdue contacts", "New deals", "Won",
+        "Revenue", "Lost", "Conversion", "Average check", "Average duration, days",
+        "Payments received", "Commission"]
     assert ws.freeze_panes == "B2" and ws["A1"].font.b
-    assert [c.value for c in ws[2]] == ["Ivan Petrov", 4, 2, 2, 1, 200000, 3, 0.25, 200000,
-                                         20, 170000, 0]
-    assert ws["F2"].number_format == "#,##0.00" and ws["H2"].number_format == "0.0%"
-    assert ws["J2"].number_format == "0.0" and ws["B2"].number_format == "0"
-    assert [c.value for c in ws[4]][:2] == ["Vera Away", 0] and ws["H4"].value is None
-    assert [c.value for c in ws[5]][:7] == ["Total", 6, 8, 2, 1, 200000, 3]
+    assert [c.value for c in ws[2]] == ["Ivan Petrov", 4, 2, 1, 2, 1, 200000, 3, 0.25,
+                                         200000, 20, 170000, 0]
+    assert ws["G2"].number_format == "#,##0.00" and ws["I2"].number_format == "0.0%"
+    assert ws["K2"].number_format == "0.0" and ws["B2"].number_format == "0"
+    assert [c.value for c in ws[4]][:2] == ["Vera Away", 0] and ws["I4"].value is None
+    assert [c.value for c in ws[5]][:8] == ["Total", 6, 8, 1, 2, 1, 200000, 3]
     assert ws.max_row == 5 and ws.column_dimensions["A"].width >= len("Olga Smirnova")
     prev = wb["Previous period"]
-    assert [c.value for c in prev[2]][:3] == ["Ivan Petrov", 1, None]
+    assert [c.value for c in prev[2]][:4] == ["Ivan Petrov", 1, None, None]
     contacts = wb["Contacts by type"]
     assert [[c.value for c in row] for row in contacts.iter_rows(min_row=2)] == [
         ["Ivan Petrov", "Call", 3], ["Ivan Petrov", "Meeting", 1],

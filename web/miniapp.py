@@ -40,7 +40,15 @@ from crm.access import can_see_reports
 from crm.dto import Actor
 from crm.errors import CRMError, Forbidden
 from crm.reports.marketing import DIMENSIONS
-from crm.reports.period import MAX_DAYS, Period, PeriodKind, period_of
+from crm.reports.period import (
+    FIRST_DAY,
+    LAST_DAY,
+    Period,
+    PeriodError,
+    PeriodKind,
+    period_of,
+    picked_period,
+)
 from crm.service import CRM
 
 STATIC = Path(__file__).parent / "static"
@@ -107,6 +115,7 @@ def _labels() -> dict[str, str]:
     return {
         "title": _("Dashboard"), "period": _("Period"), "manager": _("Manager"),
         "contacts": _("Contacts"), "clients_in_work": _("Clients in work"),
+        "overdue_contacts": _("Overdue contacts"),
         "new_deals": _("New deals"), "won": _("Won"), "revenue": _("Revenue"),
         "lost": _("Lost"), "conversion": _("Conversion, %"), "avg_check": _("Average check"),
         "payments": _("Payments"), "total": _("Total"), "deals": _("Open deals"),
@@ -120,41 +129,68 @@ def _labels() -> dict[str, str]:
         "count": _("Count"), "overdue": _("Overdue"), "bucket": _("Days overdue"),
         "month": _("Month"), "weighted": _("Weighted"), "source": _("Group"),
         "share": _("Share"), "all_teams": _("All teams"),
-        "owed": _("Owed"),
+        "owed": _("Owed"), "new_clients": _("New clients"), "deals_opened": _("Deals opened"),
+        "touches": _("Campaign touches"), "from": _("From"), "to": _("To"),
+        "apply": _("Show"), "group_by": _("Group by"),
+        "pick_dates": period_message("format"),
     }
 
 
+def period_message(code: str) -> str:
+    """Why picked dates were refused, in the user's language (crm PeriodError codes)."""
+    texts = {
+        "format": _("Pick both dates: from and to."),
+        "date": _("There is no such date: pick one between 2000 and 2100."),
+        "order": _("The period ends before it starts: pick the earlier date first."),
+        "long": _("That period is too long: at most two years."),
+        "period": _("There is no such period."),
+    }
+    return texts[code]
+
+
+class BadRequest(Exception):
+    """A parameter refused: 400 with a code (and for a period, why, translated)."""
+
+    def __init__(self, code: str, reason: str | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.reason = reason
+
+
 def _period(query: Any, today: date) -> Period:
+    """The period asked for: one of the chat picker's, or picked dates (period=c&start=…&end=…,
+    YYYY-MM-DD, validated by crm.reports.period.picked_period)."""
     kind = query.get("period") or PeriodKind.MONTH.value
     try:
         pk = PeriodKind(kind)
     except ValueError:
-        raise web.HTTPBadRequest(text="period") from None
+        raise BadRequest("period", "period") from None
     if pk is PeriodKind.CUSTOM:
         try:
-            start = date.fromisoformat(query.get("start", ""))
-            end = date.fromisoformat(query.get("end", ""))
-        except ValueError:
-            raise web.HTTPBadRequest(text="dates") from None
-        if not 0 <= (end - start).days < MAX_DAYS:
-            raise web.HTTPBadRequest(text="dates")
-        return Period(pk, start, end)
+            return picked_period(query.get("start", ""), query.get("end", ""))
+        except PeriodError as err:
+            raise BadRequest("period", err.code) from None
     if pk not in PICKER:
-        raise web.HTTPBadRequest(text="period")
+        raise BadRequest("period", "period")
     return period_of(pk, today)
+
+
+def _id(raw: str, code: str) -> int:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) > 2**31 - 1:
+        raise BadRequest(code)
+    return int(raw)
 
 
 def _team(query: Any) -> int | None:
     raw = query.get("team")
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) > 2**31 - 1:
-        raise web.HTTPBadRequest(text="team")
-    return int(raw)
+    return _id(raw, "team")
 
 
-def _error(status: int, code: str) -> web.Response:
-    return web.json_response({"error": code}, status=status)
+def _error(status: int, code: str, **extra: str) -> web.Response:
+    return web.json_response({"error": code, **extra}, status=status,
+                             dumps=lambda v: json.dumps(v, ensure_ascii=False))
 
 
 def setup_miniapp(app: web.Application, crm: CRM, config: MiniAppConfig, i18n: I18n) -> None:
@@ -174,6 +210,11 @@ def setup_miniapp(app: web.Application, crm: CRM, config: MiniAppConfig, i18n: I
             with i18n.context(), i18n.use_locale(locale):
                 try:
                     return await handler(request, actor, locale)
+                except BadRequest as err:
+                    if err.reason is None:
+                        return _error(400, err.code)
+                    return _error(400, err.code, reason=err.reason,
+                                  message=period_message(err.reason))
                 except Forbidden:
                     return _error(403, "forbidden")
                 except CRMError:
@@ -196,6 +237,10 @@ def setup_miniapp(app: web.Application, crm: CRM, config: MiniAppConfig, i18n: I
             "reports": [{"kind": k, "title": report_title(v)} for k, v in KINDS.items()
                         if v in kinds_for(actor.role)],
             "periods": [{"kind": p.value, "title": period_label(p)} for p in PICKER],
+            # Picked dates: the chat's «Dates», today in the user's time zone, the bounds.
+            "custom": {"kind": PeriodKind.CUSTOM.value, "title": period_label(PeriodKind.CUSTOM),
+                       "today": today_of(actor).isoformat(), "min": FIRST_DAY.isoformat(),
+                       "max": LAST_DAY.isoformat()},
             "teams": [{"id": t.id, "name": t.name} for t in teams],
             "labels": _labels(), "bot": config.bot_username,
             "buckets": list(bucket_names()),
@@ -224,10 +269,8 @@ def setup_miniapp(app: web.Application, crm: CRM, config: MiniAppConfig, i18n: I
 
     async def deals(request: web.Request, actor: Actor, locale: str) -> web.StreamResponse:
         allowed(actor, "results")
-        raw = request.match_info["user_id"]
-        if not raw.isdigit() or int(raw) > 2**31 - 1:
-            raise web.HTTPBadRequest(text="user")
-        result = await crm.reports.manager_deals(actor, int(raw), _team(request.query))
+        user_id = _id(request.match_info["user_id"], "user")
+        result = await crm.reports.manager_deals(actor, user_id, _team(request.query))
         out = to_json(result, locale)
         for deal in out["deals"]:
             deal["link"] = f"https://t.me/{config.bot_username}?start=deal_{deal['deal_id']}"

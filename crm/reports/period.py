@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo
 
 # A typed period longer than this is a typo, not a report anyone needs in a chat.
 MAX_DAYS = 731
+# The days a picked period may have (the bounds of a report button's day numbers too).
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
 
 
 class PeriodKind(StrEnum):
@@ -155,3 +158,29 @@ def parse_period(text: str, today: date) -> Period:
 def _safe(d: str, m: str, y: int) -> date:
     """The day, or for 29 Feb of a common year the 28th: only to compare with today."""
     return date(y, int(m), min(int(d), monthrange(y, int(m))[1]))
+
+
+_ISO = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+def picked_period(start: str, end: str) -> Period:
+    """Dates picked in a date picker (the Mini App's), as YYYY-MM-DD — nothing else of what
+    date.fromisoformat would take; the same codes as parse_period: "format" (missing or not
+    such a date), "date" (no such day, or outside 2000–2100), "order", "long"."""
+    days = []
+    for raw in (start, end):
+        if not _ISO.fullmatch(raw or ""):
+            raise PeriodError("format")
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            raise PeriodError("date") from None
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise PeriodError("date")
+        days.append(day)
+    first, last = days
+    if last < first:
+        raise PeriodError("order")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise PeriodError("long")
+    return Period(PeriodKind.CUSTOM, first, last)

@@ -5,6 +5,8 @@ Definitions (tests/test_report_results.py checks each against a hand-built data 
 * contacts — typed history records the manager logged, by type;
 * clients in work — as of now (not of the period): clients with an open deal or a planned
   contact;
+* overdue contacts — as of now (not of the period): planned contacts not done whose time has
+  passed (the digest's figure, the same query: storage.repo.analytics.overdue_planned);
 * new deals — deals opened in the period; won / lost — deals closed in the period;
 * conversion — won ÷ (won + lost) of the deals closed in the period, in percent;
 * average check — revenue ÷ deals won; average duration — days from opening to winning;
@@ -60,6 +62,7 @@ class ResultsLine:
     current: Results
     previous: Results
     clients_in_work: int  # now, not of a period
+    overdue_contacts: int  # now, not of a period
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,7 @@ class ResultsService:
             for (owner, b), paid in (await repo.payments_received(s, ids, window)).items():
                 accs[(owner, b)].paid = paid
             in_work = await analytics_repo.clients_in_work(s, ids)
+            overdue = await analytics_repo.overdue_planned(s, ids, self.clock.now())
             type_ids = {t for acc in accs.values() for t in acc.types}
             labels = {i: label(item) for i, item in
                       (await cls_repo.items_by_ids(s, type_ids)).items()}
@@ -151,7 +155,7 @@ class ResultsService:
         lines = tuple(
             ResultsLine(accs[(m.id, 0)].results(m.id, m.name, labels, rate),
                         accs[(m.id, 1)].results(m.id, m.name, labels, rate),
-                        in_work.get(m.id, 0))
+                        in_work.get(m.id, 0), overdue.get(m.id, 0))
             for m in who.members
         )
         total = None
@@ -162,7 +166,8 @@ class ResultsService:
                     sums[b].add(accs[(m.id, b)])
             total = ResultsLine(sums[0].results(0, who.team_name or "", labels, rate),
                                 sums[1].results(0, who.team_name or "", labels, rate),
-                                sum(line.clients_in_work for line in lines))
+                                sum(line.clients_in_work for line in lines),
+                                sum(line.overdue_contacts for line in lines))
         return ResultsReport(who, period, prev, self.config.currency, rate, lines, total)
 
 

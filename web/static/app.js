@@ -10,7 +10,8 @@ const FALLBACK = {
         forbidden: "Для вашей роли отчётов нет.", error: "Что-то пошло не так." },
 };
 
-const state = { me: null, period: "m", team: "", init: "", L: {} };
+const state = { me: null, period: "m", start: "", end: "", team: "", dim: "", init: "", L: {},
+                shown: null };
 const $ = (id) => document.getElementById(id);
 
 function el(tag, attrs = {}, ...kids) {
@@ -46,27 +47,39 @@ function initData() {
   return hash.get("tgWebAppData") || "";
 }
 
+// Telegram's theme parameters as CSS variables; the light or dark defaults of app.css
+// otherwise (Telegram's colorScheme, else the system's).
 function applyTheme() {
-  const tp = window.Telegram?.WebApp?.themeParams || {};
+  const tg = window.Telegram?.WebApp;
+  const tp = tg?.themeParams || {};
+  const root = document.documentElement;
   const map = { bg_color: "--bg", text_color: "--text", hint_color: "--hint",
                 link_color: "--link", button_color: "--button", button_text_color: "--button-text",
-                secondary_bg_color: "--secondary-bg" };
+                secondary_bg_color: "--secondary-bg", destructive_text_color: "--danger" };
   for (const [k, v] of Object.entries(map)) {
-    if (tp[k]) document.documentElement.style.setProperty(v, tp[k]);
+    if (tp[k]) root.style.setProperty(v, tp[k]);
+    else root.style.removeProperty(v);
   }
-  if (tp.button_color) document.documentElement.style.setProperty("--bar", tp.button_color);
+  if (tp.button_color) root.style.setProperty("--bar", tp.button_color);
+  else root.style.removeProperty("--bar");
+  if (tg?.colorScheme) root.dataset.scheme = tg.colorScheme;
 }
 
 class ApiError extends Error {
-  constructor(status, code) { super(code); this.status = status; this.code = code; }
+  constructor(status, code, message) {
+    super(code); this.status = status; this.code = code; this.text = message;
+  }
 }
 
 async function api(path) {
   const resp = await fetch(path, { headers: { "X-Telegram-Init-Data": state.init } });
   if (!resp.ok) {
-    let code = "error";
-    try { code = (await resp.json()).error || code; } catch (e) { /* not JSON */ }
-    throw new ApiError(resp.status, code);
+    let code = "error", message = "";
+    try {
+      const body = await resp.json();
+      code = body.error || code; message = body.message || "";
+    } catch (e) { /* not JSON */ }
+    throw new ApiError(resp.status, code, message);
   }
   return resp;
 }
@@ -82,25 +95,55 @@ function showError(code) {
   box.hidden = false;
 }
 
-const nf = () => new Intl.NumberFormat(state.me?.locale || "en", { maximumFractionDigits: 1 });
+// A period refused (picked dates): the server's message in the user's language, no data.
+function showPeriodError(message) {
+  $("main").replaceChildren();
+  const box = $("period-error");
+  box.textContent = message || state.L.error;
+  box.hidden = false;
+}
+
+const loc = () => state.me?.locale || "en";
+const nf = () => new Intl.NumberFormat(loc(), { maximumFractionDigits: 1 });
+// Money compact on a phone: 1 234 567 → «1.2M» / «1,2 млн»; the exact figure in the title.
+const cf = () => new Intl.NumberFormat(loc(), { notation: "compact", maximumFractionDigits: 1 });
 function num(v) { return v === null || v === undefined ? "—" : nf().format(Number(v)); }
+function money(v) {
+  if (v === null || v === undefined) return "—";
+  return Math.abs(Number(v)) >= 10000 ? cf().format(Number(v)) : nf().format(Number(v));
+}
 
 function query() {
   const team = state.team ? `&team=${encodeURIComponent(state.team)}` : "";
-  return `?period=${encodeURIComponent(state.period)}${team}`;
+  const dates = state.period === "c"
+    ? `&start=${encodeURIComponent(state.start)}&end=${encodeURIComponent(state.end)}` : "";
+  return `?period=${encodeURIComponent(state.period)}${dates}${team}`;
 }
 
 function xlsxLink(kind) {
   return el("button", { class: "xlsx", onclick: async () => {
-    const blob = await (await api(`/app/api/report/${kind}.xlsx${query()}`)).blob();
-    const a = el("a", { href: URL.createObjectURL(blob), download: `${kind}.xlsx` });
-    document.body.append(a); a.click(); a.remove();
+    try {
+      const resp = await api(`/app/api/report/${kind}.xlsx${query()}`);
+      // The server's name, with the period's dates (like the chat's file).
+      const name = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "");
+      const blob = await resp.blob();
+      const a = el("a", { href: URL.createObjectURL(blob),
+                          download: name ? name[1] : `${kind}.xlsx` });
+      document.body.append(a); a.click(); a.remove();
+    } catch (err) { failed(err); }
   } }, "📥 " + state.L.xlsx);
 }
 
 function section(kind, title, ...body) {
   return el("section", { id: `sec-${kind}` }, el("h2", {}, el("span", {}, title), xlsxLink(kind)),
             ...body);
+}
+
+// A cell's text: the name as is, money compact (exact in the title), other figures as numbers.
+function cell(value, i, kind) {
+  if (i === 0) return el("td", { title: value ?? "" }, value ?? "—");
+  if (kind === "money") return el("td", { title: num(value) }, money(value));
+  return el("td", {}, num(value));
 }
 
 // Horizontal bars as inline SVG: [label, value, shown].
@@ -126,8 +169,9 @@ function bars(rows) {
   return svg;
 }
 
-// A table sortable by any column: cols [key, title]; rows of {key: value}; numbers compare
-// as numbers.
+// A table sortable by any column: cols [key, title, kind ("money": compact)]; rows of
+// {key: value}; numbers compare as numbers. In a box of its own that scrolls sideways, the
+// first column sticky: a phone's page itself never does.
 function sortable(id, cols, rows, total, onRow) {
   let by = null, asc = false;
   const tbody = el("tbody");
@@ -150,11 +194,12 @@ function sortable(id, cols, rows, total, onRow) {
     const sorted = by ? [...rows].sort(cmp) : rows;
     tbody.replaceChildren(...sorted.map((r) => el("tr", onRow ? { class: "clickable",
       "data-id": r.id, onclick: () => onRow(r) } : {},
-    cols.map(([key], i) => el("td", {}, i === 0 ? r[key] : num(r[key]))))));
+    cols.map(([key, , kind], i) => cell(r[key], i, kind)))));
   }
   fill();
   const foot = total ? el("tfoot", {}, el("tr", { class: "total" },
-    cols.map(([key], i) => el("td", {}, i === 0 ? state.L.total : num(total[key]))))) : null;
+    cols.map(([key, , kind], i) => cell(i === 0 ? state.L.total : total[key], i, kind))))
+    : null;
   return el("div", { class: "scroll" }, el("table", { id }, el("thead", {}, el("tr", {}, head)),
                                           tbody, foot));
 }
@@ -162,7 +207,8 @@ function sortable(id, cols, rows, total, onRow) {
 function resultRow(line) {
   const c = line.current;
   return { id: c.user_id, name: c.name, contacts: c.contacts_total,
-           clients: line.clients_in_work, new_deals: c.new_deals, won: c.won_count,
+           clients: line.clients_in_work, overdue: line.overdue_contacts,
+           new_deals: c.new_deals, won: c.won_count,
            revenue: c.revenue, lost: c.lost_count, conversion: c.conversion,
            avg_check: c.avg_check, payments: c.payments };
 }
@@ -199,8 +245,9 @@ const RENDER = {
   async results(r, all) {
     const L = state.L;
     const cols = [["name", L.manager], ["contacts", L.contacts], ["clients", L.clients_in_work],
-      ["new_deals", L.new_deals], ["won", L.won], ["revenue", L.revenue], ["lost", L.lost],
-      ["conversion", L.conversion], ["avg_check", L.avg_check], ["payments", L.payments]];
+      ["overdue", L.overdue_contacts], ["new_deals", L.new_deals], ["won", L.won],
+      ["revenue", L.revenue, "money"], ["lost", L.lost], ["conversion", L.conversion],
+      ["avg_check", L.avg_check, "money"], ["payments", L.payments, "money"]];
     const rows = r.data.lines.map(resultRow);
     const total = r.data.total ? resultRow(r.data.total) : null;
     // What each manager is owed now: the receivables report's own rows, beside the results.
@@ -208,7 +255,7 @@ const RENDER = {
     if (recv) {
       const owed = (a) => a.buckets.reduce((s, v) => s + Number(v), 0);
       const by = Object.fromEntries(recv.by_manager.map((a) => [a.id, owed(a)]));
-      cols.push(["owed", L.owed]);
+      cols.push(["owed", L.owed, "money"]);
       rows.forEach((x) => { x.owed = by[x.id] ?? 0; });
       if (total) total.owed = owed(recv.total);
     }
@@ -221,20 +268,21 @@ const RENDER = {
       el("div", { class: "hint" }, state.L.reached),
       bars(s.map((x) => [x.stage.text, x.reached, num(x.reached)])),
       el("div", { class: "hint" }, state.L.open_now),
-      bars(s.map((x) => [x.stage.text, x.open_amount, `${x.open_count} · ${num(x.open_amount)}`])));
+      bars(s.map((x) => [x.stage.text, x.open_amount,
+      `${x.open_count} · ${money(x.open_amount)}`])));
   },
   async dynamics(r) {
     const t = r.data.total || r.data.managers[0];
     if (!t) return null;
     return section("dynamics", `${r.title} · ${r.period_text}`, el("div", { class: "hint" },
       state.L.revenue), bars(t.points.map((p) => [p.start.slice(0, 7), p.revenue,
-      num(p.revenue)])));
+      money(p.revenue)])));
   },
   async forecast(r) {
     const t = r.data.total;
     return section("forecast", r.title, el("div", { class: "hint" }, state.L.weighted),
       bars(r.data.months.map((m, i) => [m.slice(0, 7), t.months[i].weighted,
-        num(t.months[i].weighted)])));
+        money(t.months[i].weighted)])));
   },
   async losses(r) {
     const L = state.L;
@@ -245,41 +293,89 @@ const RENDER = {
   async receivables(r) {
     const L = state.L;
     const b = state.me.buckets;
-    const cols = [["name", L.manager], ...b.map((t, i) => [`b${i}`, t])];
+    const cols = [["name", L.manager], ...b.map((t, i) => [`b${i}`, t, "money"])];
     const row = (a) => Object.fromEntries([["id", a.id], ["name", a.name],
       ...a.buckets.map((v, i) => [`b${i}`, v])]);
     return section("receivables", r.title,
-      bars(b.map((t, i) => [t, r.data.total.buckets[i], num(r.data.total.buckets[i])])),
+      bars(b.map((t, i) => [t, r.data.total.buckets[i], money(r.data.total.buckets[i])])),
       sortable("aging", cols, r.data.by_manager.map(row), row(r.data.total)));
   },
-  async marketing(r) {
+  // One grouping at a time, as in the chat (the spreadsheet has them all): switching
+  // redraws this section from the figures already loaded.
+  marketing(r) {
     const L = state.L;
-    const dim = state.me.dims[0];
-    const cols = [["name", dim.title], ["new_clients", L.new_deals], ["won", L.won],
-      ["revenue", L.revenue], ["conversion", L.conversion]];
-    const row = (x) => ({ name: x.item ? x.item.text : "—", new_clients: x.current.deals_opened,
-      won: x.current.won_count, revenue: x.current.revenue, conversion: x.current.conversion });
-    return section("marketing", `${r.title} · ${r.period_text}`,
+    const dims = state.me.dims;
+    const dim = dims.find((d) => d.key === state.dim) || dims[0];
+    const cols = [["name", dim.title], ["new_clients", L.new_clients],
+      ["deals_opened", L.deals_opened], ["won", L.won], ["revenue", L.revenue, "money"],
+      ["conversion", L.conversion], ["touches", L.touches]];
+    const row = (x) => ({ name: x.item ? x.item.text : "—", new_clients: x.current.new_clients,
+      deals_opened: x.current.deals_opened, won: x.current.won_count,
+      revenue: x.current.revenue, conversion: x.current.conversion,
+      touches: x.current.touches });
+    const picker = el("nav", { id: "dims", "aria-label": L.group_by }, dims.map((d) =>
+      el("button", { class: d.key === dim.key ? "on" : "", "data-dim": d.key, onclick: () => {
+        state.dim = d.key;
+        $("sec-marketing").replaceWith(RENDER.marketing(r));
+      } }, d.title)));
+    return section("marketing", `${r.title} · ${r.period_text}`, picker,
       sortable("marketing", cols, (r.data.by[dim.key] || []).map(row), row(r.data.total)));
   },
 };
 
 async function render() {
   const main = $("main");
+  // Only the latest choice is drawn: a slower answer to an earlier tap is dropped.
+  const seq = state.seq = (state.seq || 0) + 1;
+  $("period-error").hidden = true;
   main.replaceChildren(el("p", { class: "hint" }, "…"));
   try {
     const kinds = state.me.reports.map((x) => x.kind).filter((k) => RENDER[k]);
     const all = Object.fromEntries(await Promise.all(kinds.map(async (k) => [k, await load(k)])));
+    if (seq !== state.seq) return;
     const parts = await Promise.all(kinds.map((k) => RENDER[k](all[k], all)));
     main.replaceChildren(...parts.filter(Boolean));
-  } catch (err) { showError(err.code || "error"); }
+    // The dates picker starts at the period shown (in the user's time zone, from the API).
+    const shown = Object.values(all).find((r) => r.period)?.period;
+    if (shown) state.shown = shown;
+  } catch (err) {
+    if (seq === state.seq) failed(err);
+  }
 }
 
-function periods() {
+function failed(err) {
+  if (err.status === 400 && err.code === "period") showPeriodError(err.text);
+  else showError(err.code || "error");
+}
+
+function datesForm() {
+  const c = state.me.custom, L = state.L;
+  const start = state.period === "c" ? state.start : (state.shown?.start || c.today);
+  const end = state.period === "c" ? state.end : (state.shown?.end || c.today);
+  // Not `required`: an empty date goes to the API, which says what is wrong in the user's
+  // language (the browser's own bubble would be in the browser's).
+  const input = (id, value) => el("input", { type: "date", id, value, min: c.min, max: c.max });
+  return el("form", { id: "dates", onsubmit: (e) => {
+    e.preventDefault();
+    state.period = "c";
+    state.start = $("from").value;
+    state.end = $("to").value;
+    periods(true);
+    render();
+  } }, el("label", {}, L.from, " ", input("from", start)),
+  el("label", {}, L.to, " ", input("to", end)),
+  el("button", { type: "submit", id: "apply", class: "on" }, L.apply));
+}
+
+// The chat's periods, «Dates» (a from–to picker), and an admin's choice of team.
+function periods(showDates = state.period === "c") {
   const nav = $("periods");
+  const c = state.me.custom;
   nav.replaceChildren(...state.me.periods.map((p) => el("button", {
     class: p.kind === state.period ? "on" : "", "data-period": p.kind,
-    onclick: () => { state.period = p.kind; periods(); render(); } }, p.title)));
+    onclick: () => { state.period = p.kind; periods(); render(); } }, p.title)),
+  el("button", { class: state.period === "c" ? "on" : "", "data-period": c.kind,
+                 onclick: () => periods(true) }, `🗓 ${c.title}`));
   // An admin picks whose figures: all teams or one (the API checks the role).
   if (state.me.teams.length) {
     const teams = [{ id: "", name: state.L.all_teams }, ...state.me.teams];
@@ -291,6 +387,7 @@ function periods() {
       return o;
     })));
   }
+  if (showDates) nav.append(datesForm());
 }
 
 async function main() {
@@ -298,6 +395,7 @@ async function main() {
   const tg = window.Telegram?.WebApp;
   tg?.ready?.(); tg?.expand?.();
   applyTheme();
+  tg?.onEvent?.("themeChanged", applyTheme);
   state.init = initData();
   try {
     state.me = await (await api("/app/api/me")).json();
