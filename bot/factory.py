@@ -24,6 +24,7 @@ from bot.handlers import (
     common,
     corrections,
     deals,
+    documents,
     imports,
     leads,
     lists,
@@ -163,6 +164,7 @@ def create_dispatcher(
         lists.create_router(),
         imports.create_router(),
         channel.create_router(),
+        documents.create_router(),
         leads.create_router(),
     )
     # Then: files outside forms, what a form's step did not take, plain text outside any form

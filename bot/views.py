@@ -203,6 +203,9 @@ def event_text(
         "client_message": lambda: _("💬 Message from the client in Telegram ({name})").format(
             name=str(d.get("from", ""))),
         "client_reply": lambda: _("↩️ Reply to the client in Telegram"),
+        "document_sent": lambda: _("📤 Sent: {name} ({channel} → {to})").format(
+            name=str(d.get("name", "")), to=str(d.get("to", "")),
+            channel=_("e-mail") if d.get("channel") == "email" else "Telegram"),
     }
     make = texts.get(item.event or "")
     return e(make()) if make else e(item.event)

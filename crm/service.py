@@ -11,6 +11,7 @@ from crm.clock import Clock, SystemClock
 from crm.config import CRMConfig
 from crm.deals import DealService
 from crm.digest import DigestService
+from crm.documents import DocumentService
 from crm.export import ExportService
 from crm.history import HistoryService, PlanningService
 from crm.importer import ImportService
@@ -56,3 +57,4 @@ class CRM:
         self.exports = ExportService(db, self.clock)
         self.channel = ChannelService(db, self.clock, config)
         self.mail = MailService(db, self.clock, config.mail)
+        self.documents = DocumentService(db, self.clock, self.mail)

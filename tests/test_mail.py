@@ -6,19 +6,13 @@ slow or says "try later", a refused address as permanent; the consent of an addr
 
 from __future__ import annotations
 
-import asyncio
-import email
 import itertools
-import socket
-from collections.abc import Iterator
 from dataclasses import replace
 from email.message import EmailMessage
-from email.policy import default
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from aiosmtpd.controller import Controller
 
 from crm.config import MailConfig
 from crm.mail import (
@@ -33,58 +27,10 @@ from crm.mail import (
 )
 from crm.service import CRM
 from tests.factories import admin, client
+from tests.smtp import Inbox, free_port
 from web.server import create_web_app
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40  # binary, not text
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Inbox:
-    """aiosmtpd's handler: keeps what arrives; can refuse an address, say "try later" a
-    few times, or take its time."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-        self.refuse: set[str] = set()
-        self.busy = 0  # answer the next N recipients 451
-        self.delay = 0.0
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
-        if address in self.refuse:
-            return f"550 5.1.1 <{address}>: user unknown"
-        if self.busy > 0:
-            self.busy -= 1
-            return "451 4.3.0 try again later"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        msg = email.message_from_bytes(envelope.original_content, policy=default)
-        assert isinstance(msg, EmailMessage)
-        self.messages.append(msg)
-        return "250 Message accepted"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 class Sleeps:
