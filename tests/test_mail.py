@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.config import SettingsError, load_settings
+from bot.factory import mail_config
 from crm.config import MailConfig
 from crm.mail import (
     BOUNCED,
@@ -259,3 +261,20 @@ async def test_one_click_unsubscribe_over_http_refuses_a_forged_token(any_crm: C
     # Without PUBLIC_URL there is no such route.
     async with TestClient(TestServer(create_web_app(crm))) as http:
         assert (await http.post(path, data="List-Unsubscribe=One-Click")).status == 404
+
+
+def test_smtp_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SMTP_HOST", "SMTP_FROM", "SMTP_PORT", "SMTP_PASSWORD", "SMTP_TLS"):
+        monkeypatch.delenv(name, raising=False)
+    off = load_settings(_env_file=None)
+    assert not mail_configured(off) and not mail_configured(mail_config(off))
+    on = load_settings(_env_file=None, smtp_host="smtp.example.com", smtp_port="",
+                       smtp_from="Продажи <sales@example.com>", smtp_password="hunter2",
+                       smtp_tls="SSL")
+    assert mail_configured(on) and on.smtp_tls == "ssl" and on.smtp_port is None
+    assert "hunter2" not in repr(on) and "hunter2" not in repr(mail_config(on))
+    assert mail_config(on).smtp_password == "hunter2"
+    with pytest.raises(SettingsError, match="SMTP_FROM is invalid"):
+        load_settings(_env_file=None, smtp_from="sales")
+    with pytest.raises(SettingsError, match="SMTP_TLS is invalid"):
+        load_settings(_env_file=None, smtp_tls="tls13")
