@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiogram.exceptions import TelegramForbiddenError
-from aiogram.methods import SendDocument, TelegramMethod
+from aiogram.methods import SendDocument, SendPhoto, TelegramMethod
+from aiogram.types import Chat, Message, PhotoSize
 from sqlalchemy import func, select
 
 from bot.factory import create_dispatcher
@@ -226,6 +228,8 @@ async def test_by_email_to_a_real_smtp_server(
 
     # She unsubscribes by the link, then blocks the bot: nobody left to offer.
     assert await crm.mail.email_unsubscribe(str(token)) is not None
+    card = last_text(await h.press(MAX, ClientCD(id=cid, action="open").pack()))
+    assert "olga@client.ru (🚫 unsubscribed from mail)" in card
     calls = await h.press(MAX, ClientCD(id=cid, action="doc").pack())
     calls = await h.press(MAX, button(calls, "Price list 2026"))
     assert "«Price list 2026» → Olga Ivanova" in last_text(calls)  # Telegram only now
@@ -258,6 +262,11 @@ async def test_a_refused_address_is_bounced_and_not_offered_again(
     assert await count(crm, Activity, Activity.event == "document_sent") == 0
     calls = await h.press(MAX, ClientCD(id=cid, action="doc").pack())
     assert "has nobody to send a document to" in last_text(calls)
+    card = last_text(await h.press(MAX, ClientCD(id=cid, action="open").pack()))
+    assert "gone@client.ru (⚠️ address refused, no mail)" in card
+    async with crm.db.transaction() as s:
+        row = await s.scalar(select(EmailConsent))
+        assert row is not None and row.state == "bounced" and "550" in (row.reason or "")
     await h.bot.session.close()
 
 
@@ -283,3 +292,29 @@ async def test_email_not_configured_is_said_and_rights_are_checked(
     pick = button(calls, "Price list 2026")
     calls = await h.press(LENA, pick)
     assert sent_docs(calls) == []
+
+
+async def test_a_photo_in_the_library_goes_as_a_photo(h: Harness, any_crm: CRM) -> None:
+    cid, _ = await setup(any_crm)
+    await link_olga(h, cid)
+    calls = await h.send(MARK, "/docs")
+    await h.press(MARK, button(calls, "Add a document"))
+    h.session.files["PHOTO-DEMO"] = b"\xff\xd8\xff jpeg bytes"
+    photo = Message(
+        message_id=4242, date=datetime.now(UTC), chat=Chat(id=MARK.id, type="private"),
+        from_user=MARK.as_user(),
+        photo=[PhotoSize(file_id="PHOTO-DEMO", file_unique_id="pd", width=800, height=600,
+                         file_size=14)],
+    )
+    calls = await h.send_message(photo)
+    assert "What is the document called?" in last_text(calls)
+    calls = await h.send(MARK, "Demo stand")
+    assert "Version 1: photo.jpg" in last_text(calls)
+    async with any_crm.db.transaction() as s:
+        v = await s.scalar(select(DocumentVersion))
+        assert v is not None and v.kind == "photo" and v.content == b"\xff\xd8\xff jpeg bytes"
+    calls = await h.press(MAX, ClientCD(id=cid, action="doc").pack())
+    calls = await h.press(MAX, button(calls, "Demo stand"))
+    calls = await h.press(MAX, button(calls, "Send without a comment"))
+    pics = [c for c in calls if isinstance(c, SendPhoto)]
+    assert len(pics) == 1 and pics[0].photo == "PHOTO-DEMO" and int(pics[0].chat_id) == OLGA.id
