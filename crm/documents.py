@@ -315,7 +315,8 @@ class DocumentService:
             text=text, attachment=(doc.file_name, doc.content, doc.mime_type),
             unsubscribe_mailto=mailto, unsubscribe_url=url)
         try:
-            await self.mail.sender.send(message)
+            # The manager waits in the chat: two attempts, not a mailing's patience.
+            await self.mail.sender.send(message, attempts=min(self.mail.config.attempts, 2))
         except MailFailed as err:
             if err.refused:
                 await self.mail.mark_bounced(contact_id, target.address, err.reason)

@@ -32,6 +32,7 @@ from crm.config import MailConfig
 from storage.db import Database
 from storage.models import ContactPerson, EmailConsent
 from storage.repo import mail as repo
+from storage.repo import people as people_repo
 
 SUBSCRIBED, UNSUBSCRIBED, BOUNCED = "subscribed", "unsubscribed", "bounced"
 TOKEN_BYTES = 24
@@ -160,12 +161,15 @@ class MailSender:
             use_tls=tls == "ssl", start_tls=tls == "starttls", timeout=c.timeout,
         )
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage, *, attempts: int | None = None) -> None:
+        """Send, or raise MailFailed. `attempts` overrides the configured number (a person
+        waiting in the chat gets fewer than a mailing in the background)."""
         if not self.configured:
             raise MailFailed("e-mail is not configured (SMTP_HOST, SMTP_FROM)", permanent=True)
         delay = self.config.backoff
         reason = ""
-        for attempt in range(1, max(self.config.attempts, 1) + 1):
+        tries = max(attempts if attempts is not None else self.config.attempts, 1)
+        for attempt in range(1, tries + 1):
             await self._pace()
             try:
                 await self._send_once(message)
@@ -183,7 +187,7 @@ class MailSender:
                                      ) from err
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as err:
                 reason = str(err) or type(err).__name__
-            if attempt < self.config.attempts:
+            if attempt < tries:
                 await self._sleep(delay)
                 delay *= 2
         raise MailFailed(reason, permanent=False)
@@ -241,6 +245,20 @@ class MailService:
             rows = await repo.consents_of(s, [p.id for p in people])
             return [EmailTarget(p.id, p.client_id, p.name, p.email or "",
                                 state_of(p, rows.get(p.id))) for p in people]
+
+    async def states(self, contact_ids: list[int]) -> dict[int, EmailTarget]:
+        """Many contacts at once (a mailing's audience): those with an address, by id."""
+        out: dict[int, EmailTarget] = {}
+        async with self.db.transaction() as s:
+            for i in range(0, len(contact_ids), 500):
+                chunk = contact_ids[i:i + 500]
+                people = await repo.contacts_by_ids(s, chunk)
+                rows = await repo.consents_of(s, [p.id for p in people])
+                for p in people:
+                    if p.email:
+                        out[p.id] = EmailTarget(p.id, p.client_id, p.name, p.email,
+                                                state_of(p, rows.get(p.id)))
+        return out
 
     async def target(self, contact_id: int) -> EmailTarget | None:
         async with self.db.transaction() as s:
@@ -304,6 +322,8 @@ class MailService:
             already = row.state == UNSUBSCRIBED
             if not already:
                 row.state, row.reason, row.state_at = UNSUBSCRIBED, None, now
+                people_repo.audit(s, None, "email.unsubscribe", "client", row.client_id,
+                                  {"contact_id": row.contact_id}, now)
             return Unsubscribed(row.email, already)
 
     async def mark_bounced(self, contact_id: int, email: str, reason: str) -> None:
@@ -314,4 +334,7 @@ class MailService:
                 return
             row = await self._row(s, person)
             if row.state != UNSUBSCRIBED:
-                row.state, row.reason, row.state_at = BOUNCED, reason[:300], self.clock.now()
+                now = self.clock.now()
+                row.state, row.reason, row.state_at = BOUNCED, reason[:300], now
+                people_repo.audit(s, None, "email.bounced", "client", row.client_id,
+                                  {"contact_id": row.contact_id, "reason": reason[:300]}, now)

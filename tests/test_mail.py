@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
 
 from bot.config import SettingsError, load_settings
 from bot.factory import mail_config
@@ -28,6 +29,7 @@ from crm.mail import (
     mail_configured,
 )
 from crm.service import CRM
+from storage.models import AuditLog
 from tests.factories import admin, client
 from tests.smtp import Inbox, free_port
 from web.server import create_web_app
@@ -152,6 +154,16 @@ async def test_a_server_that_stays_busy_fails_temporarily_with_its_reason(
     assert inbox.messages == []
 
 
+async def test_fewer_attempts_when_someone_waits(smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    inbox.busy = 10
+    sleeps = Sleeps()
+    with pytest.raises(MailFailed) as err:
+        await MailSender(config(port, attempts=4), sleep=sleeps,
+                         monotonic=ticking()).send(price_list(), attempts=1)
+    assert not err.value.permanent and sleeps.waits == []
+
+
 async def test_server_down_retries_then_fails_with_the_reason() -> None:
     sleeps = Sleeps()
     with pytest.raises(MailFailed) as err:
@@ -223,6 +235,14 @@ async def test_consent_unsubscribe_by_token_bounce_and_a_new_address(any_crm: CR
     await any_crm.clients.update_contact(boss, ivan.id, "email", "ivan2@client.ru")
     target = await service.target(ivan.id)
     assert target is not None and target.state == SUBSCRIBED
+    # Many at once, for a mailing's audience; each change is in the audit log.
+    states = await service.states([olga.id, ivan.id, 2_000_000])
+    assert {k: (v.email, v.state) for k, v in states.items()} == {
+        olga.id: ("olga@client.ru", UNSUBSCRIBED), ivan.id: ("ivan2@client.ru", SUBSCRIBED)}
+    async with any_crm.db.transaction() as s:
+        actions = (await s.scalars(select(AuditLog.action).where(
+            AuditLog.action.like("email.%")).order_by(AuditLog.id))).all()
+    assert actions == ["email.unsubscribe", "email.bounced"]
     # No public URL: mailto only.
     plain = MailService(any_crm.db, any_crm.clock, MailConfig(smtp_from="sales@example.com"))
     mailto2, url2 = await plain.unsubscribe_links(olga.id)

@@ -326,7 +326,7 @@ async def msg_send_comment(message: Message, actor: Actor, crm: CRM, state: FSMC
                            bot: Bot) -> None:
     text = (message.text or "").strip()
     if len(text) > MAX_COMMENT:
-        raise InvalidInput("comment")
+        raise InvalidInput("caption")
     draft = await forms.values(state)
     await _deliver(message, actor, crm, state, bot, draft, text or None)
 

@@ -14,6 +14,12 @@ async def contact(s: AsyncSession, contact_id: int) -> ContactPerson | None:
     return await s.get(ContactPerson, contact_id)
 
 
+async def contacts_by_ids(s: AsyncSession, ids: list[int]) -> Sequence[ContactPerson]:
+    if not ids:
+        return []
+    return (await s.scalars(select(ContactPerson).where(ContactPerson.id.in_(ids)))).all()
+
+
 async def contacts_with_email(s: AsyncSession, client_id: int) -> Sequence[ContactPerson]:
     stmt = (select(ContactPerson)
             .where(ContactPerson.client_id == client_id, ContactPerson.email.is_not(None),
