@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(default=30.0, gt=0, le=600)
     mail_rate_per_minute: float = Field(default=60.0, gt=0, le=100_000)
     mail_unsubscribe_to: str | None = None
+    # A temporary SMTP failure is tried MAIL_ATTEMPTS times in all, waiting
+    # MAIL_BACKOFF_SECONDS after the first, doubled after each next one.
+    mail_attempts: int = Field(default=4, ge=1, le=10)
+    mail_backoff_seconds: float = Field(default=2.0, ge=0, le=600)
 
     @field_validator("bot_token", "telegram_api_url", "redis_url", "webhook_url",
                      "webhook_secret", "public_url", "smtp_host", "smtp_user", "smtp_password",

@@ -74,6 +74,7 @@ def mail_config(settings: Settings) -> MailConfig:
         smtp_from=settings.smtp_from, smtp_tls=settings.smtp_tls,
         timeout=settings.smtp_timeout, rate_per_minute=settings.mail_rate_per_minute,
         unsubscribe_to=settings.mail_unsubscribe_to, public_url=settings.public_url,
+        attempts=settings.mail_attempts, backoff=settings.mail_backoff_seconds,
     )
 
 

@@ -71,11 +71,10 @@ def _mailto(value: str) -> str:
 
 
 def unsubscribe_footer(mailto: str | None, url: str | None) -> str:
-    """The body's last line, in Russian and English (a client's language is not known)."""
-    where = url or (mailto.removeprefix("mailto:").split("?")[0] if mailto else "")
-    how = (f"{where}" if url else
-           f"{where} (тема / subject: unsubscribe)")
-    return f"Отписаться от рассылки / Unsubscribe: {how}"
+    """The body's last line, in Russian and English (a client's language is not known):
+    the https link, else the mailto link (its subject carries the contact's token; mail
+    programs open it as a new message)."""
+    return f"Отписаться от рассылки / Unsubscribe: {url or mailto or ''}"
 
 
 def build_message(

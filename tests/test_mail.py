@@ -111,7 +111,7 @@ async def test_mailto_only_has_no_one_click_header_and_html_keeps_the_footer(
     assert got["List-Unsubscribe-Post"] is None
     html = got.get_body(("html",))
     assert html is not None and "<p>Rich</p>" in html.get_content()
-    assert "Unsubscribe: sales@example.com" in html.get_content()
+    assert "Unsubscribe: mailto:sales@example.com" in html.get_content()
 
 
 async def test_a_refused_address_is_permanent_at_once(smtp: tuple[Inbox, int]) -> None:
@@ -294,6 +294,9 @@ def test_smtp_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     assert mail_configured(on) and on.smtp_tls == "ssl" and on.smtp_port is None
     assert "hunter2" not in repr(on) and "hunter2" not in repr(mail_config(on))
     assert mail_config(on).smtp_password == "hunter2"
+    assert (mail_config(on).attempts, mail_config(on).backoff) == (4, 2.0)
+    tuned = load_settings(_env_file=None, mail_attempts="2", mail_backoff_seconds="0.5")
+    assert (mail_config(tuned).attempts, mail_config(tuned).backoff) == (2, 0.5)
     with pytest.raises(SettingsError, match="SMTP_FROM is invalid"):
         load_settings(_env_file=None, smtp_from="sales")
     with pytest.raises(SettingsError, match="SMTP_TLS is invalid"):
