@@ -181,7 +181,8 @@ async def run(
                 await set_webhook(bot, dp, settings)
             app = create_web_app(crm, redis_url=settings.redis_url, dp=dp, bot=bot,
                                  webhook_path=urlsplit(url).path or "/", secret=secret,
-                                 miniapp=miniapp_config(settings, me))
+                                 miniapp=miniapp_config(settings, me),
+                                 mail_unsubscribe=bool(settings.public_url))
             await _serve(app, settings, worker=worker)
         elif polling:
             await set_default_commands(bot, dp)
@@ -190,7 +191,7 @@ async def run(
             # With PUBLIC_URL the Mini App needs the web server in polling mode too.
             web_runner = await _start_web(create_web_app(
                 crm, redis_url=settings.redis_url, dp=dp,
-                miniapp=miniapp_config(settings, me)), settings) \
+                miniapp=miniapp_config(settings, me), mail_unsubscribe=True), settings) \
                 if settings.public_url else None
             try:
                 await dp.start_polling(bot, handle_signals=True)

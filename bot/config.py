@@ -67,9 +67,28 @@ class Settings(BaseSettings):
     # may be.
     public_url: str | None = None
     webapp_auth_max_age: int = Field(default=86400, ge=60, le=30 * 86400)
+    # E-mail (documents from the card, mailings): without SMTP_HOST and SMTP_FROM the bot says
+    # e-mail is not configured and offers Telegram only. SMTP_TLS: none | starttls (port 587)
+    # | ssl (implicit TLS, port 465). MAIL_RATE_PER_MINUTE: at most this many e-mails a
+    # minute from one process. MAIL_UNSUBSCRIBE_TO: the List-Unsubscribe mailto address
+    # (unset: SMTP_FROM's).
+    smtp_host: str | None = None
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_tls: Literal["none", "starttls", "ssl"] = "starttls"
+    smtp_timeout: float = Field(default=30.0, gt=0, le=600)
+    mail_rate_per_minute: float = Field(default=60.0, gt=0, le=100_000)
+    mail_unsubscribe_to: str | None = None
+    # A temporary SMTP failure is tried MAIL_ATTEMPTS times in all, waiting
+    # MAIL_BACKOFF_SECONDS after the first, doubled after each next one.
+    mail_attempts: int = Field(default=4, ge=1, le=10)
+    mail_backoff_seconds: float = Field(default=2.0, ge=0, le=600)
 
     @field_validator("bot_token", "telegram_api_url", "redis_url", "webhook_url",
-                     "webhook_secret", "public_url", mode="before")
+                     "webhook_secret", "public_url", "smtp_host", "smtp_user", "smtp_password",
+                     "smtp_from", "smtp_port", "mail_unsubscribe_to", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # `BOT_TOKEN=` as copied from .env.example means "not set", not "set to nothing".
@@ -105,6 +124,18 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith("https://"):
             raise ValueError("expected https://HOST (Telegram opens Mini Apps over HTTPS only)")
         return value.rstrip("/") if value is not None else None
+
+    @field_validator("smtp_from", "mail_unsubscribe_to")
+    @classmethod
+    def _mail_address(cls, value: str | None) -> str | None:
+        if value is not None and "@" not in value:
+            raise ValueError("expected an e-mail address, e.g. Sales <sales@example.com>")
+        return value
+
+    @field_validator("smtp_tls", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     def dashboard_url(self) -> str | None:
         """The Mini App's address, or None when PUBLIC_URL is not set."""

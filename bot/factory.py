@@ -24,6 +24,7 @@ from bot.handlers import (
     common,
     corrections,
     deals,
+    documents,
     imports,
     leads,
     lists,
@@ -44,7 +45,7 @@ from bot.keyboards.menu import commands_for
 from bot.metrics import setup_handler_metrics
 from bot.middlewares import ActorMiddleware
 from bot.retry import RetryRequests
-from crm.config import CRMConfig, NotifyConfig
+from crm.config import CRMConfig, MailConfig, NotifyConfig
 from crm.service import CRM
 
 
@@ -60,6 +61,20 @@ def crm_config(settings: Settings) -> CRMConfig:
         notify=notify_config(settings),
         visit_far_km=settings.visit_far_km,
         company_name=settings.company_name or None,
+        mail=mail_config(settings),
+    )
+
+
+def mail_config(settings: Settings) -> MailConfig:
+    password = settings.smtp_password
+    return MailConfig(
+        smtp_host=settings.smtp_host, smtp_port=settings.smtp_port,
+        smtp_user=settings.smtp_user,
+        smtp_password=password.get_secret_value() if password is not None else None,
+        smtp_from=settings.smtp_from, smtp_tls=settings.smtp_tls,
+        timeout=settings.smtp_timeout, rate_per_minute=settings.mail_rate_per_minute,
+        unsubscribe_to=settings.mail_unsubscribe_to, public_url=settings.public_url,
+        attempts=settings.mail_attempts, backoff=settings.mail_backoff_seconds,
     )
 
 
@@ -150,6 +165,7 @@ def create_dispatcher(
         lists.create_router(),
         imports.create_router(),
         channel.create_router(),
+        documents.create_router(),
         leads.create_router(),
     )
     # Then: files outside forms, what a form's step did not take, plain text outside any form

@@ -98,6 +98,15 @@ def error_text(err: CRMError) -> str:
         "client_archived": _("This client is archived. Restore it first."),
         "merge_self": _("Pick another client: a client cannot be merged with itself."),
         "owner": _("This person cannot get the imported clients."),
+        # Standard documents (bot/handlers/documents.py).
+        "document_name": _("A document name is 1 to 200 characters."),
+        "document_size": _("The file is empty or larger than 20 MB."),
+        "too_many_documents": _("The library is full (100 documents). Upload a new version "
+                                "of one instead."),
+        "caption": _("A comment to a document is at most 1000 characters."),
+        "target_gone": _("This contact no longer takes documents (unsubscribed, blocked or "
+                         "removed). Open the card again."),
+        "already_sent": _("This has been sent already."),
     }
     return texts.get(err.code) or _("Something is wrong with that input. Please try again.")
 

@@ -94,6 +94,12 @@ def consent_text(consent: str, since: datetime, tz: ZoneInfo) -> str:
     return _("✅ Telegram connected · subscribed")
 
 
+def email_state_text(state: str) -> str:
+    if state == "bounced":
+        return _("⚠️ address refused, no mail")
+    return _("🚫 unsubscribed from mail")
+
+
 def card_text(card: ClientCard, tz: ZoneInfo) -> str:
     loc = current_locale()
     lines = [f"🏢 <b>{e(card.name)}</b>"]
@@ -126,7 +132,8 @@ def card_text(card: ClientCard, tz: ZoneInfo) -> str:
         if c.phone:
             bits.append(e(c.phone))
         if c.email:
-            bits.append(e(c.email))
+            state = card.email_states.get(c.id)
+            bits.append(e(c.email) + (f" ({email_state_text(state)})" if state else ""))
         lines.append("👤 " + ", ".join(bits))
     for ch in card.channels[:5]:
         lines.append(f"💬 {e(ch.name)}: {consent_text(ch.consent, ch.since, tz)}")
@@ -203,6 +210,9 @@ def event_text(
         "client_message": lambda: _("💬 Message from the client in Telegram ({name})").format(
             name=str(d.get("from", ""))),
         "client_reply": lambda: _("↩️ Reply to the client in Telegram"),
+        "document_sent": lambda: _("📤 Sent: {name} ({channel} → {to})").format(
+            name=str(d.get("name", "")), to=str(d.get("to", "")),
+            channel=_("e-mail") if d.get("channel") == "email" else "Telegram"),
     }
     make = texts.get(item.event or "")
     return e(make()) if make else e(item.event)

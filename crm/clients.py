@@ -25,6 +25,7 @@ from crm.classifiers import Label, label
 from crm.clock import Clock
 from crm.dto import Actor
 from crm.errors import InvalidInput, NotAvailable, valid_id
+from crm.mail import state_of as email_state
 from crm.parsing import (
     format_phone,
     normalize_phone,
@@ -43,6 +44,7 @@ from storage.models import Client, ContactPerson
 from storage.repo import channel as channel_repo
 from storage.repo import classifiers as cls_repo
 from storage.repo import clients as repo
+from storage.repo import mail as mail_repo
 from storage.repo import people as people_repo
 
 PAGE = 8
@@ -179,6 +181,8 @@ class ClientCard:
     archived: bool = False
     merged_into: ClientRef | None = None
     channels: list[ChannelState] = field(default_factory=list)
+    # Contact persons whose e-mail address takes no mail: unsubscribed | bounced.
+    email_states: dict[int, str] = field(default_factory=dict)
 
     @property
     def due(self) -> Decimal:
@@ -412,6 +416,11 @@ class ClientService:
             deals = await repo.open_deals(s, client.id)
             planned = await repo.next_planned(s, client.id)
             channels = await channel_repo.channels_of(s, client.id)
+            with_email = [c for c in contacts if c.email]
+            consents = await mail_repo.consents_of(s, [c.id for c in with_email]) \
+                if with_email else {}
+            email_states = {c.id: st for c in with_email
+                            if (st := email_state(c, consents.get(c.id))) != "subscribed"}
             names = {c.id: c.name for c in contacts}
             today = self.clock.now().astimezone(ZoneInfo(actor.timezone)).date()
             money = await repo.money_totals(s, client.id, today)
@@ -472,6 +481,7 @@ class ClientService:
                                  ch.tg_name, ch.consent, ch.consent_at)
                     for ch in channels
                 ],
+                email_states=email_states,
             )
 
     def _clean_draft(self, draft: ClientDraft) -> tuple[str, str | None, str | None]:

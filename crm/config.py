@@ -20,6 +20,29 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MailConfig:
+    """E-mail through SMTP (crm/mail.py). Attribute names match the settings' SMTP_*, so
+    `mail_configured()` takes either."""
+
+    smtp_host: str | None = None
+    smtp_port: int | None = None  # None: 25, 587 with STARTTLS, 465 with SSL
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_from: str | None = None
+    smtp_tls: str = "starttls"  # none | starttls | ssl
+    timeout: float = 30.0
+    rate_per_minute: float = 60.0
+    # A temporary failure is tried `attempts` times in all, waiting `backoff` seconds after
+    # the first, doubled after each next one.
+    attempts: int = 4
+    backoff: float = 2.0
+    # The List-Unsubscribe mailto (None: SMTP_FROM's address) and the bot's public https
+    # address for the one-click link (None: mailto only).
+    unsubscribe_to: str | None = None
+    public_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CRMConfig:
     admin_ids: frozenset[int] = frozenset()
     default_timezone: str = "Europe/Moscow"
@@ -35,3 +58,4 @@ class CRMConfig:
     visit_far_km: float = 1.0
     # Whose company a linked client is told this is (None: the bot's own name).
     company_name: str | None = None
+    mail: MailConfig = field(default_factory=MailConfig)

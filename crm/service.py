@@ -11,11 +11,13 @@ from crm.clock import Clock, SystemClock
 from crm.config import CRMConfig
 from crm.deals import DealService
 from crm.digest import DigestService
+from crm.documents import DocumentService
 from crm.export import ExportService
 from crm.history import HistoryService, PlanningService
 from crm.importer import ImportService
 from crm.leads import LeadService
 from crm.lists import ClientLists
+from crm.mail import MailService
 from crm.notifications import NotificationService
 from crm.outbox import OutboxService
 from crm.people import PeopleService
@@ -54,3 +56,5 @@ class CRM:
         self.imports.distribute_team = self.leads.distribute_waiting
         self.exports = ExportService(db, self.clock)
         self.channel = ChannelService(db, self.clock, config)
+        self.mail = MailService(db, self.clock, config.mail)
+        self.documents = DocumentService(db, self.clock, self.mail)

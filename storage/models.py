@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     UniqueConstraint,
@@ -249,6 +250,62 @@ class ClientChannel(Base):
     consent: Mapped[str] = mapped_column(String(16), default="subscribed")
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EmailConsent(Base):
+    """Whether a contact person's e-mail address hears from us: subscribed | unsubscribed |
+    bounced (the SMTP server refused it; `reason` says how), since `state_at`. The state is
+    that of `email`: a contact whose address changed is subscribed again. `token` (random)
+    is the contact's unsubscribe link, the same in every e-mail."""
+
+    __tablename__ = "email_consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contact_persons.id", ondelete="CASCADE"), unique=True
+    )
+    client_id: Mapped[int] = mapped_column(
+        ForeignKey("clients.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(CleanString(200))
+    state: Mapped[str] = mapped_column(String(16), default="subscribed")
+    reason: Mapped[str | None] = mapped_column(CleanString(300))
+    state_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Document(Base):
+    """A standard document of the library (price list, presentation, demo …): its name
+    points to its newest version; hidden ones are not offered any more."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(CleanString(200))
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DocumentVersion(Base):
+    """One upload of a document: Telegram's file id (to send it in Telegram) and the bytes
+    (to attach it to an e-mail). Old versions stay, for the history."""
+
+    __tablename__ = "document_versions"
+    __table_args__ = (UniqueConstraint("document_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # document | photo
+    tg_file_id: Mapped[str] = mapped_column(String(300))
+    file_name: Mapped[str] = mapped_column(CleanString(255))
+    mime_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Deal(Base):

@@ -4,7 +4,7 @@ is set), the CRM services on a frozen clock, and the production dispatcher."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from crm.service import CRM
 from storage.db import Database
 from storage.migrate import upgrade
 from tests.harness import Harness, make_bot
+from tests.smtp import Inbox, smtp_server
 
 ADMIN_TG = 1001
 PG_URL = os.environ.get("TEST_DATABASE_URL")
@@ -87,3 +88,10 @@ async def harness(crm: CRM) -> AsyncIterator[Harness]:
     dp = create_dispatcher(crm, default_locale="ru")
     yield Harness(dp=dp, bot=bot, session=session)
     await bot.session.close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on a free port: (what it received, its port)."""
+    with smtp_server() as found:
+        yield found

@@ -1,5 +1,6 @@
 """The web application: the webhook (aiogram's request handler, secret checked), `/healthz`
-(database and Redis reachable) and `/metrics` (Prometheus)."""
+(database and Redis reachable), `/metrics` (Prometheus), the Mini App and the e-mail
+unsubscribe link (web/unsubscribe.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy import text
 from bot import metrics
 from crm.service import CRM
 from web.miniapp import MiniAppConfig, setup_miniapp
+from web.unsubscribe import setup_unsubscribe
 
 WORKER_HEADER = "X-Salesbot-Worker"  # which process answered: one port, several workers
 
@@ -56,7 +58,7 @@ class Health:
 def create_web_app(
     crm: CRM, *, redis_url: str | None = None, dp: Dispatcher | None = None,
     bot: Bot | None = None, webhook_path: str | None = None, secret: str | None = None,
-    miniapp: MiniAppConfig | None = None,
+    miniapp: MiniAppConfig | None = None, mail_unsubscribe: bool = False,
 ) -> web.Application:
     """With `dp`, `bot`, `webhook_path` and `secret`: the webhook too; else only health and
     metrics (polling mode)."""
@@ -93,6 +95,9 @@ def create_web_app(
 
         i18n = dp["i18n_core"] if dp is not None else create_i18n(miniapp.default_locale)
         setup_miniapp(app, crm, miniapp, i18n)
+    if mail_unsubscribe:
+        # The one-click unsubscribe link of e-mails (PUBLIC_URL set).
+        setup_unsubscribe(app, crm)
     if dp is not None and bot is not None and webhook_path is not None:
         if not secret:
             raise ValueError("a webhook without a secret would take updates from anyone")

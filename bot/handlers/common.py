@@ -16,6 +16,7 @@ from aiogram.utils.i18n import gettext as _
 from bot import forms
 from bot.handlers.start import set_user_commands
 from bot.keyboards.menu import (
+    BTN_DOCS,
     BTN_FIND,
     BTN_HELP,
     BTN_INVITE,
@@ -56,6 +57,9 @@ def help_text(role: Role, bot_username: str | None = None) -> str:
     lines.append(_("📝 log a call, meeting or message (a voice note, photo or file goes into "
                    "the history) · ⏭ plan the next contact · 💼 deals · 🧾 invoices and "
                    "payments · 📜 history"))
+    if sales:
+        lines.append(_("📎 send a standard document to the client's Telegram or e-mail · 🔗 "
+                       "a personal link for the client's Telegram"))
     if sales or role is Role.MARKETER:
         lines += ["", _("<b>Reports</b>")]
         lines.append(_("{button} /reports — results, losses, receivables and coverage of the "
@@ -80,6 +84,8 @@ def help_text(role: Role, bot_username: str | None = None) -> str:
     if role in (Role.ADMIN, Role.MARKETER):
         lines.append(_("/classifiers — regions, industries, segments, sources, campaigns, "
                        "loss reasons, contact types and outcomes"))
+        lines.append(_("{button} /docs — standard documents (price list, presentation …) "
+                       "that managers send from the card").format(button=BTN_DOCS))
     if role is Role.ADMIN:
         lines.append(_("/stages — the sales stages: order, probability, stall days"))
     lines.append(_("/lang — switch the language"))

@@ -41,6 +41,7 @@ class ClientAction(StrEnum):
     ARCHIVE = "archive"
     RESTORE = "restore"
     LINK = "link"
+    SEND_DOC = "doc"
 
 
 class ClientCD(CallbackData, prefix="c"):
@@ -274,6 +275,8 @@ def card_kb(card: ClientCard) -> InlineKeyboardMarkup:
     if card.can_change:
         buttons.append(_button(_("🔗 Link for the client"),
                                ClientCD(id=cid, action=ClientAction.LINK)))
+        buttons.append(_button(_("📎 Send a document"),
+                               ClientCD(id=cid, action=ClientAction.SEND_DOC)))
     return InlineKeyboardMarkup(inline_keyboard=grid(buttons, 2))
 
 

@@ -20,11 +20,12 @@ BTN_HELP = __("❓ Help")
 BTN_LANGUAGE = __("🌐 Language")  # no longer on the menu; older keyboards still send it
 BTN_SETTINGS = __("⚙️ Settings")
 BTN_NEARBY = __("🧭 Nearby")
+BTN_DOCS = __("📎 Documents")
 # The msgids, for recognising a menu button typed into a form (see bot.filters.FormText).
 MENU_BUTTONS = tuple(
     str(b._args[0])  # babel's LazyProxy keeps the msgid as its first argument
     for b in (BTN_TODAY, BTN_MY_CLIENTS, BTN_FIND, BTN_NEW, BTN_REPORTS, BTN_PEOPLE, BTN_INVITE,
-              BTN_HELP, BTN_LANGUAGE, BTN_SETTINGS, BTN_NEARBY)
+              BTN_HELP, BTN_LANGUAGE, BTN_SETTINGS, BTN_NEARBY, BTN_DOCS)
 )
 
 
@@ -51,6 +52,8 @@ def main_menu(role: Role) -> ReplyKeyboardMarkup:
         admin_row.append(KeyboardButton(text=str(BTN_PEOPLE)))
     if can_invite(role):
         admin_row.append(KeyboardButton(text=str(BTN_INVITE)))
+    if role in (Role.ADMIN, Role.MARKETER):
+        admin_row.append(KeyboardButton(text=str(BTN_DOCS)))
     if admin_row:
         rows.append(admin_row)
     rows.append([KeyboardButton(text=str(BTN_HELP)), KeyboardButton(text=str(BTN_SETTINGS))])
@@ -84,6 +87,7 @@ def commands_for(role: Role | None) -> list[BotCommand]:
             cmds.append(BotCommand(command="newteam", description=_("Create a team")))
         if role in (Role.ADMIN, Role.MARKETER):
             cmds.append(BotCommand(command="classifiers", description=_("Classifiers")))
+            cmds.append(BotCommand(command="docs", description=_("Standard documents")))
         if role is Role.ADMIN:
             cmds.append(BotCommand(command="stages", description=_("Sales stages")))
         cmds.append(BotCommand(command="settings", description=_("Settings")))

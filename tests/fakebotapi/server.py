@@ -304,6 +304,16 @@ class FakeUser:
             "mime_type": "audio/ogg", "file_size": len(data),
         })
 
+    def send_document(self, data: bytes, file_name: str,
+                      mime_type: str | None = None) -> Message:
+        """A file sent as a document; the bot can getFile and download it."""
+        f = self.api.register_file("document", data, file_name, mime_type)
+        doc: dict[str, Any] = {"file_id": f.file_id, "file_unique_id": f.file_unique_id,
+                               "file_name": file_name, "file_size": len(data)}
+        if f.mime_type:
+            doc["mime_type"] = f.mime_type
+        return self._message(document=doc)
+
     def forward_text(
         self, text: str, from_user_name: str, from_user_id: int | None = None
     ) -> Message:
