@@ -57,10 +57,13 @@ def test_compose_runs_two_webhook_workers_and_one_scheduler_on_postgres_and_redi
         assert deps["postgres"]["condition"] == "service_healthy"
 
 
-def test_the_proxy_terminates_tls_and_passes_only_the_webhook_and_healthz() -> None:
+def test_the_proxy_terminates_tls_and_passes_only_the_bots_own_paths() -> None:
+    # The webhook, the health check, the dashboard (Mini App) and one-click unsubscribe.
     data = compose()
     caddyfile = data["configs"]["caddyfile"]["content"]
-    assert re.search(r"@bot path /tg/webhook /healthz\n", caddyfile)
+    assert re.search(r"@bot path /tg/webhook /healthz /app /app/\* /mail/unsubscribe/\*\n",
+                     caddyfile)
+    assert data["x-salesbot"]["environment"]["PUBLIC_URL"].startswith("https://")
     assert "reverse_proxy bot-1:8080 bot-2:8080" in caddyfile
     assert "respond 404" in caddyfile
     assert "/metrics" not in caddyfile

@@ -1,8 +1,8 @@
 """standard documents (a library of named files with versions) and the e-mail consent of
 contact persons (unsubscribed, bounced; the unsubscribe token)
 
-Revision ID: 0018
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-02
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from storage.types import CleanString, UTCDateTime
 
-revision: str = "0018"
-down_revision: str | None = "0015"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
