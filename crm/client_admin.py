@@ -235,6 +235,7 @@ class ClientAdminService:
                 }, now))
         users = await notify_repo.users_by_ids(s, set(lost))
         for owner, owned in lost.items():
+            owned.sort(key=lambda r: r.id)
             user = users.get(owner)
             if user is None or user.id == actor.id or not user.is_active or user.unreachable:
                 continue
