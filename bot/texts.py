@@ -98,6 +98,7 @@ def error_text(err: CRMError) -> str:
         "client_archived": _("This client is archived. Restore it first."),
         "merge_self": _("Pick another client: a client cannot be merged with itself."),
         "owner": _("This person cannot get the imported clients."),
+        "import_value": _("This is not a value of that classifier. Pick one on the buttons."),
     }
     return texts.get(err.code) or _("Something is wrong with that input. Please try again.")
 
