@@ -355,7 +355,7 @@ class ClientAdminService:
             refresh_search(survivor, list(await clients_repo.contacts_of(s, survivor.id)))
             counts = {"history": moves.history, "deals": moves.deals,
                       "invoices": moves.invoices, "contacts": moves.contacts,
-                      "planned": moves.planned}
+                      "planned": moves.planned, "channels": moves.channels}
             await repo.add_events(s, [
                 {"client_id": survivor.id, "author_id": actor.id, "event": "merged",
                  "details": {"other_id": other.id, "name": other.name, **counts},

@@ -368,6 +368,7 @@ def merge_preview_text(p: MergePreview) -> str:
             n=m.deals, invoices=m.invoices, payments=m.payments),
         _("• contact persons: {n}").format(n=m.contacts),
         _("• planned contacts: {n}").format(n=m.planned),
+        *([_("• linked Telegram chats: {n}").format(n=m.channels)] if m.channels else []),
         "",
         _("Phones and e-mails are added, empty fields filled in. «{other}» is archived; its "
           "card says where it went.").format(**names),
