@@ -561,7 +561,12 @@ async def send_export(target: Message | CallbackQuery, actor: Actor, crm: CRM, b
 
 async def cb_export(query: CallbackQuery, callback_data: ExportCD, actor: Actor, crm: CRM,
                     bot: Bot) -> None:
-    await send_export(query, actor, crm, bot, callback_data.fmt)
+    ids = None
+    if callback_data.list_id is not None:  # a saved list the actor may open (crm checks)
+        require(can_export_clients(actor))
+        saved = await crm.lists.open(actor, callback_data.list_id)
+        ids = await crm.lists.client_ids(actor, saved.filter)
+    await send_export(query, actor, crm, bot, callback_data.fmt, ids)
 
 
 def create_router() -> Router:

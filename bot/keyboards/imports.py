@@ -31,6 +31,7 @@ class ExportFormat(StrEnum):
 
 class ExportCD(CallbackData, prefix="exp"):
     fmt: ExportFormat
+    list_id: DbId | None = None  # a saved list's clients only (re-checked in crm.lists)
 
 
 # What an unrecognised column can be: one of the fields, or nothing.
@@ -120,6 +121,13 @@ def export_kb() -> InlineKeyboardMarkup:
         InlineKeyboardButton(text="XLSX", callback_data=ExportCD(fmt=ExportFormat.XLSX).pack()),
         InlineKeyboardButton(text="CSV", callback_data=ExportCD(fmt=ExportFormat.CSV).pack()),
     ]])
+
+
+def list_export_row(list_id: int) -> list[InlineKeyboardButton]:
+    """Under a saved list: its clients in the import's format."""
+    return [InlineKeyboardButton(text=_("📤 Export {fmt}").format(fmt=f.value.upper()),
+                                 callback_data=ExportCD(fmt=f, list_id=list_id).pack())
+            for f in ExportFormat]
 
 
 def cancel_button(step: int) -> InlineKeyboardButton:
