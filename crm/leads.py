@@ -180,13 +180,17 @@ class LeadService:
 
     async def set_territory(self, actor: Actor, user_id: int, item_id: int,
                             on: bool) -> set[int]:
-        """A region or an industry in or out of a manager's territories."""
+        """A region or an industry in or out of a manager's territories; what is so already
+        (a double tap) writes nothing, not even to the audit log."""
         now = self.clock.now()
         async with self.db.transaction() as s:
             user = await self._manager_in_scope(s, actor, user_id)
             item = await cls_repo.item(s, valid_id(item_id))
             if item is None or item.kind not in TERRITORY_KINDS:
                 raise InvalidInput("region")
+            before = (await repo.territories(s, [user.id]))[user.id]
+            if (item.id in before) == on:
+                return before
             await repo.set_territory(s, user.id, item.id, on)
             people_repo.audit(s, actor.id, "leads.territory", "user", user.id,
                               {"item_id": item.id, "kind": item.kind, "on": on}, now)

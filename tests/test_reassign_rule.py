@@ -271,15 +271,19 @@ async def test_by_region_and_industry_territories_on_buttons(w: World) -> None:
     calls = await w.h.send(HELEN, "/leads")
     calls = await w.h.press(HELEN, button(calls, "🗺 Territories"))
     calls = await w.h.press(HELEN, button(calls, "Kate Kuznetsova"))
-    calls = await w.h.press(HELEN, button(calls, "🏭 Retail"))
+    retail_on = button(calls, "🏭 Retail")
+    calls = await w.h.press(HELEN, retail_on)
+    await w.h.press(HELEN, retail_on)  # a double tap: still on, audited once
+    assert await crm.leads.territories(w.helen, w.kate.id) == {retail}
     assert "Territories of Kate Kuznetsova: 1" in last_text(calls)
     assert "✅ Retail" in [t for t, _ in buttons(calls)]
-    await w.h.press(HELEN, TerritoryCD(user_id=w.olga.id, item_id=moscow).pack())
+    await w.h.press(HELEN, TerritoryCD(user_id=w.olga.id, item_id=moscow, on=True).pack())
     assert await crm.leads.territories(w.helen, w.olga.id) == {moscow}
     async with crm.db.transaction() as s:
         audits = (await s.scalars(select(AuditLog.details).where(
-            AuditLog.action == "leads.territory"))).all()
-    assert {"item_id": retail, "kind": "industry", "on": True} in audits
+            AuditLog.action == "leads.territory").order_by(AuditLog.id))).all()
+    assert audits == [{"item_id": retail, "kind": "industry", "on": True},
+                      {"item_id": moscow, "kind": "region", "on": True}]
 
     shop = await bulk(crm, w.ivan.id, 2, "Shop", industry_id=retail)
     local = await bulk(crm, w.ivan.id, 2, "Local", region_id=moscow)
@@ -320,3 +324,20 @@ async def test_manual_rule_asks_for_a_person_and_forged_or_foreign_is_refused(
                                              only_from=w.ivan.id)
     assert (first.clients, again.clients) == (1, 0)
     assert await count(crm, Activity, Activity.event == "reassigned") == 1
+
+
+def test_the_by_rule_notices_in_russian() -> None:
+    from bot.notices import reassigned_text
+    from crm.reminders import ReassignedView, Recipient
+    from scheduler.sender import in_locale
+
+    who = Recipient(1, 1, "Ivan", "ru", "Europe/Moscow", Role.MANAGER)
+    clients = [(1, "ООО Насосы"), (2, "Клиент 2")]
+    away = ReassignedView(who, "Елена", "Иван Петров", "", False, 300, clients, by_rule=True)
+    got = ReassignedView(who, "Елена", "Иван Петров", "Ольга", True, 2, clients, by_rule=True)
+    with in_locale(create_i18n("ru"), "ru"):
+        assert reassigned_text(away).startswith(
+            "🔀 Елена распределил(а) 300 ваших клиентов по правилу команды:\n• ООО Насосы")
+        assert reassigned_text(got).startswith(
+            "🔀 Вам переданы 2 клиента менеджера «Иван Петров» по правилу команды "
+            "(передал(а) Елена):")

@@ -183,10 +183,8 @@ async def cb_person(query: CallbackQuery, callback_data: LeadCD, actor: Actor,
 
 async def cb_territory(query: CallbackQuery, callback_data: TerritoryCD, actor: Actor,
                        crm: CRM) -> None:
-    now = await crm.leads.territories(actor, callback_data.user_id)
     chosen = await crm.leads.set_territory(actor, callback_data.user_id,
-                                           callback_data.item_id,
-                                           callback_data.item_id not in now)
+                                           callback_data.item_id, callback_data.on)
     await _person_screen(query, actor, crm, callback_data.user_id, chosen)
 
 

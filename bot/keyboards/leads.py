@@ -43,10 +43,12 @@ class LeadRuleCD(CallbackData, prefix="ldr"):
 
 
 class TerritoryCD(CallbackData, prefix="ldt"):
-    """Toggle a region or an industry of a manager's territories."""
+    """Put a region or an industry in (`on`) or out of a manager's territories: the state
+    the button asks for, not a toggle, so a double tap does it once."""
 
     user_id: DbId
     item_id: DbId
+    on: bool
 
 
 def rule_name(rule: Rule) -> str:
@@ -130,8 +132,10 @@ def territory_kb(user_id: int, regions: Sequence[Label], industries: Sequence[La
                  chosen: set[int], loc: str) -> InlineKeyboardMarkup:
     """Regions, then industries (🏭), two a row; ✅ the manager's."""
     rows = grid([_b(("✅ " if r.id in chosen else "▫️ ") + r.text(loc)[:30],
-                    TerritoryCD(user_id=user_id, item_id=r.id)) for r in regions], 2)
+                    TerritoryCD(user_id=user_id, item_id=r.id, on=r.id not in chosen))
+                 for r in regions], 2)
     rows += grid([_b(("✅ " if r.id in chosen else "🏭 ") + r.text(loc)[:30],
-                     TerritoryCD(user_id=user_id, item_id=r.id)) for r in industries], 2)
+                     TerritoryCD(user_id=user_id, item_id=r.id, on=r.id not in chosen))
+                  for r in industries], 2)
     rows.append([_b(_("« Territories"), LeadCD(action=LeadAction.TERRITORIES))])
     return InlineKeyboardMarkup(inline_keyboard=rows)
