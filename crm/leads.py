@@ -160,6 +160,9 @@ class LeadService:
         async with self.db.transaction() as s:
             if await people_repo.team_by_id(s, team) is None:
                 raise NotAvailable()
+            found = await repo.rule(s, team, lock=True)
+            if (found.rule if found is not None else Rule.MANUAL.value) == rule.value:
+                return rule  # so already (a double tap): nothing written, nothing audited
             await repo.set_rule(s, team, rule.value, now)
             people_repo.audit(s, actor.id, "leads.rule", "team", team, {"rule": rule.value},
                               now)
