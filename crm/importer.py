@@ -765,11 +765,13 @@ class ImportService:
             async with self.db.transaction() as s:
                 kinds = {(kind, item_id) for item_id, kind, *_labels in
                          await repo.classifier_items(s, [k.value for k in CLASSIFIER_FIELDS])}
+            unknown = {(kind, value_key(v)) for kind, values in dry.unknown.items()
+                       for v in values}
             for (kind, key), what in choices.items():
                 if isinstance(what, int):
                     if (kind, what) not in kinds:
                         raise InvalidInput("import_value")
-                    if key not in known.get(kind, {}):
+                    if (kind, key) in unknown:  # still unknown, and in the file
                         known.setdefault(kind, {})[key] = what
                         mapped.append([kind, key, what])
         default = CREATE if create_values else EMPTY
