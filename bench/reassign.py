@@ -7,7 +7,10 @@ TEST_DATABASE_URL when set — its schema is dropped): a team with a head and tw
 `--base` other clients with history, and the departing manager's `--clients` clients, each
 with an open deal, two planned contacts (one already queued as a reminder) and a history
 record. Then it times `crm.client_admin.reassign_all` — the «Move» of the people screen —
-moving them all to the colleague and back, `--repeat` times each way.
+moving them all to the colleague and back, `--repeat` times each way (the baseline), and
+`crm.leads.reassign_by_rule` — «🎯 By the team's rule» (least busy) — spreading them over
+two colleagues, `--repeat` times (moved back by ids in between, not timed). The cap of
+clients in work is raised for the run: every one of the 300 has an open deal.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import insert, select, text
 
 from crm.clock import FrozenClock
-from crm.config import CRMConfig
+from crm.config import CRMConfig, NotifyConfig
 from crm.dto import Actor
 from crm.roles import Role
 from crm.service import CRM
@@ -42,12 +45,12 @@ async def fill(crm: CRM, db: Database, n: int, base: int) -> tuple[Actor, int, i
     team = await crm.people.create_team(boss.actor, "North")
     ids = []
     for tg, name, role in ((2, "Helen Head", Role.HEAD), (3, "Ivan Leaving", Role.MANAGER),
-                           (4, "Olga Staying", Role.MANAGER)):
+                           (4, "Olga Staying", Role.MANAGER), (5, "Kate Staying", Role.MANAGER)):
         link = await crm.people.create_invite(boss.actor, role, team.id)
         got = await crm.people.start(tg, name, None, "ru", link.token)
         assert got is not None
         ids.append(got.actor)
-    head, ivan, olga = ids
+    head, ivan, olga, _kate = ids
     async with db.transaction() as s:
         stage = await s.scalar(select(Stage.id).limit(1))
         for start in range(0, base + n, BATCH):
@@ -99,8 +102,22 @@ async def run_one(label: str, url: str, n: int, base: int, repeat: int) -> list[
                 done = await crm.client_admin.reassign_all(head, src, dst)
             samples.append(time.perf_counter() - start)
             assert done.clients == n and done.planned == 2 * n and done.deals == n
-    print(f"{label}: {n} clients (+{base} others), each with a deal and two plans: "
-          f"median {statistics.median(samples) * 1000:.0f} ms, max {max(samples) * 1000:.0f} ms")
+    print(f"{label}: {n} clients (+{base} others), each with a deal and two plans, to a "
+          f"person: median {statistics.median(samples) * 1000:.0f} ms, "
+          f"max {max(samples) * 1000:.0f} ms")
+    await crm.leads.set_rule(head, None, "least_busy")
+    crm.leads.config = NotifyConfig(clients_in_work_max=10 * n)
+    spread = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        by_rule = await crm.leads.reassign_by_rule(head, from_user_id=ivan)
+        spread.append(time.perf_counter() - start)
+        assert by_rule.clients == n and by_rule.planned == 2 * n and len(by_rule.to) == 2
+        async with db.transaction() as s:
+            moved = list(await s.scalars(select(Client.id).where(Client.id > base)))
+        await crm.client_admin.reassign_clients(head, moved, ivan)
+    print(f"{label}: the same {n} by the team's rule over two managers: "
+          f"median {statistics.median(spread) * 1000:.0f} ms, max {max(spread) * 1000:.0f} ms")
     await db.dispose()
     return samples
 

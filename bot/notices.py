@@ -257,6 +257,12 @@ def reassigned_text(view: ReassignedView) -> str:
     n = view.count
     if view.to_me and view.lead:
         head = ngettext("📥 A new lead for you ({n}):", "📥 New leads for you ({n}):", n)
+    elif view.to_me and view.by_rule and view.from_name:
+        head = ngettext("🔀 {by} handed you {n} client of {old} by the team's rule:",
+                        "🔀 {by} handed you {n} clients of {old} by the team's rule:", n)
+    elif view.by_rule and not view.to_me:
+        head = ngettext("🔀 {by} handed {n} of your clients out by the team's rule:",
+                        "🔀 {by} handed {n} of your clients out by the team's rule:", n)
     elif view.to_me and view.from_name:
         head = ngettext("🔀 {by} handed you {n} client of {old}:",
                         "🔀 {by} handed you {n} clients of {old}:", n)

@@ -94,6 +94,8 @@ def error_text(err: CRMError) -> str:
         "reassign_target": _("Clients can go only to an active manager or head (of your "
                              "team, for a head)."),
         "reassign_same": _("Pick someone else: these clients are already theirs."),
+        "reassign_manual": _("The team's rule is manual now: pick a person to hand the "
+                             "clients to."),
         "client_merged": _("This client has already been merged into another."),
         "client_archived": _("This client is archived. Restore it first."),
         "merge_self": _("Pick another client: a client cannot be merged with itself."),
@@ -107,6 +109,7 @@ def error_text(err: CRMError) -> str:
         "target_gone": _("This contact no longer takes documents (unsubscribed, blocked or "
                          "removed). Open the card again."),
         "already_sent": _("This has been sent already."),
+        "import_value": _("This is not a value of that classifier. Pick one on the buttons."),
     }
     return texts.get(err.code) or _("Something is wrong with that input. Please try again.")
 

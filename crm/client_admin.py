@@ -161,16 +161,13 @@ class ClientAdminService:
 
     async def _move(
         self, s: AsyncSession, actor: Actor, rows: list[repo.MoveRow], target: User,
-        *, check: bool = True, lead: bool = False,
+        *, check: bool = True, lead: bool = False, notify: bool = True,
     ) -> Reassigned:
         """`check=False`: the distribution rule moves leads on nobody's rights (the
-        creator of a lead is recorded as who did it); `lead` marks the notice as a lead."""
-        for row in rows if check else ():
-            own = Ownership(row.owner_id, row.owner_team_id)
-            if not can_see(actor, own):
-                raise NotAvailable()
-            if not can_manage_client(actor, own):
-                raise Forbidden()
+        creator of a lead is recorded as who did it); `lead` marks the notice as a lead;
+        `notify=False`: the caller tells the managers (one notice each for many moves)."""
+        if check:
+            self._check(actor, rows)
         rows = [r for r in rows if r.owner_id != target.id]  # already theirs: nothing to do
         now = self.clock.now()
         by_owner: dict[int | None, list[repo.MoveRow]] = defaultdict(list)
@@ -199,9 +196,56 @@ class ClientAdminService:
              "entity_id": r.id, "details": {"from": r.owner_id, "to": target.id}, "at": now}
             for r in rows
         ])
-        if rows:
+        if rows and notify:
             await self._notify(s, actor, by_owner, target, now, lead=lead)
         return Reassigned(len(rows), deals, len(planned), target.name)
+
+    @staticmethod
+    def _check(actor: Actor, rows: list[repo.MoveRow]) -> None:
+        """The actor may move every one of these clients."""
+        for row in rows:
+            own = Ownership(row.owner_id, row.owner_team_id)
+            if not can_see(actor, own):
+                raise NotAvailable()
+            if not can_manage_client(actor, own):
+                raise Forbidden()
+
+    @staticmethod
+    async def _notify_spread(
+        s: AsyncSession, actor: Actor, moves: list[tuple[User, list[repo.MoveRow]]],
+        now: datetime,
+    ) -> None:
+        """Clients handed out to several people at once (by the rule): one notice to each
+        who got some, and one to each former manager for all they lost — not one a
+        client, not one per new manager."""
+        batch = secrets.token_hex(6)
+        lost: dict[int, list[repo.MoveRow]] = defaultdict(list)
+        out = []
+        for target, owned in moves:
+            owned = [r for r in owned if r.owner_id != target.id]
+            olds = {r.owner_id for r in owned}
+            for r in owned:
+                if r.owner_id is not None:
+                    lost[r.owner_id].append(r)
+            if owned and target.id != actor.id and not target.unreachable:
+                out.append(reassigned_row(batch, target, {
+                    "by": actor.id, "from": olds.pop() if len(olds) == 1 else None,
+                    "to": target.id, "count": len(owned),
+                    "clients": [[r.id, r.name] for r in owned[:NAMED]], "rule": True,
+                }, now))
+        users = await notify_repo.users_by_ids(s, set(lost))
+        for owner, owned in lost.items():
+            owned.sort(key=lambda r: r.id)
+            user = users.get(owner)
+            if user is None or user.id == actor.id or not user.is_active or user.unreachable:
+                continue
+            out.append(reassigned_row(batch, user, {
+                "by": actor.id, "from": owner, "to": None, "count": len(owned),
+                "clients": [[r.id, r.name] for r in owned[:NAMED]], "rule": True,
+                "people": len(moves),
+            }, now))
+        if out:
+            await outbox_repo.insert_if_absent(s, out)
 
     @staticmethod
     async def _readdress(
@@ -311,7 +355,7 @@ class ClientAdminService:
             refresh_search(survivor, list(await clients_repo.contacts_of(s, survivor.id)))
             counts = {"history": moves.history, "deals": moves.deals,
                       "invoices": moves.invoices, "contacts": moves.contacts,
-                      "planned": moves.planned}
+                      "planned": moves.planned, "channels": moves.channels}
             await repo.add_events(s, [
                 {"client_id": survivor.id, "author_id": actor.id, "event": "merged",
                  "details": {"other_id": other.id, "name": other.name, **counts},

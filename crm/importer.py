@@ -640,6 +640,24 @@ class ImportResult:
     bad: int
     values_created: int
     again: bool  # this import id was imported before: nothing was written now
+    values_mapped: int = 0
+
+
+CREATE = "create"
+EMPTY = "empty"
+#: What becomes of one unknown classifier value: [kind, value, CREATE | EMPTY | item id].
+Decision = Sequence[Any]
+
+
+def decided(decisions: Iterable[Decision] | None) -> dict[tuple[str, str], str | int]:
+    """(kind, normalised value) → CREATE, EMPTY or the id of the item it is mapped to."""
+    out: dict[tuple[str, str], str | int] = {}
+    for kind, value, what in decisions or ():
+        if what in (CREATE, EMPTY) or (isinstance(what, int) and not isinstance(what, bool)):
+            out[(str(kind), value_key(str(value)))] = what
+        else:
+            raise InvalidInput("import_value")
+    return out
 
 
 def _assignee_roles() -> tuple[str, ...]:
@@ -713,6 +731,7 @@ class ImportService:
     async def run(
         self, actor: Actor, table: Table, mapping: Sequence[str | None], *,
         owner_id: int | None, create_values: bool, import_id: int, file_name: str = "",
+        decisions: Iterable[Decision] | None = None,
     ) -> ImportResult:
         """Import the new rows, BATCH clients (with their contact persons) per transaction.
 
@@ -720,22 +739,47 @@ class ImportService:
         meanwhile (or by an earlier, interrupted run of this import) is a duplicate now, so
         running it again never doubles a client. An import id recorded in the audit log
         means it is done: nothing is written again.
+
+        Unknown classifier values: `decisions` say, one by one, to create a value, leave it
+        empty or map it to an existing item of its kind (checked here: another kind's item
+        or a forged id is refused); a value without a decision is created when
+        `create_values`, else left empty.
         """
         require(can_import_clients(actor))
         await self.check_owner(actor, owner_id)
+        choices = decided(decisions)
         async with self.db.transaction() as s:
             done = await repo.import_done(s, import_id)
         if done is not None:
             return ImportResult(int(done.get("created", 0)), int(done.get("in_base", 0)),
                                 int(done.get("in_file", 0)), int(done.get("bad", 0)),
-                                int(done.get("values_created", 0)), again=True)
+                                int(done.get("values_created", 0)), again=True,
+                                values_mapped=int(done.get("values_mapped", 0)))
         parsed = await self._parse(table, mapping)
         base, known, managers = await self._context(actor)
         dry = await asyncio.to_thread(analyse, table, mapping, base, known, managers, parsed)
         now = self.clock.now()
         created_values = 0
-        if create_values and dry.unknown:
-            wanted = [(kind, item_code(v), v) for kind, values in dry.unknown.items()
+        mapped: list[list[Any]] = []
+        if choices:
+            async with self.db.transaction() as s:
+                kinds = {(kind, item_id) for item_id, kind, *_labels in
+                         await repo.classifier_items(s, [k.value for k in CLASSIFIER_FIELDS])}
+            unknown = {(kind, value_key(v)) for kind, values in dry.unknown.items()
+                       for v in values}
+            for (kind, key), what in choices.items():
+                if isinstance(what, int):
+                    if (kind, what) not in kinds:
+                        raise InvalidInput("import_value")
+                    if (kind, key) in unknown:  # still unknown, and in the file
+                        known.setdefault(kind, {})[key] = what
+                        mapped.append([kind, key, what])
+        default = CREATE if create_values else EMPTY
+        to_create = {kind: [v for v in values
+                            if choices.get((kind, value_key(v)), default) == CREATE]
+                     for kind, values in dry.unknown.items()}
+        if any(to_create.values()):
+            wanted = [(kind, item_code(v), v) for kind, values in to_create.items()
                       for v in values]
             async with self.db.transaction() as s:
                 made = await repo.ensure_items(s, wanted)
@@ -762,11 +806,14 @@ class ImportService:
             "import_id": import_id, "file": file_name[:100], "rows": dry.rows,
             "created": created, "in_base": len(dry.in_base), "in_file": len(dry.in_file),
             "bad": len(dry.bad), "values_created": created_values, "owner_id": owner_id,
+            "values_mapped": len(mapped),
         }
+        if mapped:
+            details["mapped"] = mapped[:100]
         async with self.db.transaction() as s:
             people_repo.audit(s, actor.id, "clients.imported", "import", import_id, details,
                               now)
         if leads and created and self.distribute_team is not None:
             await self.distribute_team(actor, team)
         return ImportResult(created, len(dry.in_base), len(dry.in_file), len(dry.bad),
-                            created_values, again=False)
+                            created_values, again=False, values_mapped=len(mapped))

@@ -4,10 +4,14 @@ A lead is a live client without an owner. It waits in its team's queue (`lead_te
 the team of whoever created or imported it; with one team only, that team; else None — the
 admins' queue). Per team the head (or an admin) chooses the rule that hands leads out as
 they arrive: manual (they wait), round-robin, least busy (fewest clients in work), or by
-region (a manager's territories; a lead of no one's region goes to the least busy).
+region/industry (a manager's territories name regions and industries; see `pick` for which
+match wins; a lead of no one's territory goes to the least busy).
 Managers on vacation or with `clients_in_work_max` clients in work are skipped; with nobody
 left the lead waits. Handing out goes through ClientAdminService._move: the history, the
 audit and the manager's push are those of a reassignment.
+
+The same choosing hands out a manager's clients when a head moves them «by the rule»
+(`reassign_by_rule`): a manager leaving, their 300 clients spread over the team.
 """
 
 from __future__ import annotations
@@ -20,12 +24,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.access import Ownership, can_manage_client, can_see_leads, require
+from crm.access import Ownership, can_manage_client, can_reassign, can_see_leads, require
 from crm.client_admin import ClientAdminService, Reassigned
 from crm.clock import Clock
 from crm.config import NotifyConfig
 from crm.dto import Actor
-from crm.errors import Forbidden, InvalidInput, NotAvailable, valid_id
+from crm.errors import Conflict, Forbidden, InvalidInput, NotAvailable, valid_id
 from crm.roles import Role
 from storage.db import Database
 from storage.models import Client, User
@@ -60,7 +64,11 @@ class Candidate:
     in_work: int
     clients: int = 0
     on_vacation: bool = False
-    regions: set[int] = field(default_factory=set)
+    # Classifier items (regions and industries) whose leads this manager takes.
+    territories: set[int] = field(default_factory=set)
+
+
+TERRITORY_KINDS = ("region", "industry")
 
 
 def eligible(candidates: list[Candidate], cap: int) -> list[Candidate]:
@@ -68,18 +76,27 @@ def eligible(candidates: list[Candidate], cap: int) -> list[Candidate]:
 
 
 def pick(rule: Rule, candidates: list[Candidate], cap: int, cursor: int | None,
-         region_id: int | None) -> Candidate | None:
-    """Whom the rule gives one lead to (None: nobody may take it, it waits)."""
+         region_id: int | None, industry_id: int | None = None) -> Candidate | None:
+    """Whom the rule gives one lead to (None: nobody may take it, it waits).
+
+    By region/industry, the first non-empty group of these wins: the managers whose
+    territories hold both the lead's region and its industry, then its region, then its
+    industry, then everyone; within the group, the least busy. A region says more than an
+    industry: a manager travels to a region, while an industry is a specialisation."""
     ready = sorted(eligible(candidates, cap), key=lambda c: c.id)
     if not ready or rule is Rule.MANUAL:
         return None
     if rule is Rule.ROUND_ROBIN:
         after = [c for c in ready if cursor is not None and c.id > cursor]
         return (after or ready)[0]
-    if rule is Rule.REGION and region_id is not None:
-        local = [c for c in ready if region_id in c.regions]
-        if local:
-            ready = local
+    if rule is Rule.REGION:
+        for wanted in ({region_id, industry_id}, {region_id}, {industry_id}):
+            if None in wanted:
+                continue
+            local = [c for c in ready if wanted <= c.territories]
+            if local:
+                ready = local
+                break
     # Least busy (and a region nobody covers): fewest in work, then fewest clients.
     return min(ready, key=lambda c: (c.in_work, c.clients, c.id))
 
@@ -143,6 +160,9 @@ class LeadService:
         async with self.db.transaction() as s:
             if await people_repo.team_by_id(s, team) is None:
                 raise NotAvailable()
+            found = await repo.rule(s, team, lock=True)
+            if (found.rule if found is not None else Rule.MANUAL.value) == rule.value:
+                return rule  # so already (a double tap): nothing written, nothing audited
             await repo.set_rule(s, team, rule.value, now)
             people_repo.audit(s, actor.id, "leads.rule", "team", team, {"rule": rule.value},
                               now)
@@ -161,17 +181,22 @@ class LeadService:
             user = await self._manager_in_scope(s, actor, user_id)
             return (await repo.territories(s, [user.id]))[user.id]
 
-    async def set_territory(self, actor: Actor, user_id: int, region_id: int,
+    async def set_territory(self, actor: Actor, user_id: int, item_id: int,
                             on: bool) -> set[int]:
+        """A region or an industry in or out of a manager's territories; what is so already
+        (a double tap) writes nothing, not even to the audit log."""
         now = self.clock.now()
         async with self.db.transaction() as s:
             user = await self._manager_in_scope(s, actor, user_id)
-            item = await cls_repo.item(s, valid_id(region_id))
-            if item is None or item.kind != "region":
+            item = await cls_repo.item(s, valid_id(item_id))
+            if item is None or item.kind not in TERRITORY_KINDS:
                 raise InvalidInput("region")
+            before = (await repo.territories(s, [user.id]))[user.id]
+            if (item.id in before) == on:
+                return before
             await repo.set_territory(s, user.id, item.id, on)
             people_repo.audit(s, actor.id, "leads.territory", "user", user.id,
-                              {"region_id": item.id, "on": on}, now)
+                              {"item_id": item.id, "kind": item.kind, "on": on}, now)
             return (await repo.territories(s, [user.id]))[user.id]
 
     # --- candidates and the queue --------------------------------------------------------
@@ -182,9 +207,9 @@ class LeadService:
         ids = [u.id for u in users]
         in_work = await analytics_repo.clients_in_work(s, ids)
         clients = await move_repo.clients_per_owner(s, ids)
-        regions = await repo.territories(s, ids)
+        territories = await repo.territories(s, ids)
         return [Candidate(u.id, u.name, in_work.get(u.id, 0), clients.get(u.id, 0),
-                          u.on_vacation, regions[u.id]) for u in users]
+                          u.on_vacation, territories[u.id]) for u in users]
 
     async def waiting_count(self, actor: Actor) -> int:
         """What the «📥 Leads (N)» button says; 0 for those who do not run a queue."""
@@ -282,7 +307,7 @@ class LeadService:
                 candidates = await self._candidates(s, team)
                 cursor = found.cursor_user_id
                 for lead in team_leads:
-                    chosen = pick(rule, candidates, cap, cursor, lead.region_id)
+                    chosen = pick(rule, candidates, cap, cursor, lead.region_id, lead.industry_id)
                     if chosen is None:
                         break
                     given[lead.id] = chosen.id
@@ -316,6 +341,108 @@ class LeadService:
         async with self.db.transaction() as s:
             ids = await repo.waiting_ids(s, team)
         return await self.distribute(actor, ids)
+
+    # --- moving clients by the rule -------------------------------------------------------
+
+    async def _moving(self, s: AsyncSession, actor: Actor, from_user_id: int | None,
+                      client_ids: list[int] | None) -> tuple[list[move_repo.MoveRow],
+                                                             int | None, set[int]]:
+        """The clients to move (checked: the actor may move each), their team and the
+        people who must not get them back (their managers now)."""
+        require(can_reassign(actor))
+        if from_user_id is not None:
+            source = await self.admin._person_in_scope(s, actor, from_user_id)
+            rows = await move_repo.clients_for_move(
+                s, await move_repo.client_ids_of(s, source.id))
+            self.admin._check(actor, rows)
+            return rows, source.team_id, {source.id}
+        ids = sorted({valid_id(i) for i in client_ids or []})
+        rows = await move_repo.clients_for_move(s, ids)
+        if not ids or len(rows) != len(ids):
+            raise NotAvailable()
+        self.admin._check(actor, rows)
+        teams = {r.owner_team_id for r in rows}
+        return rows, (teams.pop() if len(teams) == 1 else None), {
+            r.owner_id for r in rows if r.owner_id is not None}
+
+    async def move_rule(self, actor: Actor, *, from_user_id: int | None = None,
+                        client_id: int | None = None) -> Rule:
+        """The rule that would hand these clients out (a person's, or one client's): their
+        team's. Manual (or no team): the head picks a person."""
+        async with self.db.transaction() as s:
+            _rows, team, _ = await self._moving(
+                s, actor, from_user_id, None if client_id is None else [client_id])
+            if team is None:
+                return Rule.MANUAL
+            found = await repo.rule(s, team)
+            return Rule(found.rule) if found is not None else Rule.MANUAL
+
+    async def reassign_by_rule(self, actor: Actor, *, from_user_id: int | None = None,
+                               client_ids: list[int] | None = None,
+                               only_from: int | None = None) -> Spread:
+        """All of a person's clients (or these clients) handed out by their team's rule, as
+        leads are: vacations and `clients_in_work_max` skipped, the territories looked at.
+        Clients nobody may take stay where they are (`left`). Open deals, planned contacts
+        and their reminders go along (ClientAdminService._move); every manager involved gets
+        one notice; each client's history and the audit log record it, and the audit one
+        summary entry more. `only_from`: only the clients still of this manager (a double
+        tap moves nothing twice). A manual rule (or no team) raises Conflict: the head
+        picks a person instead."""
+        cap = self.config.clients_in_work_max
+        now = self.clock.now()
+        async with self.db.transaction() as s:
+            rows, team, exclude = await self._moving(s, actor, from_user_id, client_ids)
+            if only_from is not None:
+                rows = [r for r in rows if r.owner_id == only_from]
+            if team is None:
+                raise Conflict("reassign_manual")
+            found = await repo.rule(s, team, lock=True)
+            if found is None or found.rule == Rule.MANUAL.value:
+                raise Conflict("reassign_manual")
+            rule = Rule(found.rule)
+            candidates = [c for c in await self._candidates(s, team) if c.id not in exclude]
+            ids = [r.id for r in rows]
+            kinds = await repo.kinds_of(s, ids)
+            busy = await repo.in_work_of(s, ids)
+            cursor = found.cursor_user_id
+            given: dict[int, list[move_repo.MoveRow]] = {}
+            left = 0
+            # Clients in work first: they are the ones the cap is about.
+            for row in sorted(rows, key=lambda r: (r.id not in busy, r.id)):
+                region, industry = kinds.get(row.id, (None, None))
+                chosen = pick(rule, candidates, cap, cursor, region, industry)
+                if chosen is None:
+                    left += 1
+                    continue
+                given.setdefault(chosen.id, []).append(row)
+                chosen.in_work += row.id in busy
+                chosen.clients += 1
+                cursor = chosen.id
+            if rule is Rule.ROUND_ROBIN:
+                found.cursor_user_id = cursor
+            moves: list[tuple[User, list[move_repo.MoveRow]]] = []
+            deals = planned = 0
+            names: list[tuple[str, int]] = []
+            for user_id, owned in given.items():
+                target = await people_repo.user_by_id(s, user_id)
+                assert target is not None
+                done = await self.admin._move(s, actor, owned, target, check=False,
+                                              notify=False)
+                deals += done.deals
+                planned += done.planned
+                moves.append((target, owned))
+                names.append((target.name, len(owned)))
+            await self.admin._notify_spread(s, actor, moves, now)
+            moved = sum(n for _name, n in names)
+            if moved or left:
+                people_repo.audit(s, actor.id, "clients.reassigned_by_rule",
+                                  "user" if from_user_id is not None else "team",
+                                  from_user_id if from_user_id is not None else team, {
+                                      "rule": rule.value, "team": team, "moved": moved,
+                                      "left": left,
+                                      "to": {str(t.id): len(o) for t, o in moves}}, now)
+            return Spread(moved, deals, planned, left, rule,
+                          sorted(names, key=lambda n: (-n[1], n[0])))
 
     # --- the unattended-lead alert (scheduler) -------------------------------------------
 
@@ -367,6 +494,18 @@ class LeadService:
                 return Skip("leads taken")
             return LeadsAlertView(recipient(user, self.default_locale),
                                   int(item.payload.get("minutes") or 0), clients)
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """Clients handed out by the rule."""
+
+    clients: int
+    deals: int
+    planned: int
+    left: int  # nobody could take them (vacations, caps): still with their manager
+    rule: Rule
+    to: list[tuple[str, int]]  # who got how many, most first
 
 
 @dataclass(frozen=True, slots=True)

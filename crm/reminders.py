@@ -371,6 +371,7 @@ class ReminderService:
                 count=int(p.get("count") or len(clients)),
                 clients=clients,
                 lead=bool(p.get("lead")),
+                by_rule=bool(p.get("rule")),
             )
 
 
@@ -384,3 +385,4 @@ class ReassignedView:
     count: int
     clients: list[tuple[int, str]]  # (id, name) of the first few
     lead: bool = False  # new leads given by the distribution rule or from the queue
+    by_rule: bool = False  # clients handed out by the team's rule (to several people)

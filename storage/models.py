@@ -488,13 +488,16 @@ class LeadRule(Base):
 
 
 class UserTerritory(Base):
-    """A region whose leads this manager takes under the "by region" rule."""
+    """A region or an industry whose leads this manager takes under the "by region/industry"
+    rule. The column keeps its first name, region_id (0015): it holds a classifier item of
+    either kind, so industries needed no schema change."""
 
     __tablename__ = "user_territories"
 
     user_id: Mapped[int] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    region_id: Mapped[int] = mapped_column(ForeignKey("classifier_items.id"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(
+        "region_id", ForeignKey("classifier_items.id"), primary_key=True)
 
 
 class AuditLog(Base):

@@ -164,7 +164,7 @@ async def test_forged_buttons_are_refused(w: World) -> None:
     rule = LeadRuleCD(team_id=w.helen.team_id or 0, rule=Rule.ROUND_ROBIN).pack()
     for who in (IVAN, MARY):
         assert alerts(await w.h.press(who, rule))
-    territory = TerritoryCD(user_id=w.ivan.id, region_id=1).pack()
+    territory = TerritoryCD(user_id=w.ivan.id, item_id=1, on=True).pack()
     assert alerts(await w.h.press(SAM, territory))
     assert alerts(await w.h.press(IVAN, LeadCD(action=LeadAction.QUEUE).pack()))
     assert await owner(w.crm, lead.id) is None

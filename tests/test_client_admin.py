@@ -33,6 +33,8 @@ from storage.models import (
     Activity,
     AuditLog,
     Client,
+    ClientChannel,
+    ClientLink,
     ContactPerson,
     Deal,
     Invoice,
@@ -355,6 +357,14 @@ async def duplicate_with_everything(w: World, clock: FrozenClock) -> tuple[int, 
     invoice = await add_invoice(crm.db, deal, 5000, date(2026, 12, 20))
     await add_payment(crm.db, invoice, 2000, date(2026, 11, 20))
     await add_planned(crm.db, dup, w.olga.id, clock.now() + timedelta(days=1))
+    # The duplicate's Telegram linked through its deep link (issue 9), and a link not used.
+    async with crm.db.transaction() as s:
+        s.add_all([
+            ClientLink(token_hash="a" * 64, client_id=dup, created_by_id=w.olga.id,
+                       used_at=clock.now(), used_by_tg_id=777001),
+            ClientLink(token_hash="b" * 64, client_id=dup, created_by_id=w.olga.id),
+            ClientChannel(tg_id=777001, client_id=dup, tg_name="Boris", locale="en"),
+        ])
     return keep, dup
 
 
@@ -372,15 +382,20 @@ async def test_merging_moves_every_linked_record(w: World, clock: FrozenClock) -
     assert "• history records: 1" in preview
     assert "• deals: 1 (invoices: 1, payments: 1)" in preview
     assert "• contact persons: 1" in preview and "• planned contacts: 1" in preview
+    assert "• linked Telegram chats: 1" in preview
     calls = await w.h.press(HELEN, button(calls, "Merge"))
     text = last_text(calls)
     assert "✅ «Betamax Ltd» merged into «Alpha Trading»." in text
     assert "Boris Bookkeeper" in text and "Betamax pumps" in text
 
     async with crm.db.transaction() as s:
-        for model in (ContactPerson, Deal, PlannedContact):
+        for model in (ContactPerson, Deal, PlannedContact, ClientChannel, ClientLink):
             assert await s.scalar(select(func.count()).select_from(model)
                                   .where(model.client_id == dup)) == 0
+        assert await s.scalar(select(func.count()).select_from(ClientLink)
+                              .where(ClientLink.client_id == keep)) == 2
+        [channel] = (await s.scalars(select(ClientChannel))).all()
+        assert channel.client_id == keep
         assert await s.scalar(select(func.count()).select_from(Invoice).join(Deal)
                               .where(Deal.client_id == keep)) == 1
         assert await s.scalar(select(func.count()).select_from(Payment).join(Invoice)

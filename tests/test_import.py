@@ -302,7 +302,7 @@ async def test_import_dialog(crm: CRM, harness: Harness) -> None:
     assert "Notes" in last_text(calls) and "call in spring" in last_text(calls)
     calls = await harness.press(HELEN, button(calls, "Пропустить"))
     assert "North Pole" in last_text(calls)
-    calls = await harness.press(HELEN, button(calls, "Создать все"))
+    calls = await harness.press(HELEN, button(calls, "Создать «North Pole»"))
     assert "Кому" in last_text(calls)
     names = [t for t, _ in buttons(calls)]
     assert "Olga North" in names and "Sam South" not in names
@@ -390,7 +390,7 @@ async def test_import_tapped_twice_imports_once(any_crm: CRM, together: bool) ->
     hanna = TgUser(7030, "Hanna", "Head", language_code="en")
     await h.send(hanna, "/import")
     calls = await h.send_document(hanna, CSV_1251, "clients.csv")
-    calls = await h.press(hanna, button(calls, "Leave these fields empty"))
+    calls = await h.press(hanna, button(calls, "Leave empty"))
     calls = await h.press(hanna, button(calls, "Leads queue"))
     assert "New clients to create: 2" in last_text(calls)
     go = button(calls, "Import (2)")
@@ -404,4 +404,40 @@ async def test_import_tapped_twice_imports_once(any_crm: CRM, together: bool) ->
         assert await s.scalar(select(func.count()).select_from(AuditLog).where(
             AuditLog.action == "clients.imported")) == 1
     assert not [t for t in texts(session.calls) + alerts(session.calls) if "wrong" in t]
+    await bot.session.close()
+
+
+async def test_a_saved_list_exported_in_the_import_format(any_crm: CRM) -> None:
+    from bot.keyboards.imports import ExportCD, ExportFormat
+    from bot.keyboards.lists import ListAction, ListCD
+    from crm.lists import ClientFilter
+    from tests.notify_data import item_id
+
+    bot, session = make_bot()
+    h = Harness(dp=create_dispatcher(any_crm, default_locale="en"), bot=bot, session=session)
+    team = await add_team(any_crm.db, "North")
+    hanna = await person(any_crm, 7040, "Hanna Head", Role.HEAD, team)
+    olga = await person(any_crm, 7041, "Olga North", Role.MANAGER, team)
+    hanna_tg = TgUser(7040, "Hanna", "Head", language_code="en")
+    moscow = await item_id(any_crm.db, "region", "moscow")
+    await any_crm.clients.create(olga, ClientDraft(name="Moscow One", region_id=moscow))
+    await any_crm.clients.create(olga, ClientDraft(name="Moscow Two", region_id=moscow,
+                                                   phone="+79160000077"))
+    await any_crm.clients.create(olga, ClientDraft(name="Elsewhere"))
+    saved = await any_crm.lists.save(hanna, "Moscow", ClientFilter(region_id=moscow), False)
+    private = await any_crm.lists.save(olga, "Olga's", ClientFilter(), False)
+    calls = await h.press(hanna_tg, ListCD(action=ListAction.OPEN, id=saved.id).pack())
+    calls = await h.press(hanna_tg, button(calls, "📤 Export CSV"))
+    [sent] = [c for c in calls if isinstance(c, SendDocument)]
+    assert sent.caption == "2 clients"
+    doc = sent.document
+    assert isinstance(doc, BufferedInputFile)
+    table = read_table(doc.data)
+    assert sorted(cells[0] for _, cells in table.rows) == ["Moscow One", "Moscow Two"]
+    back = await any_crm.imports.dry_run(hanna, table, guess_mapping(table.headers))
+    assert (len(back.new), len(back.in_base), len(back.bad)) == (0, 2, 0)
+    # A list the head may not open: nothing is sent.
+    h.clear()
+    calls = await h.press(hanna_tg, ExportCD(fmt=ExportFormat.XLSX, list_id=private.id).pack())
+    assert alerts(calls) and not [c for c in calls if isinstance(c, SendDocument)]
     await bot.session.close()

@@ -24,7 +24,7 @@ from tests.factories import admin, client, person
 
 
 def cands() -> list[Candidate]:
-    return [Candidate(1, "A", 3, 10), Candidate(2, "B", 1, 5, regions={77}),
+    return [Candidate(1, "A", 3, 10), Candidate(2, "B", 1, 5, territories={77}),
             Candidate(3, "C", 1, 4), Candidate(4, "D", 0, 0, on_vacation=True)]
 
 

@@ -25,6 +25,7 @@ from bot.keyboards.client_admin import (
     MergePickCD,
     ReassignDoCD,
     ReassignPickCD,
+    ReassignRuleCD,
     archive_confirm_kb,
     back_to_person,
     confirm_move_kb,
@@ -33,12 +34,14 @@ from bot.keyboards.client_admin import (
     merge_pick_kb,
     targets_kb,
 )
+from bot.keyboards.leads import rule_name
 from bot.keyboards.people import UserAction, UserCD
 from bot.views import card_text
 from crm.access import can_reassign
 from crm.client_admin import MergePreview, Reassigned
 from crm.dto import Actor
 from crm.errors import Forbidden
+from crm.leads import Rule, Spread
 from crm.roles import can_manage_people
 from crm.service import CRM
 
@@ -81,6 +84,7 @@ async def cb_reassign(query: CallbackQuery, callback_data: ClientCD, actor: Acto
     if not card.can_manage or card.archived:
         raise Forbidden()
     targets = await crm.client_admin.targets(actor, exclude=card.owner_id)
+    rule = _rule_label(await crm.leads.move_rule(actor, client_id=card.id))
     text = _("🔀 Hand «{name}» (manager: {owner}) over to:").format(
         name=html.escape(card.name), owner=html.escape(card.owner_name or "—"))
     if not targets:
@@ -88,8 +92,15 @@ async def cb_reassign(query: CallbackQuery, callback_data: ClientCD, actor: Acto
                  "in your scope.")
     await forms.start(state, ReassignForm.pick)
     await forms.prompt(query, state, ReassignForm.pick, text,
-                       lambda step: targets_kb(step, targets, back_to_card(card.id)),
-                       clients=[card.id], title=card.name, person=None, off=False)
+                       lambda step: targets_kb(step, targets, back_to_card(card.id), rule),
+                       clients=[card.id], title=card.name, person=None, off=False,
+                       owner=card.owner_id, rule_name=rule, n=1)
+
+
+def _rule_label(rule: Rule) -> str | None:
+    """The team's rule as the «By the rule» button names it; None when manual (the head
+    picks a person)."""
+    return None if rule is Rule.MANUAL else rule_name(rule)
 
 
 # --- all of a person's clients (the people screens) ---------------------------------------
@@ -104,6 +115,7 @@ async def _start_move_all(query: CallbackQuery, actor: Actor, crm: CRM, state: F
                            show_alert=True)
         return
     targets = await crm.client_admin.targets(actor, exclude=person.id)
+    rule = _rule_label(await crm.leads.move_rule(actor, from_user_id=person.id)) if n else None
     text = ngettext("🔀 Hand all {n} client of «{name}» over to:",
                     "🔀 Hand all {n} clients of «{name}» over to:", n).format(
         n=n, name=html.escape(person.name))
@@ -114,8 +126,9 @@ async def _start_move_all(query: CallbackQuery, actor: Actor, crm: CRM, state: F
                  "in your scope.")
     await forms.start(state, ReassignForm.pick)
     await forms.prompt(query, state, ReassignForm.pick, text,
-                       lambda step: targets_kb(step, targets, back_to_person(person.id)),
-                       clients=None, title=person.name, person=person.id, off=off, n=n)
+                       lambda step: targets_kb(step, targets, back_to_person(person.id), rule),
+                       clients=None, title=person.name, person=person.id, off=off, n=n,
+                       rule_name=rule)
 
 
 async def cb_move_clients(query: CallbackQuery, callback_data: UserCD, actor: Actor, crm: CRM,
@@ -183,7 +196,36 @@ async def cb_reassign_pick(query: CallbackQuery, callback_data: ReassignPickCD, 
                        "managers are told, and the client's history records it.")
     back = _back(clients[0] if clients else None, person)
     await forms.prompt(query, state, ReassignForm.confirm, text,
-                       lambda step: confirm_move_kb(step, back), to=target.id)
+                       lambda step: confirm_move_kb(step, back), to=target.id, rule=False)
+
+
+async def cb_reassign_rule(query: CallbackQuery, callback_data: ReassignRuleCD, actor: Actor,
+                           crm: CRM, state: FSMContext) -> None:
+    """«By the team's rule»: the clients are spread as leads are (crm re-checks the rule)."""
+    draft = await forms.take(query, state, callback_data.step, ReassignForm.pick)
+    if draft is None:
+        return
+    if not draft.get("rule_name"):
+        await forms.finish(state)
+        raise Forbidden()
+    clients, person = draft["clients"], draft["person"]
+    n = int(draft.get("n") or 1)
+    names = {"name": html.escape(str(draft["title"])), "rule": str(draft["rule_name"])}
+    if clients is not None:
+        text = _("Hand «{name}» over by the team's rule ({rule})?").format(**names)
+    else:
+        text = ngettext("Hand {n} client of «{name}» out by the team's rule ({rule})?",
+                        "Hand all {n} clients of «{name}» out by the team's rule ({rule})?",
+                        n).format(n=n, **names)
+        if draft["off"]:
+            text += "\n" + _("Then «{name}» is deactivated.").format(name=names["name"])
+    text += "\n\n" + _("Managers on vacation or with too many clients in work get none; "
+                        "whatever nobody can take stays where it is. Open deals, planned "
+                        "contacts and their reminders go along; every manager gets one "
+                        "message, and the history records it.")
+    back = _back(clients[0] if clients else None, person)
+    await forms.prompt(query, state, ReassignForm.confirm, text,
+                       lambda step: confirm_move_kb(step, back), to=0, rule=True)
 
 
 async def cb_reassign_do(query: CallbackQuery, callback_data: ReassignDoCD, actor: Actor,
@@ -193,6 +235,9 @@ async def cb_reassign_do(query: CallbackQuery, callback_data: ReassignDoCD, acto
         return
     await forms.finish(state)
     clients, person, to = draft["clients"], draft["person"], int(draft["to"])
+    if draft.get("rule"):
+        await _spread(query, actor, crm, draft)
+        return
     done: Reassigned
     if clients is not None:
         done = await crm.client_admin.reassign_clients(actor, [int(c) for c in clients], to)
@@ -210,6 +255,50 @@ async def cb_reassign_do(query: CallbackQuery, callback_data: ReassignDoCD, acto
     else:
         shown = await crm.people.person(actor, int(person))
     await forms.screen(query, text + "\n\n" + person_text(shown), person_markup(actor, shown))
+
+
+async def _spread(query: CallbackQuery, actor: Actor, crm: CRM, draft: forms.Draft) -> None:
+    clients, person = draft["clients"], draft["person"]
+    if clients is not None:
+        owner = draft.get("owner")
+        done = await crm.leads.reassign_by_rule(
+            actor, client_ids=[int(c) for c in clients],
+            only_from=None if owner is None else int(owner))
+    else:
+        done = await crm.leads.reassign_by_rule(actor, from_user_id=int(person),
+                                                only_from=int(person))
+    text = spread_text(done)
+    if clients is not None and len(clients) == 1:
+        card = await crm.clients.card(actor, int(clients[0]))
+        await forms.screen(query, text + "\n\n" + card_text(card, actor.tz), card_kb(card))
+        return
+    from bot.handlers.people import person_markup, person_text
+
+    if draft["off"] and not done.left:
+        shown = await crm.people.set_active(actor, int(person), False)
+    else:
+        shown = await crm.people.person(actor, int(person))
+        if draft["off"]:
+            text += "\n" + _("«{name}» is still active: hand the rest over to a person, "
+                             "then deactivate.").format(name=html.escape(shown.name))
+    await forms.screen(query, text + "\n\n" + person_text(shown), person_markup(actor, shown))
+
+
+def spread_text(done: Spread) -> str:
+    text = ngettext("✅ {n} client handed out by the rule ({rule}):",
+                    "✅ {n} clients handed out by the rule ({rule}):", done.clients).format(
+        n=done.clients, rule=rule_name(done.rule))
+    lines = [text] + [f"• {html.escape(name)}: {n}" for name, n in done.to[:20]]
+    if done.deals or done.planned:
+        lines.append(_("Open deals moved: {deals}, planned contacts: {planned}.").format(
+            deals=done.deals, planned=done.planned))
+    if done.left:
+        lines.append(ngettext(
+            "⚠️ {n} client stayed where it was: every manager is on vacation or has too "
+            "many clients in work.",
+            "⚠️ {n} clients stayed where they were: every manager is on vacation or has too "
+            "many clients in work.", done.left).format(n=done.left))
+    return "\n".join(lines)
 
 
 def moved_text(done: Reassigned) -> str:
@@ -279,6 +368,7 @@ def merge_preview_text(p: MergePreview) -> str:
             n=m.deals, invoices=m.invoices, payments=m.payments),
         _("• contact persons: {n}").format(n=m.contacts),
         _("• planned contacts: {n}").format(n=m.planned),
+        *([_("• linked Telegram chats: {n}").format(n=m.channels)] if m.channels else []),
         "",
         _("Phones and e-mails are added, empty fields filled in. «{other}» is archived; its "
           "card says where it went.").format(**names),
@@ -350,6 +440,7 @@ def create_router() -> Router:
     router.callback_query.register(cb_move_and_off, ud(F.action == UserAction.MOVE_AND_OFF))
     router.callback_query.register(cb_keep_and_off, ud(F.action == UserAction.KEEP_AND_OFF))
     router.callback_query.register(cb_reassign_pick, ReassignPickCD.filter())
+    router.callback_query.register(cb_reassign_rule, ReassignRuleCD.filter())
     router.callback_query.register(cb_reassign_do, ReassignDoCD.filter())
     router.callback_query.register(cb_merge_pick, MergePickCD.filter())
     router.callback_query.register(cb_merge_do, MergeDoCD.filter())

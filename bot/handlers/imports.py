@@ -2,7 +2,8 @@
 
 An import is a form: «📥 Import clients» (under the reports) or /import asks for the file;
 a CSV or XLSX sent then is read, columns it cannot recognise are asked about one by one,
-classifier values nobody knows are to be created or left empty, the new clients go to a
+so are classifier values nobody knows (create it, map it to an existing value on buttons,
+leave it empty — or the same for all the rest at once), the new clients go to a
 chosen manager or the leads queue, and a dry run shows what would happen before
 «✅ Import» writes anything.
 
@@ -41,6 +42,7 @@ from bot.keyboards.imports import (
     GoAction,
     ImportColumnCD,
     ImportGoCD,
+    ImportMapCD,
     ImportOwnerCD,
     ImportValuesCD,
     ValuesChoice,
@@ -48,6 +50,7 @@ from bot.keyboards.imports import (
     confirm_kb,
     export_kb,
     field_title,
+    map_kb,
     owner_kb,
     values_kb,
 )
@@ -57,6 +60,8 @@ from crm.dto import Actor
 from crm.errors import InvalidInput
 from crm.export import to_csv, to_xlsx
 from crm.importer import (
+    CREATE,
+    EMPTY,
     MAX_BYTES,
     SKIP,
     DryRun,
@@ -68,6 +73,7 @@ from crm.importer import (
     Table,
     guess_mapping,
     read_table,
+    value_key,
 )
 from crm.roles import Role
 from crm.service import CRM
@@ -78,14 +84,15 @@ LISTED = 12  # rows named per group of the dry run; the rest are counted
 class ImportForm(StatesGroup):
     file = State()  # waiting for the document
     column = State()  # which field an unrecognised column holds
-    values = State()  # unknown classifier values: create or leave empty
+    values = State()  # an unknown classifier value: create, map or leave empty
+    map = State()  # the existing item an unknown value means
     owner = State()  # who gets the new clients
     confirm = State()  # the dry run, «✅ Import»
 
 
 forms.register(ImportForm, lambda: _("client import"),
-               buttons_only=(ImportForm.column, ImportForm.values, ImportForm.owner,
-                             ImportForm.confirm))
+               buttons_only=(ImportForm.column, ImportForm.values, ImportForm.map,
+                             ImportForm.owner, ImportForm.confirm))
 
 # file_id → the table read from it: the steps of one import read the same file again.
 _CACHE: OrderedDict[str, Table] = OrderedDict()
@@ -242,28 +249,95 @@ def _kind_title(kind: str) -> str:
 
 async def _values_step(target: Message | CallbackQuery, actor: Actor, crm: CRM,
                        state: FSMContext, bot: Bot) -> None:
+    """The dry run's unknown classifier values, kept in the draft: each is asked about in
+    turn (create it, map it to an existing item, leave it empty)."""
     dry = await _dry_run(actor, crm, state, bot)
-    if not dry.unknown:
-        await forms.update(state, create=False)
+    unknown = [[kind, value] for kind, values in dry.unknown.items() for value in values]
+    rows: dict[str, int] = {}
+    for row in dry.new:
+        for kind, value in row.classifiers.items():
+            key = f"{kind}:{value_key(value)}"
+            rows[key] = rows.get(key, 0) + 1
+    await forms.update(state, create=False, unknown=unknown, decisions=[],
+                       value_rows=[rows.get(f"{k}:{value_key(v)}", 0) for k, v in unknown])
+    await _next_value(target, actor, crm, state)
+
+
+async def _next_value(target: Message | CallbackQuery, actor: Actor, crm: CRM,
+                      state: FSMContext) -> None:
+    draft = await forms.values(state)
+    unknown: list[list[str]] = draft["unknown"]
+    at = len(draft["decisions"])
+    if at >= len(unknown):
         await _owner_step(target, actor, crm, state)
         return
-    lines = [_("These values are not in the classifiers yet:")]
-    for kind, values in dry.unknown.items():
-        shown = ", ".join(f"«{html.escape(v)}»" for v in values[:10])
-        if len(values) > 10:
-            shown += " " + _("and {count} more").format(count=len(values) - 10)
-        lines.append(f"• {_kind_title(kind)}: {shown}")
-    lines.append(_("Create them, or leave these fields of the new clients empty?"))
-    await forms.prompt(target, state, ImportForm.values, clip("\n".join(lines)), values_kb)
+    kind, value = unknown[at]
+    n = int(draft["value_rows"][at])
+    text = "\n".join([
+        ngettext("❓ {kind} «{value}» ({n} row) is not in the classifiers yet.",
+                 "❓ {kind} «{value}» ({n} rows) is not in the classifiers yet.", n).format(
+            kind=_kind_title(kind), value=html.escape(value), n=n),
+        _("What to do with it? ({at} of {total})").format(at=at + 1, total=len(unknown)),
+    ])
+    more = len(unknown) - at - 1
+    await forms.prompt(target, state, ImportForm.values, clip(text),
+                       lambda step: values_kb(step, value, more))
+
+
+async def _decide(state: FSMContext, what: str | int, rest: bool = False) -> None:
+    draft = await forms.values(state)
+    unknown: list[list[str]] = draft["unknown"]
+    decisions: list[list[object]] = list(draft["decisions"])
+    upto = len(unknown) if rest else len(decisions) + 1
+    for kind, value in unknown[len(decisions):upto]:
+        decisions.append([kind, value, what])
+    await forms.update(state, decisions=decisions)
+
+
+async def _items(crm: CRM, kind: str) -> list[tuple[int, str]]:
+    loc = current_locale()
+    return [(i.id, i.text(loc)) for i in await crm.classifiers.items(kind) if i.active]
 
 
 async def cb_values(query: CallbackQuery, callback_data: ImportValuesCD, actor: Actor,
                     crm: CRM, state: FSMContext) -> None:
     require(can_import_clients(actor))
-    if await forms.take(query, state, callback_data.step, ImportForm.values) is None:
+    choice = callback_data.choice
+    at = ImportForm.map if choice is ValuesChoice.BACK else ImportForm.values
+    if await forms.take(query, state, callback_data.step, at) is None:
         return
-    await forms.update(state, create=callback_data.choice is ValuesChoice.CREATE)
-    await _owner_step(query, actor, crm, state)
+    if choice is ValuesChoice.MAP:
+        draft = await forms.values(state)
+        kind, value = draft["unknown"][len(draft["decisions"])]
+        items = await _items(crm, kind)
+        await forms.prompt(
+            query, state, ImportForm.map,
+            _("Which of the existing values is «{value}» ({kind})?").format(
+                kind=_kind_title(kind), value=html.escape(value)),
+            lambda step: map_kb(step, items))
+        return
+    if choice is not ValuesChoice.BACK:
+        what = CREATE if choice in (ValuesChoice.CREATE, ValuesChoice.CREATE_REST) else EMPTY
+        await _decide(state, what, rest=choice in (ValuesChoice.CREATE_REST,
+                                                   ValuesChoice.EMPTY_REST))
+    await _next_value(query, actor, crm, state)
+
+
+async def cb_map(query: CallbackQuery, callback_data: ImportMapCD, actor: Actor, crm: CRM,
+                 state: FSMContext) -> None:
+    require(can_import_clients(actor))
+    draft = await forms.values(state)
+    unknown, decisions = draft["unknown"], draft["decisions"]
+    if len(decisions) >= len(unknown):
+        raise InvalidInput("form_expired")
+    kind = unknown[len(decisions)][0]
+    # Checked before the step is taken: a forged item leaves the question open.
+    if callback_data.item not in {i for i, _name in await _items(crm, kind)}:
+        raise InvalidInput("import_value")
+    if await forms.take(query, state, callback_data.step, ImportForm.map) is None:
+        return
+    await _decide(state, callback_data.item)
+    await _next_value(query, actor, crm, state)
 
 
 # --------------------------------------------------------------------------- owner
@@ -299,7 +373,8 @@ async def cb_owner(query: CallbackQuery, callback_data: ImportOwnerCD, actor: Ac
     await forms.update(state, owner=owner, owner_name=owner_name)
     dry = await _dry_run(actor, crm, state, bot)
     draft = await forms.values(state)
-    text = dry_run_text(dry, draft["name"], owner_name, bool(draft.get("create")))
+    text = dry_run_text(dry, draft["name"], owner_name, bool(draft.get("create")),
+                        draft.get("decisions"))
     await forms.prompt(query, state, ImportForm.confirm, text,
                        lambda step: confirm_kb(step, len(dry.new)))
 
@@ -344,7 +419,10 @@ def _row_list(items: Sequence[str], total: int) -> str:
     return text
 
 
-def dry_run_text(dry: DryRun, file_name: str, owner_name: str, create: bool) -> str:
+def dry_run_text(dry: DryRun, file_name: str, owner_name: str, create: bool,
+                 decisions: Sequence[Sequence[object]] | None = None) -> str:
+    """`decisions`: what becomes of each unknown classifier value (create, map, leave
+    empty); without them, all are created (`create`) or left empty."""
     n = fmt_decimal
     lines = [_("📥 <b>Import check: {file}</b>").format(file=html.escape(file_name)),
              _("Rows in the file: {count}").format(count=n(dry.rows)),
@@ -377,11 +455,24 @@ def dry_run_text(dry: DryRun, file_name: str, owner_name: str, create: bool) -> 
         ).format(count=n(len(dry.unknown_manager)),
                  rows=_row_list([str(r) for r in dry.unknown_manager],
                                 len(dry.unknown_manager))))
-    if dry.unknown:
+    if dry.unknown and decisions is None:
         count = sum(len(v) for v in dry.unknown.values())
         lines.append((_("➕ New classifier values to create: {count}") if create else
                       _("∅ Unknown classifier values left empty: {count}")).format(
             count=n(count)))
+    elif dry.unknown and decisions is not None:
+        whats = [d[2] for d in decisions]
+        made, empty = whats.count(CREATE), whats.count(EMPTY)
+        mapped = len(whats) - made - empty
+        if made:
+            lines.append(_("➕ New classifier values to create: {count}").format(
+                count=n(made)))
+        if mapped:
+            lines.append(_("🔗 Values mapped to existing ones: {count}").format(
+                count=n(mapped)))
+        if empty:
+            lines.append(_("∅ Unknown classifier values left empty: {count}").format(
+                count=n(empty)))
     if dry.new:
         lines.append(_("Nothing is written until you press «Import»."))
     else:
@@ -410,7 +501,7 @@ async def cb_go(query: CallbackQuery, callback_data: ImportGoCD, actor: Actor, c
     result = await crm.imports.run(
         actor, table, list(draft["mapping"]), owner_id=draft.get("owner"),
         create_values=bool(draft.get("create")), import_id=int(draft["import_id"]),
-        file_name=str(draft["name"]),
+        file_name=str(draft["name"]), decisions=draft.get("decisions"),
     )
     n = fmt_decimal
     if result.again:
@@ -424,6 +515,9 @@ async def cb_go(query: CallbackQuery, callback_data: ImportGoCD, actor: Actor, c
         if result.values_created:
             text += "\n" + _("New classifier values: {count}").format(
                 count=n(result.values_created))
+        if result.values_mapped:
+            text += "\n" + _("Values mapped to existing ones: {count}").format(
+                count=n(result.values_mapped))
     await forms.screen(query, text)
 
 
@@ -467,7 +561,12 @@ async def send_export(target: Message | CallbackQuery, actor: Actor, crm: CRM, b
 
 async def cb_export(query: CallbackQuery, callback_data: ExportCD, actor: Actor, crm: CRM,
                     bot: Bot) -> None:
-    await send_export(query, actor, crm, bot, callback_data.fmt)
+    ids = None
+    if callback_data.list_id is not None:  # a saved list the actor may open (crm checks)
+        require(can_export_clients(actor))
+        saved = await crm.lists.open(actor, callback_data.list_id)
+        ids = await crm.lists.client_ids(actor, saved.filter)
+    await send_export(query, actor, crm, bot, callback_data.fmt, ids)
 
 
 def create_router() -> Router:
@@ -483,11 +582,13 @@ def create_router() -> Router:
     router.message.register(msg_file, ImportForm.file, F.document)
     router.message.register(msg_file, ImportForm.column, F.document)
     router.message.register(msg_file, ImportForm.values, F.document)
+    router.message.register(msg_file, ImportForm.map, F.document)
     router.message.register(msg_file, ImportForm.owner, F.document)
     router.message.register(msg_file, ImportForm.confirm, F.document)
     router.message.register(msg_not_a_file, ImportForm.file, FormText())
     router.callback_query.register(cb_column, ImportColumnCD.filter())
     router.callback_query.register(cb_values, ImportValuesCD.filter())
+    router.callback_query.register(cb_map, ImportMapCD.filter())
     router.callback_query.register(cb_owner, ImportOwnerCD.filter())
     router.callback_query.register(cb_go, ImportGoCD.filter())
     return router

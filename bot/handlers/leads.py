@@ -119,9 +119,10 @@ async def _rules_screen(query: CallbackQuery, actor: Actor, crm: CRM, team_id: i
         _("⚙️ <b>How new leads are handed out</b>"),
         _("Now: {rule}").format(rule=rule_name(rule)),
         "",
-        _("Managers on vacation or with too many clients in work get none. «By region» gives "
-          "a lead to a manager whose territories include its region, otherwise to the least "
-          "busy."),
+        _("Managers on vacation or with too many clients in work get none. «By "
+          "region/industry» gives a lead to a manager whose territories hold both its region "
+          "and its industry, else its region, else its industry, otherwise to the least busy "
+          "of all."),
     ])
     team = actor.team_id if actor.team_id is not None and actor.role is Role.HEAD else team_id
     await forms.screen(query, text, rules_kb(team, rule))
@@ -152,8 +153,8 @@ async def cb_set_rule(query: CallbackQuery, callback_data: LeadRuleCD, actor: Ac
 
 async def cb_territories(query: CallbackQuery, actor: Actor, crm: CRM) -> None:
     managers = await crm.leads.managers(actor)
-    text = _("🗺 <b>Territories</b>: the regions whose leads a manager takes under the "
-             "«by region» rule. Tap a manager.")
+    text = _("🗺 <b>Territories</b>: the regions and industries whose leads a manager takes "
+             "under the «by region/industry» rule. Tap a manager.")
     if not managers:
         text = _("No managers to give territories to.")
     await forms.screen(query, text, managers_kb(managers))
@@ -163,8 +164,13 @@ async def _person_screen(query: CallbackQuery, actor: Actor, crm: CRM, user_id: 
                          chosen: set[int]) -> None:
     person = await crm.people.person(actor, user_id)
     regions = [r for r in await crm.classifiers.items("region") if r.active]
-    text = _("🗺 Territories of {name}: {n}").format(name=_e(person.name), n=len(chosen))
-    await forms.screen(query, text, territory_kb(user_id, regions, chosen, current_locale()))
+    industries = [r for r in await crm.classifiers.items("industry") if r.active]
+    text = "\n".join([
+        _("🗺 Territories of {name}: {n}").format(name=_e(person.name), n=len(chosen)),
+        _("Regions first, then industries (🏭)."),
+    ])
+    await forms.screen(query, text, territory_kb(user_id, regions, industries, chosen,
+                                                 current_locale()))
 
 
 async def cb_person(query: CallbackQuery, callback_data: LeadCD, actor: Actor,
@@ -177,10 +183,8 @@ async def cb_person(query: CallbackQuery, callback_data: LeadCD, actor: Actor,
 
 async def cb_territory(query: CallbackQuery, callback_data: TerritoryCD, actor: Actor,
                        crm: CRM) -> None:
-    now = await crm.leads.territories(actor, callback_data.user_id)
     chosen = await crm.leads.set_territory(actor, callback_data.user_id,
-                                           callback_data.region_id,
-                                           callback_data.region_id not in now)
+                                           callback_data.item_id, callback_data.on)
     await _person_screen(query, actor, crm, callback_data.user_id, chosen)
 
 

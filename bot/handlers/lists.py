@@ -51,6 +51,7 @@ from bot.render import current_locale
 from bot.texts import error_text
 from bot.views import e
 from bot.xlsx import clients_xlsx
+from crm.access import can_export_clients
 from crm.dto import Actor
 from crm.errors import Conflict, InvalidInput, NotAvailable
 from crm.lists import (
@@ -263,7 +264,7 @@ async def show_saved(target: Message | CallbackQuery, actor: Actor, crm: CRM, li
     text = saved_text(saved.info, saved.filter, labels, result)
     if note:
         text = note + "\n\n" + text
-    await forms.screen(target, text, saved_kb(saved.info, result))
+    await forms.screen(target, text, saved_kb(saved.info, result, can_export_clients(actor)))
 
 
 async def cb_open(query: CallbackQuery, callback_data: ListCD, actor: Actor, crm: CRM,

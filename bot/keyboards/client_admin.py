@@ -27,6 +27,12 @@ class ReassignPickCD(CallbackData, prefix="cmv"):
     user_id: DbId
 
 
+class ReassignRuleCD(CallbackData, prefix="cmvr"):
+    """«By the team's rule» instead of a person."""
+
+    step: Step
+
+
 class ReassignDoCD(CallbackData, prefix="cmvd"):
     """«Move» on the confirm screen."""
 
@@ -56,13 +62,17 @@ def back_to_person(user_id: int) -> InlineKeyboardButton:
     return _b(_("« Back"), UserCD(user_id=user_id, action=UserAction.OPEN))
 
 
-def targets_kb(step: int, targets: Sequence[Target],
-               back: InlineKeyboardButton) -> InlineKeyboardMarkup:
+def targets_kb(step: int, targets: Sequence[Target], back: InlineKeyboardButton,
+               rule: str | None = None) -> InlineKeyboardMarkup:
+    """The people to hand clients to; `rule` (the team's rule, named): «By the rule» first."""
     buttons = [
         _b(f"{t.name[:30]} · {role_name(t.role)} · {t.clients}",
            ReassignPickCD(step=step, user_id=t.id))
         for t in targets
     ]
+    if rule is not None:
+        buttons.insert(0, _b(_("🎯 By the team's rule: {rule}").format(rule=rule),
+                             ReassignRuleCD(step=step)))
     return InlineKeyboardMarkup(inline_keyboard=[*grid(buttons, 1), [back]])
 
 

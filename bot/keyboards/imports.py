@@ -31,6 +31,7 @@ class ExportFormat(StrEnum):
 
 class ExportCD(CallbackData, prefix="exp"):
     fmt: ExportFormat
+    list_id: DbId | None = None  # a saved list's clients only (re-checked in crm.lists)
 
 
 # What an unrecognised column can be: one of the fields, or nothing.
@@ -46,13 +47,24 @@ class ImportColumnCD(CallbackData, prefix="impcol"):
 
 
 class ValuesChoice(StrEnum):
-    CREATE = "create"
-    EMPTY = "empty"
+    CREATE = "create"  # this value: create it
+    EMPTY = "empty"  # this value: leave the field empty
+    MAP = "map"  # this value: pick the existing item it means
+    CREATE_REST = "create_rest"  # this one and every one after it: create
+    EMPTY_REST = "empty_rest"  # this one and every one after it: leave empty
+    BACK = "back"  # from the list of items back to the question
 
 
 class ImportValuesCD(CallbackData, prefix="impval"):
     step: Step
     choice: ValuesChoice
+
+
+class ImportMapCD(CallbackData, prefix="impmap"):
+    """The existing classifier item an unknown value of the file means."""
+
+    step: Step
+    item: DbId
 
 
 class ImportOwnerCD(CallbackData, prefix="impown"):
@@ -111,6 +123,13 @@ def export_kb() -> InlineKeyboardMarkup:
     ]])
 
 
+def list_export_row(list_id: int) -> list[InlineKeyboardButton]:
+    """Under a saved list: its clients in the import's format."""
+    return [InlineKeyboardButton(text=_("📤 Export {fmt}").format(fmt=f.value.upper()),
+                                 callback_data=ExportCD(fmt=f, list_id=list_id).pack())
+            for f in ExportFormat]
+
+
 def cancel_button(step: int) -> InlineKeyboardButton:
     return InlineKeyboardButton(
         text=_("✖️ Cancel import"),
@@ -131,15 +150,38 @@ def column_kb(step: int, col: int, used: Sequence[str]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def values_kb(step: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[
-        [InlineKeyboardButton(text=_("➕ Create them all"), callback_data=ImportValuesCD(
-            step=step, choice=ValuesChoice.CREATE).pack())],
-        [InlineKeyboardButton(text=_("∅ Leave these fields empty"),
-                              callback_data=ImportValuesCD(
-                                  step=step, choice=ValuesChoice.EMPTY).pack())],
-        [cancel_button(step)],
-    ])
+def _v(text: str, step: int, choice: ValuesChoice) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text=text, callback_data=ImportValuesCD(
+        step=step, choice=choice).pack())
+
+
+def values_kb(step: int, value: str, more: int) -> InlineKeyboardMarkup:
+    """One unknown value: create it, map it to an existing item, leave it empty; with
+    `more` values after it, the same for all of them at once."""
+    rows = [
+        [_v(_("➕ Create «{value}»").format(value=value[:30]), step, ValuesChoice.CREATE)],
+        [_v(_("🔗 It is one of the existing…"), step, ValuesChoice.MAP)],
+        [_v(_("∅ Leave empty"), step, ValuesChoice.EMPTY)],
+    ]
+    if more:
+        rows.append([_v(_("➕ Create all the rest ({count})").format(count=more + 1), step,
+                        ValuesChoice.CREATE_REST),
+                     _v(_("∅ Leave all the rest empty"), step, ValuesChoice.EMPTY_REST)])
+    rows.append([cancel_button(step)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+ITEMS_SHOWN = 60
+
+
+def map_kb(step: int, items: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
+    """The existing items of the value's kind, two a row."""
+    buttons = [InlineKeyboardButton(text=name[:30], callback_data=ImportMapCD(
+        step=step, item=item_id).pack()) for item_id, name in items[:ITEMS_SHOWN]]
+    rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    rows.append([_v(_("« Back"), step, ValuesChoice.BACK)])
+    rows.append([cancel_button(step)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 OWNERS_SHOWN = 40

@@ -43,10 +43,12 @@ class LeadRuleCD(CallbackData, prefix="ldr"):
 
 
 class TerritoryCD(CallbackData, prefix="ldt"):
-    """Toggle a region of a manager's territories."""
+    """Put a region or an industry in (`on`) or out of a manager's territories: the state
+    the button asks for, not a toggle, so a double tap does it once."""
 
     user_id: DbId
-    region_id: DbId
+    item_id: DbId
+    on: bool
 
 
 def rule_name(rule: Rule) -> str:
@@ -54,7 +56,7 @@ def rule_name(rule: Rule) -> str:
         Rule.MANUAL: _("manual (from the queue)"),
         Rule.ROUND_ROBIN: _("round-robin"),
         Rule.LEAST_BUSY: _("least busy"),
-        Rule.REGION: _("by region"),
+        Rule.REGION: _("by region/industry"),
     }[rule]
 
 
@@ -120,15 +122,20 @@ def teams_kb(teams: Sequence[tuple[int, str]]) -> InlineKeyboardMarkup:
 
 
 def managers_kb(managers: Sequence[Candidate]) -> InlineKeyboardMarkup:
-    rows = grid([_b(f"{c.name[:30]} · {len(c.regions)}",
+    rows = grid([_b(f"{c.name[:30]} · {len(c.territories)}",
                     LeadCD(action=LeadAction.PERSON, user_id=c.id)) for c in managers], 1)
     rows.append([_b(_("« Queue"), LeadCD(action=LeadAction.QUEUE))])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-def territory_kb(user_id: int, regions: Sequence[Label], chosen: set[int],
-                 loc: str) -> InlineKeyboardMarkup:
+def territory_kb(user_id: int, regions: Sequence[Label], industries: Sequence[Label],
+                 chosen: set[int], loc: str) -> InlineKeyboardMarkup:
+    """Regions, then industries (🏭), two a row; ✅ the manager's."""
     rows = grid([_b(("✅ " if r.id in chosen else "▫️ ") + r.text(loc)[:30],
-                    TerritoryCD(user_id=user_id, region_id=r.id)) for r in regions], 2)
+                    TerritoryCD(user_id=user_id, item_id=r.id, on=r.id not in chosen))
+                 for r in regions], 2)
+    rows += grid([_b(("✅ " if r.id in chosen else "🏭 ") + r.text(loc)[:30],
+                     TerritoryCD(user_id=user_id, item_id=r.id, on=r.id not in chosen))
+                  for r in industries], 2)
     rows.append([_b(_("« Territories"), LeadCD(action=LeadAction.TERRITORIES))])
     return InlineKeyboardMarkup(inline_keyboard=rows)

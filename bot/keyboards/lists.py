@@ -229,7 +229,10 @@ def draft_kb(result: ListPage) -> InlineKeyboardMarkup:
     return kb.as_markup()
 
 
-def saved_kb(info: SavedInfo, result: ListPage) -> InlineKeyboardMarkup:
+def saved_kb(info: SavedInfo, result: ListPage, export: bool = False) -> InlineKeyboardMarkup:
+    """A saved list's page; `export`: also its export in the import's format (issue 10)."""
+    from bot.keyboards.imports import list_export_row
+
     kb = InlineKeyboardBuilder()
     for ref in result.items:
         kb.row(client_button(ref))
@@ -240,6 +243,8 @@ def saved_kb(info: SavedInfo, result: ListPage) -> InlineKeyboardMarkup:
                action=ListAction.XLSX, id=info.id).pack()),
            InlineKeyboardButton(text=_("✏️ Filter"), callback_data=ListCD(
                action=ListAction.EDIT, id=info.id).pack()))
+    if export:
+        kb.row(*list_export_row(info.id))
     if info.mine:
         kb.row(InlineKeyboardButton(text=_("✏️ Rename"), callback_data=ListCD(
                    action=ListAction.RENAME, id=info.id).pack()),

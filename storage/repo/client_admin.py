@@ -18,6 +18,8 @@ from storage.models import (
     Activity,
     AuditLog,
     Client,
+    ClientChannel,
+    ClientLink,
     ContactPerson,
     Deal,
     Invoice,
@@ -166,6 +168,7 @@ class Linked:
     payments: int
     contacts: int
     planned: int
+    channels: int = 0  # the client's Telegram chats linked through its deep links
 
 
 async def linked(s: AsyncSession, client_id: int) -> Linked:
@@ -187,14 +190,16 @@ async def linked(s: AsyncSession, client_id: int) -> Linked:
     planned = await n(select(func.count()).select_from(PlannedContact)
                       .where(PlannedContact.client_id == client_id,
                              PlannedContact.status == "planned"))
+    channels = await n(select(func.count()).select_from(ClientChannel)
+                       .where(ClientChannel.client_id == client_id))
     return Linked(int(history or 0), int(deals or 0), int(invoices or 0), int(payments or 0),
-                  int(contacts or 0), int(planned or 0))
+                  int(contacts or 0), int(planned or 0), int(channels or 0))
 
 
 async def move_children(s: AsyncSession, from_id: int, to_id: int) -> None:
-    """History, deals (their invoices and payments with them), contact persons and planned
-    contacts of one client → another."""
-    for model in (Activity, Deal, ContactPerson, PlannedContact):
+    """History, deals (their invoices and payments with them), contact persons, planned
+    contacts, linked Telegram chats and their deep links of one client → another."""
+    for model in (Activity, Deal, ContactPerson, PlannedContact, ClientChannel, ClientLink):
         await s.execute(
             update(model).where(model.client_id == from_id).values(client_id=to_id)
             .execution_options(synchronize_session=False)

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Client, LeadRule, UserTerritory
+from storage.models import Client, Deal, LeadRule, PlannedContact, UserTerritory
+from storage.repo.client_admin import chunks
 
 
 def _waiting(team_id: int | None, everything: bool) -> list[ColumnElement[bool]]:
@@ -68,19 +69,19 @@ async def set_rule(s: AsyncSession, team_id: int, value: str, now: datetime) -> 
 async def territories(s: AsyncSession, user_ids: Sequence[int]) -> dict[int, set[int]]:
     out: dict[int, set[int]] = {u: set() for u in user_ids}
     if user_ids:
-        rows = await s.execute(select(UserTerritory.user_id, UserTerritory.region_id)
+        rows = await s.execute(select(UserTerritory.user_id, UserTerritory.item_id)
                                .where(UserTerritory.user_id.in_(list(user_ids))))
-        for user_id, region_id in rows:
-            out[user_id].add(region_id)
+        for user_id, item_id in rows:
+            out[user_id].add(item_id)
     return out
 
 
-async def set_territory(s: AsyncSession, user_id: int, region_id: int, on: bool) -> None:
+async def set_territory(s: AsyncSession, user_id: int, item_id: int, on: bool) -> None:
     """Idempotent: setting what is already so changes nothing."""
     await s.execute(delete(UserTerritory).where(UserTerritory.user_id == user_id,
-                                                UserTerritory.region_id == region_id))
+                                                UserTerritory.item_id == item_id))
     if on:
-        await s.execute(insert(UserTerritory).values(user_id=user_id, region_id=region_id))
+        await s.execute(insert(UserTerritory).values(user_id=user_id, item_id=item_id))
 
 
 async def unattended(s: AsyncSession, before: datetime) -> Sequence[Client]:
@@ -103,3 +104,25 @@ async def mark_alerted(s: AsyncSession, ids: Sequence[int], now: datetime) -> li
         .execution_options(synchronize_session=False)
     )
     return [r[0] for r in result]
+
+
+async def kinds_of(s: AsyncSession, ids: Sequence[int]) -> dict[int, tuple[int | None,
+                                                                            int | None]]:
+    """Clients' region and industry (what the by-region/industry rule looks at)."""
+    out: dict[int, tuple[int | None, int | None]] = {}
+    for part in chunks(ids):
+        rows = await s.execute(select(Client.id, Client.region_id, Client.industry_id)
+                               .where(Client.id.in_(part)))
+        out.update({r[0]: (r[1], r[2]) for r in rows})
+    return out
+
+
+async def in_work_of(s: AsyncSession, ids: Sequence[int]) -> set[int]:
+    """Those of these clients in work: with an open deal or a planned contact."""
+    found: set[int] = set()
+    for part in chunks(ids):
+        found |= set(await s.scalars(select(Deal.client_id).where(
+            Deal.client_id.in_(part), Deal.status == "open")))
+        found |= set(await s.scalars(select(PlannedContact.client_id).where(
+            PlannedContact.client_id.in_(part), PlannedContact.status == "planned")))
+    return found
