@@ -190,6 +190,34 @@ async def test_one_client_with_its_plans_goes_to_another_manager(
     assert "Handed over: Ivan Petrov → Olga Smirnova" in last_text(calls)
 
 
+async def test_won_deals_still_owed_follow_the_client_and_their_alerts_too(
+    w: World, clock: FrozenClock
+) -> None:
+    """A departing manager's won deal with an unpaid invoice goes to the new manager, so
+    the overdue-invoice alerts do; a won deal paid in full stays with whoever won it."""
+    crm = w.crm
+    acme = (await client(crm, w.ivan, "Acme Pumps")).id
+    owed = await add_deal(crm.db, acme, w.ivan.id, "Pumps", 1000, status="won",
+                          closed_at=clock.now() - timedelta(days=40))
+    settled = await add_deal(crm.db, acme, w.ivan.id, "Valves", 500, status="won",
+                             closed_at=clock.now() - timedelta(days=90))
+    await add_invoice(crm.db, owed, 1000, clock.now().date() - timedelta(days=10))
+    paid = await add_invoice(crm.db, settled, 500, date(2026, 9, 1), status="paid")
+    await add_payment(crm.db, paid, 500, date(2026, 8, 30))
+
+    text = await move_via_bot(w, HELEN, ClientCD(id=acme, action=ClientAction.REASSIGN).pack(),
+                              "Olga")
+    assert "✅ 1 client handed over to «Olga Smirnova»." in text
+    async with crm.db.transaction() as s:
+        assert (await s.get(Deal, owed)).owner_id == w.olga.id  # type: ignore[union-attr]
+        assert (await s.get(Deal, settled)).owner_id == w.ivan.id  # type: ignore[union-attr]
+    # The overdue invoice's alert now reaches Olga, not Ivan.
+    await crm.notifications.enqueue_due()
+    alerts_ = await outbox(crm.db, "overdue")
+    managers = [a for a in alerts_ if not a.payload.get("escalated")]
+    assert managers and {a.chat_id for a in managers} == {OLGA.id}
+
+
 async def test_a_reminder_queued_for_the_old_manager_is_never_sent_to_them(
     w: World, clock: FrozenClock
 ) -> None:

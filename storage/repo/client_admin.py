@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -99,6 +99,17 @@ async def move_planned(
 
 
 async def move_open_deals(s: AsyncSession, client_ids: Sequence[int], to_owner: int) -> int:
+    """The clients' open deals go to the new owner, and so do won deals still waiting for
+    money (an open invoice): the overdue-invoice alerts follow a deal's owner. Deals closed
+    and settled stay with whoever closed them. Returns the number of open deals moved."""
+    unpaid = exists().where(Invoice.deal_id == Deal.id, Invoice.status == "open")
+    for part in chunks(client_ids):
+        await s.execute(
+            update(Deal)
+            .where(Deal.client_id.in_(part), Deal.status == "won", unpaid)
+            .values(owner_id=to_owner)
+            .execution_options(synchronize_session=False)
+        )
     n = 0
     for part in chunks(client_ids):
         result = await s.execute(
