@@ -336,6 +336,22 @@ class ActivityMonthly(Base):
     n: Mapped[int] = mapped_column(Integer)
 
 
+class MarketingDaily(Base):
+    """Per client classifier (kind: source, segment, region, industry, campaign), value (0:
+    not set) and UTC day: clients created (not deleted) and campaign touches logged on clients
+    of that value. Kept by database triggers on `clients` and `activities` (migration 0016);
+    never written by the application."""
+
+    __tablename__ = "marketing_daily"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    kind: Mapped[str] = mapped_column(String(12), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    new_clients: Mapped[int] = mapped_column(Integer)
+    touches: Mapped[int] = mapped_column(Integer)
+
+
 class PlannedContact(Base):
     __tablename__ = "planned_contacts"
     __table_args__ = (

@@ -41,6 +41,7 @@ from storage.models import (
     Client,
     Deal,
     Invoice,
+    MarketingDaily,
     Payment,
     PlannedContact,
     Stage,
@@ -517,31 +518,44 @@ async def stalled(
 # --- how managers spend their time (crm/reports/timeuse.py) ---------------------------------
 
 
-async def contacts_by_slot(
-    s: AsyncSession, owner_ids: list[int], span: Span, offsets: Sequence[tuple[datetime, int]],
-    anchor: int, slot_seconds: int,
+# Bind parameters a statement may carry (SQLite's default limit is 32766, asyncpg's 32767).
+_MAX_PARAMS = 30000
+
+
+async def contacts_by_slots(
+    s: AsyncSession, owner_ids: list[int], edges: Sequence[datetime]
 ) -> list[tuple[int, int, int, int]]:
-    """(author, type, slot, count) of typed contacts in `span`; the slot of a record is
-    (its local time in epoch seconds − `anchor`) // `slot_seconds`, its local time being UTC
-    plus the offset of its segment: `offsets` are (until, seconds) of constant UTC offset,
-    in order, the last until the span's end (a DST change starts a new segment). Integer
-    arithmetic on each row, one grouped scan of the author-and-time index: no per-day
-    comparisons, on either backend."""
-    col = Activity.occurred_at
-    epoch = epoch_ms(s, col)
-    if len(offsets) > 1:
-        shift: Any = case(*((col < until, off * 1000) for until, off in offsets[:-1]),
-                          else_=offsets[-1][1] * 1000)
-    else:
-        shift = offsets[0][1] * 1000
-    slot = (epoch + shift - anchor * 1000) // (slot_seconds * 1000)
-    rows = await s.execute(
-        select(Activity.author_id, Activity.type_id, slot, func.count())
-        .where(Activity.author_id.in_(owner_ids), Activity.type_id.is_not(None),
-               _in(col, span))
-        .group_by(Activity.author_id, Activity.type_id, slot)
-    )
-    return [(r[0] or 0, r[1] or 0, int(r[2]), int(r[3])) for r in rows]
+    """(author, type, slot, count) of typed contacts; slot i is [edges[i], edges[i + 1]),
+    UTC instants (the caller's local midnights, so a day across a DST change has its 23 or
+    25 hours). Each slot is read as `contacts_by_type` reads a period: its whole UTC months
+    and days from the counts kept by triggers, the hours at its ends (a local midnight is not
+    a UTC one) from the history. One SELECT per piece, glued with UNION ALL, a few
+    statements at most (bind parameters are limited)."""
+    if not owner_ids:
+        return []
+    pieces: list[Select[Any]] = []
+    for i, (a, b) in enumerate(pairwise(edges)):
+        n: Any = literal_column(str(i))
+        cut = _split((a, b))
+        for table, spans in ((ActivityMonthly, cut.months), (ActivityDaily, cut.days)):
+            for first, end in spans:
+                pieces.append(
+                    select(table.author_id, table.type_id, n, func.sum(table.n))
+                    .where(table.author_id.in_(owner_ids), table.day >= first, table.day < end)
+                    .group_by(table.author_id, table.type_id))
+        for part in cut.parts:
+            pieces.append(
+                select(Activity.author_id, Activity.type_id, n, func.count())
+                .where(Activity.author_id.in_(owner_ids), Activity.type_id.is_not(None),
+                       _in(Activity.occurred_at, part))
+                .group_by(Activity.author_id, Activity.type_id))
+    per = max(1, _MAX_PARAMS // (len(owner_ids) + 3))
+    out: list[tuple[int, int, int, int]] = []
+    for k in range(0, len(pieces), per):
+        for r in await s.execute(union_all(*pieces[k:k + per])):
+            if r[3]:
+                out.append((r[0] or 0, r[1] or 0, int(r[2]), int(r[3])))
+    return out
 
 
 # --- marketing ------------------------------------------------------------------------------
@@ -556,17 +570,54 @@ def _owned(col: Any, owner_ids: list[int] | None) -> list[ColumnElement[bool]]:
     return [] if owner_ids is None else [col.in_(owner_ids)]
 
 
+Spans = Sequence[tuple[int, Span]]  # (bucket, [start, end)) pairs
+
+
+def window_spans(w: Window) -> list[tuple[int, Span]]:
+    return [(0, w.current), (1, w.previous)]
+
+
 async def marketing_new_clients(
-    s: AsyncSession, owner_ids: list[int] | None, w: Window
+    s: AsyncSession, owner_ids: list[int] | None, spans: Spans
 ) -> list[tuple[Dims, int, int]]:
-    """(the client's five classifiers, bucket, clients created); owner_ids None: anyone's."""
-    bucket, within = _bucket(Client.created_at, w)
-    rows = await s.execute(
-        select(*MARKETING_DIMENSIONS, bucket, func.count())
-        .where(within, Client.is_deleted.is_(False), *_owned(Client.owner_id, owner_ids))
-        .group_by(*MARKETING_DIMENSIONS, bucket)
-    )
+    """(the client's five classifiers, bucket, clients created in the bucket's span);
+    owner_ids None: anyone's."""
+    if not spans:
+        return []
+    rows: Any = await s.execute(union_all(*(
+        select(*MARKETING_DIMENSIONS, literal_column(str(b)), func.count())
+        .where(_in(Client.created_at, span), Client.is_deleted.is_(False),
+               *_owned(Client.owner_id, owner_ids))
+        .group_by(*MARKETING_DIMENSIONS) for b, span in spans)))
     return [(tuple(r[:5]), int(r[5]), int(r[6])) for r in rows]
+
+
+def whole_days(w: Window) -> tuple[list[tuple[int, date, date]], list[tuple[int, Span]]]:
+    """Each period cut into its whole UTC days, as (bucket, first, end) of [first, end), and
+    the partial days at its ends (bucket, span)."""
+    days, parts = [], []
+    for b, span in window_spans(w):
+        cut = _split(span)
+        days += [(b, first, end) for first, end in (*cut.months, *cut.days)]
+        parts += [(b, part) for part in cut.parts]
+    return days, parts
+
+
+async def marketing_daily(
+    s: AsyncSession, days: Sequence[tuple[int, date, date]]
+) -> list[tuple[str, int | None, int, int, int]]:
+    """(classifier kind, value or None: not set, bucket, new clients, touches) of everyone's
+    clients, from the counts per UTC day kept by triggers (migration 0016)."""
+    if not days:
+        return []
+    t = MarketingDaily
+    rows: Any = await s.execute(union_all(*(
+        select(t.kind, t.value, literal_column(str(b)), func.sum(t.new_clients),
+               func.sum(t.touches))
+        .where(t.day >= first, t.day < end)
+        .group_by(t.kind, t.value) for b, first, end in days)))
+    return [(str(r[0]), int(r[1]) or None, int(r[2]), int(r[3] or 0), int(r[4] or 0))
+            for r in rows]
 
 
 async def marketing_deal_counts(
@@ -604,15 +655,16 @@ async def marketing_won(
 
 
 async def marketing_touches(
-    s: AsyncSession, owner_ids: list[int] | None, w: Window, touch_type: int
+    s: AsyncSession, owner_ids: list[int] | None, spans: Spans, touch_type: int
 ) -> list[tuple[Dims, int, int]]:
     """(the client's five classifiers, bucket, touches): history records of the touch type
-    on the clients (owned by owner_ids)."""
-    bucket, within = _bucket(Activity.occurred_at, w)
-    rows = await s.execute(
-        select(*MARKETING_DIMENSIONS, bucket, func.count())
-        .join(Client, Client.id == Activity.client_id)
-        .where(Activity.type_id == touch_type, within, *_owned(Client.owner_id, owner_ids))
-        .group_by(*MARKETING_DIMENSIONS, bucket)
-    )
+    in the bucket's span on the clients (owned by owner_ids)."""
+    if not spans:
+        return []
+    rows: Any = await s.execute(union_all(*(
+        select(*MARKETING_DIMENSIONS, literal_column(str(b)), func.count())
+        .select_from(Activity).join(Client, Client.id == Activity.client_id)
+        .where(Activity.type_id == touch_type, _in(Activity.occurred_at, span),
+               *_owned(Client.owner_id, owner_ids))
+        .group_by(*MARKETING_DIMENSIONS) for b, span in spans)))
     return [(tuple(r[:5]), int(r[5]), int(r[6])) for r in rows]
