@@ -3,10 +3,10 @@
 Run: python -m bench.lists --db sqlite|postgresql [--clients 100000] [--repeat 5]
 
 Builds the data set of bench.scale with its shared set-up (50 managers in five teams with
-a head each, an admin; clients, deals, planned contacts, history), then gives the clients classifiers and a
-probability and the open deals some invoices, and times `crm.lists.page` (the count and the
-first page, what «Show» runs) for the admin, a head and a manager, filter by filter. The
-baseline, measured in the same run, is a plain `SELECT count(*) FROM activities`.
+a head each, an admin; clients, deals, planned contacts, history), then gives the clients
+classifiers and a probability and the open deals some invoices, and times `crm.lists.page`
+(the count and the first page, what «Show» runs) for the admin, a head and a manager, filter
+by filter. The baseline, measured in the same run, is a plain `SELECT count(*) FROM activities`.
 PostgreSQL needs `--url` or BENCH_DATABASE_URL (its public schema is DROPPED).
 """
 
