@@ -16,13 +16,11 @@ from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     CompoundSelect,
     Select,
     and_,
     case,
-    cast,
     exists,
     func,
     literal_column,
@@ -40,6 +38,7 @@ from storage.models import (
     ActivityMonthly,
     Client,
     Deal,
+    DealStageStay,
     Invoice,
     MarketingDaily,
     Payment,
@@ -375,7 +374,7 @@ async def forecast_by_bucket(
 # deal_created {"to"}, stage_changed {"from", "to"}, deal_won / deal_lost {"stage"},
 # deal_reopened {"from": the old status, "stage"}.
 STAGE_EVENTS = ("deal_created", "stage_changed", "deal_won", "deal_lost", "deal_reopened")
-# … of which these end a stay in a stage.
+# … of which these end a stay in a stage (migration 0016 keeps deal_stage_stays by both).
 LEAVING_EVENTS = ("stage_changed", "deal_won", "deal_lost")
 
 
@@ -391,15 +390,6 @@ async def open_by_stage(
         .group_by(Deal.stage_id)
     )
     return {int(r[0]): (int(r[1]), r[2] or Decimal(0)) for r in rows}
-
-
-def epoch_ms(s: AsyncSession, col: Any) -> Any:
-    """Milliseconds since the epoch of a UTC time column, exactly, as an integer: PostgreSQL's
-    epoch is exact; SQLite's julianday holds whole milliseconds, which the half added back
-    recovers from the float (and it is cheaper per row than strftime)."""
-    if s.get_bind().dialect.name == "postgresql":
-        return cast(func.floor(func.extract("epoch", col) * 1000), BigInteger)
-    return cast((func.julianday(col) - 2440587.5) * 86_400_000 + 0.5, BigInteger)
 
 
 def _code(key: str) -> Any:
@@ -449,34 +439,14 @@ async def stage_stays(
     """(stage code, bucket, stays, their total length in ms) of the stays in a stage that
     ended in either period: a deal moved on from the stage, or was won or lost in it. A
     stay starts at the deal's stage event before (created, moved, reopened), or when the
-    deal was opened if its history has none."""
-    _b, within = _bucket(Activity.occurred_at, w)
-    left = (
-        select(Activity.deal_id)
-        .join(Deal, Deal.id == Activity.deal_id)
-        .where(Activity.event.in_(LEAVING_EVENTS), within, Deal.owner_id.in_(owner_ids))
-    )
-    events = (
-        select(
-            Activity.event.label("event"),
-            Activity.occurred_at.label("at"),
-            func.coalesce(
-                func.lag(Activity.occurred_at).over(
-                    partition_by=Activity.deal_id, order_by=(Activity.occurred_at, Activity.id)),
-                Deal.opened_at,
-            ).label("since"),
-            func.coalesce(_code("from"), _code("stage")).label("code"),
-        )
-        .join(Deal, Deal.id == Activity.deal_id)
-        .where(Activity.deal_id.in_(left), Activity.event.in_(STAGE_EVENTS))
-        .subquery()
-    )
-    bucket, within = _bucket(events.c.at, w)
+    deal was opened if its history has none — computed per deal on write (deal_stage_stays,
+    migration 0016)."""
+    t = DealStageStay
+    bucket, within = _bucket(t.left_at, w)
     rows = await s.execute(
-        select(events.c.code, bucket, func.count(),
-               func.sum(epoch_ms(s, events.c.at) - epoch_ms(s, events.c.since)))
-        .where(events.c.event.in_(LEAVING_EVENTS), events.c.code.is_not(None), within)
-        .group_by(events.c.code, bucket)
+        select(t.code, bucket, func.count(), func.sum(t.ms))
+        .where(t.owner_id.in_(owner_ids), within)
+        .group_by(t.code, bucket)
     )
     return [(str(r[0]), int(r[1]), int(r[2]), int(r[3] or 0)) for r in rows]
 

@@ -1,5 +1,5 @@
 """report speed: the marketing report's new clients and campaign touches per classifier value
-and UTC day, kept on write
+and UTC day, and the funnel's stays in a stage, kept on write
 
 Revision ID: 0016
 Revises: 0015
@@ -23,6 +23,14 @@ Triggers keep it exact:
   towards the values its client has.
 The touch type is the `activity_type` classifier item with code `campaign_touch`
 (crm.reports.marketing.TOUCH).
+
+`deal_stage_stays` holds each stay of a deal in a stage that has ended: the stage event that
+ended it (moved on, won, lost), the stage's code, when, the deal's owner and the stay's length
+in milliseconds from the deal's stage event before (or its opening) — what the funnel's
+"time per stage" used to compute with a window over every stage event of the period's deals.
+Any write of a deal's stage event (insert, correction, deletion, the deal cleared by SET NULL)
+recomputes that deal's rows, and so does a change of the deal's owner or opening time: a deal
+has a handful of events, so it is a few rows each time.
 """
 
 from collections.abc import Sequence
@@ -182,6 +190,104 @@ def _backfill(dialect: str) -> list[str]:
     return [s.rstrip(";") for s in out]
 
 
+# The history events that put a deal into a stage or take it out of one, and those that end
+# a stay (storage.repo.reports.STAGE_EVENTS, LEAVING_EVENTS).
+STAGE_EVENTS = ("deal_created", "stage_changed", "deal_won", "deal_lost", "deal_reopened")
+LEAVING_EVENTS = ("stage_changed", "deal_won", "deal_lost")
+# Exact milliseconds since the epoch of a naive UTC time (storage.repo.reports.epoch_ms).
+EPOCH_MS = {"sqlite": "CAST((julianday({0}) - 2440587.5) * 86400000 + 0.5 AS BIGINT)",
+            "postgresql": "CAST(floor(extract(epoch FROM {0}) * 1000) AS BIGINT)"}
+JSON_TEXT = {"sqlite": "json_extract({0}, '$.{1}')", "postgresql": "({0} ->> '{1}')"}
+
+
+def _names(events: tuple[str, ...]) -> str:
+    return ", ".join(f"'{e}'" for e in events)
+
+
+def _stays(dialect: str, deal: str | None) -> str:
+    """The INSERT of the stays of the deal `deal` (an SQL expression), or of every deal."""
+    epoch = EPOCH_MS[dialect]
+    js = JSON_TEXT[dialect]
+    where = f"a.deal_id = {deal}" if deal else "a.deal_id IS NOT NULL"
+    part = "" if deal else "PARTITION BY a.deal_id "
+    return (
+        "INSERT INTO deal_stage_stays (activity_id, deal_id, owner_id, left_at, code, ms) "
+        f"SELECT id, deal_id, owner_id, at, code, {epoch.format('at')} - "
+        f"{epoch.format('since')} FROM (SELECT a.id, a.deal_id, d.owner_id, a.event, "
+        "a.occurred_at AS at, coalesce(lag(a.occurred_at) OVER "
+        f"({part}ORDER BY a.occurred_at, a.id), d.opened_at) AS since, "
+        f"coalesce({js.format('a.details', 'from')}, {js.format('a.details', 'stage')}) "
+        "AS code FROM activities a JOIN deals d ON d.id = a.deal_id "
+        f"WHERE {where} AND a.event IN ({_names(STAGE_EVENTS)})) s "
+        f"WHERE event IN ({_names(LEAVING_EVENTS)}) AND code IS NOT NULL"
+    )
+
+
+def _redo(dialect: str, deal: str) -> list[str]:
+    return [f"DELETE FROM deal_stage_stays WHERE deal_id = {deal};", _stays(dialect, deal) + ";"]
+
+
+def _stays_sqlite_up() -> list[str]:
+    s = "sqlite"
+    stage = f"IN ({_names(STAGE_EVENTS)})"
+    return [
+        f"CREATE TRIGGER stays_insert AFTER INSERT ON activities WHEN new.event {stage} "
+        f"AND new.deal_id IS NOT NULL BEGIN {' '.join(_redo(s, 'new.deal_id'))} END",
+        f"CREATE TRIGGER stays_delete AFTER DELETE ON activities WHEN old.event {stage} "
+        f"AND old.deal_id IS NOT NULL BEGIN {' '.join(_redo(s, 'old.deal_id'))} END",
+        "CREATE TRIGGER stays_update AFTER UPDATE OF deal_id, event, occurred_at, details "
+        f"ON activities WHEN old.event {stage} OR new.event {stage} BEGIN "
+        f"{' '.join(_redo(s, 'old.deal_id') + _redo(s, 'new.deal_id'))} END",
+        "CREATE TRIGGER stays_deal_update AFTER UPDATE OF owner_id, opened_at ON deals "
+        f"BEGIN {' '.join(_redo(s, 'new.id'))} END",
+        "CREATE TRIGGER stays_deal_delete AFTER DELETE ON deals "
+        "BEGIN DELETE FROM deal_stage_stays WHERE deal_id = old.id; END",
+    ]
+
+
+STAYS_SQLITE_DOWN = ("stays_insert", "stays_delete", "stays_update", "stays_deal_update",
+                     "stays_deal_delete")
+
+
+def _stays_pg_up() -> list[str]:
+    p = "postgresql"
+    stage = f"IN ({_names(STAGE_EVENTS)})"
+    return [
+        f"""CREATE FUNCTION stays_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP <> 'INSERT' AND OLD.event {stage} AND OLD.deal_id IS NOT NULL THEN
+    {' '.join(_redo(p, 'OLD.deal_id'))}
+  END IF;
+  IF TG_OP <> 'DELETE' AND NEW.deal_id IS NOT NULL
+      AND (NEW.event {stage} OR (TG_OP = 'UPDATE' AND OLD.event {stage})) THEN
+    {' '.join(_redo(p, 'NEW.deal_id'))}
+  END IF;
+  RETURN NULL;
+END $$""",
+        "CREATE TRIGGER stays_sync AFTER INSERT OR DELETE OR UPDATE OF deal_id, event, "
+        "occurred_at, details ON activities FOR EACH ROW EXECUTE FUNCTION stays_sync()",
+        f"""CREATE FUNCTION stays_deal_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    DELETE FROM deal_stage_stays WHERE deal_id = OLD.id;
+  ELSE
+    {' '.join(_redo(p, 'NEW.id'))}
+  END IF;
+  RETURN NULL;
+END $$""",
+        "CREATE TRIGGER stays_deal_sync AFTER DELETE OR UPDATE OF owner_id, opened_at ON deals "
+        "FOR EACH ROW EXECUTE FUNCTION stays_deal_sync()",
+    ]
+
+
+STAYS_PG_DOWN = (
+    "DROP TRIGGER stays_deal_sync ON deals",
+    "DROP FUNCTION stays_deal_sync()",
+    "DROP TRIGGER stays_sync ON activities",
+    "DROP FUNCTION stays_sync()",
+)
+
+
 def upgrade() -> None:
     op.create_table(
         "marketing_daily",
@@ -198,9 +304,32 @@ def upgrade() -> None:
         op.execute(statement)
     for statement in _sqlite_up() if dialect == "sqlite" else _pg_up():
         op.execute(statement)
+    op.create_table(
+        "deal_stage_stays",
+        sa.Column("activity_id", sa.Integer(), nullable=False),  # the event ending the stay
+        sa.Column("deal_id", sa.Integer(), nullable=False),
+        sa.Column("owner_id", sa.Integer(), nullable=True),
+        sa.Column("left_at", sa.DateTime(timezone=False), nullable=False),
+        sa.Column("code", sa.String(32), nullable=False),
+        sa.Column("ms", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("activity_id", name="pk_deal_stage_stays"),
+    )
+    op.create_index("ix_deal_stage_stays_owner_left", "deal_stage_stays",
+                    ["owner_id", "left_at", "code", "ms"])
+    op.create_index("ix_deal_stage_stays_deal", "deal_stage_stays", ["deal_id"])
+    op.execute(_stays(dialect, None))
+    for statement in _stays_sqlite_up() if dialect == "sqlite" else _stays_pg_up():
+        op.execute(statement)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        for name in STAYS_SQLITE_DOWN:
+            op.execute(f"DROP TRIGGER {name}")
+    else:
+        for statement in STAYS_PG_DOWN:
+            op.execute(statement)
+    op.drop_table("deal_stage_stays")
     if op.get_bind().dialect.name == "sqlite":
         for name in SQLITE_DOWN:
             op.execute(f"DROP TRIGGER {name}")
