@@ -36,6 +36,7 @@ from tests.notify_data import (
     add_team,
     add_user,
     item_id,
+    update_user,
 )
 from tests.test_report_marketing import MSK, msk
 
@@ -276,3 +277,41 @@ async def _stages(db: Database) -> list[tuple[str, int]]:
         return [(r[0], r[1]) for r in await s.execute(
             select(Stage.code, Stage.id).where(Stage.is_active.is_(True))
             .order_by(Stage.sort_order))]
+
+
+async def test_time_use_by_slot_equals_the_history_in_any_zone(any_crm: CRM) -> None:
+    """Time use reads whole UTC days from activity_daily and the hours around local midnights
+    from the history: per manager, slot (local day or Monday-to-Sunday week) and type its
+    figures equal the history counted by local date, in zones east and west of UTC, with
+    DST, with a half-hour offset, and in UTC itself."""
+    db = any_crm.db
+    ivan = await add_user(db, 9002, "Ivan Petrov")
+    boss = await add_user(db, 9007, "Ann Admin", role="admin")
+    a = await add_client(db, ivan, "Alpha")
+    call = await item_id(db, "activity_type", "call")
+    meeting = await item_id(db, "activity_type", "meeting")
+    start = datetime(2025, 10, 20, 0, 17, tzinfo=UTC)
+    times = [start + timedelta(minutes=(k * 7919) % (400 * 24 * 60)) for k in range(900)]
+    times += [datetime(2026, 3, 29, 0, 59, tzinfo=UTC), datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+              datetime(2026, 3, 8, 6, 59, tzinfo=UTC), datetime(2026, 3, 8, 7, 0, tzinfo=UTC)]
+    async with db.transaction() as s:
+        s.add_all(Activity(client_id=a, author_id=ivan, type_id=(call, meeting)[k % 2],
+                           occurred_at=at, created_at=at) for k, at in enumerate(times))
+    for zone in ("Europe/Moscow", "America/New_York", "Asia/Kolkata", "UTC",
+                 "Europe/Berlin"):
+        await update_user(db, boss, timezone=zone)
+        viewer = await actor(db, boss)
+        for period in (Period(PeriodKind.CUSTOM, date(2025, 11, 26), date(2026, 11, 25)),
+                       Period(PeriodKind.MONTH, date(2026, 3, 1), date(2026, 3, 31))):
+            report = await any_crm.reports.time_use(viewer, period)
+            line = next(m for m in report.managers if m.member.id == ivan)
+            got = {(x.slot.start, t.id): n for x in line.slots
+                   for t, n in zip(report.types, x.counts, strict=True) if n}
+            want: Counter[tuple[date, int]] = Counter()
+            for k, at in enumerate(times):
+                day = at.astimezone(viewer.tz).date()
+                slot = next((x for x in report.slots if x.start <= day <= x.end), None)
+                if slot is not None:
+                    want[(slot.start, (call, meeting)[k % 2])] += 1
+            assert got == dict(want), (zone, period)
+            assert sum(want.values()) > 10
