@@ -409,17 +409,19 @@ async def furthest_stages(
     the one it is in now."""
     bucket, within = _bucket(Deal.opened_at, w)
     opened = select(Deal.id).where(Deal.owner_id.in_(owner_ids), within)
-    # One equality join per key (hash-joinable; an OR of the three is not): each event's
-    # "to", "from" and "stage" codes, each stage's order or NULL.
+    # Each event's "to", "from" and "stage" codes as their stage's order (NULL: no such
+    # stage), by a CASE over the few stages: no join per event and key.
+    orders = {code: order for code, order in await s.execute(
+        select(Stage.code, Stage.sort_order))}
     keys = ("to", "from", "stage")
-    named = [aliased(Stage) for _ in keys]
-    query = select(Activity.deal_id.label("deal_id"),
-                   *(func.max(st.sort_order).label(f"top_{k}") for st, k in zip(
-                       named, keys, strict=True)))
-    for st, k in zip(named, keys, strict=True):
-        query = query.outerjoin(st, st.code == _code(k))
+
+    def order_of(k: str) -> Any:
+        return case(orders, value=_code(k)) if orders else literal_column("NULL")
+
     top = (
-        query.where(Activity.deal_id.in_(opened), Activity.event.in_(STAGE_EVENTS))
+        select(Activity.deal_id.label("deal_id"),
+               *(func.max(order_of(k)).label(f"top_{k}") for k in keys))
+        .where(Activity.deal_id.in_(opened), Activity.event.in_(STAGE_EVENTS))
         .group_by(Activity.deal_id)
         .subquery()
     )
