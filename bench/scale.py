@@ -4,8 +4,9 @@ Run: python -m bench.scale --db sqlite|postgresql [--clients 100000 --history 10
 
 Builds its own data set with bulk inserts (clients, history, deals, 50 managers in five
 teams with a head each, an admin, a client with 5,000 history records, a manager with 2,000
-clients; the clients' classifiers and creation dates over two years, loss reasons, invoices
-and payments for bench/reports.py, which reuses this builder), then feeds updates to
+clients; the clients' classifiers and creation dates over two years, the stage events of
+every deal, expected closes, loss reasons, invoices and payments for bench/reports.py, which
+reuses this builder and the shared set-up below, as bench/lists.py does), then feeds updates to
 `bot.factory.create_dispatcher` with the tests' recording session (no network), and to a
 bare aiogram dispatcher with one trivial handler as the baseline. PostgreSQL needs `--url`
 or BENCH_DATABASE_URL (its schema is DROPPED).
