@@ -2,11 +2,11 @@
 
 Run: python -m bench.lists --db sqlite|postgresql [--clients 100000] [--repeat 5]
 
-Builds the data set of bench.scale (50 managers in five teams with a head each, an admin;
-clients, deals, planned contacts, history), then gives the clients classifiers and a
-probability and the open deals some invoices, and times `crm.lists.page` (the count and the
-first page, what «Show» runs) for the admin, a head and a manager, filter by filter. The
-baseline, measured in the same run, is a plain `SELECT count(*) FROM activities`.
+Builds the data set of bench.scale with its shared set-up (50 managers in five teams with
+a head each, an admin; clients, deals, planned contacts, history), then gives the clients
+classifiers and a probability and the open deals some invoices, and times `crm.lists.page`
+(the count and the first page, what «Show» runs) for the admin, a head and a manager, filter
+by filter. The baseline, measured in the same run, is a plain `SELECT count(*) FROM activities`.
 PostgreSQL needs `--url` or BENCH_DATABASE_URL (its public schema is DROPPED).
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import tempfile
@@ -25,14 +24,13 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from bench.scale import NOW, build
+from bench.scale import NOW, built, data_args, fresh, parse
 from crm.clock import FrozenClock
 from crm.config import CRMConfig
 from crm.lists import ClientFilter
 from crm.people import to_actor
 from crm.service import CRM
 from storage.db import Database
-from storage.migrate import upgrade
 from storage.models import ClassifierItem, Stage, User
 
 
@@ -75,25 +73,9 @@ async def timed(step: Callable[[], Awaitable[int]], repeat: int) -> tuple[float,
 async def main_async(args: argparse.Namespace) -> None:
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
-        if args.db == "sqlite":
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        else:
-            url = args.url or os.environ.get("BENCH_DATABASE_URL", "")
-            if not url.startswith("postgresql"):
-                raise SystemExit("--db postgresql needs --url or BENCH_DATABASE_URL")
-            db = Database(url)
-            async with db.engine.begin() as conn:
-                await conn.execute(text("DROP SCHEMA public CASCADE"))
-                await conn.execute(text("CREATE SCHEMA public"))
-            await db.dispose()
-        db = Database(url)
-        await upgrade(db)
-        t0 = time.perf_counter()
-        history = args.history or args.clients * 10
-        await build(db, args.clients, history, args.deals or args.clients // 5, rng)
+        db = await fresh(args, Path(tmp) / "bench.db")
+        await built(args, db)
         ids = await enrich(db, rng)
-        print(f"{args.db}: {args.clients:,} clients, {history:,} history records; built in "
-              f"{time.perf_counter() - t0:.0f} s")
         crm = CRM(db, CRMConfig(), FrozenClock(NOW))
         async with db.transaction() as s:
             admin = to_actor(await s.get_one(User, 1))
@@ -137,15 +119,9 @@ async def main_async(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--url", help="PostgreSQL URL (its public schema is dropped)")
-    parser.add_argument("--clients", type=int, default=100_000)
-    parser.add_argument("--history", type=int)
-    parser.add_argument("--deals", type=int)
+    data_args(parser, seed=1)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=1)
-    asyncio.run(main_async(parser.parse_args()))
-
+    asyncio.run(main_async(parse(parser)))
 
 if __name__ == "__main__":
     main()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -29,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from bench.scale import ADMIN_TG, NOW, build
+from bench.scale import ADMIN_TG, NOW, built, data_args, db_url, fresh, parse, steady
 from crm.clock import FrozenClock
 from crm.config import CRMConfig
 from crm.dto import Actor
@@ -112,34 +111,16 @@ async def ready(db: Database, n_clients: int) -> bool:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    if args.db == "sqlite":
-        url = f"sqlite+aiosqlite:///{args.path}"
-        reuse = args.reuse
-    else:
-        url = args.url or os.environ.get("BENCH_DATABASE_URL", "")
-        if not url.startswith("postgresql"):
-            raise SystemExit("--db postgresql needs --url or BENCH_DATABASE_URL")
-        reuse = args.reuse
-    db = Database(url)
-    if reuse and not await ready(db, args.clients):
-        raise SystemExit("the kept database does not hold this data set: drop --keep/--reuse")
-    if not reuse and args.db == "postgresql":
-        async with db.engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    await upgrade(db)
-    if reuse:
+    if args.reuse:
+        db = Database(db_url(args, args.path))
+        if not await ready(db, args.clients):
+            raise SystemExit("the kept database does not hold this data set: drop --keep/--reuse")
+        await upgrade(db)
         print(f"{args.db}: reusing the data set built before")
     else:
-        t0 = time.perf_counter()
-        await build(db, args.clients, args.history, args.deals, random.Random(args.seed))
-        print(f"{args.db}: {args.clients:,} clients, {args.history:,} history records, "
-              f"{args.deals:,} deals, 50 managers; built in {time.perf_counter() - t0:.0f} s")
-    # A steady-state database: autovacuum would have set the visibility map (index-only
-    # scans) and the statistics of the newest indexes.
-    async with db.engine.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text("VACUUM ANALYZE" if args.db == "postgresql" else "ANALYZE"))
+        db = await fresh(args, args.path)
+        await built(args, db)
+    await steady(db)
     try:
         for line in await bench(db, args.repeat, args.only):
             print(line)
@@ -149,24 +130,15 @@ async def main_async(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--url", help="PostgreSQL URL (its public schema is dropped)")
+    data_args(parser)
     parser.add_argument("--keep", help="SQLite: keep the data set in this file, reuse it")
     parser.add_argument("--reuse", action="store_true",
                         help="PostgreSQL: reuse the data set of an earlier run")
-    parser.add_argument("--clients", type=int, default=100_000)
-    parser.add_argument("--history", type=int)
-    parser.add_argument("--deals", type=int)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per report")
     parser.add_argument("--only", nargs="*", help="these reports only")
-    parser.add_argument("--seed", type=int, default=11)
-    args = parser.parse_args()
-    if args.clients < 2001:
-        parser.error("--clients must be at least 2001")
-    args.history = args.history or args.clients * 10
-    args.deals = args.deals or args.clients // 5
+    args = parse(parser)
+    args.path = Path(args.keep or f"/tmp/salesbot-bench-reports-{os.getpid()}.db")
     if args.db == "sqlite":
-        args.path = Path(args.keep or f"/tmp/salesbot-bench-reports-{os.getpid()}.db")
         args.reuse = args.keep is not None and args.path.exists()
     try:
         asyncio.run(main_async(args))

@@ -4,8 +4,9 @@ Run: python -m bench.scale --db sqlite|postgresql [--clients 100000 --history 10
 
 Builds its own data set with bulk inserts (clients, history, deals, 50 managers in five
 teams with a head each, an admin, a client with 5,000 history records, a manager with 2,000
-clients; the clients' classifiers and creation dates over two years, loss reasons, invoices
-and payments for bench/reports.py, which reuses this builder), then feeds updates to
+clients; the clients' classifiers and creation dates over two years, the stage events of
+every deal, expected closes, loss reasons, invoices and payments for bench/reports.py, which
+reuses this builder and the shared set-up below, as bench/lists.py does), then feeds updates to
 `bot.factory.create_dispatcher` with the tests' recording session (no network), and to a
 bare aiogram dispatcher with one trivial handler as the baseline. PostgreSQL needs `--url`
 or BENCH_DATABASE_URL (its schema is DROPPED).
@@ -97,12 +98,51 @@ class Data:
     head_of_team: dict[int, int] = field(default_factory=dict)  # team id → head tg id
     big_client: int = 0
     busy_manager: int = 0
+    stage_events: int = 0
 
 
 async def bulk(db: Database, table: Any, rows: list[dict[str, Any]]) -> None:
     async with db.engine.begin() as conn:
         for i in range(0, len(rows), CHUNK):
             await conn.execute(insert(table), rows[i:i + CHUNK])
+
+
+async def stage_events(db: Database, deals: list[dict[str, Any]], first_id: int,
+                       rng: random.Random) -> list[dict[str, Any]]:
+    """The history crm/deals.py writes as a deal moves (the funnel's and the stage times'
+    input): created at the first stage, up to three moves forward a few days apart, and the
+    close of a won or lost deal — about three events a deal, on top of the typed history.
+    Sets each deal's stage and stage_changed_at to where its events leave it."""
+    async with db.engine.begin() as conn:
+        stages = [(r[0], r[1]) for r in await conn.execute(
+            select(Stage.id, Stage.code).order_by(Stage.sort_order))]
+    rows: list[dict[str, Any]] = []
+    for deal in deals:
+        opened, closed, status = deal["opened_at"], deal["closed_at"], deal["status"]
+
+        def event(name: str, details: dict[str, Any], at: datetime,
+                  deal: dict[str, Any] = deal) -> None:
+            rows.append({"id": first_id + len(rows) + 1, "client_id": deal["client_id"],
+                         "deal_id": deal["id"], "author_id": deal["owner_id"], "event": name,
+                         "details": details, "occurred_at": at, "created_at": at})
+
+        event("deal_created", {"to": stages[0][1]}, opened)
+        at, where = opened, 0
+        for _ in range(rng.randrange(0, 4)):
+            step = min(len(stages) - 1, where + rng.randrange(1, 3))
+            if step == where:
+                break
+            nxt = at + timedelta(days=rng.randrange(1, 12))
+            if nxt >= NOW or (closed is not None and nxt >= closed):
+                break
+            at = nxt
+            event("stage_changed", {"from": stages[where][1], "to": stages[step][1]}, at)
+            where = step
+        if status != "open" and closed is not None:
+            event(f"deal_{status}", {"stage": stages[where][1]}, closed)
+        deal["stage_id"], deal["stage_changed_at"] = stages[where][0], at
+        deal["last_activity_at"] = closed or at
+    return rows
 
 
 async def build(db: Database, n_clients: int, n_history: int, n_deals: int,
@@ -186,10 +226,15 @@ async def build(db: Database, n_clients: int, n_history: int, n_deals: int,
             "closed_at": None if status == "open" else opened + timedelta(days=rng.randrange(
                 1, 60)), "stage_changed_at": opened, "last_activity_at": opened,
         })
+    events = await stage_events(db, deals, n_history, random.Random(n_deals))
     for deal in deals:
+        # Every row the same keys: a bulk INSERT takes its columns from the first one.
+        deal.update(expected_close=None, loss_reason_id=None, lost_stage_id=None)
         if deal["status"] == "lost":
             deal["loss_reason_id"] = xr.choice(kinds["loss_reason"])
             deal["lost_stage_id"] = deal["stage_id"]
+        elif deal["status"] == "open" and xr.random() < 0.8:  # the forecast's months
+            deal["expected_close"] = (NOW + timedelta(days=xr.randrange(-60, 400))).date()
     await bulk(db, Deal.__table__, deals)
     # An invoice on each won deal and on one open deal in five: most paid in full, some in
     # part, some not at all (receivables and payments received).
@@ -245,6 +290,9 @@ async def build(db: Database, n_clients: int, n_history: int, n_deals: int,
         })
         await flush()
     await flush(force=True)
+    await bulk(db, Activity.__table__, events)
+    data.stage_events = len(events)
+    del events
     if db.dialect == "postgresql":
         async with db.engine.begin() as conn:
             for table in ("teams", "users", "clients", "deals", "planned_contacts",
@@ -410,28 +458,78 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-async def main_async(args: argparse.Namespace) -> None:
-    rng = random.Random(args.seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.db == "sqlite":
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        else:
-            url = args.url or os.environ.get("BENCH_DATABASE_URL", "")
-            if not url.startswith("postgresql"):
-                raise SystemExit("--db postgresql needs --url or BENCH_DATABASE_URL")
-            db = Database(url)
-            async with db.engine.begin() as conn:
-                await conn.execute(text("DROP SCHEMA public CASCADE"))
-                await conn.execute(text("CREATE SCHEMA public"))
-            await db.dispose()
+# --- the set-up every bench on this data set shares (bench/reports.py, bench/lists.py) ----
+
+
+def data_args(parser: argparse.ArgumentParser, seed: int = 11) -> None:
+    """The options choosing the database and the size of the data set."""
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--url", help="PostgreSQL URL (its public schema is dropped); "
+                        "default BENCH_DATABASE_URL")
+    parser.add_argument("--clients", type=int, default=100_000)
+    parser.add_argument("--history", type=int, help="default 10 × --clients")
+    parser.add_argument("--deals", type=int, help="default --clients ÷ 5")
+    parser.add_argument("--seed", type=int, default=seed)
+
+
+def parse(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The parsed options, with the data set's defaults filled in."""
+    args = parser.parse_args()
+    if args.clients < 2001:
+        parser.error("--clients must be at least 2001")
+    args.history = args.history or args.clients * 10
+    args.deals = args.deals or args.clients // 5
+    return args
+
+
+def db_url(args: argparse.Namespace, sqlite_path: Path) -> str:
+    if args.db == "sqlite":
+        return f"sqlite+aiosqlite:///{sqlite_path}"
+    url: str = args.url or os.environ.get("BENCH_DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        raise SystemExit("--db postgresql needs --url or BENCH_DATABASE_URL")
+    return url
+
+
+async def fresh(args: argparse.Namespace, sqlite_path: Path) -> Database:
+    """An empty, migrated database: a new SQLite file, or the PostgreSQL database with its
+    public schema dropped and created again."""
+    url = db_url(args, sqlite_path)
+    if args.db == "postgresql":
         db = Database(url)
-        await upgrade(db)
-        t0 = time.perf_counter()
-        data = await build(db, args.clients, args.history, args.deals, rng)
-        built = time.perf_counter() - t0
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await db.dispose()
+    db = Database(url)
+    await upgrade(db)
+    return db
+
+
+async def built(args: argparse.Namespace, db: Database) -> Data:
+    """`build` with the options' sizes, and a line saying what was built and how fast."""
+    t0 = time.perf_counter()
+    data = await build(db, args.clients, args.history, args.deals, random.Random(args.seed))
+    print(f"{args.db}: {args.clients:,} clients, {args.history:,} history records "
+          f"+ {data.stage_events:,} deal stage events, {args.deals:,} deals, 50 managers; "
+          f"built in {time.perf_counter() - t0:.0f} s")
+    return data
+
+
+async def steady(db: Database) -> None:
+    """Statistics (and on PostgreSQL the visibility map, for index-only scans) as autovacuum
+    would have left them on a database in use."""
+    async with db.engine.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("VACUUM ANALYZE" if db.dialect == "postgresql" else "ANALYZE"))
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    rng = random.Random(args.seed + 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = await fresh(args, Path(tmp) / "bench.db")
+        data = await built(args, db)
         rss_built = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{args.db}: {args.clients:,} clients, {args.history:,} history records, "
-              f"{args.deals:,} deals, 50 managers; built in {built:.0f} s")
         rows = await bench(db, data, args.n, rng)
         print(table(rows))
         for line in await extras(db, data, rng, args.typo_tries):
@@ -443,20 +541,10 @@ async def main_async(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--url", help="PostgreSQL URL (its public schema is dropped)")
-    parser.add_argument("--clients", type=int, default=100_000)
-    parser.add_argument("--history", type=int)
-    parser.add_argument("--deals", type=int)
+    data_args(parser)
     parser.add_argument("-n", type=int, default=200, help="iterations per path")
     parser.add_argument("--typo-tries", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=11)
-    args = parser.parse_args()
-    if args.clients < 2001:
-        parser.error("--clients must be at least 2001")
-    args.history = args.history or args.clients * 10
-    args.deals = args.deals or args.clients // 5
-    asyncio.run(main_async(args))
+    asyncio.run(main_async(parse(parser)))
 
 
 if __name__ == "__main__":

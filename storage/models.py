@@ -406,6 +406,42 @@ class ActivityMonthly(Base):
     n: Mapped[int] = mapped_column(Integer)
 
 
+class MarketingDaily(Base):
+    """Per client classifier (kind: source, segment, region, industry, campaign), value (0:
+    not set) and UTC day: clients created (not deleted) and campaign touches logged on clients
+    of that value. Kept by database triggers on `clients` and `activities` (migration 0018);
+    never written by the application."""
+
+    __tablename__ = "marketing_daily"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    kind: Mapped[str] = mapped_column(String(12), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    new_clients: Mapped[int] = mapped_column(Integer)
+    touches: Mapped[int] = mapped_column(Integer)
+
+
+class DealStageStay(Base):
+    """A deal's stay in a stage that has ended (moved on, won or lost): the stage event that
+    ended it, the stage's code, the deal's owner and the stay's length in milliseconds since
+    the deal's stage event before (or its opening). Kept by database triggers on `activities`
+    and `deals` (migration 0018); never written by the application."""
+
+    __tablename__ = "deal_stage_stays"
+    __table_args__ = (
+        Index("ix_deal_stage_stays_owner_left", "owner_id", "left_at", "code", "ms"),
+        Index("ix_deal_stage_stays_deal", "deal_id"),
+    )
+
+    activity_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    deal_id: Mapped[int] = mapped_column(Integer)
+    owner_id: Mapped[int | None] = mapped_column(Integer)
+    left_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    code: Mapped[str] = mapped_column(String(32))
+    ms: Mapped[int] = mapped_column(BigInteger)
+
+
 class PlannedContact(Base):
     __tablename__ = "planned_contacts"
     __table_args__ = (

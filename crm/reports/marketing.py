@@ -152,7 +152,20 @@ class MarketingService:
             # Everyone's figures include clients and deals nobody owns (yet).
             owners = None if who.kind is ScopeKind.ALL else who.ids
             touch = await cls_repo.item_by_code(s, "activity_type", TOUCH)
-            for key, n in _spread(await repo.marketing_new_clients(s, owners, window)).items():
+            if owners is None:
+                # Everyone's: the whole UTC days from the counts kept per classifier value
+                # and day, the hours at the periods' ends from the clients and the history.
+                whole, spans = repo.whole_days(window)
+                for kind, value, b, n_new, n_touches in await repo.marketing_daily(s, whole):
+                    d = Dimension(kind)
+                    accs[(d, value, b)].new += n_new
+                    accs[(d, value, b)].touches += n_touches
+                    if d is S:  # each client has one source (or none): the total
+                        accs[(None, None, b)].new += n_new
+                        accs[(None, None, b)].touches += n_touches
+            else:
+                spans = repo.window_spans(window)
+            for key, n in _spread(await repo.marketing_new_clients(s, owners, spans)).items():
                 accs[key].new += n
             deals = await repo.marketing_deal_counts(s, owners, window)
             for key, n in _spread((d, b, n) for d, b, n, _ in deals).items():
@@ -167,7 +180,7 @@ class MarketingService:
                     acc.revenue += amount
                     acc.days += days
             if touch is not None:
-                touches = await repo.marketing_touches(s, owners, window, touch.id)
+                touches = await repo.marketing_touches(s, owners, spans, touch.id)
                 for key, n in _spread(touches).items():
                     accs[key].touches += n
             ids = {v for (d, v, _b) in accs if d is not None and v is not None}

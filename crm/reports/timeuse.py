@@ -9,7 +9,6 @@ cut to the period at both ends.
 
 from __future__ import annotations
 
-from calendar import timegm
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,7 +18,7 @@ from crm.classifiers import Label, label
 from crm.clock import Clock
 from crm.config import CRMConfig
 from crm.dto import Actor
-from crm.reports.period import Period, previous
+from crm.reports.period import Period, previous, utc_midnight
 from crm.reports.scope import Audience, Member, audience
 from storage.db import Database
 from storage.repo import classifiers as cls_repo
@@ -128,16 +127,14 @@ class TimeUseService:
         prev = previous(period)
         tz = actor.tz
         by_week, slots = slots_of(period)
-        span = period.bounds(tz)
-        # Slot k starts k days (k weeks) after the anchor: the first day, or its Monday.
-        anchor = period.start - timedelta(days=period.start.weekday() if by_week else 0)
+        # Each slot from its first day's local midnight to the next one's.
+        edges = [utc_midnight(x.start, tz) for x in slots]
+        edges.append(utc_midnight(period.end + timedelta(days=1), tz))
         window = repo.Window(period.bounds(tz), prev.bounds(tz), (period.start, period.end),
                              (prev.start, prev.end))
         async with self.db.transaction() as s:
             who = await audience(s, actor, team_id)
-            rows = await repo.contacts_by_slot(
-                s, who.ids, span, utc_offsets(tz, *span), timegm(anchor.timetuple()),
-                86400 * (7 if by_week else 1))
+            rows = await repo.contacts_by_slots(s, who.ids, edges)
             before = [r for r in await repo.contacts_by_type(s, who.ids, window) if r[2] == 1]
             type_ids = {r[1] for r in rows} | {r[1] for r in before}
             items = await cls_repo.items_by_ids(s, type_ids)

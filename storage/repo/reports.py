@@ -16,13 +16,14 @@ from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     CompoundSelect,
+    Date,
+    Integer,
     Select,
     and_,
+    bindparam,
     case,
-    cast,
     exists,
     func,
     literal_column,
@@ -31,6 +32,8 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -40,7 +43,9 @@ from storage.models import (
     ActivityMonthly,
     Client,
     Deal,
+    DealStageStay,
     Invoice,
+    MarketingDaily,
     Payment,
     PlannedContact,
     Stage,
@@ -374,7 +379,7 @@ async def forecast_by_bucket(
 # deal_created {"to"}, stage_changed {"from", "to"}, deal_won / deal_lost {"stage"},
 # deal_reopened {"from": the old status, "stage"}.
 STAGE_EVENTS = ("deal_created", "stage_changed", "deal_won", "deal_lost", "deal_reopened")
-# … of which these end a stay in a stage.
+# … of which these end a stay in a stage (migration 0018 keeps deal_stage_stays by both).
 LEAVING_EVENTS = ("stage_changed", "deal_won", "deal_lost")
 
 
@@ -392,15 +397,6 @@ async def open_by_stage(
     return {int(r[0]): (int(r[1]), r[2] or Decimal(0)) for r in rows}
 
 
-def epoch_ms(s: AsyncSession, col: Any) -> Any:
-    """Milliseconds since the epoch of a UTC time column, exactly, as an integer: PostgreSQL's
-    epoch is exact; SQLite's julianday holds whole milliseconds, which the half added back
-    recovers from the float (and it is cheaper per row than strftime)."""
-    if s.get_bind().dialect.name == "postgresql":
-        return cast(func.floor(func.extract("epoch", col) * 1000), BigInteger)
-    return cast((func.julianday(col) - 2440587.5) * 86_400_000 + 0.5, BigInteger)
-
-
 def _code(key: str) -> Any:
     return Activity.details[key].as_string()
 
@@ -413,17 +409,19 @@ async def furthest_stages(
     the one it is in now."""
     bucket, within = _bucket(Deal.opened_at, w)
     opened = select(Deal.id).where(Deal.owner_id.in_(owner_ids), within)
-    # One equality join per key (hash-joinable; an OR of the three is not): each event's
-    # "to", "from" and "stage" codes, each stage's order or NULL.
+    # Each event's "to", "from" and "stage" codes as their stage's order (NULL: no such
+    # stage), by a CASE over the few stages: no join per event and key.
+    orders = {code: order for code, order in await s.execute(
+        select(Stage.code, Stage.sort_order))}
     keys = ("to", "from", "stage")
-    named = [aliased(Stage) for _ in keys]
-    query = select(Activity.deal_id.label("deal_id"),
-                   *(func.max(st.sort_order).label(f"top_{k}") for st, k in zip(
-                       named, keys, strict=True)))
-    for st, k in zip(named, keys, strict=True):
-        query = query.outerjoin(st, st.code == _code(k))
+
+    def order_of(k: str) -> Any:
+        return case(orders, value=_code(k)) if orders else literal_column("NULL")
+
     top = (
-        query.where(Activity.deal_id.in_(opened), Activity.event.in_(STAGE_EVENTS))
+        select(Activity.deal_id.label("deal_id"),
+               *(func.max(order_of(k)).label(f"top_{k}") for k in keys))
+        .where(Activity.deal_id.in_(opened), Activity.event.in_(STAGE_EVENTS))
         .group_by(Activity.deal_id)
         .subquery()
     )
@@ -448,34 +446,14 @@ async def stage_stays(
     """(stage code, bucket, stays, their total length in ms) of the stays in a stage that
     ended in either period: a deal moved on from the stage, or was won or lost in it. A
     stay starts at the deal's stage event before (created, moved, reopened), or when the
-    deal was opened if its history has none."""
-    _b, within = _bucket(Activity.occurred_at, w)
-    left = (
-        select(Activity.deal_id)
-        .join(Deal, Deal.id == Activity.deal_id)
-        .where(Activity.event.in_(LEAVING_EVENTS), within, Deal.owner_id.in_(owner_ids))
-    )
-    events = (
-        select(
-            Activity.event.label("event"),
-            Activity.occurred_at.label("at"),
-            func.coalesce(
-                func.lag(Activity.occurred_at).over(
-                    partition_by=Activity.deal_id, order_by=(Activity.occurred_at, Activity.id)),
-                Deal.opened_at,
-            ).label("since"),
-            func.coalesce(_code("from"), _code("stage")).label("code"),
-        )
-        .join(Deal, Deal.id == Activity.deal_id)
-        .where(Activity.deal_id.in_(left), Activity.event.in_(STAGE_EVENTS))
-        .subquery()
-    )
-    bucket, within = _bucket(events.c.at, w)
+    deal was opened if its history has none — computed per deal on write (deal_stage_stays,
+    migration 0018)."""
+    t = DealStageStay
+    bucket, within = _bucket(t.left_at, w)
     rows = await s.execute(
-        select(events.c.code, bucket, func.count(),
-               func.sum(epoch_ms(s, events.c.at) - epoch_ms(s, events.c.since)))
-        .where(events.c.event.in_(LEAVING_EVENTS), events.c.code.is_not(None), within)
-        .group_by(events.c.code, bucket)
+        select(t.code, bucket, func.count(), func.sum(t.ms))
+        .where(t.owner_id.in_(owner_ids), within)
+        .group_by(t.code, bucket)
     )
     return [(str(r[0]), int(r[1]), int(r[2]), int(r[3] or 0)) for r in rows]
 
@@ -517,31 +495,98 @@ async def stalled(
 # --- how managers spend their time (crm/reports/timeuse.py) ---------------------------------
 
 
-async def contacts_by_slot(
-    s: AsyncSession, owner_ids: list[int], span: Span, offsets: Sequence[tuple[datetime, int]],
-    anchor: int, slot_seconds: int,
+# Bind parameters a statement may carry (SQLite's default limit is 32766, asyncpg's 32767).
+_MAX_PARAMS = 30000
+
+
+async def contacts_by_slots(
+    s: AsyncSession, owner_ids: list[int], edges: Sequence[datetime]
 ) -> list[tuple[int, int, int, int]]:
-    """(author, type, slot, count) of typed contacts in `span`; the slot of a record is
-    (its local time in epoch seconds − `anchor`) // `slot_seconds`, its local time being UTC
-    plus the offset of its segment: `offsets` are (until, seconds) of constant UTC offset,
-    in order, the last until the span's end (a DST change starts a new segment). Integer
-    arithmetic on each row, one grouped scan of the author-and-time index: no per-day
-    comparisons, on either backend."""
-    col = Activity.occurred_at
-    epoch = epoch_ms(s, col)
-    if len(offsets) > 1:
-        shift: Any = case(*((col < until, off * 1000) for until, off in offsets[:-1]),
-                          else_=offsets[-1][1] * 1000)
+    """(author, type, slot, count) of typed contacts; slot i is [edges[i], edges[i + 1]),
+    UTC instants (the caller's local midnights, so a day across a DST change has its 23 or
+    25 hours). Each slot is read as `contacts_by_type` reads a period: its whole UTC months
+    and days from the counts kept by triggers, the hours at its ends (a local midnight is not
+    a UTC one) from the history. One SELECT per piece, glued with UNION ALL, a few
+    statements at most (bind parameters are limited)."""
+    if not owner_ids:
+        return []
+    pg = s.get_bind().dialect.name == "postgresql"
+    if pg:  # one array parameter for every piece instead of the ids in each
+        ids = bindparam("author_ids", owner_ids, type_=ARRAY(Integer))
+
+        def by(col: Any) -> ColumnElement[bool]:
+            return col == func.any(ids)  # type: ignore[no-any-return]
     else:
-        shift = offsets[0][1] * 1000
-    slot = (epoch + shift - anchor * 1000) // (slot_seconds * 1000)
-    rows = await s.execute(
-        select(Activity.author_id, Activity.type_id, slot, func.count())
-        .where(Activity.author_id.in_(owner_ids), Activity.type_id.is_not(None),
-               _in(col, span))
-        .group_by(Activity.author_id, Activity.type_id, slot)
-    )
-    return [(r[0] or 0, r[1] or 0, int(r[2]), int(r[3])) for r in rows]
+        def by(col: Any) -> ColumnElement[bool]:
+            return col.in_(owner_ids)  # type: ignore[no-any-return]
+    pieces: list[Select[Any]] = []
+    whole: list[tuple[int, date, date]] = []  # (slot, first, end) of the whole UTC days
+    parts: list[tuple[int, Span]] = []  # (slot, the hours at an end) in time order
+    for i, (a, b) in enumerate(pairwise(edges)):
+        cut = _split((a, b))
+        if pg:
+            whole += [(i, first, end) for first, end in (*cut.months, *cut.days)]
+        parts += [(i, part) for part in cut.parts]
+        n: Any = literal_column(str(i)).label("slot")
+        for table, spans in (() if pg else ((ActivityMonthly, cut.months),
+                                             (ActivityDaily, cut.days))):
+            for first, end in spans:
+                pieces.append(
+                    select(table.author_id.label("author_id"), table.type_id.label("type_id"),
+                           n, func.sum(table.n).label("n"))
+                    .where(by(table.author_id), table.day >= first, table.day < end)
+                    .group_by(table.author_id, table.type_id))
+    # The hours after a slot's last UTC midnight and those before the next slot's first one
+    # are one UTC day around the local midnight between them: read as one range.
+    k = 0
+    while k < len(parts):
+        slot, (start, end) = parts[k]
+        at = end
+        after = slot
+        if k + 1 < len(parts) and parts[k + 1][1][0] == end:
+            after, (_s, end) = parts[k + 1][0], parts[k + 1][1]
+            k += 1
+        k += 1
+        col = Activity.occurred_at
+        split = [case((col < at, slot), else_=after)] if after != slot else []
+        n = (split[0] if split else literal_column(str(slot))).label("slot")
+        pieces.append(
+            select(Activity.author_id.label("author_id"), Activity.type_id.label("type_id"),
+                   n, func.count().label("n"))
+            .where(by(Activity.author_id), Activity.type_id.is_not(None),
+                   _in(col, (start, end)))
+            .group_by(Activity.author_id, Activity.type_id, *split))
+    if whole:
+        # PostgreSQL: the whole days of every slot in one scan of activity_daily, each day's
+        # slot found by width_bucket over the slots' day ranges (first, end, first, end …,
+        # ascending): an odd bucket 2k + 1 is the (k + 1)-th range, whose slot the array of
+        # slots gives; an even one is the days between ranges (partial days, read above).
+        t = ActivityDaily
+        bounds = [d for _i, first, end in whole for d in (first, end)]
+        bucket = func.width_bucket(t.day, pg_array(bounds, type_=Date))
+        slots = pg_array([i for i, _f, _e in whole], type_=Integer)
+        pieces.append(
+            select(t.author_id.label("author_id"), t.type_id.label("type_id"),
+                   slots[(bucket + 1) / 2].label("slot"), func.sum(t.n).label("n"))
+            .where(by(t.author_id), t.day >= bounds[0], t.day < bounds[-1], bucket % 2 == 1)
+            .group_by(t.author_id, t.type_id, bucket))
+    # (PostgreSQL: the ids are one array parameter, so any number of pieces fit in one.)
+    per = max(1, len(pieces)) if pg else max(1, _MAX_PARAMS // (len(owner_ids) + 3))
+    # Core execution: tens of thousands of plain rows, without the ORM's row processing.
+    conn = await s.connection()
+    counts: dict[tuple[int, int, int], int] = defaultdict(int)
+    for k in range(0, len(pieces), per):
+        # The pieces of a slot summed in SQL, a row per (author, type, slot) back. Columns by
+        # name: SQLAlchemy builds the column objects of a subquery of a hundred SELECTs more
+        # slowly than the database runs it.
+        cols: list[Any] = [literal_column(c) for c in ("author_id", "type_id", "slot")]
+        for r in await conn.execute(
+            select(*cols, func.sum(literal_column("n")))
+            .select_from(union_all(*pieces[k:k + per]).subquery("pieces"))
+            .group_by(*cols)
+        ):
+            counts[(r[0] or 0, r[1] or 0, int(r[2]))] += int(r[3] or 0)
+    return [(a, t, n, c) for (a, t, n), c in counts.items() if c]
 
 
 # --- marketing ------------------------------------------------------------------------------
@@ -556,17 +601,54 @@ def _owned(col: Any, owner_ids: list[int] | None) -> list[ColumnElement[bool]]:
     return [] if owner_ids is None else [col.in_(owner_ids)]
 
 
+Spans = Sequence[tuple[int, Span]]  # (bucket, [start, end)) pairs
+
+
+def window_spans(w: Window) -> list[tuple[int, Span]]:
+    return [(0, w.current), (1, w.previous)]
+
+
 async def marketing_new_clients(
-    s: AsyncSession, owner_ids: list[int] | None, w: Window
+    s: AsyncSession, owner_ids: list[int] | None, spans: Spans
 ) -> list[tuple[Dims, int, int]]:
-    """(the client's five classifiers, bucket, clients created); owner_ids None: anyone's."""
-    bucket, within = _bucket(Client.created_at, w)
-    rows = await s.execute(
-        select(*MARKETING_DIMENSIONS, bucket, func.count())
-        .where(within, Client.is_deleted.is_(False), *_owned(Client.owner_id, owner_ids))
-        .group_by(*MARKETING_DIMENSIONS, bucket)
-    )
+    """(the client's five classifiers, bucket, clients created in the bucket's span);
+    owner_ids None: anyone's."""
+    if not spans:
+        return []
+    rows: Any = await s.execute(union_all(*(
+        select(*MARKETING_DIMENSIONS, literal_column(str(b)), func.count())
+        .where(_in(Client.created_at, span), Client.is_deleted.is_(False),
+               *_owned(Client.owner_id, owner_ids))
+        .group_by(*MARKETING_DIMENSIONS) for b, span in spans)))
     return [(tuple(r[:5]), int(r[5]), int(r[6])) for r in rows]
+
+
+def whole_days(w: Window) -> tuple[list[tuple[int, date, date]], list[tuple[int, Span]]]:
+    """Each period cut into its whole UTC days, as (bucket, first, end) of [first, end), and
+    the partial days at its ends (bucket, span)."""
+    days, parts = [], []
+    for b, span in window_spans(w):
+        cut = _split(span)
+        days += [(b, first, end) for first, end in (*cut.months, *cut.days)]
+        parts += [(b, part) for part in cut.parts]
+    return days, parts
+
+
+async def marketing_daily(
+    s: AsyncSession, days: Sequence[tuple[int, date, date]]
+) -> list[tuple[str, int | None, int, int, int]]:
+    """(classifier kind, value or None: not set, bucket, new clients, touches) of everyone's
+    clients, from the counts per UTC day kept by triggers (migration 0018)."""
+    if not days:
+        return []
+    t = MarketingDaily
+    rows: Any = await s.execute(union_all(*(
+        select(t.kind, t.value, literal_column(str(b)), func.sum(t.new_clients),
+               func.sum(t.touches))
+        .where(t.day >= first, t.day < end)
+        .group_by(t.kind, t.value) for b, first, end in days)))
+    return [(str(r[0]), int(r[1]) or None, int(r[2]), int(r[3] or 0), int(r[4] or 0))
+            for r in rows]
 
 
 async def marketing_deal_counts(
@@ -604,15 +686,16 @@ async def marketing_won(
 
 
 async def marketing_touches(
-    s: AsyncSession, owner_ids: list[int] | None, w: Window, touch_type: int
+    s: AsyncSession, owner_ids: list[int] | None, spans: Spans, touch_type: int
 ) -> list[tuple[Dims, int, int]]:
     """(the client's five classifiers, bucket, touches): history records of the touch type
-    on the clients (owned by owner_ids)."""
-    bucket, within = _bucket(Activity.occurred_at, w)
-    rows = await s.execute(
-        select(*MARKETING_DIMENSIONS, bucket, func.count())
-        .join(Client, Client.id == Activity.client_id)
-        .where(Activity.type_id == touch_type, within, *_owned(Client.owner_id, owner_ids))
-        .group_by(*MARKETING_DIMENSIONS, bucket)
-    )
+    in the bucket's span on the clients (owned by owner_ids)."""
+    if not spans:
+        return []
+    rows: Any = await s.execute(union_all(*(
+        select(*MARKETING_DIMENSIONS, literal_column(str(b)), func.count())
+        .select_from(Activity).join(Client, Client.id == Activity.client_id)
+        .where(Activity.type_id == touch_type, _in(Activity.occurred_at, span),
+               *_owned(Client.owner_id, owner_ids))
+        .group_by(*MARKETING_DIMENSIONS) for b, span in spans)))
     return [(tuple(r[:5]), int(r[5]), int(r[6])) for r in rows]
