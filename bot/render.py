@@ -76,8 +76,10 @@ def fmt_distance(km: float) -> str:
 
 
 def plural_n(value: int | float | Decimal) -> int:
-    """The count to pick a plural form by: a fraction reads as "many" (25.5 days)."""
-    return int(value) if value == int(value) else 5
+    """The count to pick a plural form by. A fraction takes the form of 2: Russian puts the
+    noun after a decimal in the genitive singular («22,5 дня»), English in the plural
+    ("22.5 days")."""
+    return int(value) if value == int(value) else 2
 
 
 def clip(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> str:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
+from aiogram.utils.i18n import ngettext
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from bot.i18n import LOCALES_DIR, create_i18n, pick_locale
+from bot.render import plural_n
+from scheduler.sender import in_locale
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": None, "__": None, "gettext": None, "lazy_gettext": None,
@@ -50,3 +54,16 @@ def test_locale_choice() -> None:
     assert pick_locale(None, "uk", "en") == "ru"
     assert pick_locale(None, "de", "ru") == "en"
     assert pick_locale(None, None, "ru") == "ru"
+
+
+def test_a_fraction_of_days_reads_right_in_both_languages() -> None:
+    def days(value: Decimal, shown: str) -> str:
+        return ngettext("{n} day", "{n} days", plural_n(value)).format(n=shown)
+
+    with in_locale(create_i18n("ru"), "ru"):
+        assert days(Decimal("22.5"), "22,5") == "22,5 дня"
+        assert days(Decimal(21), "21") == "21 день"
+        assert days(Decimal(25), "25") == "25 дней"
+    with in_locale(create_i18n("ru"), "en"):
+        assert days(Decimal("1.5"), "1.5") == "1.5 days"
+        assert days(Decimal(1), "1") == "1 day"
