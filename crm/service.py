@@ -16,6 +16,7 @@ from crm.history import HistoryService, PlanningService
 from crm.importer import ImportService
 from crm.leads import LeadService
 from crm.lists import ClientLists
+from crm.mailings import MailingService
 from crm.notifications import NotificationService
 from crm.outbox import OutboxService
 from crm.people import PeopleService
@@ -54,3 +55,4 @@ class CRM:
         self.imports.distribute_team = self.leads.distribute_waiting
         self.exports = ExportService(db, self.clock)
         self.channel = ChannelService(db, self.clock, config)
+        self.mailings = MailingService(db, self.clock, config, self.lists)

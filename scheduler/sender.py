@@ -52,6 +52,7 @@ from bot.notices import (
 )
 from crm.channel import CLIENT_MESSAGE
 from crm.leads import LEADS_WAITING
+from crm.mailings import MAILING
 from crm.notifications import (
     DEAL_CLOSED,
     DIGEST,
@@ -65,6 +66,7 @@ from crm.outbox import OutboxItem
 from crm.reminders import Recipient, Skip
 from crm.service import CRM
 from scheduler.limiter import RateLimiter
+from scheduler.mailing import Deliverer, TelegramMailing
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,9 @@ class Sender:
             CLIENT_MESSAGE: self._client_message,
             LEADS_WAITING: self._leads_waiting,
         }
+        # Outbox kinds delivered by a channel of their own, which records its outcomes
+        # itself: a mailing's Telegram messages (the e-mail channel's kind joins here).
+        self.deliverers: dict[str, Deliverer] = {MAILING: TelegramMailing(self)}
 
     async def deliver(self, items: list[OutboxItem]) -> DeliveryStats:
         """Send the rows and wait until every one has an outcome."""
@@ -215,6 +220,10 @@ class Sender:
         # crm.notifications.Uptime); rows from before that rule fall back to the delay.
         flag = item.payload.get("late")
         late = flag if isinstance(flag, bool) else is_late(item.fire_at, self.crm.clock.now())
+        deliverer = self.deliverers.get(item.kind)
+        if deliverer is not None:
+            await deliverer.deliver(item, stats)
+            return
         try:
             render = self._renderers.get(item.kind)
             if render is None:
