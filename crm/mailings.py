@@ -357,13 +357,12 @@ class MailingService:
                     t.locale or self.config.default_locale))
             # A chat linked to two clients of the list cannot be: tg_id is unique.
             plans.append(ChannelPlan(TELEGRAM, True, len(rows) - before))
-        if EMAIL in channels:
-            if self.email_enabled:
-                before = len(rows)
-                rows.extend(await self._email_targets(s, mailing_id, client_ids, excluded))
-                plans.append(ChannelPlan(EMAIL, True, len(rows) - before))
-            else:
-                plans.append(ChannelPlan(EMAIL, False, 0))
+        if not self.email_enabled:
+            plans.append(ChannelPlan(EMAIL, False, 0))  # shown: "e-mail: not configured"
+        elif EMAIL in channels:
+            before = len(rows)
+            rows.extend(await self._email_targets(s, mailing_id, client_ids, excluded))
+            plans.append(ChannelPlan(EMAIL, True, len(rows) - before))
         return _Resolved(rows, excluded, plans, len(clients) or len(set(client_ids)))
 
     async def _email_targets(self, s: AsyncSession, mailing_id: int, client_ids: list[int],
