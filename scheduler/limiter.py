@@ -60,12 +60,17 @@ class RateLimiter:
                 if self._paused_until > now:
                     continue  # a 429 arrived while we waited: our slot is void
             # Senders that woke up late (a busy event loop) must not go out in a bunch:
-            # at most `per_window` actual grants in any second.
-            while self._grants and self._grants[0] <= now - 1.0:
-                self._grants.popleft()
-            if len(self._grants) >= self._per_window:
+            # at most `per_window` actual grants in any second. Waiting for the window keeps
+            # this slot (taking a new one would waste the one reserved: a few % of the rate).
+            while True:
+                while self._grants and self._grants[0] <= now - 1.0:
+                    self._grants.popleft()
+                if len(self._grants) < self._per_window:
+                    break
                 await self._sleep(self._grants[0] + 1.0 - now)
-                continue
+                now = self._clock()
+            if self._paused_until > now:
+                continue  # a 429 arrived while we waited
             self._grants.append(now)
             # Per chat, the next message counts from when this one really goes.
             self._next_chat[chat_id] = max(self._next_chat[chat_id], now + self.chat_interval)

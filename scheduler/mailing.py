@@ -104,7 +104,7 @@ class MailingProgress:
     date (at most once per `every` seconds; only when a figure changed)."""
 
     def __init__(self, crm: CRM, bot: Bot, i18n: I18n, limiter: RateLimiter,
-                 every: float = 2.0) -> None:
+                 every: float = 5.0) -> None:
         self.crm = crm
         self.bot = bot
         self.i18n = i18n

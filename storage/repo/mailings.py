@@ -65,12 +65,14 @@ async def due(s: AsyncSession, now: datetime) -> Sequence[Mailing]:
 
 
 async def active(s: AsyncSession) -> Sequence[Mailing]:
-    """Mailings whose progress message may still change."""
+    """Mailings going out (one with nothing left is done), and those whose progress
+    message has not shown the end yet."""
     stmt = select(Mailing).where(
-        Mailing.status.in_(("sending", "paused", "done", "cancelled")),
-        Mailing.progress_message_id.is_not(None),
-        (Mailing.progress_shown.is_(None)) | (~Mailing.progress_shown.startswith("final:")),
-    )
+        Mailing.status.in_(("sending", "paused"))
+        | (Mailing.status.in_(("done", "cancelled"))
+           & Mailing.progress_message_id.is_not(None)
+           & (Mailing.progress_shown.is_(None)
+              | ~Mailing.progress_shown.startswith("final:"))))
     return (await s.scalars(stmt.order_by(Mailing.id))).all()
 
 
