@@ -15,6 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.keyboards.mailings import progress_buttons, unsubscribe_kb
 from bot.xlsx import Column, Fmt, Table, workbook
 from crm.mailings import (
+    ATTEMPT,
     CANCELLED,
     CAPTION_MAX,
     DONE,
@@ -34,6 +35,7 @@ from crm.mailings import (
     SENT,
     SKIPPED,
     TELEGRAM,
+    UNKNOWN,
     AudiencePreview,
     MailingReport,
     MailingView,
@@ -93,7 +95,8 @@ def status_name(status: str) -> str:
 def recipient_status_name(status: str) -> str:
     return {
         PENDING: _("waiting"), SENT: _("delivered"), FAILED: _("failed"),
-        SKIPPED: _("skipped"), CANCELLED: _("cancelled"),
+        SKIPPED: _("skipped"), CANCELLED: _("cancelled"), ATTEMPT: _("sending"),
+        UNKNOWN: _("unknown: the bot restarted while sending"),
     }.get(status, status)
 
 
@@ -157,6 +160,9 @@ def progress_text(p: Progress) -> str:
     if p.skipped:
         lines.append(_("⏭ not sent (unsubscribed meanwhile or cancelled): {n}").format(
             n=p.skipped))
+    if p.unknown:
+        lines.append(_("❔ unknown (the bot restarted while sending them; they may have "
+                       "arrived): {n}").format(n=p.unknown))
     if p.status == SENDING and p.left:
         lines.append(_("Time left: {eta}").format(
             eta=_eta(p.eta_seconds) if p.eta_seconds is not None else "…"))
@@ -186,6 +192,9 @@ def report_text(r: MailingReport, locale: str) -> str:
         lines.append(f"  • {e(reason)}: {n}")
     if p.skipped:
         lines.append(_("⏭ not sent: {n}").format(n=p.skipped))
+    if p.unknown:
+        lines.append(_("❔ unknown (the bot restarted while sending them): {n}").format(
+            n=p.unknown))
     if p.left:
         lines.append(_("⏳ left: {n}").format(n=p.left))
     lines.append(_("🚫 unsubscribed since: {n}").format(n=r.unsubscribed))

@@ -65,6 +65,9 @@ OUTBOX_KIND = {TELEGRAM: MAILING, EMAIL: "mailing_email"}
 SCHEDULED, SENDING, PAUSED, DONE, CANCELLED = "scheduled", "sending", "paused", "done", \
     "cancelled"
 PENDING, SENT, FAILED, SKIPPED = "pending", "sent", "failed", "skipped"
+# A recipient whose request is (or was) on the wire; one found so after a crash is UNKNOWN:
+# it may have arrived, and it is not sent again (no client gets a mailing twice).
+ATTEMPT, UNKNOWN = "sending", "unknown"
 FIELDS = ("name", "manager")
 NAME_MAX = 200
 TEXT_MAX = 3500  # the template; a field's value adds to it (a message holds 4096)
@@ -157,6 +160,7 @@ class Progress:
     failed: int
     skipped: int
     left: int
+    unknown: int  # the bot restarted while sending these: they may have arrived
     start_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -167,7 +171,7 @@ class Progress:
     def signature(self) -> str:
         final = self.status in (DONE, CANCELLED)
         return (f"{'final:' if final else ''}{self.status}:{self.sent}:{self.failed}:"
-                f"{self.skipped}:{self.left}")
+                f"{self.skipped}:{self.left}:{self.unknown}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -531,14 +535,15 @@ class MailingService:
         creator = await people_repo.user_by_id(s, row.created_by_id)
         sent, failed = counts.get(SENT, 0), counts.get(FAILED, 0)
         skipped = counts.get(SKIPPED, 0) + counts.get(CANCELLED, 0)
-        left = counts.get(PENDING, 0)
+        left = counts.get(PENDING, 0) + counts.get(ATTEMPT, 0)
         eta = None
         if left and row.status == SENDING and row.started_at is not None and sent + failed:
             elapsed = (self.clock.now() - row.started_at).total_seconds()
             if elapsed > 0:
                 eta = left / ((sent + failed) / elapsed)
         return Progress(row.id, row.name, row.status, sum(counts.values()), sent, failed,
-                        skipped, left, row.start_at, row.started_at, row.finished_at,
+                        skipped, left, counts.get(UNKNOWN, 0), row.start_at, row.started_at,
+                        row.finished_at,
                         creator.locale if creator else None,
                         creator.timezone if creator else "UTC", eta)
 
@@ -575,6 +580,12 @@ class MailingService:
             row = await repo.mailing(s, int(item.payload.get("mailing_id", 0)))
             if r is None or row is None:
                 return Skip("mailing gone")
+            if r.status == ATTEMPT:
+                # Marked just before its request went out, never recorded: that process
+                # died with the request on the wire. Telegram may well have it.
+                await repo.finish_recipient(s, r.id, UNKNOWN, from_status=ATTEMPT,
+                                            error="the bot restarted while sending it")
+                return Skip("unknown: the bot restarted while sending it")
             if r.status != PENDING:
                 return Skip(f"recipient {r.status}")
             if row.status == CANCELLED:
@@ -592,6 +603,19 @@ class MailingService:
                                render(row.text, r.name, r.manager), row.attachment_kind,
                                row.attachment_ref, r.locale)
 
+    async def attempt(self, item: OutboxItem) -> bool:
+        """Its request goes out now (committed first); False: not pending any more."""
+        async with self.db.transaction() as s:
+            return await repo.finish_recipient(s, int(item.payload.get("recipient_id", 0)),
+                                               ATTEMPT)
+
+    async def retry(self, item: OutboxItem, delay: timedelta, reason: str) -> None:
+        """Telegram refused it for now (429 after 429, 5xx, no answer): back to the queue."""
+        async with self.db.transaction() as s:
+            await repo.finish_recipient(s, int(item.payload.get("recipient_id", 0)), PENDING,
+                                        from_status=ATTEMPT)
+            await outbox_repo.retry_later(s, item.id, self.clock.now() + delay, reason)
+
     async def record(self, item: OutboxItem, outcome: Delivered | Failed) -> None:
         """The outcome, the outbox row, the recipient and the client's history, in one
         transaction (a crash leaves all of them as they were)."""
@@ -604,14 +628,15 @@ class MailingService:
                 await outbox_repo.mark_sent(s, item.id, now, outcome.message_id)
                 if r is None or row is None:
                     return
-                if await repo.finish_recipient(s, r.id, SENT, sent_at=now,
-                                               tg_message_id=outcome.message_id):
+                if await repo.finish_recipient(s, r.id, SENT, from_status=(PENDING, ATTEMPT),
+                                               sent_at=now, tg_message_id=outcome.message_id):
                     await self._touch(s, row, r, outcome.message_id, now)
                 return
             await outbox_repo.finish(s, item.id, outbox_repo.FAILED, outcome.reason)
             if r is None:
                 return
-            await repo.finish_recipient(s, r.id, FAILED, error=outcome.reason[:500])
+            await repo.finish_recipient(s, r.id, FAILED, from_status=(PENDING, ATTEMPT),
+                                        error=outcome.reason[:500])
             if outcome.blocked and r.client_channel_id is not None:
                 ch = await channel_repo.channel(s, r.client_channel_id)
                 if ch is not None and ch.consent != BLOCKED:

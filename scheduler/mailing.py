@@ -20,7 +20,7 @@ from aiogram.utils.i18n import I18n
 
 from bot import metrics
 from bot.mailing_views import Part, mailing_messages, progress_kb, progress_text
-from crm.mailings import Delivered, Failed, MailingView, Paused
+from crm.mailings import Delivered, Failed, Paused
 from crm.outbox import OutboxItem
 from crm.reminders import Skip
 from crm.service import CRM
@@ -57,17 +57,21 @@ class TelegramMailing:
             stats.cancelled += 1
             return
         with in_locale(self.sender.i18n, view.locale):
-            messages = mailing_messages(view)
+            parts = mailing_messages(view)
         outcome: Delivered | Failed
         try:
-            message_id = await self._send(item, view, messages)
+            message_id = await self._send(item, parts)
+            if message_id is None:  # cancelled or taken meanwhile: not sent
+                await self.crm.mailings.skip(item, "not pending any more")
+                stats.cancelled += 1
+                return
             outcome = Delivered(message_id)
         except TelegramForbiddenError as err:
             outcome = Failed(f"blocked: {err.message}", blocked=True)
         except TelegramBadRequest as err:
             outcome = Failed(f"bad request: {err.message}")
         except _RetryLater as err:
-            await self.crm.outbox.retry_later(item, timedelta(seconds=err.delay), err.reason)
+            await self.crm.mailings.retry(item, timedelta(seconds=err.delay), err.reason)
             stats.retried += 1
             return
         except Exception as err:  # 5xx, timeouts, network: again later, up to a limit
@@ -75,7 +79,7 @@ class TelegramMailing:
             cfg = self.sender.config
             if item.attempts < cfg.max_attempts:
                 delay = min(cfg.backoff_base * 2 ** (item.attempts - 1), cfg.backoff_cap)
-                await self.crm.outbox.retry_later(item, timedelta(seconds=delay), reason)
+                await self.crm.mailings.retry(item, timedelta(seconds=delay), reason)
                 stats.retried += 1
                 return
             outcome = Failed(reason)
@@ -87,14 +91,33 @@ class TelegramMailing:
             metrics.SEND_FAILURES.labels("failed").inc()
             stats.failed += 1
 
-    async def _send(self, item: OutboxItem, view: MailingView, parts: list[Part]) -> int:
-        from scheduler.sender import Outgoing
+    async def _send(self, item: OutboxItem, parts: list[Part]) -> int | None:
+        """Each part in its limiter slot. The first request is preceded by the recipient's
+        `sending` mark, committed once the slot is ours: a process killed after it never
+        sends this message again (see crm.mailings.MailingService.view). None: the
+        recipient is no longer pending (cancelled meanwhile)."""
+        from aiogram.exceptions import TelegramRetryAfter
+
+        from scheduler.sender import Outgoing, _RetryLater
 
         message_id = 0
+        marked = False
         for part in parts:
             out = Outgoing(text=part.text, markup=part.markup, caption=part.caption,
                            media=part.media)
-            msg = await self.sender._send(item.chat_id, out)
+            for _attempt in range(self.sender.config.max_retry_after_in_row):
+                await self.sender.limiter.acquire(item.chat_id)
+                if not marked:
+                    if not await self.crm.mailings.attempt(item):
+                        return None
+                    marked = True
+                try:
+                    msg = await self.sender.send_once(item.chat_id, out)
+                    break
+                except TelegramRetryAfter as err:
+                    self.sender.retry_after(err)
+            else:
+                raise _RetryLater(self.sender.limiter.paused_for + 1, "429 again and again")
             message_id = msg.message_id
         return message_id
 

@@ -289,23 +289,30 @@ class Sender:
         for _attempt in range(self.config.max_retry_after_in_row):
             await self.limiter.acquire(chat_id)
             try:
-                if out.media is not None:
-                    return await self._send_media(chat_id, out)
-                if out.photo is not None:
-                    photo = BufferedInputFile(out.photo, filename="digest.png")
-                    return await self.bot.send_photo(
-                        chat_id, photo, caption=out.caption, reply_markup=out.markup,
-                        request_timeout=self.config.request_timeout,
-                    )
-                return await self.bot.send_message(
-                    chat_id, out.text or "", reply_markup=out.markup,
-                    request_timeout=self.config.request_timeout,
-                )
+                return await self.send_once(chat_id, out)
             except TelegramRetryAfter as err:
-                log.warning("Telegram 429: pausing all sending for %ss", err.retry_after)
-                metrics.RETRY_AFTER.inc()
-                self.limiter.pause(err.retry_after)
+                self.retry_after(err)
         raise _RetryLater(self.limiter.paused_for + 1, "429 again and again")
+
+    def retry_after(self, err: TelegramRetryAfter) -> None:
+        log.warning("Telegram 429: pausing all sending for %ss", err.retry_after)
+        metrics.RETRY_AFTER.inc()
+        self.limiter.pause(err.retry_after)
+
+    async def send_once(self, chat_id: int, out: Outgoing) -> Message:
+        """One API call, its limiter slot already taken."""
+        if out.media is not None:
+            return await self._send_media(chat_id, out)
+        if out.photo is not None:
+            photo = BufferedInputFile(out.photo, filename="digest.png")
+            return await self.bot.send_photo(
+                chat_id, photo, caption=out.caption, reply_markup=out.markup,
+                request_timeout=self.config.request_timeout,
+            )
+        return await self.bot.send_message(
+            chat_id, out.text or "", reply_markup=out.markup,
+            request_timeout=self.config.request_timeout,
+        )
 
     async def _send_media(self, chat_id: int, out: Outgoing) -> Message:
         assert out.media is not None

@@ -144,12 +144,14 @@ async def recipients(s: AsyncSession, mailing_id: int) -> Sequence[MailingRecipi
     return (await s.scalars(stmt.order_by(MailingRecipient.id))).all()
 
 
-async def finish_recipient(s: AsyncSession, recipient_id: int, status: str,
+async def finish_recipient(s: AsyncSession, recipient_id: int, status: str, *,
+                           from_status: str | tuple[str, ...] = "pending",
                            **values: Any) -> bool:
-    """pending → an outcome, once."""
+    """From `from_status` (pending) to `status`, once."""
+    olds = (from_status,) if isinstance(from_status, str) else from_status
     result = await s.execute(
         update(MailingRecipient)
-        .where(MailingRecipient.id == recipient_id, MailingRecipient.status == "pending")
+        .where(MailingRecipient.id == recipient_id, MailingRecipient.status.in_(olds))
         .values(status=status, **values))
     return (result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
