@@ -340,3 +340,39 @@ async def test_a_mailing_at_a_set_time_starts_when_due(h: Harness, any_crm: CRM)
     any_crm.clock.advance(timedelta(days=1))
     assert len(await any_crm.mailings.start_due()) == 1
     assert await deliver_count(any_crm, h) == 3
+
+
+async def test_a_list_just_built_with_a_document(h: Harness, any_crm: CRM) -> None:
+    """«📣 Mailing to this list» under a list's result: the filter is the audience; the
+    message is a document with a caption, delivered as such with the button."""
+    from datetime import UTC, datetime
+
+    from aiogram.types import Chat, Document, Message
+
+    await setup(any_crm)
+    calls = await h.send(MIA, "/reports")
+    calls = await h.press(MIA, button(calls, "Client lists"))
+    calls = await h.press(MIA, button(calls, "New list"))
+    calls = await h.press(MIA, button(calls, "Manager"))
+    calls = await h.press(MIA, button(calls, "Max Sokolov"))
+    calls = await h.press(MIA, button(calls, "Show"))
+    calls = await h.press(MIA, button(calls, "Mailing to this list"))
+    assert "Name it" in last_text(calls)
+    calls = await h.send(MIA, "Max's clients")
+    calls = await h.press(MIA, button(calls, "No campaign"))
+    calls = await h.press(MIA, button(calls, "The list just built"))
+    calls = await h.press(MIA, button(calls, "Next"))
+    doc = Message(message_id=500, date=datetime.now(UTC), chat=Chat(id=MIA.id, type="private"),
+                  from_user=MIA.as_user(), caption="Prices for {name}",
+                  document=Document(file_id="DOC1", file_unique_id="DOC1",
+                                    file_name="prices.pdf"))
+    calls = await h.send_message(doc)
+    review = last_text(calls)
+    assert "Telegram: 2 recipients" in review  # Olga, John: Max's, not Lena's Eve
+    assert "clients: 4" in review
+    calls = await h.press(MIA, button(calls, "Send now"))
+    calls = await deliver(any_crm, h)
+    docs = {int(c.chat_id): c for c in calls if isinstance(c, SendDocument)}
+    assert set(docs) == {OLGA.id, JOHN.id}
+    assert docs[OLGA.id].document == "DOC1" and docs[OLGA.id].caption == "Prices for Olga &amp; Co"
+    assert docs[JOHN.id].reply_markup is not None

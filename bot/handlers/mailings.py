@@ -57,7 +57,8 @@ from bot.mailing_views import (
 from bot.render import current_locale
 from crm.access import can_send_mailings
 from crm.dto import Actor
-from crm.errors import Forbidden, InvalidInput
+from crm.errors import Conflict, Forbidden, InvalidInput
+from crm.lists import ClientFilter
 from crm.mailings import EMAIL, TELEGRAM, Plan, check_text, render
 from crm.service import CRM
 from crm.when import read_when
@@ -123,6 +124,17 @@ async def cb_list(query: CallbackQuery, actor: Actor, crm: CRM) -> None:
 
 async def cb_new(query: CallbackQuery, actor: Actor, state: FSMContext) -> None:
     await start_wizard(query, actor, state)
+
+
+async def cb_from_list(query: CallbackQuery, actor: Actor, state: FSMContext) -> None:
+    """«📣 Mailing to this list» under a list just built: its filter is the audience."""
+    from bot.handlers.lists import DRAFT_KEY
+
+    raw = (await state.get_data()).get(DRAFT_KEY)
+    if raw is None:
+        raise Conflict("form_expired")
+    flt = ClientFilter.from_json(raw).checked()
+    await start_wizard(query, actor, state, flt.to_json())
 
 
 async def msg_name(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
@@ -399,6 +411,7 @@ def create_router() -> Router:
     cb(cb_confirm, MailWizCD.filter(F.action == WizAction.CONFIRM))
     cb(cb_list, MailCD.filter(F.action == MailAction.LIST))
     cb(cb_new, MailCD.filter(F.action == MailAction.NEW))
+    cb(cb_from_list, MailCD.filter(F.action == MailAction.FROM_LIST))
     cb(cb_report, MailCD.filter(F.action == MailAction.REPORT))
     cb(cb_xlsx, MailCD.filter(F.action == MailAction.XLSX))
     cb(cb_control, MailCD.filter())

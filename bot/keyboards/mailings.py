@@ -7,10 +7,12 @@ Every id is re-checked in crm/mailings.py when pressed.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Self
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
+from pydantic import model_validator
 
 from bot.keyboards.types import DbId, Step
 from crm.classifiers import Label
@@ -40,6 +42,7 @@ class MailWizCD(CallbackData, prefix="mw"):
 class MailAction(StrEnum):
     LIST = "list"  # the recent mailings
     NEW = "new"  # the wizard
+    FROM_LIST = "fromlist"  # the wizard, to the client list just built (its filter)
     PROGRESS = "prog"
     PAUSE = "pause"
     RESUME = "resume"
@@ -48,9 +51,18 @@ class MailAction(StrEnum):
     XLSX = "xlsx"
 
 
+_WITHOUT_ID = {MailAction.LIST, MailAction.NEW, MailAction.FROM_LIST}
+
+
 class MailCD(CallbackData, prefix="ml"):
     action: MailAction
-    id: DbId | None = None
+    id: DbId | None = None  # the mailing
+
+    @model_validator(mode="after")
+    def _whole(self) -> Self:
+        if (self.action in _WITHOUT_ID) != (self.id is None):
+            raise ValueError("a mailing's action needs its id, and only those")
+        return self
 
 
 class UnsubCD(CallbackData, prefix="mu"):
