@@ -29,15 +29,17 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # `python bench/mailing.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from multiprocessing.connection import Connection
 
+from aiohttp import web
 from sqlalchemy import text
 
-from bench.reminders import GLOBAL_LIMIT, FloodControlledAPI
+from bench.reminders import CHAT_INTERVAL, GLOBAL_LIMIT, FloodControlledAPI
 from bot.factory import create_bot
 from bot.i18n import create_i18n
 from crm.config import CRMConfig
@@ -48,10 +50,41 @@ from scheduler.runner import RunnerConfig, SchedulerRunner
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Client, ClientChannel, User
+from tests.fakebotapi import FakeBotAPI
+from tests.fakebotapi.server import ApiError, Request, Upload
 
 CHAT0 = 900_000_000
 ADMIN_TG = 800_001
-Accepted = list[tuple[float, int]]
+ARRIVED = "_arrived"  # a parameter the server adds to a request: when it arrived
+
+
+class ArrivalFloodControl(FloodControlledAPI):
+    """The same flood control, judged when a request arrives (as Telegram's is) rather than
+    after the server's own `--rtt` sleep, whose wake-ups a loaded machine bunches."""
+
+    @staticmethod
+    async def _read(request: web.Request) -> tuple[dict[str, Any], dict[str, Upload]]:
+        arrived = time.monotonic()
+        params, files = await FloodControlledAPI._read(request)
+        params[ARRIVED] = arrived
+        return params, files
+
+    def _inject_faults(self, req: Request) -> None:
+        arrived = float(req.params.pop(ARRIVED, time.monotonic()))
+        FakeBotAPI._inject_faults(self, req)
+        if req.method != "sendMessage":
+            return
+        while self._window and self._window[0] <= arrived - 1.0:
+            self._window.popleft()
+        chat = int(req.params.get("chat_id") or 0)
+        if len(self._window) >= GLOBAL_LIMIT or \
+                arrived - self._last_in_chat.get(chat, -10.0) < CHAT_INTERVAL:
+            self.rejected += 1
+            req.injected = True
+            raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
+        self._window.append(arrived)
+        self._last_in_chat[chat] = arrived
+        self.accepted.append((arrived, req))
 
 
 def serve(conn: Connection, rtt: float) -> None:
@@ -60,7 +93,7 @@ def serve(conn: Connection, rtt: float) -> None:
     sends back (accepted (time, chat), 429s given, progress edits)."""
 
     async def run() -> None:
-        async with FloodControlledAPI() as api:
+        async with ArrivalFloodControl() as api:
             api.delay("sendMessage", rtt)
             conn.send((api.token, api.base_url))
             await asyncio.get_running_loop().run_in_executor(None, conn.recv)

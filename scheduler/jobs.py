@@ -187,7 +187,7 @@ class Jobs:
         return stats
 
     async def _mailings(self, *, force: bool = False) -> None:
-        if self.mailings is not None:
+        if self.mailings is not None and not self.stopping:
             await self.mailings.step(force=force)
 
     async def housekeeping(self) -> None:
