@@ -107,18 +107,17 @@ class TelegramMailing:
                            media=part.media)
             limiter = self.sender.limiter
             for _attempt in range(self.sender.config.max_retry_after_in_row):
-                await limiter.acquire(item.chat_id)
+                granted = await limiter.acquire(item.chat_id)
                 if not marked:
-                    granted = time.monotonic()
                     if not await self.crm.mailings.attempt(item):
                         return None
                     marked = True
-                    if time.monotonic() - granted > 2 * limiter.global_interval:
-                        # The mark's commit waited (a busy database): going now would
-                        # bunch this request with the next ones into a 429; a fresh slot.
-                        # (Two slots of slack: below that the server's spare rate absorbs
-                        # it, and waiting would cost a slot each time.)
-                        await limiter.acquire(item.chat_id)
+                    if time.monotonic() - granted > limiter.global_interval:
+                        # The mark's commit waited (a busy database): going now could
+                        # bunch this request with the next ones into a 429. Wait for room
+                        # in the limiter's window (briefly: the slot is kept) — not for a
+                        # fresh slot, as the marked request must go as soon as it can.
+                        await limiter.settle(granted)
                 try:
                     msg = await self.sender.send_once(item.chat_id, out)
                     break
