@@ -21,8 +21,19 @@ Decisions:
 
 Channels are pluggable: `ChannelPlan` per channel in `_resolve` (who, and who is excluded)
 and a deliverer per outbox kind in the scheduler (scheduler/mailing.py). E-mail is planned
-here as "not configured" until crm/mail.py is merged: see `MailingService.email_enabled`
-and `_email_targets`.
+here as "not configured" until crm/mail.py is merged. To plug it in:
+
+1. `MailingService.email_enabled = mail_configured(settings)` (set where the CRM is built);
+2. fill `MailingService._email_targets`: one `_recipient_row(mailing_id, EMAIL, address, …)`
+   per contact person with an address, counting EXCLUDED_NO_EMAIL / EXCLUDED_UNSUBSCRIBED /
+   EXCLUDED_BOUNCED; `view()` re-checks the address's consent at send time (Telegram's is
+   checked through `client_channel_id`);
+3. a deliverer for the outbox kind `OUTBOX_KIND[EMAIL]` ("mailing_email"), registered in
+   `scheduler.sender.Sender.deliverers`, doing what `scheduler.mailing.TelegramMailing` does:
+   `view` → `attempt` → `build_message` + `MailSender.send` → `record(item, Delivered(None))`,
+   or on `MailFailed(reason, permanent)`: `record(item, Failed(reason, blocked=permanent))`
+   when permanent (and mark the address bounced there), else `retry(item, delay, reason)`
+   with backoff; an e-mail rate setting through a limiter of its own.
 """
 
 from __future__ import annotations
