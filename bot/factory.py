@@ -29,6 +29,7 @@ from bot.handlers import (
     leads,
     lists,
     log,
+    mailings,
     my_clients,
     new_client,
     people,
@@ -167,6 +168,7 @@ def create_dispatcher(
         channel.create_router(),
         documents.create_router(),
         leads.create_router(),
+        mailings.create_router(),
     )
     # Then: files outside forms, what a form's step did not take, plain text outside any form
     # is a search; last, buttons nobody takes.

@@ -173,3 +173,19 @@ def can_export_clients(actor: Actor) -> bool:
 def can_see_leads(actor: Actor) -> bool:
     """The leads queue and its rule: a head (their team's), an admin (all)."""
     return actor.role in (Role.ADMIN, Role.HEAD)
+
+
+def can_send_mailings(actor: Actor) -> bool:
+    """Broadcasts: marketing and admins to every client, heads to their team's clients (the
+    audience is always resolved in the sender's client scope, `client_scope`)."""
+    return actor.role in (Role.ADMIN, Role.MARKETER, Role.HEAD)
+
+
+def can_manage_mailing(actor: Actor, created_by: int, creator_team_id: int | None) -> bool:
+    """Pause, resume, cancel a mailing and see its report: its sender; an admin or a
+    marketer any; a head those of their team's people."""
+    if not can_send_mailings(actor):
+        return False
+    if actor.role in (Role.ADMIN, Role.MARKETER) or created_by == actor.id:
+        return True
+    return actor.team_id is not None and creator_team_id == actor.team_id

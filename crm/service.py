@@ -18,6 +18,7 @@ from crm.importer import ImportService
 from crm.leads import LeadService
 from crm.lists import ClientLists
 from crm.mail import MailService
+from crm.mailings import MailingService
 from crm.notifications import NotificationService
 from crm.outbox import OutboxService
 from crm.people import PeopleService
@@ -58,3 +59,4 @@ class CRM:
         self.channel = ChannelService(db, self.clock, config)
         self.mail = MailService(db, self.clock, config.mail)
         self.documents = DocumentService(db, self.clock, self.mail)
+        self.mailings = MailingService(db, self.clock, config, self.lists)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm.service import CRM
 from scheduler.lockfile import FileLock, lock_path
+from scheduler.mailing import MailingProgress
 from scheduler.sender import DeliveryStats, Sender
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,8 @@ class Jobs:
         self.stopping = False
         self._lock = asyncio.Lock()
         self._current: asyncio.Task[object] | None = None
+        # Broadcasts: scheduled ones started, progress messages edited (set by the runner).
+        self.mailings: MailingProgress | None = None
 
     async def tick(self) -> TickStats | None:
         """The interval job. A tick already running makes this one a no-op."""
@@ -158,6 +161,7 @@ class Jobs:
         stats = TickStats(delivery=DeliveryStats())
         assert stats.delivery is not None
         started = time.monotonic()
+        await self._mailings(force=True)
         while not self.stopping:
             enq = await self.crm.notifications.enqueue_due()
             stats.enqueued += enq.reminders + enq.overdue + enq.digests
@@ -168,16 +172,23 @@ class Jobs:
                 stats.batches += 1
                 self.sender.submit(items, stats.delivery)
                 await self.sender.wait_below(max(1, self.batch // 2))
+                await self._mailings()
                 continue
             if self.sender.in_flight == 0:
                 break
             # Nothing more is due, but a chat's long queue is still going out: look for
             # what falls due meanwhile every `poll` seconds rather than queue behind it.
             await self.sender.wait_idle(self.poll)
+            await self._mailings()
+        await self._mailings(force=True)
         if stats.batches:
             log.debug("tick: %s batches in %.2fs: %s", stats.batches,
                       time.monotonic() - started, stats.delivery)
         return stats
+
+    async def _mailings(self, *, force: bool = False) -> None:
+        if self.mailings is not None and not self.stopping:
+            await self.mailings.step(force=force)
 
     async def housekeeping(self) -> None:
         """Rows stuck in `sending` past the lease, by a leader that lost them without dying

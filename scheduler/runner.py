@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from crm.service import CRM
 from scheduler.jobs import Jobs
 from scheduler.limiter import RateLimiter
+from scheduler.mailing import MailingProgress
 from scheduler.sender import Sender, SenderConfig
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class SchedulerRunner:
         self.limiter = RateLimiter(config.rate_limit_global, config.rate_limit_per_chat)
         self.sender = Sender(crm, bot, i18n, self.limiter, config.sender)
         self.jobs = Jobs(crm, self.sender, batch=config.batch, poll=config.tick_seconds)
+        self.jobs.mailings = MailingProgress(crm, bot, i18n, self.limiter)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
 
     def start(self) -> None:

@@ -52,6 +52,7 @@ from bot.notices import (
 )
 from crm.channel import CLIENT_MESSAGE
 from crm.leads import LEADS_WAITING
+from crm.mailings import MAILING
 from crm.notifications import (
     DEAL_CLOSED,
     DIGEST,
@@ -65,6 +66,7 @@ from crm.outbox import OutboxItem
 from crm.reminders import Recipient, Skip
 from crm.service import CRM
 from scheduler.limiter import RateLimiter
+from scheduler.mailing import Deliverer, TelegramMailing
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,9 @@ class Sender:
             CLIENT_MESSAGE: self._client_message,
             LEADS_WAITING: self._leads_waiting,
         }
+        # Outbox kinds delivered by a channel of their own, which records its outcomes
+        # itself: a mailing's Telegram messages (the e-mail channel's kind joins here).
+        self.deliverers: dict[str, Deliverer] = {MAILING: TelegramMailing(self)}
 
     async def deliver(self, items: list[OutboxItem]) -> DeliveryStats:
         """Send the rows and wait until every one has an outcome."""
@@ -215,6 +220,10 @@ class Sender:
         # crm.notifications.Uptime); rows from before that rule fall back to the delay.
         flag = item.payload.get("late")
         late = flag if isinstance(flag, bool) else is_late(item.fire_at, self.crm.clock.now())
+        deliverer = self.deliverers.get(item.kind)
+        if deliverer is not None:
+            await deliverer.deliver(item, stats)
+            return
         try:
             render = self._renderers.get(item.kind)
             if render is None:
@@ -280,23 +289,30 @@ class Sender:
         for _attempt in range(self.config.max_retry_after_in_row):
             await self.limiter.acquire(chat_id)
             try:
-                if out.media is not None:
-                    return await self._send_media(chat_id, out)
-                if out.photo is not None:
-                    photo = BufferedInputFile(out.photo, filename="digest.png")
-                    return await self.bot.send_photo(
-                        chat_id, photo, caption=out.caption, reply_markup=out.markup,
-                        request_timeout=self.config.request_timeout,
-                    )
-                return await self.bot.send_message(
-                    chat_id, out.text or "", reply_markup=out.markup,
-                    request_timeout=self.config.request_timeout,
-                )
+                return await self.send_once(chat_id, out)
             except TelegramRetryAfter as err:
-                log.warning("Telegram 429: pausing all sending for %ss", err.retry_after)
-                metrics.RETRY_AFTER.inc()
-                self.limiter.pause(err.retry_after)
+                self.retry_after(err)
         raise _RetryLater(self.limiter.paused_for + 1, "429 again and again")
+
+    def retry_after(self, err: TelegramRetryAfter) -> None:
+        log.warning("Telegram 429: pausing all sending for %ss", err.retry_after)
+        metrics.RETRY_AFTER.inc()
+        self.limiter.pause(err.retry_after)
+
+    async def send_once(self, chat_id: int, out: Outgoing) -> Message:
+        """One API call, its limiter slot already taken."""
+        if out.media is not None:
+            return await self._send_media(chat_id, out)
+        if out.photo is not None:
+            photo = BufferedInputFile(out.photo, filename="digest.png")
+            return await self.bot.send_photo(
+                chat_id, photo, caption=out.caption, reply_markup=out.markup,
+                request_timeout=self.config.request_timeout,
+            )
+        return await self.bot.send_message(
+            chat_id, out.text or "", reply_markup=out.markup,
+            request_timeout=self.config.request_timeout,
+        )
 
     async def _send_media(self, chat_id: int, out: Outgoing) -> Message:
         assert out.media is not None

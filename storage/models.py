@@ -588,3 +588,66 @@ class SavedList(Base):
     name: Mapped[str] = mapped_column(CleanString(100))
     filter: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Mailing(Base):
+    """A broadcast (crm/mailings.py): what goes to whom over which channels, and its state.
+    status: scheduled → sending ⇄ paused → done | cancelled. The audience is resolved when it
+    starts (consent as of then); each recipient is a MailingRecipient."""
+
+    __tablename__ = "mailings"
+    __table_args__ = (Index("ix_mailings_status_start", "status", "start_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The wizard's own random token: a repeated «Send» creates one mailing.
+    token: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(CleanString(200))
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("classifier_items.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # {"list_id": n} or {"filter": {...}} (crm.lists.ClientFilter.to_json)
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    text: Mapped[str] = mapped_column(CleanText)
+    attachment_kind: Mapped[str | None] = mapped_column(String(16))
+    attachment_ref: Mapped[str | None] = mapped_column(CleanString(300))
+    status: Mapped[str] = mapped_column(String(12), default="scheduled")
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who were left out when it started, and why: {"unsubscribed": n, …}.
+    excluded: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The progress message, edited in place while it goes out.
+    progress_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    progress_shown: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MailingRecipient(Base):
+    """One recipient of a mailing over one channel: the idempotency key of a delivery is
+    (mailing, channel, address) — a Telegram chat id or an e-mail address — unique.
+    status: pending → sent | failed | skipped | cancelled."""
+
+    __tablename__ = "mailing_recipients"
+    __table_args__ = (
+        UniqueConstraint("mailing_id", "channel", "address",
+                         name="uq_mailing_recipients_mailing_id"),
+        Index("ix_mailing_recipients_mailing_status", "mailing_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mailing_id: Mapped[int] = mapped_column(ForeignKey("mailings.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(200))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"),
+                                           index=True)
+    contact_id: Mapped[int | None] = mapped_column(Integer)
+    client_channel_id: Mapped[int | None] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(CleanString(300))
+    manager: Mapped[str | None] = mapped_column(CleanString(200))
+    locale: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    error: Mapped[str | None] = mapped_column(CleanString(500))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tg_message_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -138,6 +138,27 @@ async def test_limiter_paces_globally_and_per_chat() -> None:
     assert t.now == 1.0
 
 
+async def test_limiter_settle_keeps_late_grants_out_of_a_bunch() -> None:
+    """Grants used late are counted as of when they go: no more than the rate in any second,
+    and without a fresh slot when there is room."""
+    t = FakeTime()
+    lim = RateLimiter(10, 1000, clock=t, sleep=t.sleep)
+    grants = [await lim.acquire(chat) for chat in range(10)]  # 0.0 … 0.9
+    t.now = 1.5  # all ten were held up; none went yet
+    for g in grants[:5]:
+        await lim.settle(g)
+    assert t.now == 1.5  # room in the window: they go at once, no slot is taken
+    await lim.acquire(99)  # the pace goes on from the slots already reserved
+    assert t.now == pytest.approx(1.5)
+    went = [1.5] * 6
+    for g in grants[5:]:
+        await lim.settle(g)
+        went.append(t.now)
+    # Never more than the rate within a second of when they really went.
+    assert all(sum(1 for x in went if w - 1.0 < x <= w) <= 10 for w in went)
+    assert went[-1] <= 2.5 + 1e-9
+
+
 async def test_limiter_pauses_everyone_on_429() -> None:
     t = FakeTime()
     lim = RateLimiter(25, 1, clock=t, sleep=t.sleep)

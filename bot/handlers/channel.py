@@ -37,6 +37,7 @@ from bot.keyboards.channel import (
     link_targets_kb,
 )
 from bot.keyboards.client import ClientAction, ClientCD, card_back_kb
+from bot.keyboards.mailings import UnsubCD
 from crm.channel import Greeting, OpenResult
 from crm.dto import Actor
 from crm.service import CRM
@@ -214,6 +215,13 @@ async def client_message(message: Message, crm: CRM) -> None:
                                text, kind, ref)
 
 
+async def client_unsubscribe(query: CallbackQuery, crm: CRM) -> None:
+    """«Отписаться» under a mailing: like /stop; a second tap keeps the first time."""
+    await crm.channel.stop(query.from_user.id)
+    await query.answer(_("You have unsubscribed: we will not send you mailings any more. "
+                         "/start to subscribe again."), show_alert=True)
+
+
 async def client_callback(query: CallbackQuery) -> None:
     await query.answer(client_hint(), show_alert=True)
 
@@ -231,6 +239,7 @@ def create_client_router() -> Router:
     router.message.register(client_stop, Command("stop"))
     router.message.register(client_command, F.text.startswith("/"))
     router.message.register(client_message)
+    router.callback_query.register(client_unsubscribe, UnsubCD.filter())
     router.callback_query.register(client_callback)
     router.inline_query.register(client_inline)
     return router

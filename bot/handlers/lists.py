@@ -51,7 +51,7 @@ from bot.render import current_locale
 from bot.texts import error_text
 from bot.views import e
 from bot.xlsx import clients_xlsx
-from crm.access import can_export_clients
+from crm.access import can_export_clients, can_send_mailings
 from crm.dto import Actor
 from crm.errors import Conflict, InvalidInput, NotAvailable
 from crm.lists import (
@@ -247,7 +247,8 @@ async def show_draft(target: Message | CallbackQuery, actor: Actor, crm: CRM,
                      flt: ClientFilter, page: int) -> None:
     result = await crm.lists.page(actor, flt, page)
     labels = await crm.lists.labels(actor, flt)
-    await forms.screen(target, draft_text(flt, labels, result), draft_kb(result))
+    await forms.screen(target, draft_text(flt, labels, result),
+                       draft_kb(result, mailing=can_send_mailings(actor)))
 
 
 async def cb_draft(query: CallbackQuery, callback_data: ListCD, actor: Actor, crm: CRM,

@@ -211,8 +211,11 @@ def _nav(result: ListPage, data: ListCD) -> list[InlineKeyboardButton]:
     return nav
 
 
-def draft_kb(result: ListPage) -> InlineKeyboardMarkup:
-    """The builder's result: the clients (each opens its card), pages, save, XLSX, edit."""
+def draft_kb(result: ListPage, mailing: bool = False) -> InlineKeyboardMarkup:
+    """The builder's result: the clients (each opens its card), pages, save, XLSX, edit;
+    with `mailing`, «📣 Mailing» to them (bot/handlers/mailings.py)."""
+    from bot.keyboards.mailings import MailAction, MailCD
+
     kb = InlineKeyboardBuilder()
     for ref in result.items:
         kb.row(client_button(ref))
@@ -225,6 +228,9 @@ def draft_kb(result: ListPage) -> InlineKeyboardMarkup:
                                 callback_data=ListCD(action=ListAction.DRAFT_XLSX).pack()))
     kb.row(InlineKeyboardButton(text=_("✏️ Change the filter"),
                                 callback_data=ListCD(action=ListAction.BUILDER).pack()))
+    if mailing and result.total:
+        kb.row(InlineKeyboardButton(text=_("📣 Mailing to this list"), callback_data=MailCD(
+            action=MailAction.FROM_LIST).pack()))
     kb.row(back_to_lists())
     return kb.as_markup()
 

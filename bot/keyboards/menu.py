@@ -83,6 +83,7 @@ def commands_for(role: Role | None) -> list[BotCommand]:
         if role in (Role.ADMIN, Role.HEAD, Role.MARKETER):
             cmds.append(BotCommand(command="import", description=_("Import clients")))
             cmds.append(BotCommand(command="export", description=_("Export clients")))
+            cmds.append(BotCommand(command="mailings", description=_("Mailings")))
         if role is Role.ADMIN:
             cmds.append(BotCommand(command="newteam", description=_("Create a team")))
         if role in (Role.ADMIN, Role.MARKETER):
