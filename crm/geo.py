@@ -39,12 +39,16 @@ def point(lat: float, lon: float) -> Point:
 
 
 def haversine_km(a: Point, b: Point) -> float:
-    """The great-circle distance between two points, km."""
+    """The great-circle distance between two points, km. The arc is taken with atan2 (the
+    sphere's case of Vincenty's formula): exact to rounding at any distance, where the
+    haversine's asin loses digits near the antipode (and breaks the triangle inequality)."""
     phi1, phi2 = math.radians(a.lat), math.radians(b.lat)
-    dphi = phi2 - phi1
     dlmb = math.radians(b.lon - a.lon)
-    h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+    sin1, cos1 = math.sin(phi1), math.cos(phi1)
+    sin2, cos2 = math.sin(phi2), math.cos(phi2)
+    y = math.hypot(cos2 * math.sin(dlmb), cos1 * sin2 - sin1 * cos2 * math.cos(dlmb))
+    x = sin1 * sin2 + cos1 * cos2 * math.cos(dlmb)
+    return EARTH_RADIUS_KM * math.atan2(y, x)
 
 
 def box_around(center: Point, radius_km: float) -> Box:
