@@ -376,6 +376,9 @@ class Activity(Base):
     # A message of the client's own Telegram (incoming or sent to them): its chat and id.
     tg_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     tg_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # A campaign touch's own campaign (a broadcast's; one logged by hand: the client's of the
+    # moment); NULL: it counts towards the client's campaign (migration 0020).
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
 
 
 class ActivityDaily(Base):
