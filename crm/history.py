@@ -17,6 +17,7 @@ from crm.clients import load_visible
 from crm.clock import Clock
 from crm.dto import Actor
 from crm.errors import Conflict, CRMError, Forbidden, InvalidInput, NotAvailable, valid_id
+from crm.reports.marketing import TOUCH
 from crm.roles import Role
 from crm.when import MAX_AHEAD
 from storage.db import Database
@@ -372,6 +373,9 @@ async def log_contact(
         details=details,
         occurred_at=occurred_at or now,
         created_at=now,
+        # A campaign touch logged by hand is for the client's campaign of the moment (the
+        # marketing report counts it there even if the card's campaign changes later).
+        campaign_id=client.campaign_id if kind.code == TOUCH else None,
     )
     s.add(row)
     if deal_id is not None:

@@ -661,7 +661,7 @@ class MailingService:
         touch = await cls_repo.item_by_code(s, "activity_type", TOUCH)
         values: dict[str, Any] = {
             "client_id": r.client_id, "author_id": row.created_by_id,
-            "type_id": touch.id if touch is not None else None,
+            "type_id": touch.id if touch is not None else None, "campaign_id": row.campaign_id,
             "text": f"📣 {row.name}",
             "details": {"mailing_id": row.id, "campaign_id": row.campaign_id,
                         "channel": r.channel, "contact_id": r.contact_id},

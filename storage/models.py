@@ -354,8 +354,9 @@ class Activity(Base):
               postgresql_where=text("event IS NOT NULL"), sqlite_where=text("event IS NOT NULL")),
         Index("ix_activities_event_time", "event", "occurred_at",
               postgresql_where=text("event IS NOT NULL"), sqlite_where=text("event IS NOT NULL")),
-        # The marketing report's campaign touches: one type over a period, by client.
-        Index("ix_activities_type_time", "type_id", "occurred_at", "client_id"),
+        # The marketing report's campaign touches: one type over a period, by client, with
+        # the touch's own campaign (0020) — the team figures read it from the index alone.
+        Index("ix_activities_type_time", "type_id", "occurred_at", "client_id", "campaign_id"),
         # A client's Telegram message is written once, however often the update comes.
         Index("uq_activities_tg_message", "tg_chat_id", "tg_message_id", unique=True),
     )
@@ -376,6 +377,9 @@ class Activity(Base):
     # A message of the client's own Telegram (incoming or sent to them): its chat and id.
     tg_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     tg_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # A campaign touch's own campaign (a broadcast's; one logged by hand: the client's of the
+    # moment); NULL: it counts towards the client's campaign (migration 0020).
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("classifier_items.id"))
 
 
 class ActivityDaily(Base):
@@ -409,8 +413,9 @@ class ActivityMonthly(Base):
 class MarketingDaily(Base):
     """Per client classifier (kind: source, segment, region, industry, campaign), value (0:
     not set) and UTC day: clients created (not deleted) and campaign touches logged on clients
-    of that value. Kept by database triggers on `clients` and `activities` (migration 0018);
-    never written by the application."""
+    of that value — for the campaign, a touch's own campaign when it has one (0020). Kept by
+    database triggers on `clients` and `activities` (migrations 0018, 0020); never written by
+    the application."""
 
     __tablename__ = "marketing_daily"
     __table_args__ = ({"sqlite_with_rowid": False},)

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
@@ -23,7 +24,8 @@ from crm.geo import Point
 from crm.service import CRM
 from storage.db import Database
 from storage.migrate import current_tables, downgrade, upgrade
-from storage.models import Base, ClassifierItem, Stage
+from storage.models import Activity, Base, ClassifierItem, Client, MarketingDaily, Stage
+from storage.types import UTCDateTime
 from tests.conftest import ADMIN_TG, NOW
 from tests.factories import client, person
 
@@ -135,6 +137,59 @@ async def test_0006_keeps_a_visit_type_in_use_and_adds_it_once(any_db: Database)
             ClassifierItem.code == "visit"))).scalar()
     assert visits == 1
     assert (await crm.history.page(max_, ref.id)).items[0].type is not None
+
+
+async def _campaign_touches(db: Database) -> dict[int, int]:
+    """marketing_daily's touches per campaign (0: none), whatever the day."""
+    async with db.transaction() as s:
+        rows = await s.execute(select(MarketingDaily.value, func.sum(MarketingDaily.touches))
+                               .where(MarketingDaily.kind == "campaign")
+                               .group_by(MarketingDaily.value))
+        return {v: int(n) for v, n in rows if n}
+
+
+async def test_0020_gives_a_broadcast_touch_its_campaign_and_back(any_db: Database) -> None:
+    """Up: a campaign touch a broadcast wrote (its details name the mailing and the campaign)
+    gets that campaign, the others none, and the roll-up's campaign rows follow; down: the
+    roll-up counts every touch towards the client's campaign again."""
+    crm = CRM(any_db, CRMConfig(admin_ids=frozenset({ADMIN_TG})), FrozenClock(NOW))
+    await seed(crm)
+    spring = await item_id(crm, "campaign", "expo_spring")
+    webinar = await item_id(crm, "campaign", "webinar")
+    touch = await item_id(crm, "activity_type", "campaign_touch")
+    async with any_db.transaction() as s:
+        acme = await s.scalar(select(Client).where(Client.name == "Acme"))
+        assert acme is not None
+        acme.campaign_id = spring
+        acme_id, author = acme.id, acme.owner_id
+    await downgrade(any_db, "0019")
+    history = sa.table("activities", sa.column("client_id"), sa.column("author_id"),
+                       sa.column("type_id"), sa.column("details", sa.JSON),
+                       sa.column("occurred_at", UTCDateTime()),
+                       sa.column("created_at", UTCDateTime()))
+    details = [{"mailing_id": 1, "campaign_id": webinar, "channel": "telegram"},  # a broadcast
+               None,  # logged by hand
+               {"mailing_id": 2, "campaign_id": None},  # a broadcast without a campaign
+               {"mailing_id": 3, "campaign_id": 987654},  # a campaign that is not there
+               {"campaign_id": webinar}]  # not a broadcast's
+    async with any_db.transaction() as s:
+        await s.execute(sa.insert(history), [
+            {"client_id": acme_id, "author_id": author, "type_id": touch, "details": d,
+             "occurred_at": NOW - timedelta(days=i), "created_at": NOW}
+            for i, d in enumerate(details)])
+    assert await _campaign_touches(any_db) == {spring: 5}
+
+    await upgrade(any_db)
+    async with any_db.transaction() as s:
+        own = list(await s.scalars(select(Activity.campaign_id).where(Activity.type_id == touch)
+                                   .order_by(Activity.occurred_at.desc())))
+    assert own == [webinar, None, None, None, None]
+    assert await _campaign_touches(any_db) == {spring: 4, webinar: 1}
+
+    await downgrade(any_db, "0019")
+    assert await _campaign_touches(any_db) == {spring: 5}
+    await upgrade(any_db)
+    assert await _campaign_touches(any_db) == {spring: 4, webinar: 1}
 
 
 def _include(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object

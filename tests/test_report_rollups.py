@@ -3,7 +3,8 @@ of write, on SQLite and PostgreSQL:
 
 * marketing_daily (new clients and campaign touches per classifier value and UTC day) — after
   clients are created, re-classified, re-dated, deleted (the flag, and the row with its
-  history), and touches logged, corrected (type, time, client) and deleted;
+  history), and touches logged, corrected (type, time, client, their own campaign — 0020:
+  a broadcast's touch counts towards its campaign, not the client's) and deleted;
 * deal_stage_stays (each ended stay of a deal in a stage, with its length) — after deals move
   through the CRM, their stage events are corrected or deleted, a deal changes owner or
   opening time, and a deal is deleted.
@@ -62,11 +63,13 @@ async def marketing_counted(db: Database) -> dict[tuple[str, int, date], tuple[i
             if not c.is_deleted:
                 for k in KINDS:
                     new[(k, getattr(c, f"{k}_id") or 0, c.created_at.astimezone(UTC).date())] += 1
-        for cid, at in await s.execute(select(Activity.client_id, Activity.occurred_at)
-                                       .where(Activity.type_id == touch)):
+        for cid, at, own in await s.execute(
+                select(Activity.client_id, Activity.occurred_at, Activity.campaign_id)
+                .where(Activity.type_id == touch)):
             for k in KINDS:
-                touches[(k, getattr(clients[cid], f"{k}_id") or 0,
-                         at.astimezone(UTC).date())] += 1
+                # A touch's own campaign (a broadcast's) before the client's (0020).
+                value = (own if k == "campaign" else None) or getattr(clients[cid], f"{k}_id")
+                touches[(k, value or 0, at.astimezone(UTC).date())] += 1
     return {key: (new[key], touches[key]) for key in {*new, *touches}}
 
 
@@ -195,6 +198,83 @@ async def test_marketing_counts_follow_every_write(any_crm: CRM) -> None:
     await marketing_in_step(db)
     kept = await marketing_kept(db)
     assert sum(n for (k, _v, _d), (n, _t) in kept.items() if k == "source") == 2
+
+
+async def test_a_touch_with_its_own_campaign_follows_every_write(any_crm: CRM) -> None:
+    """Migration 0020: a touch's own campaign (a broadcast's) wins over the client's in the
+    campaign dimension only; the roll-up stays exact after touches get, change and lose
+    their campaign, the clients' campaigns change, touches move, change type and go, and a
+    client goes; everyone's report (the roll-up) equals the head's (the raw rows)."""
+    db = any_crm.db
+    team = await add_team(db, "Sales")
+    head = await add_user(db, 9001, "Hanna Head", role="head", team_id=team)
+    ivan = await add_user(db, 9002, "Ivan Petrov", team_id=team)
+    admin = await add_user(db, 9007, "Ann Admin", role="admin")
+    spring = await item_id(db, "campaign", "expo_spring")
+    webinar = await item_id(db, "campaign", "webinar")
+    news = await item_id(db, "campaign", "newsletter")
+    web = await item_id(db, "source", "website")
+    a = await add_client(db, ivan, "Alpha")
+    b = await add_client(db, ivan, "Beta")
+    async with db.transaction() as s:
+        await s.execute(update(Client).where(Client.id == a).values(
+            source_id=web, campaign_id=spring, created_at=msk(11, 2)))
+        await s.execute(update(Client).where(Client.id == b).values(created_at=msk(11, 3)))
+    touch = await item_id(db, "activity_type", "campaign_touch")
+    call = await item_id(db, "activity_type", "call")
+    ids = []
+    async with db.transaction() as s:
+        for cid, own, when in [(a, webinar, msk(11, 18, 0, 30)), (a, None, msk(11, 18, 4)),
+                               (b, webinar, msk(11, 19, 2, 59)), (b, None, msk(11, 20)),
+                               (a, news, msk(11, 24, 23, 59)), (b, news, msk(10, 30))]:
+            row = Activity(client_id=cid, author_id=ivan, type_id=touch, campaign_id=own,
+                           occurred_at=when, created_at=when)
+            s.add(row)
+            await s.flush()
+            ids.append(row.id)
+        s.add(Activity(client_id=a, author_id=ivan, type_id=call, campaign_id=news,
+                       occurred_at=msk(11, 21), created_at=msk(11, 21)))
+    await marketing_in_step(db)
+    kept = await marketing_kept(db)
+    day = msk(11, 18, 0, 30).date()
+    assert kept[("campaign", webinar, day)] == (0, 1)  # its own, not Alpha's spring
+    assert kept[("source", web, day)] == (0, 1)  # the other dimensions: the client's
+
+    async def step(stmt: Any) -> None:
+        async with db.transaction() as s:
+            await s.execute(stmt)
+        await marketing_in_step(db)
+
+    # The clients' campaigns change: only the touches without one of their own move.
+    await step(update(Client).where(Client.id == a).values(campaign_id=news))
+    await step(update(Client).where(Client.id == b).values(campaign_id=spring))
+    await step(update(Client).where(Client.id == a).values(campaign_id=None))
+    # Touches get, change and lose their own campaign.
+    await step(update(Activity).where(Activity.id == ids[1]).values(campaign_id=spring))
+    await step(update(Activity).where(Activity.id == ids[0]).values(campaign_id=news))
+    await step(update(Activity).where(Activity.id == ids[2]).values(campaign_id=None))
+    # The campaign and the time at once; the type both ways; to another client.
+    await step(update(Activity).where(Activity.id == ids[3]).values(
+        campaign_id=webinar, occurred_at=msk(11, 22, 1)))
+    await step(update(Activity).where(Activity.id == ids[4]).values(type_id=call))
+    await step(update(Activity).where(Activity.id == ids[4]).values(type_id=touch))
+    await step(update(Activity).where(Activity.id == ids[0]).values(client_id=b))
+    await step(update(Client).where(Client.id == b).values(campaign_id=webinar,
+                                                           is_deleted=True))
+    await step(update(Client).where(Client.id == b).values(is_deleted=False))
+
+    for period in (Period(PeriodKind.CUSTOM, date(2026, 11, 18), date(2026, 11, 24)),
+                   Period(PeriodKind.MONTH, date(2026, 11, 1), date(2026, 11, 30))):
+        everyone = await any_crm.reports.marketing(await actor(db, admin), period)
+        team_only = await any_crm.reports.marketing(await actor(db, head), period)
+        assert everyone.total == team_only.total, period
+        assert everyone.by == team_only.by, period
+        assert everyone.total.current.touches
+
+    await step(delete(Activity).where(Activity.id == ids[5]))
+    await step(delete(Client).where(Client.id == a))
+    await step(delete(Client).where(Client.id == b))
+    assert not any(t for (k, _v, _d), (_n, t) in (await marketing_kept(db)).items())
 
 
 async def test_stage_stays_follow_every_write(any_crm: CRM) -> None:

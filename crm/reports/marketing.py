@@ -10,8 +10,13 @@ the card now:
 * revenue — the amount of the deals won; conversion — won ÷ (won + lost), in percent, as in
   the results per manager; average cycle — days from opening to winning of the deals won;
 * touches — history records of the type «campaign touch» in the period on the clients of
-  the value. A history record has no campaign of its own, so a touch counts towards the
-  campaign (and source, …) of the client it was logged on.
+  the value. A touch counts towards the source, segment, region and industry of the client
+  it was logged on; towards a campaign, it counts for its own campaign when it has one (a
+  broadcast's delivery carries the mailing's campaign; a touch logged by hand, the
+  client's campaign of the moment — `activities.campaign_id`, migration 0020), else for the
+  client's. So a «Black Friday» mailing to clients whose card says «Exhibition» counts its
+  touches towards Black Friday, while the clients themselves, their deals and revenue stay
+  with Exhibition.
 
 Whose: a marketer and an admin see every client and deal (unassigned ones too), a head the
 clients and deals owned by their team.

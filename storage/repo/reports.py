@@ -689,13 +689,16 @@ async def marketing_touches(
     s: AsyncSession, owner_ids: list[int] | None, spans: Spans, touch_type: int
 ) -> list[tuple[Dims, int, int]]:
     """(the client's five classifiers, bucket, touches): history records of the touch type
-    in the bucket's span on the clients (owned by owner_ids)."""
+    in the bucket's span on the clients (owned by owner_ids). The campaign is the touch's own
+    when it has one (a broadcast's), else the client's — as marketing_daily counts them
+    (migration 0020)."""
     if not spans:
         return []
+    dims = (*MARKETING_DIMENSIONS[:4], func.coalesce(Activity.campaign_id, Client.campaign_id))
     rows: Any = await s.execute(union_all(*(
-        select(*MARKETING_DIMENSIONS, literal_column(str(b)), func.count())
+        select(*dims, literal_column(str(b)), func.count())
         .select_from(Activity).join(Client, Client.id == Activity.client_id)
         .where(Activity.type_id == touch_type, _in(Activity.occurred_at, span),
                *_owned(Client.owner_id, owner_ids))
-        .group_by(*MARKETING_DIMENSIONS) for b, span in spans)))
+        .group_by(*dims) for b, span in spans)))
     return [(tuple(r[:5]), int(r[5]), int(r[6])) for r in rows]
