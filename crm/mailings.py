@@ -543,13 +543,19 @@ class MailingService:
             if channel == EMAIL and not self.email_enabled:
                 continue
             kind = OUTBOX_KIND[channel]
+            # E-mails fall due a minute's worth (the rate setting) at a time: the outbox
+            # claims by due time, and a long run of e-mails waiting for their rate slots
+            # must not hold up reminders and Telegram messages due meanwhile.
+            per_minute = max(int(self.config.mail.rate_per_minute), 1) \
+                if channel == EMAIL else 0
             out = [{
                 "idempotency_key": outbox_key(row.id, channel, address), "kind": kind,
                 "user_id": None, "chat_id": int(address) if channel == TELEGRAM else 0,
                 "payload": {"mailing_id": row.id, "recipient_id": rid},
-                "due_at": now, "created_at": now, "claimed_at": None, "sent_at": None,
+                "due_at": now + timedelta(minutes=i // per_minute) if per_minute else now,
+                "created_at": now, "claimed_at": None, "sent_at": None,
                 "tg_message_id": None,
-            } for rid, address in await repo.recipient_ids(s, row.id, channel)]
+            } for i, (rid, address) in enumerate(await repo.recipient_ids(s, row.id, channel))]
             await outbox_repo.insert_if_absent(s, out)
 
     # --- while it goes out ------------------------------------------------------------------

@@ -29,7 +29,7 @@ from bot.keyboards.mailings import MailAction, MailCD
 from crm.config import MailConfig
 from crm.documents import Upload
 from crm.lists import ClientFilter
-from crm.mail import BOUNCED, SUBSCRIBED, UNSUBSCRIBED
+from crm.mail import BOUNCED, SUBSCRIBED, UNSUBSCRIBED, MailSender
 from crm.mailings import EMAIL, Plan
 from crm.roles import Role
 from crm.service import CRM
@@ -58,9 +58,11 @@ PRICE_FILE_ID = "doc-price-2026"
 
 
 def crm_with_mail(base: CRM, port: int, **kw: Any) -> CRM:
-    mail = MailConfig(smtp_host="127.0.0.1", smtp_port=port, smtp_tls="none",
-                      smtp_from="Отдел продаж <sales@example.com>", timeout=5,
-                      rate_per_minute=60_000, public_url="https://bot.example.com", **kw)
+    values: dict[str, Any] = {
+        "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_tls": "none",
+        "smtp_from": "Отдел продаж <sales@example.com>", "timeout": 5,
+        "rate_per_minute": 60_000, "public_url": "https://bot.example.com", **kw}
+    mail = MailConfig(**values)
     return CRM(base.db, replace(base.config, mail=mail), base.clock)
 
 
@@ -398,3 +400,31 @@ async def test_busy_server_later_accepts_once_and_a_late_unsubscribe_is_respecte
                               .where(MailingRecipient.mailing_id == mailing_id)))
     assert status == {"olga@roga.ru": "skipped", "ivan@kopyta.ru": "sent",
                       "rita@refuse.ru": "sent"}
+
+
+async def test_the_email_rate_setting_is_kept(world: dict[str, Any]) -> None:
+    """MAIL_RATE_PER_MINUTE: the mails fall due a minute's worth at a time, and within the
+    minute they are spaced by the sender's pace (a fake clock: nothing waits for real)."""
+    crm = crm_with_mail(world["crm"], world["port"], rate_per_minute=2)
+    inbox: Inbox = world["inbox"]
+    ids = world["ids"]
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    crm.mail.sender = MailSender(crm.mail.config, sleep=sleep, monotonic=lambda: now[0])
+    plan = Plan(name="Slow", campaign_id=None, list_id=None, filter=ids["filter"].to_json(),
+                channels=(EMAIL,), text="Hi {name}")
+    await crm.mailings.create(ids["mark"], plan, "tok-slow", None)
+    start = crm.clock.now()
+    dues = sorted(x for (x,) in await _rows(crm, select(OutboxMessage.due_at)
+                                            .where(OutboxMessage.kind == "mailing_email")))
+    assert [d - start for d in dues] == [timedelta(0), timedelta(0), timedelta(minutes=1)]
+    await deliver(crm, world["h"])
+    assert len(inbox.messages) == 2 and slept == [30.0]  # two a minute: 30 s apart
+    crm.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    await deliver(crm, world["h"])
+    assert len(inbox.messages) == 3 and slept == [30.0, 30.0]
