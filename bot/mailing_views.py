@@ -24,6 +24,7 @@ from crm.mailings import (
     EXCLUDED_BLOCKED,
     EXCLUDED_BOUNCED,
     EXCLUDED_CLIENT_UNSUBSCRIBED,
+    EXCLUDED_EMAIL_UNSUBSCRIBED,
     EXCLUDED_NO_EMAIL,
     EXCLUDED_NO_TELEGRAM,
     EXCLUDED_UNSUBSCRIBED,
@@ -110,6 +111,7 @@ def excluded_name(reason: str) -> str:
         EXCLUDED_NO_TELEGRAM: _("no linked Telegram"),
         EXCLUDED_NO_EMAIL: _("no e-mail address"),
         EXCLUDED_BOUNCED: _("e-mail address refused"),
+        EXCLUDED_EMAIL_UNSUBSCRIBED: _("unsubscribed from e-mail"),
     }.get(reason, reason)
 
 

@@ -20,20 +20,23 @@ Decisions:
   only requests on the wire at a crash; the limiter's queue is not on the wire.
 
 Channels are pluggable: `ChannelPlan` per channel in `_resolve` (who, and who is excluded)
-and a deliverer per outbox kind in the scheduler (scheduler/mailing.py). E-mail is planned
-here; without SMTP settings e-mail shows as "not configured". How it is plugged in:
+and a deliverer per outbox kind in the scheduler (scheduler/mailing.py). Without SMTP
+settings e-mail shows as "not configured". E-mail:
 
-1. `MailingService.email_enabled = mail_configured(settings)` (set where the CRM is built);
-2. fill `MailingService._email_targets`: one `_recipient_row(mailing_id, EMAIL, address, …)`
-   per contact person with an address, counting EXCLUDED_NO_EMAIL / EXCLUDED_UNSUBSCRIBED /
-   EXCLUDED_BOUNCED; `view()` re-checks the address's consent at send time (Telegram's is
-   checked through `client_channel_id`);
-3. a deliverer for the outbox kind `OUTBOX_KIND[EMAIL]` ("mailing_email"), registered in
-   `scheduler.sender.Sender.deliverers`, doing what `scheduler.mailing.TelegramMailing` does:
-   `view` → `attempt` → `build_message` + `MailSender.send` → `record(item, Delivered(None))`,
-   or on `MailFailed(reason, permanent)`: `record(item, Failed(reason, blocked=permanent))`
-   when permanent (and mark the address bounced there), else `retry(item, delay, reason)`
-   with backoff; an e-mail rate setting through a limiter of its own.
+1. `MailingService.email_enabled = mail_configured(config.mail)` (crm/service.py);
+2. `_email_targets`: one recipient per contact person with an address (two contacts sharing
+   an address: one e-mail), counting EXCLUDED_NO_EMAIL / EXCLUDED_EMAIL_UNSUBSCRIBED /
+   EXCLUDED_BOUNCED (and the client marked «no mailings»); `view()` re-checks the address's
+   consent at send time (`_email_consent`; Telegram's is checked through
+   `client_channel_id`);
+3. `scheduler.mailing.EmailMailing` delivers the outbox kind `OUTBOX_KIND[EMAIL]`
+   ("mailing_email"): `view` → the rate slot (`MailSender.pace`, MAIL_RATE_PER_MINUTE) →
+   `attempt` (the `sending` mark) → one SMTP transaction → `record(item, Delivered(None))`;
+   a refused address is marked bounced and `Failed("bounced: …", blocked=True)`, another
+   permanent failure `Failed(reason)`, a temporary one `retry(item, delay, reason)` with the
+   sender's backoff, failed with the reason after its `max_attempts`. Its outbox rows fall due
+   a minute's worth of the rate at a time (`_start`). The attachment: a library version's
+   bytes (`document_version_id`), or an uploaded file downloaded from Telegram.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ EXCLUDED_BLOCKED = "blocked"
 EXCLUDED_NO_TELEGRAM = "no_telegram"
 EXCLUDED_NO_EMAIL = "no_email"
 EXCLUDED_BOUNCED = "bounced"
+EXCLUDED_EMAIL_UNSUBSCRIBED = "email_unsubscribed"  # the address (the link, the mailto)
 
 
 def check_text(text: str) -> str:
@@ -409,7 +413,7 @@ class MailingService:
                              channels: tuple[str, ...]) -> list[dict[str, Any]]:
         """E-mail recipients: PLUG-IN POINT for the e-mail channel (crm/mail.py). One row per
         contact person with an address (`_recipient_row(mailing_id, EMAIL, address, …)`),
-        counting EXCLUDED_NO_EMAIL / EXCLUDED_UNSUBSCRIBED / EXCLUDED_BOUNCED (and the
+        counting EXCLUDED_NO_EMAIL / EXCLUDED_EMAIL_UNSUBSCRIBED / EXCLUDED_BOUNCED (and the
         client marked «no mailings», once per client, unless Telegram counted it)."""
         targets = await repo.email_targets(s, client_ids)
         consents = await mail_repo.consents_of(
@@ -432,7 +436,7 @@ class MailingService:
             if consent is not None and consent.email.strip().casefold() == t.email.casefold():
                 state = consent.state
             if state == MAIL_UNSUBSCRIBED:
-                excluded[EXCLUDED_UNSUBSCRIBED] += 1
+                excluded[EXCLUDED_EMAIL_UNSUBSCRIBED] += 1
                 continue
             if state == MAIL_BOUNCED:
                 excluded[EXCLUDED_BOUNCED] += 1

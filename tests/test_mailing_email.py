@@ -202,7 +202,7 @@ async def test_the_price_list_to_moscow_retail_over_telegram_and_email(
     assert "clients: 5" in review
     assert "Telegram: 1 recipients" in review  # Ольга
     assert "E-mail: 3 recipients" in review  # Ольга, Иван, Рита
-    assert "unsubscribed: 1" in review  # Катя
+    assert "unsubscribed from e-mail: 1" in review  # Катя
     assert "e-mail address refused: 1" in review  # Борис
     assert "no e-mail address: 1" in review  # Глеб
     assert "no linked Telegram: 4" in review
@@ -310,6 +310,7 @@ async def test_the_price_list_to_moscow_retail_over_telegram_and_email(
     calls = await h.send(MARK, "Ещё раз, {name}")
     assert "E-mail: 1 recipients" in last_text(calls)
     assert "e-mail address refused: 2" in last_text(calls)
+    assert "unsubscribed from e-mail: 2" in last_text(calls)  # Катя, Иван
 
 
 async def _rows(crm: CRM, stmt: Any) -> list[Any]:
