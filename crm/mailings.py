@@ -534,6 +534,9 @@ class MailingService:
                     started.append(mailing_id)
         return started
 
+    def _email_per_minute(self) -> int:
+        return max(int(self.config.mail.rate_per_minute), 1)
+
     async def _start(self, s: AsyncSession, row: Mailing, client_ids: list[int]) -> None:
         """Resolve the recipients and queue their messages, in the caller's transaction: a
         crash leaves the mailing scheduled with nothing queued, or started with all."""
@@ -550,8 +553,7 @@ class MailingService:
             # E-mails fall due a minute's worth (the rate setting) at a time: the outbox
             # claims by due time, and a long run of e-mails waiting for their rate slots
             # must not hold up reminders and Telegram messages due meanwhile.
-            per_minute = max(int(self.config.mail.rate_per_minute), 1) \
-                if channel == EMAIL else 0
+            per_minute = self._email_per_minute() if channel == EMAIL else 0
             out = [{
                 "idempotency_key": outbox_key(row.id, channel, address), "kind": kind,
                 "user_id": None, "chat_id": int(address) if channel == TELEGRAM else 0,
@@ -591,6 +593,9 @@ class MailingService:
             if row.status == PAUSED:
                 await repo.set_status(s, row.id, (PAUSED,), SENDING)
                 await repo.move_pending(s, row.id, now)
+                if EMAIL in (row.channels or ()) and self.email_enabled:
+                    await repo.spread_pending(s, row.id, OUTBOX_KIND[EMAIL], now,
+                                              self._email_per_minute())
                 people_repo.audit(s, actor.id, "mailing.resume", "mailing", row.id, {}, now)
         return await self.progress(actor, mailing_id)
 

@@ -429,3 +429,35 @@ async def test_the_email_rate_setting_is_kept(world: dict[str, Any]) -> None:
     crm.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
     await deliver(crm, world["h"])
     assert len(inbox.messages) == 3 and slept == [30.0, 30.0]
+
+
+async def test_pause_and_resume_an_email_mailing(world: dict[str, Any]) -> None:
+    """Paused, nothing goes; resumed, the e-mails fall due at their rate again and go once."""
+    crm = crm_with_mail(world["crm"], world["port"], rate_per_minute=2)
+    crm.mail.sender = MailSender(crm.mail.config, sleep=_no_sleep)
+    inbox: Inbox = world["inbox"]
+    ids = world["ids"]
+    plan = Plan(name="Paused", campaign_id=None, list_id=None,
+                filter=ids["filter"].to_json(), channels=(EMAIL,), text="Hi {name}")
+    mailing_id = await crm.mailings.create(ids["mark"], plan, "tok-pause", None)
+    assert (await crm.mailings.pause(ids["mark"], mailing_id)).status == "paused"
+    await deliver(crm, world["h"])
+    assert inbox.messages == []
+    crm.clock.advance(timedelta(hours=2))  # type: ignore[attr-defined]
+    p = await crm.mailings.resume(ids["mark"], mailing_id)
+    assert p.status == "sending" and p.left == 3
+    start = crm.clock.now()
+    dues = sorted(x for (x,) in await _rows(crm, select(OutboxMessage.due_at).where(
+        OutboxMessage.kind == "mailing_email", OutboxMessage.status == "pending")))
+    assert [d - start for d in dues] == [timedelta(0), timedelta(0), timedelta(minutes=1)]
+    await deliver(crm, world["h"])
+    crm.clock.advance(timedelta(minutes=1))  # type: ignore[attr-defined]
+    await deliver(crm, world["h"])
+    assert sorted(received for received in by_to(inbox)) == [
+        "ivan@kopyta.ru", "olga@roga.ru", "rita@refuse.ru"]
+    assert len(inbox.messages) == 3
+    assert (await crm.mailings.progress(ids["mark"], mailing_id)).status == "done"
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None

@@ -195,6 +195,24 @@ async def move_pending(s: AsyncSession, mailing_id: int, due_at: datetime) -> in
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+async def spread_pending(s: AsyncSession, mailing_id: int, kind: str, start: datetime,
+                         per_minute: int) -> None:
+    """The mailing's queued rows of this kind: `per_minute` of them due each minute from
+    `start` (e-mails, at their rate)."""
+    from datetime import timedelta
+
+    ids = list(await s.scalars(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == "pending", OutboxMessage.kind == kind,
+               OutboxMessage.idempotency_key.startswith(outbox_prefix(mailing_id),
+                                                        autoescape=True))
+        .order_by(OutboxMessage.id)))
+    for minute, i in enumerate(range(0, len(ids), per_minute)):
+        await s.execute(update(OutboxMessage)
+                        .where(OutboxMessage.id.in_(ids[i:i + per_minute]))
+                        .values(due_at=start + timedelta(minutes=minute)))
+
+
 async def cancel_pending(s: AsyncSession, mailing_id: int, reason: str) -> int:
     result = await s.execute(
         update(OutboxMessage)
