@@ -325,6 +325,13 @@ async def test_an_uploaded_file_reaches_email_recipients_too(world: dict[str, An
     await crm.lists.save(world["ids"]["mark"], "Москва · Розница", world["ids"]["filter"],
                          shared=False)
     await wizard_to_content(h, "Каталог", "Москва · Розница")
+    # Over 20 MB: a bot cannot download it to attach it to the e-mails.
+    calls = await h.send_message(Message(
+        message_id=4001, date=datetime.now(UTC), chat=Chat(id=MARK.id, type="private"),
+        from_user=MARK.as_user(), caption="Видео для {name}",
+        document=Document(file_id="up-big", file_unique_id="up-big", file_name="big.mp4",
+                          file_size=25 * 1024 * 1024)))
+    assert "too big to attach to e-mails" in last_text(calls)
     data = b"catalogue bytes " * 100
     h.session.files["up-cat"] = data
     calls = await h.send_message(Message(

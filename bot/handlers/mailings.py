@@ -67,6 +67,7 @@ from crm.service import CRM
 from crm.when import read_when
 
 e = html.escape
+DOWNLOAD_MAX = 20 * 1024 * 1024  # the most a bot may download from Telegram
 FILTER_KEY = "mailing_filter"  # a list's filter handed to the wizard by «📣 Mailing»
 
 
@@ -264,6 +265,14 @@ async def msg_content(message: Message, actor: Actor, crm: CRM, state: FSMContex
     elif message.document:
         kind, file_id = "document", message.document.file_id
         fname = message.document.file_name
+    size = message.document.file_size if message.document else None
+    if size and size > DOWNLOAD_MAX and \
+            EMAIL in ((await forms.values(state)).get("channels") or ()):
+        # The bot downloads an uploaded file to attach it to the e-mails: Telegram lets
+        # bots download 20 MB at most.
+        await message.answer(_("This file is too big to attach to e-mails (over 20 MB): "
+                               "send a smaller one, or pick one «📎 From the library»."))
+        return
     else:
         lib = (await forms.values(state)).get("lib")
         if lib:  # a document picked from the library
