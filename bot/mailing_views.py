@@ -4,6 +4,7 @@ review, the progress message, the report and its spreadsheet."""
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ from crm.mailings import (
     EXCLUDED_BLOCKED,
     EXCLUDED_BOUNCED,
     EXCLUDED_CLIENT_UNSUBSCRIBED,
+    EXCLUDED_EMAIL_UNSUBSCRIBED,
     EXCLUDED_NO_EMAIL,
     EXCLUDED_NO_TELEGRAM,
     EXCLUDED_UNSUBSCRIBED,
@@ -70,6 +72,33 @@ def mailing_messages(view: MailingView) -> list[Part]:
     return message_parts(view.mailing_id, view.text, view.attachment_kind, view.attachment_ref)
 
 
+_TAG = re.compile(r"<[^>]+>")
+_LINK = re.compile(r'<a\s+href="([^"]*)"[^>]*>(.*?)</a>', re.S)
+
+
+def plain_text(telegram_html: str) -> str:
+    """A message's Telegram HTML as plain text (links keep their address)."""
+    text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})"
+                     if m.group(1) and m.group(1) != m.group(2) else m.group(2), telegram_html)
+    return html.unescape(_TAG.sub("", text))
+
+
+def html_body(telegram_html: str) -> str:
+    """Telegram's HTML (b, i, u, s, a, code, pre, blockquote) as an e-mail's HTML body."""
+    body = telegram_html.replace("<tg-spoiler>", "<span>").replace("</tg-spoiler>", "</span>")
+    return body.replace("\n", "<br>\n")
+
+
+def email_preview(subject: str, text: str, attachment: str | None) -> str:
+    """The e-mail as an e-mail recipient gets it (in the preview and the test)."""
+    lines = [_("✉️ <b>The e-mail</b>"), _("Subject: {subject}").format(subject=e(subject))]
+    if attachment:
+        lines.append(_("Attachment: {name}").format(name=e(attachment)))
+    lines += ["", e(plain_text(text)), "", "— " + _("with an unsubscribe line and the "
+                                                   "List-Unsubscribe header")]
+    return "\n".join(lines)
+
+
 def channel_name(channel: str) -> str:
     return {TELEGRAM: "Telegram", EMAIL: _("E-mail")}.get(channel, channel)
 
@@ -82,6 +111,7 @@ def excluded_name(reason: str) -> str:
         EXCLUDED_NO_TELEGRAM: _("no linked Telegram"),
         EXCLUDED_NO_EMAIL: _("no e-mail address"),
         EXCLUDED_BOUNCED: _("e-mail address refused"),
+        EXCLUDED_EMAIL_UNSUBSCRIBED: _("unsubscribed from e-mail"),
     }.get(reason, reason)
 
 
@@ -190,6 +220,16 @@ def report_text(r: MailingReport, locale: str) -> str:
              _("❌ failed: {n}").format(n=p.failed)]
     for reason, n in sorted(r.reasons.items(), key=lambda x: -x[1])[:10]:
         lines.append(f"  • {e(reason)}: {n}")
+    if len({x.channel for x in r.lines}) > 1:
+        for channel in (TELEGRAM, EMAIL):
+            mine = [x for x in r.lines if x.channel == channel]
+            if mine:
+                lines.append(_("{channel}: ✅ {sent} · ❌ {failed} · 🚫 unsubscribed since: "
+                               "{unsub}").format(
+                    channel=channel_name(channel),
+                    sent=sum(1 for x in mine if x.status == SENT),
+                    failed=sum(1 for x in mine if x.status == FAILED),
+                    unsub=sum(1 for x in mine if x.unsubscribed)))
     if p.skipped:
         lines.append(_("⏭ not sent: {n}").format(n=p.skipped))
     if p.unknown:
@@ -214,7 +254,10 @@ def report_xlsx(r: MailingReport) -> bytes:
     rows: list[Sequence[object]] = []
     for x in r.lines:
         sent = x.sent_at.astimezone(tz).replace(tzinfo=None) if x.sent_at else None
+        status = recipient_status_name(x.status)
+        if x.status == FAILED and (x.error or "").startswith("bounced:"):
+            status = _("address refused (bounced)")
         rows.append([x.client_id, x.name, channel_name(x.channel), x.address,
-                     recipient_status_name(x.status), x.error or "", sent,
+                     status, x.error or "", sent,
                      _("yes") if x.unsubscribed else "", _("yes") if x.replied else ""])
     return workbook([Table(_("Recipients"), columns, rows)])  # type: ignore[arg-type]

@@ -142,6 +142,11 @@ class MailSender:
     def configured(self) -> bool:
         return mail_configured(self.config)
 
+    async def pace(self) -> None:
+        """Wait for this process's next e-mail slot (the rate setting); `send(paced=True)`
+        then sends at once — a mailing marks its recipient in between."""
+        await self._pace()
+
     async def _pace(self) -> None:
         interval = 60.0 / self.config.rate_per_minute
         async with self._lock:
@@ -160,16 +165,19 @@ class MailSender:
             use_tls=tls == "ssl", start_tls=tls == "starttls", timeout=c.timeout,
         )
 
-    async def send(self, message: EmailMessage, *, attempts: int | None = None) -> None:
+    async def send(self, message: EmailMessage, *, attempts: int | None = None,
+                   paced: bool = False) -> None:
         """Send, or raise MailFailed. `attempts` overrides the configured number (a person
-        waiting in the chat gets fewer than a mailing in the background)."""
+        waiting in the chat gets fewer than a mailing in the background); `paced`: the
+        first attempt's slot was taken already (`pace`)."""
         if not self.configured:
             raise MailFailed("e-mail is not configured (SMTP_HOST, SMTP_FROM)", permanent=True)
         delay = self.config.backoff
         reason = ""
         tries = max(attempts if attempts is not None else self.config.attempts, 1)
         for attempt in range(1, tries + 1):
-            await self._pace()
+            if attempt > 1 or not paced:
+                await self._pace()
             try:
                 await self._send_once(message)
                 return

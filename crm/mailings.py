@@ -20,20 +20,23 @@ Decisions:
   only requests on the wire at a crash; the limiter's queue is not on the wire.
 
 Channels are pluggable: `ChannelPlan` per channel in `_resolve` (who, and who is excluded)
-and a deliverer per outbox kind in the scheduler (scheduler/mailing.py). E-mail is planned
-here as "not configured" until crm/mail.py is merged. To plug it in:
+and a deliverer per outbox kind in the scheduler (scheduler/mailing.py). Without SMTP
+settings e-mail shows as "not configured". E-mail:
 
-1. `MailingService.email_enabled = mail_configured(settings)` (set where the CRM is built);
-2. fill `MailingService._email_targets`: one `_recipient_row(mailing_id, EMAIL, address, …)`
-   per contact person with an address, counting EXCLUDED_NO_EMAIL / EXCLUDED_UNSUBSCRIBED /
-   EXCLUDED_BOUNCED; `view()` re-checks the address's consent at send time (Telegram's is
-   checked through `client_channel_id`);
-3. a deliverer for the outbox kind `OUTBOX_KIND[EMAIL]` ("mailing_email"), registered in
-   `scheduler.sender.Sender.deliverers`, doing what `scheduler.mailing.TelegramMailing` does:
-   `view` → `attempt` → `build_message` + `MailSender.send` → `record(item, Delivered(None))`,
-   or on `MailFailed(reason, permanent)`: `record(item, Failed(reason, blocked=permanent))`
-   when permanent (and mark the address bounced there), else `retry(item, delay, reason)`
-   with backoff; an e-mail rate setting through a limiter of its own.
+1. `MailingService.email_enabled = mail_configured(config.mail)` (crm/service.py);
+2. `_email_targets`: one recipient per contact person with an address (two contacts sharing
+   an address: one e-mail), counting EXCLUDED_NO_EMAIL / EXCLUDED_EMAIL_UNSUBSCRIBED /
+   EXCLUDED_BOUNCED (and the client marked «no mailings»); `view()` re-checks the address's
+   consent at send time (`_email_consent`; Telegram's is checked through
+   `client_channel_id`);
+3. `scheduler.mailing.EmailMailing` delivers the outbox kind `OUTBOX_KIND[EMAIL]`
+   ("mailing_email"): `view` → the rate slot (`MailSender.pace`, MAIL_RATE_PER_MINUTE) →
+   `attempt` (the `sending` mark) → one SMTP transaction → `record(item, Delivered(None))`;
+   a refused address is marked bounced and `Failed("bounced: …", blocked=True)`, another
+   permanent failure `Failed(reason)`, a temporary one `retry(item, delay, reason)` with the
+   sender's backoff, failed with the reason after its `max_attempts`. Its outbox rows fall due
+   a minute's worth of the rate at a time (`_start`). The attachment: a library version's
+   bytes (`document_version_id`), or an uploaded file downloaded from Telegram.
 """
 
 from __future__ import annotations
@@ -56,14 +59,18 @@ from crm.config import CRMConfig
 from crm.dto import Actor
 from crm.errors import Conflict, InvalidInput, NotAvailable, valid_id
 from crm.lists import ClientFilter, ClientLists, SavedInfo
+from crm.mail import BOUNCED as MAIL_BOUNCED
+from crm.mail import SUBSCRIBED as MAIL_SUBSCRIBED
+from crm.mail import UNSUBSCRIBED as MAIL_UNSUBSCRIBED
 from crm.outbox import OutboxItem
 from crm.people import to_actor
 from crm.reminders import Skip
 from crm.reports.marketing import TOUCH
 from storage.db import Database
-from storage.models import Mailing, MailingRecipient
+from storage.models import Client, DocumentVersion, Mailing, MailingRecipient
 from storage.repo import channel as channel_repo
 from storage.repo import classifiers as cls_repo
+from storage.repo import mail as mail_repo
 from storage.repo import mailings as repo
 from storage.repo import outbox as outbox_repo
 from storage.repo import people as people_repo
@@ -94,6 +101,7 @@ EXCLUDED_BLOCKED = "blocked"
 EXCLUDED_NO_TELEGRAM = "no_telegram"
 EXCLUDED_NO_EMAIL = "no_email"
 EXCLUDED_BOUNCED = "bounced"
+EXCLUDED_EMAIL_UNSUBSCRIBED = "email_unsubscribed"  # the address (the link, the mailto)
 
 
 def check_text(text: str) -> str:
@@ -129,6 +137,8 @@ class Plan:
     text: str
     attachment_kind: str | None = None  # photo | document
     attachment_ref: str | None = None  # its Telegram file id
+    attachment_name: str | None = None  # the file name an e-mail attaches it under
+    document_version_id: int | None = None  # from the library: the version (its bytes)
 
     def audience(self) -> dict[str, Any]:
         if self.list_id is not None:
@@ -230,6 +240,20 @@ class MailingView:
     attachment_kind: str | None
     attachment_ref: str | None
     locale: str
+    # E-mail: the subject (the mailing's name), the contact person, the attachment's file
+    # name and its library version (None: an uploaded file, downloaded from Telegram).
+    subject: str = ""
+    contact_id: int | None = None
+    attachment_name: str | None = None
+    document_version_id: int | None = None
+    name: str = ""  # the contact person's
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    name: str
+    content: bytes
+    mime_type: str
 
 
 class Paused(Exception):
@@ -271,8 +295,7 @@ class MailingService:
         self.clock = clock
         self.config = config
         self.lists = lists
-        # E-mail joins when crm/mail.py is merged: set from mail_configured(settings), and
-        # fill `_email_targets`. Until then e-mail shows as "not configured".
+        # Set where the CRM is built: mail_configured(the SMTP settings).
         self.email_enabled = False
 
     # --- the wizard -------------------------------------------------------------------------
@@ -323,8 +346,12 @@ class MailingService:
             raise InvalidInput("mailing_attachment")
         if plan.list_id is not None:
             valid_id(plan.list_id)
+        if plan.document_version_id is not None:
+            valid_id(plan.document_version_id)
+        attachment_name = (plan.attachment_name or "").strip()[:255] or None
         return Plan(name, plan.campaign_id, plan.list_id, plan.filter, channels,
-                    check_text(plan.text), plan.attachment_kind, plan.attachment_ref)
+                    check_text(plan.text), plan.attachment_kind, plan.attachment_ref,
+                    attachment_name, plan.document_version_id)
 
     async def preview(self, actor: Actor, plan: Plan) -> AudiencePreview:
         """Who would get it now, per channel, and who would not, and why."""
@@ -376,16 +403,51 @@ class MailingService:
             plans.append(ChannelPlan(EMAIL, False, 0))  # shown: "e-mail: not configured"
         elif EMAIL in channels:
             before = len(rows)
-            rows.extend(await self._email_targets(s, mailing_id, client_ids, excluded))
+            rows.extend(await self._email_targets(s, mailing_id, client_ids, excluded,
+                                                  channels))
             plans.append(ChannelPlan(EMAIL, True, len(rows) - before))
         return _Resolved(rows, excluded, plans, len(clients) or len(set(client_ids)))
 
     async def _email_targets(self, s: AsyncSession, mailing_id: int, client_ids: list[int],
-                             excluded: Counter[str]) -> list[dict[str, Any]]:
+                             excluded: Counter[str],
+                             channels: tuple[str, ...]) -> list[dict[str, Any]]:
         """E-mail recipients: PLUG-IN POINT for the e-mail channel (crm/mail.py). One row per
         contact person with an address (`_recipient_row(mailing_id, EMAIL, address, …)`),
-        counting EXCLUDED_NO_EMAIL / EXCLUDED_UNSUBSCRIBED / EXCLUDED_BOUNCED."""
-        return []
+        counting EXCLUDED_NO_EMAIL / EXCLUDED_EMAIL_UNSUBSCRIBED / EXCLUDED_BOUNCED (and the
+        client marked «no mailings», once per client, unless Telegram counted it)."""
+        targets = await repo.email_targets(s, client_ids)
+        consents = await mail_repo.consents_of(
+            s, [t.contact_id for t in targets if t.contact_id is not None and t.email])
+        rows: list[dict[str, Any]] = []
+        seen_clients: set[int] = set()
+        seen_addresses: set[str] = set()
+        count_clients = TELEGRAM not in channels
+        for t in targets:
+            if t.client_unsubscribed:
+                if count_clients and t.client_id not in seen_clients:
+                    excluded[EXCLUDED_CLIENT_UNSUBSCRIBED] += 1
+                seen_clients.add(t.client_id)
+                continue
+            if t.contact_id is None or not t.email:
+                excluded[EXCLUDED_NO_EMAIL] += 1
+                continue
+            consent = consents.get(t.contact_id)
+            state = MAIL_SUBSCRIBED
+            if consent is not None and consent.email.strip().casefold() == t.email.casefold():
+                state = consent.state
+            if state == MAIL_UNSUBSCRIBED:
+                excluded[EXCLUDED_EMAIL_UNSUBSCRIBED] += 1
+                continue
+            if state == MAIL_BOUNCED:
+                excluded[EXCLUDED_BOUNCED] += 1
+                continue
+            key = t.email.casefold()
+            if key in seen_addresses:
+                continue  # two contact persons, one address: one e-mail
+            seen_addresses.add(key)
+            rows.append(_recipient_row(mailing_id, EMAIL, t.email, t.client_id, t.contact_id,
+                                       None, t.name, t.manager, self.config.default_locale))
+        return rows
 
     # --- creating and starting --------------------------------------------------------------
 
@@ -418,7 +480,9 @@ class MailingService:
                 "created_by_id": actor.id, "audience": plan.audience(),
                 "channels": list(plan.channels), "text": plan.text,
                 "attachment_kind": plan.attachment_kind,
-                "attachment_ref": plan.attachment_ref, "status": SCHEDULED,
+                "attachment_ref": plan.attachment_ref,
+                "attachment_name": plan.attachment_name,
+                "document_version_id": plan.document_version_id, "status": SCHEDULED,
                 "start_at": start_at or now, "excluded": {},
                 "progress_chat_id": progress_chat_id,
                 "progress_message_id": progress_message_id, "created_at": now,
@@ -470,6 +534,9 @@ class MailingService:
                     started.append(mailing_id)
         return started
 
+    def _email_per_minute(self) -> int:
+        return max(int(self.config.mail.rate_per_minute), 1)
+
     async def _start(self, s: AsyncSession, row: Mailing, client_ids: list[int]) -> None:
         """Resolve the recipients and queue their messages, in the caller's transaction: a
         crash leaves the mailing scheduled with nothing queued, or started with all."""
@@ -483,13 +550,18 @@ class MailingService:
             if channel == EMAIL and not self.email_enabled:
                 continue
             kind = OUTBOX_KIND[channel]
+            # E-mails fall due a minute's worth (the rate setting) at a time: the outbox
+            # claims by due time, and a long run of e-mails waiting for their rate slots
+            # must not hold up reminders and Telegram messages due meanwhile.
+            per_minute = self._email_per_minute() if channel == EMAIL else 0
             out = [{
                 "idempotency_key": outbox_key(row.id, channel, address), "kind": kind,
                 "user_id": None, "chat_id": int(address) if channel == TELEGRAM else 0,
                 "payload": {"mailing_id": row.id, "recipient_id": rid},
-                "due_at": now, "created_at": now, "claimed_at": None, "sent_at": None,
+                "due_at": now + timedelta(minutes=i // per_minute) if per_minute else now,
+                "created_at": now, "claimed_at": None, "sent_at": None,
                 "tg_message_id": None,
-            } for rid, address in await repo.recipient_ids(s, row.id, channel)]
+            } for i, (rid, address) in enumerate(await repo.recipient_ids(s, row.id, channel))]
             await outbox_repo.insert_if_absent(s, out)
 
     # --- while it goes out ------------------------------------------------------------------
@@ -521,6 +593,9 @@ class MailingService:
             if row.status == PAUSED:
                 await repo.set_status(s, row.id, (PAUSED,), SENDING)
                 await repo.move_pending(s, row.id, now)
+                if EMAIL in (row.channels or ()) and self.email_enabled:
+                    await repo.spread_pending(s, row.id, OUTBOX_KIND[EMAIL], now,
+                                              self._email_per_minute())
                 people_repo.audit(s, actor.id, "mailing.resume", "mailing", row.id, {}, now)
         return await self.progress(actor, mailing_id)
 
@@ -610,9 +685,40 @@ class MailingService:
                     reason = ch.consent if ch is not None else "unlinked"
                     await repo.finish_recipient(s, r.id, SKIPPED, error=reason)
                     return Skip(reason)
+            if r.channel == EMAIL:
+                refused = await self._email_consent(s, r)
+                if refused is not None:
+                    await repo.finish_recipient(s, r.id, SKIPPED, error=refused)
+                    return Skip(refused)
             return MailingView(row.id, r.id, r.channel, r.address,
                                render(row.text, r.name, r.manager), row.attachment_kind,
-                               row.attachment_ref, r.locale)
+                               row.attachment_ref, r.locale, row.name, r.contact_id,
+                               row.attachment_name, row.document_version_id, r.name)
+
+    @staticmethod
+    async def _email_consent(s: AsyncSession, r: MailingRecipient) -> str | None:
+        """Why this address must not get the mail now (None: it may): the client marked «no
+        mailings», the contact gone or its address changed, unsubscribed or bounced."""
+        client = await s.get(Client, r.client_id)
+        if client is None or client.is_deleted or client.unsubscribed:
+            return EXCLUDED_CLIENT_UNSUBSCRIBED
+        person = await mail_repo.contact(s, r.contact_id or 0)
+        if person is None or not person.email or \
+                person.email.strip().casefold() != r.address.casefold():
+            return "address changed"
+        consent = (await mail_repo.consents_of(s, [person.id])).get(person.id)
+        if consent is not None and consent.email.strip().casefold() == r.address.casefold() \
+                and consent.state != MAIL_SUBSCRIBED:
+            return str(consent.state)
+        return None
+
+    async def attachment(self, version_id: int) -> Attachment | None:
+        """A library version's bytes, to attach to an e-mail."""
+        async with self.db.transaction() as s:
+            v = await s.get(DocumentVersion, version_id)
+            if v is None:
+                return None
+            return Attachment(v.file_name, bytes(v.content), v.mime_type)
 
     async def attempt(self, item: OutboxItem) -> bool:
         """Its request goes out now (committed first); False: not pending any more."""
@@ -711,12 +817,16 @@ class MailingService:
             unsub = await repo.unsubscribed_since(
                 s, [r.client_channel_id for r in people if r.client_channel_id is not None],
                 start)
+            email_unsub = await repo.email_unsubscribed_since(
+                s, [r.contact_id for r in people
+                    if r.channel == EMAIL and r.contact_id is not None], start)
             replied = await repo.replied_chats(
                 s, [r.client_id for r in people if r.channel == TELEGRAM], CLIENT_MESSAGE,
                 start, start + timedelta(days=REPLY_DAYS))
             lines = [RecipientLine(
                 r.client_id, r.name, r.channel, r.address, r.status, r.error, r.sent_at,
-                r.client_channel_id in unsub,
+                r.client_channel_id in unsub if r.channel == TELEGRAM else
+                email_unsub.get(r.contact_id or 0, "").casefold() == r.address.casefold(),
                 r.channel == TELEGRAM and r.status == SENT and int(r.address) in replied)
                 for r in people]
             return MailingReport(

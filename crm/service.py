@@ -17,7 +17,7 @@ from crm.history import HistoryService, PlanningService
 from crm.importer import ImportService
 from crm.leads import LeadService
 from crm.lists import ClientLists
-from crm.mail import MailService
+from crm.mail import MailService, mail_configured
 from crm.mailings import MailingService
 from crm.notifications import NotificationService
 from crm.outbox import OutboxService
@@ -60,3 +60,4 @@ class CRM:
         self.mail = MailService(db, self.clock, config.mail)
         self.documents = DocumentService(db, self.clock, self.mail)
         self.mailings = MailingService(db, self.clock, config, self.lists)
+        self.mailings.email_enabled = mail_configured(config.mail)

@@ -4,12 +4,16 @@ messages edited in place.
 A deliverer takes a claimed outbox row of its kind and records its outcome itself through
 crm.mailings (the outbox row, the recipient and the client's history in one transaction).
 The Telegram one sends through the sender's `_send`: the shared limiter, and a 429 pauses
-everyone. The e-mail one plugs in the same way (see `Sender.deliverers`).
+everyone. The e-mail one (`EmailMailing`) sends through crm.mail's MailSender, paced by the
+e-mail rate setting (MAIL_RATE_PER_MINUTE); a temporary SMTP failure goes back to the outbox
+with a backoff, a refused address is marked bounced.
 """
 
 from __future__ import annotations
 
 import logging
+import mimetypes
+import posixpath
 import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -19,8 +23,16 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.utils.i18n import I18n
 
 from bot import metrics
-from bot.mailing_views import Part, mailing_messages, progress_kb, progress_text
-from crm.mailings import Delivered, Failed, Paused
+from bot.mailing_views import (
+    Part,
+    html_body,
+    mailing_messages,
+    plain_text,
+    progress_kb,
+    progress_text,
+)
+from crm.mail import MailFailed, build_message
+from crm.mailings import Attachment, Delivered, Failed, MailingView, Paused
 from crm.outbox import OutboxItem
 from crm.reminders import Skip
 from crm.service import CRM
@@ -127,6 +139,114 @@ class TelegramMailing:
                 raise _RetryLater(self.sender.limiter.paused_for + 1, "429 again and again")
             message_id = msg.message_id
         return message_id
+
+
+class EmailMailing:
+    """A mailing's e-mail to one contact person's address. The recipient is marked
+    `sending` (committed) once the rate slot is ours and just before the SMTP transaction:
+    a process killed after that never mails this address again."""
+
+    CACHE = 8  # attachments kept in memory (a mailing sends one to everyone)
+
+    def __init__(self, sender: Sender) -> None:
+        self.sender = sender
+        self.crm = sender.crm
+        self._files: dict[str, Attachment] = {}
+
+    async def _attachment(self, view: MailingView) -> Attachment | None:
+        if view.attachment_ref is None and view.document_version_id is None:
+            return None
+        key = f"v{view.document_version_id}" if view.document_version_id is not None \
+            else f"f{view.attachment_ref}"
+        found = self._files.get(key)
+        if found is not None:
+            return found
+        if view.document_version_id is not None:
+            found = await self.crm.mailings.attachment(view.document_version_id)
+        elif view.attachment_ref is not None:
+            found = await self._download(view)
+        if found is None:
+            return None
+        if len(self._files) >= self.CACHE:
+            self._files.pop(next(iter(self._files)))
+        self._files[key] = found
+        return found
+
+    async def _download(self, view: MailingView) -> Attachment:
+        """An uploaded file's bytes, from Telegram (the bot's own file)."""
+        assert view.attachment_ref is not None
+        bot = self.sender.bot
+        file = await bot.get_file(view.attachment_ref)
+        buf = await bot.download_file(file.file_path or "")
+        data = buf.read() if buf is not None else b""
+        name = view.attachment_name or (
+            "photo.jpg" if view.attachment_kind == "photo"
+            else posixpath.basename(file.file_path or "") or "attachment")
+        mime = mimetypes.guess_type(name)[0] or (
+            "image/jpeg" if view.attachment_kind == "photo" else "application/octet-stream")
+        return Attachment(name, data, mime)
+
+    async def deliver(self, item: OutboxItem, stats: DeliveryStats) -> None:
+        mailings = self.crm.mailings
+        try:
+            view = await mailings.view(item)
+        except Paused:
+            await mailings.hold(item)
+            stats.retried += 1
+            return
+        if isinstance(view, Skip):
+            await mailings.skip(item, view.reason)
+            stats.cancelled += 1
+            return
+        mail = self.crm.mail
+        cfg = self.sender.config
+        outcome: Delivered | Failed
+        try:
+            file = await self._attachment(view)
+            mailto, url = await mail.unsubscribe_links(view.contact_id or 0)
+            message = build_message(
+                sender=mail.config.smtp_from or "", to=view.address, to_name=view.name or None,
+                subject=view.subject, text=plain_text(view.text), html=html_body(view.text),
+                attachment=(file.name, file.content, file.mime_type) if file else None,
+                unsubscribe_mailto=mailto, unsubscribe_url=url)
+            await mail.sender.pace()
+            if not await mailings.attempt(item):
+                await mailings.skip(item, "not pending any more")
+                stats.cancelled += 1
+                return
+            # One SMTP transaction: a temporary failure goes back to the outbox (below).
+            await mail.sender.send(message, attempts=1, paced=True)
+            outcome = Delivered(None)
+        except MailFailed as err:
+            reason = err.reason[:400]
+            if err.permanent:
+                if err.refused and view.contact_id is not None:
+                    await mail.mark_bounced(view.contact_id, view.address, err.reason)
+                    outcome = Failed(f"bounced: {reason}", blocked=True)
+                else:
+                    outcome = Failed(reason)
+            elif item.attempts < cfg.max_attempts:
+                delay = min(cfg.backoff_base * 2 ** (item.attempts - 1), cfg.backoff_cap)
+                await mailings.retry(item, timedelta(seconds=delay), reason)
+                stats.retried += 1
+                return
+            else:
+                outcome = Failed(reason)
+        except Exception as err:  # the attachment's download, the database: again later
+            reason = f"{type(err).__name__}: {err}"[:400]
+            if item.attempts < cfg.max_attempts:
+                delay = min(cfg.backoff_base * 2 ** (item.attempts - 1), cfg.backoff_cap)
+                await mailings.retry(item, timedelta(seconds=delay), reason)
+                stats.retried += 1
+                return
+            outcome = Failed(reason)
+        await mailings.record(item, outcome)
+        if isinstance(outcome, Delivered):
+            metrics.SENT.inc()
+            stats.sent += 1
+        else:
+            metrics.SEND_FAILURES.labels("failed").inc()
+            stats.failed += 1
 
 
 class MailingProgress:

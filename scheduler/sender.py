@@ -52,7 +52,7 @@ from bot.notices import (
 )
 from crm.channel import CLIENT_MESSAGE
 from crm.leads import LEADS_WAITING
-from crm.mailings import MAILING
+from crm.mailings import EMAIL, MAILING, OUTBOX_KIND
 from crm.notifications import (
     DEAL_CLOSED,
     DIGEST,
@@ -66,9 +66,10 @@ from crm.outbox import OutboxItem
 from crm.reminders import Recipient, Skip
 from crm.service import CRM
 from scheduler.limiter import RateLimiter
-from scheduler.mailing import Deliverer, TelegramMailing
+from scheduler.mailing import Deliverer, EmailMailing, TelegramMailing
 
 log = logging.getLogger(__name__)
+MAILING_EMAIL = OUTBOX_KIND[EMAIL]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +138,9 @@ class Sender:
             LEADS_WAITING: self._leads_waiting,
         }
         # Outbox kinds delivered by a channel of their own, which records its outcomes
-        # itself: a mailing's Telegram messages (the e-mail channel's kind joins here).
-        self.deliverers: dict[str, Deliverer] = {MAILING: TelegramMailing(self)}
+        # itself: a mailing's Telegram messages and its e-mails.
+        self.deliverers: dict[str, Deliverer] = {
+            MAILING: TelegramMailing(self), MAILING_EMAIL: EmailMailing(self)}
 
     async def deliver(self, items: list[OutboxItem]) -> DeliveryStats:
         """Send the rows and wait until every one has an outcome."""

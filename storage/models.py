@@ -616,6 +616,11 @@ class Mailing(Base):
     text: Mapped[str] = mapped_column(CleanText)
     attachment_kind: Mapped[str | None] = mapped_column(String(16))
     attachment_ref: Mapped[str | None] = mapped_column(CleanString(300))
+    # The attachment's file name (an e-mail attaches it under it) and, for a document of
+    # the library, its version (whose bytes an e-mail attaches; an uploaded file's are
+    # downloaded from Telegram).
+    attachment_name: Mapped[str | None] = mapped_column(CleanString(255))
+    document_version_id: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(12), default="scheduled")
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -41,10 +41,13 @@ from bot.keyboards.mailings import (
     campaigns_kb,
     channels_kb,
     confirm_later_kb,
+    content_kb,
+    library_kb,
     review_kb,
 )
 from bot.mailing_views import (
     Part,
+    email_preview,
     local,
     message_parts,
     progress_kb,
@@ -64,6 +67,7 @@ from crm.service import CRM
 from crm.when import read_when
 
 e = html.escape
+DOWNLOAD_MAX = 20 * 1024 * 1024  # the most a bot may download from Telegram
 FILTER_KEY = "mailing_filter"  # a list's filter handed to the wizard by «📣 Mailing»
 
 
@@ -86,7 +90,8 @@ forms.register(MailingForm, lambda: _("mailing"), buttons_only=(
 def _plan(d: forms.Draft) -> Plan:
     return Plan(name=d["name"], campaign_id=d.get("campaign"), list_id=d.get("list"),
                 filter=d.get("filter"), channels=tuple(d.get("channels") or ()),
-                text=d["text"], attachment_kind=d.get("kind"), attachment_ref=d.get("file"))
+                text=d["text"], attachment_kind=d.get("kind"), attachment_ref=d.get("file"),
+                attachment_name=d.get("fname"), document_version_id=d.get("docv"))
 
 
 # --- the wizard ----------------------------------------------------------------------------
@@ -209,18 +214,69 @@ async def cb_channels_ok(query: CallbackQuery, callback_data: MailWizCD,
         return
     if await forms.take(query, state, callback_data.step, MailingForm.channels) is None:
         return
-    await forms.prompt(query, state, MailingForm.content, _(
+    await _content_prompt(query, state)
+
+
+async def _content_prompt(target: Message | CallbackQuery, state: FSMContext,
+                          picked: str | None = None, **vals: Any) -> None:
+    text = _(
         "Send the message as clients should get it: text with formatting; a photo or a "
-        "document with a caption if you like.\n\nFields: <code>{name}</code> — the contact's "
-        "name, <code>{manager}</code> — their manager."))
+        "document with a caption if you like, or «📎 From the library».\n\nFields: "
+        "<code>{name}</code> — the contact's name, <code>{manager}</code> — their manager.\n"
+        "E-mail recipients get the file attached and the mailing's name as the subject.")
+    if picked is not None:
+        text = _("📎 «{doc}» from the library goes with it. Now send the message's text (or "
+                 "upload another file with a caption instead).").format(doc=e(picked)) \
+            + "\n\n" + text
+    await forms.prompt(target, state, MailingForm.content, text, content_kb, **vals)
+
+
+async def cb_library(query: CallbackQuery, callback_data: MailWizCD, actor: Actor, crm: CRM,
+                     state: FSMContext) -> None:
+    """«📎 From the library»: the documents that may be sent (their newest version)."""
+    docs = [(x.id, x.name) for x in await crm.documents.library(actor) if not x.hidden]
+    if not docs:
+        await query.answer(_("The library has no documents yet."), show_alert=True)
+        return
+    if await forms.take(query, state, callback_data.step, MailingForm.content) is None:
+        return
+    await forms.prompt(query, state, MailingForm.content,
+                       _("Which document? Telegram recipients get it as a file, e-mail "
+                         "recipients as an attachment."),
+                       lambda step: library_kb(docs, step))
+
+
+async def cb_library_doc(query: CallbackQuery, callback_data: MailWizCD, actor: Actor,
+                         crm: CRM, state: FSMContext) -> None:
+    if callback_data.id is None:
+        raise InvalidInput("mailing_attachment")
+    doc = await crm.documents.file(actor, callback_data.id)  # not hidden, still there
+    if await forms.take(query, state, callback_data.step, MailingForm.content) is None:
+        return
+    await _content_prompt(query, state, doc.name, lib=[doc.kind, doc.tg_file_id,
+                                                       doc.file_name, doc.version_id])
 
 
 async def msg_content(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
-    kind = file_id = None
+    kind = file_id = fname = None
+    docv: int | None = None
     if message.photo:
         kind, file_id = "photo", message.photo[-1].file_id
     elif message.document:
         kind, file_id = "document", message.document.file_id
+        fname = message.document.file_name
+    size = message.document.file_size if message.document else None
+    if size and size > DOWNLOAD_MAX and \
+            EMAIL in ((await forms.values(state)).get("channels") or ()):
+        # The bot downloads an uploaded file to attach it to the e-mails: Telegram lets
+        # bots download 20 MB at most.
+        await message.answer(_("This file is too big to attach to e-mails (over 20 MB): "
+                               "send a smaller one, or pick one «📎 From the library»."))
+        return
+    else:
+        lib = (await forms.values(state)).get("lib")
+        if lib:  # a document picked from the library
+            kind, file_id, fname, docv = lib[0], lib[1], lib[2], int(lib[3])
     if not (message.text or message.caption):
         await message.answer(_("The message needs a text (with a photo or a document, a "
                                "caption)."))
@@ -235,7 +291,7 @@ async def msg_content(message: Message, actor: Actor, crm: CRM, state: FSMContex
             return
         await message.answer(_("The message is 1 to 3500 characters."))
         return
-    await forms.update(state, text=text, kind=kind, file=file_id)
+    await forms.update(state, text=text, kind=kind, file=file_id, fname=fname, docv=docv)
     await show_review(message, actor, crm, state)
 
 
@@ -271,7 +327,7 @@ async def _send_parts(bot: Bot, chat_id: int, parts: list[Part]) -> None:
 
 
 async def cb_preview(query: CallbackQuery, callback_data: MailWizCD, actor: Actor,
-                     state: FSMContext, bot: Bot) -> None:
+                     crm: CRM, state: FSMContext, bot: Bot) -> None:
     """Not a step: the review stays open (its buttons keep working)."""
     d = await forms.draft(state)
     if d is None or d.step != callback_data.step or \
@@ -291,6 +347,10 @@ async def cb_preview(query: CallbackQuery, callback_data: MailWizCD, actor: Acto
     # Mailing id 1 stands in for the real one: the button only says what clients see.
     await _send_parts(bot, actor.tg_id,
                       message_parts(1, text, plan.attachment_kind, plan.attachment_ref))
+    if EMAIL in plan.channels and crm.mailings.email_enabled:
+        name = plan.attachment_name or ("photo.jpg" if plan.attachment_kind == "photo"
+                                        else None)
+        await bot.send_message(actor.tg_id, email_preview(plan.name, text, name))
 
 
 async def cb_now(query: CallbackQuery, callback_data: MailWizCD, actor: Actor, crm: CRM,
@@ -406,6 +466,8 @@ def create_router() -> Router:
     cb(cb_channel, MailWizCD.filter(F.action.in_({WizAction.TELEGRAM, WizAction.EMAIL})))
     cb(cb_channels_ok, MailWizCD.filter(F.action == WizAction.CHANNELS))
     cb(cb_preview, MailWizCD.filter(F.action.in_({WizAction.PREVIEW, WizAction.TEST})))
+    cb(cb_library, MailWizCD.filter(F.action == WizAction.LIBRARY))
+    cb(cb_library_doc, MailWizCD.filter(F.action == WizAction.DOC))
     cb(cb_now, MailWizCD.filter(F.action == WizAction.NOW))
     cb(cb_later, MailWizCD.filter(F.action == WizAction.LATER))
     cb(cb_confirm, MailWizCD.filter(F.action == WizAction.CONFIRM))

@@ -31,6 +31,8 @@ class WizAction(StrEnum):
     NOW = "now"
     LATER = "later"
     CONFIRM = "ok"  # the scheduled time is right
+    LIBRARY = "lib"  # pick a document of the library for the message
+    DOC = "doc"  # id: the library's document
 
 
 class MailWizCD(CallbackData, prefix="mw"):
@@ -114,6 +116,20 @@ def channels_kb(chosen: list[str], email_ready: bool, step: int) -> InlineKeyboa
             text=_("Next ➡️"),
             callback_data=MailWizCD(action=WizAction.CHANNELS, step=step).pack())],
     ])
+
+
+def content_kb(step: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(
+        text=_("📎 From the library"),
+        callback_data=MailWizCD(action=WizAction.LIBRARY, step=step).pack())]])
+
+
+def library_kb(docs: list[tuple[int, str]], step: int) -> InlineKeyboardMarkup:
+    rows = [[InlineKeyboardButton(
+        text=f"📄 {name}"[:60],
+        callback_data=MailWizCD(action=WizAction.DOC, id=doc_id, step=step).pack())]
+        for doc_id, name in docs[:40]]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def review_kb(step: int, can_send: bool) -> InlineKeyboardMarkup:

@@ -195,6 +195,24 @@ async def move_pending(s: AsyncSession, mailing_id: int, due_at: datetime) -> in
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+async def spread_pending(s: AsyncSession, mailing_id: int, kind: str, start: datetime,
+                         per_minute: int) -> None:
+    """The mailing's queued rows of this kind: `per_minute` of them due each minute from
+    `start` (e-mails, at their rate)."""
+    from datetime import timedelta
+
+    ids = list(await s.scalars(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status == "pending", OutboxMessage.kind == kind,
+               OutboxMessage.idempotency_key.startswith(outbox_prefix(mailing_id),
+                                                        autoescape=True))
+        .order_by(OutboxMessage.id)))
+    for minute, i in enumerate(range(0, len(ids), per_minute)):
+        await s.execute(update(OutboxMessage)
+                        .where(OutboxMessage.id.in_(ids[i:i + per_minute]))
+                        .values(due_at=start + timedelta(minutes=minute)))
+
+
 async def cancel_pending(s: AsyncSession, mailing_id: int, reason: str) -> int:
     result = await s.execute(
         update(OutboxMessage)
@@ -230,4 +248,49 @@ async def replied_chats(s: AsyncSession, client_ids: Sequence[int], event: str,
                 Activity.occurred_at >= since, Activity.occurred_at < until,
                 Activity.tg_chat_id.is_not(None)).distinct())
         found.update(int(x) for x in rows if x is not None)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class EmailTarget:
+    client_id: int
+    client_unsubscribed: bool
+    contact_id: int | None  # None: the client has no contact person
+    email: str | None
+    name: str  # the contact person's, else the client's
+    manager: str | None
+
+
+async def email_targets(s: AsyncSession, client_ids: Sequence[int]) -> list[EmailTarget]:
+    """Every client of the list with each of its contact persons (a client with none
+    appears once, contact None)."""
+    out: list[EmailTarget] = []
+    ids = list(client_ids)
+    for i in range(0, len(ids), _CHUNK):
+        rows = await s.execute(
+            select(Client.id, Client.unsubscribed, Client.name, User.name,
+                   ContactPerson.id, ContactPerson.email, ContactPerson.name)
+            .outerjoin(User, User.id == Client.owner_id)
+            .outerjoin(ContactPerson, ContactPerson.client_id == Client.id)
+            .where(Client.id.in_(ids[i:i + _CHUNK]), Client.is_deleted.is_(False))
+            .order_by(Client.id, ContactPerson.id))
+        for cid, unsub, cname, manager, pid, email, pname in rows.all():
+            out.append(EmailTarget(int(cid), bool(unsub), pid, (email or "").strip() or None,
+                                   pname or cname, manager))
+    return out
+
+
+async def email_unsubscribed_since(s: AsyncSession, contact_ids: Sequence[int],
+                                   since: datetime) -> dict[int, str]:
+    """Contact persons whose address was unsubscribed at `since` or later: id → address."""
+    from storage.models import EmailConsent
+
+    found: dict[int, str] = {}
+    ids = list(dict.fromkeys(contact_ids))
+    for i in range(0, len(ids), _CHUNK):
+        rows = await s.execute(
+            select(EmailConsent.contact_id, EmailConsent.email)
+            .where(EmailConsent.contact_id.in_(ids[i:i + _CHUNK]),
+                   EmailConsent.state == "unsubscribed", EmailConsent.state_at >= since))
+        found.update({int(c): str(e) for c, e in rows.all()})
     return found
