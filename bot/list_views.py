@@ -24,7 +24,7 @@ def value_text(flt: ClientFilter, c: Criterion, labels: dict[Criterion, Label]) 
         return _("within {n} days").format(n=flt.contacted_days)
     if c is Criterion.CREATED and flt.created_from and flt.created_to:
         return f"{fmt_date(flt.created_from)} – {fmt_date(flt.created_to)}"
-    if c in (Criterion.NO_NEXT, Criterion.OVERDUE):
+    if c in (Criterion.OPEN_DEAL, Criterion.NO_NEXT, Criterion.OVERDUE):
         return _("yes")
     return _("(no longer available)")
 

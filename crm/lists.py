@@ -60,6 +60,7 @@ class Criterion(StrEnum):
     SOURCE = "source"
     CAMPAIGN = "campaign"
     STAGE = "stage"
+    OPEN_DEAL = "opendeal"  # any open deal, whatever its stage
     PROBABILITY = "prob"
     SILENT = "silent"  # no contact for N days or more (never contacted included)
     CONTACTED = "recent"  # a contact within the last N days
@@ -87,6 +88,7 @@ CLASSIFIER_KINDS: dict[Criterion, str] = {
     Criterion.CAMPAIGN: "campaign",
 }
 TOGGLED: dict[Criterion, str] = {
+    Criterion.OPEN_DEAL: "open_deal",
     Criterion.NO_NEXT: "no_next_contact",
     Criterion.OVERDUE: "overdue_invoice",
 }
@@ -105,6 +107,7 @@ class ClientFilter:
     source_id: int | None = None
     campaign_id: int | None = None
     stage_id: int | None = None  # an open deal at this stage
+    open_deal: bool = False  # an open deal at any stage
     prob_min: int | None = None  # the client's purchase probability, %, both ends included
     prob_max: int | None = None
     silent_days: int | None = None
@@ -134,7 +137,7 @@ class ClientFilter:
         for key, value in data.items():
             if key not in known:
                 raise InvalidInput("list_filter")
-            if key in ("no_next_contact", "overdue_invoice"):
+            if key in TOGGLED.values():
                 if not isinstance(value, bool):
                     raise InvalidInput("list_filter")
             elif key in ("created_from", "created_to"):
@@ -430,6 +433,7 @@ class ClientLists:
             classifiers=tuple((PICKED[c], getattr(flt, PICKED[c])) for c in CLASSIFIER_KINDS
                               if getattr(flt, PICKED[c]) is not None),
             stage_id=flt.stage_id,
+            open_deal=flt.open_deal,
             prob_min=flt.prob_min,
             prob_max=flt.prob_max,
             silent_since=now - timedelta(days=flt.silent_days) if flt.silent_days else None,

@@ -20,8 +20,8 @@ from crm.lists import ClientFilter, Criterion, parse_days, parse_probability_ran
 from crm.service import CRM
 from scheduler.sender import in_locale
 from storage.models import SavedList
-from tests.list_data import build
-from tests.notify_data import actor, add_user
+from tests.list_data import add_client, build
+from tests.notify_data import actor, add_deal, add_user
 
 
 async def names(crm: CRM, user_id: int, **criteria: object) -> list[str]:
@@ -62,6 +62,23 @@ async def test_each_criterion_on_both_databases(any_crm: CRM) -> None:
     flt = ClientFilter(region_id=ids["moscow"], no_next_contact=True)
     assert await crm.lists.count(who, flt) == 2
     assert await crm.lists.client_ids(who, flt) == [ids["beta"], ids["delta"]]
+
+
+async def test_any_open_deal_whatever_its_stage(any_crm: CRM) -> None:
+    crm = any_crm
+    ids = await build(crm.db)
+    # Foxtrot's only deal is lost, Golf has none: neither has an open deal.
+    f = await add_client(crm.db, ids["ivan"], "Foxtrot", region_id=ids["moscow"])
+    await add_deal(crm.db, f, ids["ivan"], "Lost one", 1_000, status="lost")
+    await add_client(crm.db, ids["ivan"], "Golf", region_id=ids["moscow"])
+    admin = ids["admin"]
+    assert await names(crm, admin, open_deal=True) == ["Alpha", "Beta", "Delta", "Gamma"]
+    assert await names(crm, admin, open_deal=True, owner_id=ids["ivan"]) == ["Alpha", "Beta"]
+    assert "Foxtrot" in await names(crm, admin, region_id=ids["moscow"])
+    flt = ClientFilter().toggled(Criterion.OPEN_DEAL)
+    assert flt.open_deal and ClientFilter.from_json(flt.to_json()) == flt
+    with pytest.raises(InvalidInput):
+        ClientFilter.from_json({"open_deal": 1})
 
 
 async def test_nobody_sees_a_client_outside_their_scope(any_crm: CRM) -> None:

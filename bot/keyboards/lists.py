@@ -120,6 +120,7 @@ def criterion_name(c: Criterion) -> str:
         Criterion.SOURCE: _("📥 Source"),
         Criterion.CAMPAIGN: _("📣 Campaign"),
         Criterion.STAGE: _("📊 Open deal at stage"),
+        Criterion.OPEN_DEAL: _("💼 Has an open deal"),
         Criterion.PROBABILITY: _("🎲 Probability"),
         Criterion.SILENT: _("⏳ No contact for N days"),
         Criterion.CONTACTED: _("📞 Contacted within N days"),

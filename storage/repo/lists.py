@@ -41,6 +41,7 @@ class Criteria:
     team_id: int | None = None
     classifiers: tuple[tuple[str, int], ...] = ()  # (column of clients, item id)
     stage_id: int | None = None
+    open_deal: bool = False
     prob_min: int | None = None
     prob_max: int | None = None
     silent_since: datetime | None = None  # no typed contact at or after this instant
@@ -71,6 +72,8 @@ def filtered(vis: Visibility, c: Criteria) -> Select[Any]:
         # semi-join rather than a probe per client.
         conds.append(Client.id.in_(select(Deal.client_id).where(
             Deal.status == "open", Deal.stage_id == c.stage_id)))
+    if c.open_deal:
+        conds.append(Client.id.in_(select(Deal.client_id).where(Deal.status == "open")))
     if c.prob_min is not None:
         conds.append(Client.probability >= c.prob_min)
     if c.prob_max is not None:
