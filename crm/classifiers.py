@@ -320,7 +320,7 @@ class ClassifierService:
             await repo.lock_kind(s, "outcome")
             kind = await self._own_item(s, "activity_type", type_id)
             outcome = await self._own_item(s, "outcome", outcome_id)
-            linked = {o for t, o in await repo.outcome_links(s) if t == kind.id}
+            linked = set(await repo.outcomes_linked(s, kind.id))
             if on == (outcome.id in linked):
                 return False
             if on:

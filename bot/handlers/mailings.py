@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import html
 from contextlib import suppress
+from datetime import datetime
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -359,10 +360,16 @@ async def cb_now(query: CallbackQuery, callback_data: MailWizCD, actor: Actor, c
     if d is None:
         return
     await forms.finish(state)
+    await _start(query, actor, crm, d, None)
+
+
+async def _start(query: CallbackQuery, actor: Actor, crm: CRM, d: forms.Draft,
+                 at: datetime | None) -> None:
+    """Create the mailing (now, or at `at`) and turn the wizard's message into its progress."""
     chat_id = message_id = None
     if isinstance(query.message, Message):
         chat_id, message_id = query.message.chat.id, query.message.message_id
-    mailing_id = await crm.mailings.create(actor, _plan(d), d["token"], None, chat_id,
+    mailing_id = await crm.mailings.create(actor, _plan(d), d["token"], at, chat_id,
                                            message_id)
     p = await crm.mailings.progress(actor, mailing_id)
     await forms.screen(query, progress_text(p), progress_kb(p))
@@ -387,20 +394,11 @@ async def msg_when(message: Message, actor: Actor, crm: CRM, state: FSMContext) 
 
 async def cb_confirm(query: CallbackQuery, callback_data: MailWizCD, actor: Actor, crm: CRM,
                      state: FSMContext) -> None:
-    from datetime import datetime
-
     d = await forms.take(query, state, callback_data.step, MailingForm.confirm)
     if d is None:
         return
     await forms.finish(state)
-    at = datetime.fromisoformat(d["at"])
-    chat_id = message_id = None
-    if isinstance(query.message, Message):
-        chat_id, message_id = query.message.chat.id, query.message.message_id
-    mailing_id = await crm.mailings.create(actor, _plan(d), d["token"], at, chat_id,
-                                           message_id)
-    p = await crm.mailings.progress(actor, mailing_id)
-    await forms.screen(query, progress_text(p), progress_kb(p))
+    await _start(query, actor, crm, d, datetime.fromisoformat(d["at"]))
 
 
 # --- progress and report -------------------------------------------------------------------

@@ -114,6 +114,12 @@ async def outcome_links(session: AsyncSession) -> list[tuple[int, int]]:
     return [(r[0], r[1]) for r in rows]
 
 
+async def outcomes_linked(session: AsyncSession, type_id: int) -> list[int]:
+    """The outcomes offered after one kind of contact."""
+    return list((await session.scalars(
+        select(OutcomeLink.outcome_id).where(OutcomeLink.type_id == type_id))).all())
+
+
 async def link_outcome(session: AsyncSession, type_id: int, outcome_id: int) -> None:
     await session.execute(insert(OutcomeLink).values(type_id=type_id, outcome_id=outcome_id))
 
