@@ -559,3 +559,25 @@ async def test_no_open_deal_is_left_on_a_hidden_stage(any_crm: CRM) -> None:
                 Deal.status == "open", Stage.is_active.is_(False)))
             assert stuck == 0, i
         await crm.classifiers.show_stage(anna, doomed.id)
+
+
+async def test_the_same_outcome_toggle_twice_at_once_writes_once(any_crm: CRM) -> None:
+    """Two marketers (or a resent update) ask for the same pair at the same moment: one link
+    is removed and put back once each, one audit entry per change, on both databases."""
+    crm = any_crm
+    mark = await person(crm, MARK.id, "Mark Marketer", Role.MARKETER)
+    anna = await person(crm, ANNA.id, "Anna Admin", Role.ADMIN)
+    call = await crm.classifiers.by_code("activity_type", "call")
+    agreed = await crm.classifiers.by_code("outcome", "agreed")
+    assert call is not None and agreed is not None
+    off = await asyncio.gather(crm.classifiers.set_link(mark, call.id, agreed.id, False),
+                               crm.classifiers.set_link(anna, call.id, agreed.id, False))
+    assert sorted(off) == [False, True]
+    assert "agreed" not in await offered_codes(crm, "call")
+    on = await asyncio.gather(crm.classifiers.set_link(mark, call.id, agreed.id, True),
+                              crm.classifiers.set_link(anna, call.id, agreed.id, True))
+    assert sorted(on) == [False, True]
+    assert "agreed" in await offered_codes(crm, "call")
+    actions = await audit_actions(crm)
+    assert actions.count("classifier.outcome_unlinked") == 1
+    assert actions.count("classifier.outcome_linked") == 1
