@@ -21,19 +21,23 @@ from __future__ import annotations
 
 import contextvars
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.util.concurrency import await_
 
 BUSY_TIMEOUT_MS = 10000
@@ -150,11 +154,96 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# A read on the event loop waits this long at most (a checkpoint restarting the WAL).
+READ_BUSY_MS = 200
+
+
+class Reader:
+    """See `Database.read`. Rows are plain tuples in the statement's column order."""
+
+    async def all(self, stmt: Executable, **params: Any) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    async def first(self, stmt: Executable, **params: Any) -> tuple[Any, ...] | None:
+        rows = await self.all(stmt, **params)
+        return rows[0] if rows else None
+
+    async def scalar(self, stmt: Executable, **params: Any) -> Any:
+        row = await self.first(stmt, **params)
+        return row[0] if row is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]
+    defaults: dict[str, Any]
+    binds: tuple[Callable[[Any], Any] | None, ...]
+    results: tuple[Callable[[Any], Any] | None, ...]
+
+
+class _SqliteReader(Reader):
+    def __init__(self, conn: sqlite3.Connection, dialect: Dialect) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self.compiled: weakref.WeakKeyDictionary[Executable, _Compiled] = (
+            weakref.WeakKeyDictionary())
+
+    def compile(self, stmt: Executable) -> _Compiled:
+        done = self.compiled.get(stmt)
+        if done is None:
+            c: Any = stmt.compile(dialect=self.dialect)  # type: ignore[attr-defined]
+            if "POSTCOMPILE" in c.string:
+                raise ValueError("Database.read takes no expanding IN parameters")
+            names = tuple(c.positiontup or ())
+            done = _Compiled(
+                c.string, names,
+                {n: b.effective_value for b, n in c.bind_names.items() if not b.required},
+                tuple(c._bind_processors.get(n) for n in names),
+                tuple(col.type._cached_result_processor(self.dialect, None)
+                      for col in c._result_columns))
+            self.compiled[stmt] = done
+        return done
+
+    async def all(self, stmt: Executable, **params: Any) -> list[tuple[Any, ...]]:
+        c = self.compile(stmt)
+        values = []
+        for name, bind in zip(c.names, c.binds, strict=True):
+            value = params[name] if name in params else c.defaults[name]  # KeyError: required
+            values.append(bind(value) if bind is not None and value is not None else value)
+        rows = self.conn.execute(c.sql, values).fetchall()
+        if not any(c.results):
+            return rows
+        procs = c.results
+        return [tuple(p(v) if p is not None else v for p, v in zip(procs, row, strict=True))
+                for row in rows]
+
+
+class _PooledReader(Reader):
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def all(self, stmt: Executable, **params: Any) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await self.conn.execute(stmt, params)]
+
+
+@asynccontextmanager
+async def _sqlite_read(db: Database) -> AsyncIterator[Reader]:
+    yield db._sqlite_reader()
+
+
+@asynccontextmanager
+async def _pooled_read(db: Database) -> AsyncIterator[Reader]:
+    async with db.engine.connect() as conn:
+        yield _PooledReader(conn)
+
+
 class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.engine = create_engine(url, echo=echo)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._reader: _SqliteReader | None = None
 
     @property
     def dialect(self) -> str:
@@ -182,5 +271,29 @@ class Database:
         finally:
             _INLINE.reset(token)
 
+    def read(self) -> AbstractAsyncContextManager[Reader]:
+        """Display-only reads on the hot paths (a card, a history page, Today, identifying
+        the actor): Core statements with named `bindparam`s, answered as plain tuples.
+
+        On SQLite each statement runs on the event loop on a connection of its own, in
+        autocommit (WAL: it sees every committed write, and takes no lock), with the
+        statement compiled once: about a tenth of what a statement costs through a session.
+        It never sees a transaction's uncommitted writes — use it for what is shown, never
+        for what is then written. On PostgreSQL it is an ordinary pooled connection."""
+        if self.dialect == "sqlite":
+            return _sqlite_read(self)
+        return _pooled_read(self)
+
+    def _sqlite_reader(self) -> _SqliteReader:
+        if self._reader is None:
+            database = make_url(self.url).database or ""
+            conn = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout={READ_BUSY_MS}")
+            self._reader = _SqliteReader(conn, self.engine.dialect)
+        return self._reader
+
     async def dispose(self) -> None:
+        if self._reader is not None:
+            self._reader.conn.close()
+            self._reader = None
         await self.engine.dispose()

@@ -1,0 +1,59 @@
+"""Database.read: display reads answer what was committed, with the same values a session
+gives (time zones included), on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import bindparam, select
+
+from storage.db import Database
+from storage.models import Client, User
+
+T = User.__table__
+BY_TG = select(T.c.id, T.c.name, T.c.created_at, T.c.is_active).where(
+    T.c.tg_id == bindparam("tg")).order_by(T.c.id)
+ACTIVE_BY_TG = select(T.c.name).where(T.c.tg_id == bindparam("tg"), T.c.is_active.is_(True))
+
+
+def person(tg: int, name: str, *, active: bool = True) -> User:
+    return User(tg_id=tg, name=name, role="manager", timezone="Europe/Moscow", locale="ru",
+                work_start_min=540, work_end_min=1080, work_days="12345", is_active=active,
+                created_at=datetime(2026, 11, 30, 21, 15, 7, tzinfo=UTC))
+
+
+async def test_a_read_sees_what_is_committed_as_a_session_does(any_db: Database) -> None:
+    async with any_db.read() as r:
+        assert await r.all(BY_TG, tg=7) == []
+        assert await r.first(BY_TG, tg=7) is None
+    async with any_db.transaction() as s:
+        s.add_all([person(7, "Анна"), person(8, "Борис", active=False)])
+    async with any_db.read() as r:
+        rows = await r.all(BY_TG, tg=7)
+        assert await r.scalar(ACTIVE_BY_TG, tg=8) is None  # the literal True is bound too
+        assert await r.scalar(ACTIVE_BY_TG, tg=7) == "Анна"
+    async with any_db.transaction() as s:
+        expected = [tuple(row) for row in await s.execute(BY_TG, {"tg": 7})]
+    assert rows == expected
+    assert rows[0][2] == datetime(2026, 11, 30, 21, 15, 7, tzinfo=UTC)
+    assert rows[0][2].tzinfo is not None
+    # A write committed after the first read is seen by the next one.
+    async with any_db.transaction() as s:
+        (await s.execute(select(User).where(User.tg_id == 7))).scalar_one().name = "Анна К."
+    async with any_db.read() as r:
+        assert await r.scalar(ACTIVE_BY_TG, tg=7) == "Анна К."
+
+
+async def test_a_missing_parameter_is_an_error_not_a_null(db: Database) -> None:
+    async with db.read() as r:
+        with pytest.raises(KeyError):
+            await r.all(BY_TG)
+
+
+async def test_expanding_in_lists_are_refused_on_sqlite(db: Database) -> None:
+    stmt = select(Client.__table__.c.id).where(
+        Client.__table__.c.id.in_(bindparam("ids", expanding=True)))
+    async with db.read() as r:
+        with pytest.raises(ValueError, match="expanding"):
+            await r.all(stmt, ids=[1, 2])
