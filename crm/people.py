@@ -67,8 +67,8 @@ class PeopleService:
     async def identify_seen(self, tg_id: int) -> tuple[Actor | None, int | None]:
         """identify, and the classifiers' version read with the actor (None for a
         stranger): see crm.classifiers.seen."""
-        async with self.db.transaction(quick=True) as s:
-            row = await repo.active_user_row(s, tg_id)
+        async with self.db.read() as r:
+            row = await repo.active_user_row(r, tg_id)
         if row is None:
             return None, None
         uid, tg, name, role, team_id, tz, locale, start, end, days, version = row

@@ -20,7 +20,7 @@ from bot.filters import FormText
 from bot.handlers.clients import input_error, send_card
 from bot.keyboards.client import ClientAction, ClientCD
 from bot.keyboards.menu import BTN_NEW
-from bot.keyboards.types import DbId, Percent, Step
+from bot.keyboards.types import CD, DbId, Percent, Step
 from bot.render import current_locale, fmt_percent
 from bot.views import classifier_title
 from crm.access import can_create_clients, can_reassign
@@ -50,7 +50,7 @@ class NewAction(StrEnum):
     CANCEL = "cancel"
 
 
-class NewCD(CallbackData, prefix="nc"):
+class NewCD(CD, prefix="nc"):
     """A button of the new-client form: skip this question, create despite duplicates, or
     cancel. `step` is the token of the prompt it belongs to."""
 
@@ -58,14 +58,14 @@ class NewCD(CallbackData, prefix="nc"):
     step: Step
 
 
-class NewPickCD(CallbackData, prefix="ncp"):
+class NewPickCD(CD, prefix="ncp"):
     """A classifier value picked for the new client (region, industry, source)."""
 
     item_id: DbId
     step: Step
 
 
-class NewProbCD(CallbackData, prefix="ncr"):
+class NewProbCD(CD, prefix="ncr"):
     value: Percent
     step: Step
 

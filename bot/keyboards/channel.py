@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.keyboards.client import ClientAction, ClientCD, back_to_card
-from bot.keyboards.types import DbId, Step
+from bot.keyboards.types import CD, DbId, Step
 from crm.channel import LinkTarget
 
 
-class LinkCD(CallbackData, prefix="ln"):
+class LinkCD(CD, prefix="ln"):
     """Make a link for this contact person (None: the client itself); the picker's step."""
 
     client_id: DbId
@@ -24,7 +23,7 @@ class LinkCD(CallbackData, prefix="ln"):
     step: Step
 
 
-class LinkRevokeCD(CallbackData, prefix="lnr"):
+class LinkRevokeCD(CD, prefix="lnr"):
     link_id: DbId
 
 
@@ -32,7 +31,7 @@ class ChanAction(StrEnum):
     REPLY = "reply"
 
 
-class ChanCD(CallbackData, prefix="ch"):
+class ChanCD(CD, prefix="ch"):
     """A linked client's Telegram: reply to them."""
 
     channel_id: DbId

@@ -11,14 +11,13 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
 from bot.keyboards.settings import SetAction, SetCD
-from bot.keyboards.types import DbId, Page, Step
+from bot.keyboards.types import CD, DbId, Page, Step
 from bot.render import current_locale
 from crm.classifiers import Label, StageRow
 from crm.dto import Actor
@@ -72,32 +71,32 @@ class FormAction(StrEnum):
     CANCEL = "cancel"
 
 
-class ClsCD(CallbackData, prefix="cls"):
+class ClsCD(CD, prefix="cls"):
     action: ClsAction
 
 
-class ClsListCD(CallbackData, prefix="clsl"):
+class ClsListCD(CD, prefix="clsl"):
     kind: Kind
     page: Page
 
 
-class ClsAddCD(CallbackData, prefix="clsa"):
+class ClsAddCD(CD, prefix="clsa"):
     kind: Kind
 
 
-class ClsItemCD(CallbackData, prefix="clsi"):
+class ClsItemCD(CD, prefix="clsi"):
     kind: Kind
     id: DbId
     action: ItemAction
 
 
-class ClsMoveCD(CallbackData, prefix="clsmv"):
+class ClsMoveCD(CD, prefix="clsmv"):
     kind: Kind
     id: DbId
     pos: Position
 
 
-class ClsLinkCD(CallbackData, prefix="clslk"):
+class ClsLinkCD(CD, prefix="clslk"):
     """Offer an outcome after a kind of contact (on=True) or not; drawn on the screen of
     `kind` (an outcome or a kind of contact) `id`, the other side being `other`. The button
     carries the state wanted, so a double tap changes nothing more."""
@@ -108,29 +107,29 @@ class ClsLinkCD(CallbackData, prefix="clslk"):
     on: bool
 
 
-class ClsFormCD(CallbackData, prefix="clsf"):
+class ClsFormCD(CD, prefix="clsf"):
     action: FormAction
     step: Step
 
 
-class StgCD(CallbackData, prefix="stg"):
+class StgCD(CD, prefix="stg"):
     id: DbId
     action: StageAction
 
 
-class StgMoveCD(CallbackData, prefix="stgmv"):
+class StgMoveCD(CD, prefix="stgmv"):
     id: DbId
     pos: Position
 
 
-class StgValueCD(CallbackData, prefix="stgv"):
+class StgValueCD(CD, prefix="stgv"):
     """A quick answer to the probability or the stall-days question."""
 
     value: QuickValue
     step: Step
 
 
-class StgTargetCD(CallbackData, prefix="stgt"):
+class StgTargetCD(CD, prefix="stgt"):
     """The stage the open deals of a stage being hidden move to."""
 
     id: DbId

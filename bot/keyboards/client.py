@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
-from bot.keyboards.types import DbId, Page, Step
+from bot.keyboards.types import CD, DbId, Page, Step
 from crm.classifiers import Label
 from crm.clients import ClientCard, ClientRef, SearchPage
 from crm.history import HistoryPage
@@ -44,14 +44,14 @@ class ClientAction(StrEnum):
     SEND_DOC = "doc"
 
 
-class ClientCD(CallbackData, prefix="c"):
+class ClientCD(CD, prefix="c"):
     """A client-card action."""
 
     id: DbId
     action: ClientAction
 
 
-class HistCD(CallbackData, prefix="h"):
+class HistCD(CD, prefix="h"):
     client_id: DbId
     page: Page
     type_id: DbId | None = None  # None: every type
@@ -64,21 +64,21 @@ class EntryAction(StrEnum):
     DELETE = "delete"
 
 
-class EntryCD(CallbackData, prefix="he"):
+class EntryCD(CD, prefix="he"):
     """A contact record of the history: open it for correction, or start a correction."""
 
     activity_id: DbId
     action: EntryAction
 
 
-class EntryOutcomeCD(CallbackData, prefix="heo"):
+class EntryOutcomeCD(CD, prefix="heo"):
     """The corrected outcome of a contact record (None: no outcome)."""
 
     activity_id: DbId
     outcome_id: DbId | None = None
 
 
-class EntryDeleteCD(CallbackData, prefix="hed"):
+class EntryDeleteCD(CD, prefix="hed"):
     """«Yes, delete» of a contact record: the confirm prompt's step."""
 
     activity_id: DbId
@@ -90,7 +90,7 @@ class PersonAction(StrEnum):
     REMOVE = "remove"
 
 
-class PersonCD(CallbackData, prefix="cp"):
+class PersonCD(CD, prefix="cp"):
     """A contact person of a client: open their screen, or ask to remove them."""
 
     person_id: DbId
@@ -104,21 +104,21 @@ class PersonField(StrEnum):
     EMAIL = "email"
 
 
-class PersonEditCD(CallbackData, prefix="cpe"):
+class PersonEditCD(CD, prefix="cpe"):
     """Edit one field of a contact person (the new value is typed)."""
 
     person_id: DbId
     field: PersonField
 
 
-class PersonRemoveCD(CallbackData, prefix="cpr"):
+class PersonRemoveCD(CD, prefix="cpr"):
     """«Yes, remove» of a contact person: the confirm prompt's step."""
 
     person_id: DbId
     step: Step
 
 
-class SearchCD(CallbackData, prefix="s"):
+class SearchCD(CD, prefix="s"):
     """A page of search results; the query itself waits in the FSM data (64-byte limit)."""
 
     page: Page
@@ -135,7 +135,7 @@ class PlanWhen(StrEnum):
     TYPE = "text"
 
 
-class PlanCD(CallbackData, prefix="p"):
+class PlanCD(CD, prefix="p"):
     """Plan the next contact."""
 
     client_id: DbId
@@ -143,7 +143,7 @@ class PlanCD(CallbackData, prefix="p"):
     deal_id: DbId | None = None
 
 
-class SubjectCD(CallbackData, prefix="psu"):
+class SubjectCD(CD, prefix="psu"):
     """Give a planned contact its subject."""
 
     planned_id: DbId
@@ -155,7 +155,7 @@ class CalAction(StrEnum):
     HOUR = "hour"
 
 
-class CalCD(CallbackData, prefix="cal"):
+class CalCD(CD, prefix="cal"):
     """The calendar picker: a month page, a picked day, or a picked hour."""
 
     client_id: DbId
@@ -164,7 +164,7 @@ class CalCD(CallbackData, prefix="cal"):
     deal_id: DbId | None = None
 
 
-class LogTypeCD(CallbackData, prefix="lt"):
+class LogTypeCD(CD, prefix="lt"):
     """Log a contact of this type (step 2: the outcome). Reminders jump straight here."""
 
     client_id: DbId
@@ -172,7 +172,7 @@ class LogTypeCD(CallbackData, prefix="lt"):
     planned_id: DbId | None = None  # the reminder it came from, if any
 
 
-class LogOutcomeCD(CallbackData, prefix="lo"):
+class LogOutcomeCD(CD, prefix="lo"):
     """Step 3: the outcome is picked; the bot asks for a comment (text or voice)."""
 
     client_id: DbId
@@ -181,14 +181,14 @@ class LogOutcomeCD(CallbackData, prefix="lo"):
     planned_id: DbId | None = None
 
 
-class LogSkipCD(CallbackData, prefix="lsk"):
+class LogSkipCD(CD, prefix="lsk"):
     """Save the contact without a comment (the comment prompt's step)."""
 
     client_id: DbId
     step: Step
 
 
-class PlayCD(CallbackData, prefix="pl"):
+class PlayCD(CD, prefix="pl"):
     """Play the voice note of a history record."""
 
     activity_id: DbId
@@ -209,14 +209,14 @@ class EditField(StrEnum):
     CAMPAIGN = "campaign"
 
 
-class EditCD(CallbackData, prefix="ce"):
+class EditCD(CD, prefix="ce"):
     """Edit one field of the card: a text field asks for a value, a classifier shows values."""
 
     client_id: DbId
     field: EditField
 
 
-class EditPickCD(CallbackData, prefix="cep"):
+class EditPickCD(CD, prefix="cep"):
     """A picked classifier value of a card field (None clears it)."""
 
     client_id: DbId
@@ -224,14 +224,14 @@ class EditPickCD(CallbackData, prefix="cep"):
     item_id: DbId | None = None
 
 
-class FwdCD(CallbackData, prefix="fw"):
+class FwdCD(CD, prefix="fw"):
     """Log a forwarded message or a file into this client's history."""
 
     client_id: DbId
     step: Step
 
 
-class FwdCancelCD(CallbackData, prefix="fwx"):
+class FwdCancelCD(CD, prefix="fwx"):
     step: Step
 
 

@@ -14,43 +14,43 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.keyboards.client import ClientAction, ClientCD, back_to_card, grid
 from bot.keyboards.people import UserAction, UserCD
-from bot.keyboards.types import DbId, Step
+from bot.keyboards.types import CD, DbId, Step
 from bot.texts import role_name
 from crm.client_admin import Target
 from crm.clients import ClientRef
 
 
-class ReassignPickCD(CallbackData, prefix="cmv"):
+class ReassignPickCD(CD, prefix="cmv"):
     """The person the clients go to."""
 
     step: Step
     user_id: DbId
 
 
-class ReassignRuleCD(CallbackData, prefix="cmvr"):
+class ReassignRuleCD(CD, prefix="cmvr"):
     """«By the team's rule» instead of a person."""
 
     step: Step
 
 
-class ReassignDoCD(CallbackData, prefix="cmvd"):
+class ReassignDoCD(CD, prefix="cmvd"):
     """«Move» on the confirm screen."""
 
     step: Step
 
 
-class MergePickCD(CallbackData, prefix="cmg"):
+class MergePickCD(CD, prefix="cmg"):
     """The duplicate to merge into the card the merge started from."""
 
     step: Step
     client_id: DbId
 
 
-class MergeDoCD(CallbackData, prefix="cmgd"):
+class MergeDoCD(CD, prefix="cmgd"):
     step: Step
 
 
-class ArchiveDoCD(CallbackData, prefix="carc"):
+class ArchiveDoCD(CD, prefix="carc"):
     step: Step
 
 

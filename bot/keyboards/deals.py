@@ -6,14 +6,13 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
 from bot.keyboards.client import ClientAction, ClientCD
-from bot.keyboards.types import DbId, Step
+from bot.keyboards.types import CD, DbId, Step
 from bot.render import current_locale, fmt_date, fmt_money, fmt_percent
 from crm.billing import InvoiceView
 from crm.classifiers import Label, StageInfo
@@ -31,22 +30,22 @@ class DealAction(StrEnum):
     REPORT = "rep"  # open the deal from a report: the deal gets «« Back to the report»
 
 
-class DealCD(CallbackData, prefix="d"):
+class DealCD(CD, prefix="d"):
     id: DbId
     action: DealAction
 
 
-class StageCD(CallbackData, prefix="ds"):
+class StageCD(CD, prefix="ds"):
     deal_id: DbId
     stage_id: DbId
 
 
-class LossCD(CallbackData, prefix="dl"):
+class LossCD(CD, prefix="dl"):
     deal_id: DbId
     reason_id: DbId
 
 
-class WonCD(CallbackData, prefix="dwon"):
+class WonCD(CD, prefix="dwon"):
     """"Close as won with the amount shown": the answer of the won form's prompt."""
 
     step: Step
@@ -59,19 +58,19 @@ class InvoiceAction(StrEnum):
     REPORT = "rep"  # open the invoice from a report: it gets «« Back to the report»
 
 
-class InvoiceCD(CallbackData, prefix="i"):
+class InvoiceCD(CD, prefix="i"):
     id: DbId
     action: InvoiceAction
 
 
-class BigAmountCD(CallbackData, prefix="dba"):
+class BigAmountCD(CD, prefix="dba"):
     """An amount above the sane limit: it is right (ok), or typed again."""
 
     ok: bool
     step: Step
 
 
-class PayConfirmCD(CallbackData, prefix="ipc"):
+class PayConfirmCD(CD, prefix="ipc"):
     """"Record a payment of … — confirm?": the answer of the payment form's prompt."""
 
     step: Step
@@ -83,20 +82,20 @@ class PayDay(StrEnum):
     KEEP = "keep"  # a corrected payment keeps its date
 
 
-class PayDateCD(CallbackData, prefix="ipd"):
+class PayDateCD(CD, prefix="ipd"):
     """The date of a payment."""
 
     day: PayDay
     step: Step
 
 
-class PaymentEditCD(CallbackData, prefix="ipe"):
+class PaymentEditCD(CD, prefix="ipe"):
     """✏️ Correct a recorded payment (heads and admins; re-checked in crm)."""
 
     id: DbId
 
 
-class PayKeepCD(CallbackData, prefix="ipk"):
+class PayKeepCD(CD, prefix="ipk"):
     """A corrected payment keeps its amount."""
 
     step: Step
@@ -108,21 +107,21 @@ class CloseChoice(StrEnum):
     SKIP = "skip"
 
 
-class DealDateCD(CallbackData, prefix="dcl"):
+class DealDateCD(CD, prefix="dcl"):
     """The expected close of a new deal."""
 
     choice: CloseChoice
     step: Step
 
 
-class InvDueCD(CallbackData, prefix="idue"):
+class InvDueCD(CD, prefix="idue"):
     """The due date of a new invoice: in so many days from today."""
 
     days: Annotated[int, Field(ge=0, le=365)]
     step: Step
 
 
-class DealCancelCD(CallbackData, prefix="dx"):
+class DealCancelCD(CD, prefix="dx"):
     """Leave a deal, invoice or payment form; back to the deal when there is one."""
 
     deal_id: DbId | None = None

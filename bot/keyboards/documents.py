@@ -10,7 +10,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.keyboards.client import back_to_card
-from bot.keyboards.types import DbId, Step
+from bot.keyboards.types import CD, DbId, Step
 from crm.documents import DocumentInfo, Target
 
 
@@ -19,7 +19,7 @@ class LibAction(StrEnum):
     ADD = "add"
 
 
-class LibCD(CallbackData, prefix="lb"):
+class LibCD(CD, prefix="lb"):
     """The library: its list, «Add»."""
 
     action: LibAction
@@ -33,18 +33,18 @@ class DocAction(StrEnum):
     SHOW = "show"
 
 
-class DocCD(CallbackData, prefix="lbd"):
+class DocCD(CD, prefix="lbd"):
     document_id: DbId
     action: DocAction
 
 
-class DocNameCD(CallbackData, prefix="lbn"):
+class DocNameCD(CD, prefix="lbn"):
     """Name a new document after its file."""
 
     step: Step
 
 
-class SendDocCD(CallbackData, prefix="sd"):
+class SendDocCD(CD, prefix="sd"):
     """Sending from the card: the document picked."""
 
     client_id: DbId
@@ -57,7 +57,7 @@ class Channel(StrEnum):
     EMAIL = "email"
 
 
-class SendToCD(CallbackData, prefix="sdt"):
+class SendToCD(CD, prefix="sdt"):
     """…to whom (a linked Telegram: the channel's id; e-mail: the contact person's)."""
 
     channel: Channel
@@ -65,7 +65,7 @@ class SendToCD(CallbackData, prefix="sdt"):
     step: Step
 
 
-class SendGoCD(CallbackData, prefix="sdg"):
+class SendGoCD(CD, prefix="sdg"):
     """…without a comment."""
 
     step: Step

@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from pydantic import Field as Bounds
 
-from bot.keyboards.types import DbId, Step
+from bot.keyboards.types import CD, DbId, Step
 from crm.importer import IMPORTABLE, Assignee, Field
 
 
@@ -20,7 +19,7 @@ class ExchangeAction(StrEnum):
     EXPORT = "export"  # pick the export's format
 
 
-class ExchangeCD(CallbackData, prefix="xch"):
+class ExchangeCD(CD, prefix="xch"):
     action: ExchangeAction
 
 
@@ -29,7 +28,7 @@ class ExportFormat(StrEnum):
     CSV = "csv"
 
 
-class ExportCD(CallbackData, prefix="exp"):
+class ExportCD(CD, prefix="exp"):
     fmt: ExportFormat
     list_id: DbId | None = None  # a saved list's clients only (re-checked in crm.lists)
 
@@ -40,7 +39,7 @@ ColumnChoice = StrEnum(  # type: ignore[misc]
 )
 
 
-class ImportColumnCD(CallbackData, prefix="impcol"):
+class ImportColumnCD(CD, prefix="impcol"):
     step: Step
     col: Annotated[int, Bounds(ge=0, le=1000)]
     choice: ColumnChoice
@@ -55,19 +54,19 @@ class ValuesChoice(StrEnum):
     BACK = "back"  # from the list of items back to the question
 
 
-class ImportValuesCD(CallbackData, prefix="impval"):
+class ImportValuesCD(CD, prefix="impval"):
     step: Step
     choice: ValuesChoice
 
 
-class ImportMapCD(CallbackData, prefix="impmap"):
+class ImportMapCD(CD, prefix="impmap"):
     """The existing classifier item an unknown value of the file means."""
 
     step: Step
     item: DbId
 
 
-class ImportOwnerCD(CallbackData, prefix="impown"):
+class ImportOwnerCD(CD, prefix="impown"):
     step: Step
     queue: bool = False  # the leads queue: no manager
     user: DbId | None = None
@@ -78,7 +77,7 @@ class GoAction(StrEnum):
     CANCEL = "cancel"
 
 
-class ImportGoCD(CallbackData, prefix="impgo"):
+class ImportGoCD(CD, prefix="impgo"):
     step: Step
     action: GoAction
 

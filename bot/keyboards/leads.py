@@ -11,7 +11,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.keyboards.client import grid
-from bot.keyboards.types import DbId, Page
+from bot.keyboards.types import CD, DbId, Page
 from crm.classifiers import Label
 from crm.leads import Candidate, LeadItem, Queue, Rule
 
@@ -27,7 +27,7 @@ class LeadAction(StrEnum):
     PERSON = "person"  # one manager's territories
 
 
-class LeadCD(CallbackData, prefix="ld"):
+class LeadCD(CD, prefix="ld"):
     action: LeadAction
     id: DbId | None = None
     user_id: DbId | None = None
@@ -35,14 +35,14 @@ class LeadCD(CallbackData, prefix="ld"):
     page: Page = 0
 
 
-class LeadRuleCD(CallbackData, prefix="ldr"):
+class LeadRuleCD(CD, prefix="ldr"):
     """Set a team's rule."""
 
     team_id: DbId
     rule: Rule
 
 
-class TerritoryCD(CallbackData, prefix="ldt"):
+class TerritoryCD(CD, prefix="ldt"):
     """Put a region or an industry in (`on`) or out of a manager's territories: the state
     the button asks for, not a toggle, so a double tap does it once."""
 

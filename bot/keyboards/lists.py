@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Self
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -15,7 +14,7 @@ from pydantic import model_validator
 
 from bot.keyboards.client import client_button
 from bot.keyboards.reports import back_to_reports
-from bot.keyboards.types import DbId, Page, Step
+from bot.keyboards.types import CD, DbId, Page, Step
 from crm.classifiers import Label
 from crm.lists import PICKED, ClientFilter, Criterion, ListPage, SavedInfo
 
@@ -38,7 +37,7 @@ _WITH_ID = {ListAction.OPEN, ListAction.XLSX, ListAction.EDIT, ListAction.RENAME
             ListAction.DELETE}
 
 
-class ListCD(CallbackData, prefix="cl"):
+class ListCD(CD, prefix="cl"):
     action: ListAction
     id: DbId | None = None  # a saved list
     page: Page = 0
@@ -58,7 +57,7 @@ class BuildAction(StrEnum):
     SHOW = "show"  # the result
 
 
-class BuildCD(CallbackData, prefix="clb"):
+class BuildCD(CD, prefix="clb"):
     """A button of the builder form."""
 
     action: BuildAction
@@ -73,7 +72,7 @@ class BuildCD(CallbackData, prefix="clb"):
         return self
 
 
-class PickCD(CallbackData, prefix="clp"):
+class PickCD(CD, prefix="clp"):
     """One value of a picked criterion (None: any)."""
 
     criterion: Criterion
@@ -92,14 +91,14 @@ class Share(StrEnum):
     PRIVATE = "me"
 
 
-class ShareCD(CallbackData, prefix="lsh"):
+class ShareCD(CD, prefix="lsh"):
     """Who sees the list being saved: the form's last step."""
 
     share: Share
     step: Step
 
 
-class ListDeleteCD(CallbackData, prefix="cld"):
+class ListDeleteCD(CD, prefix="cld"):
     """«Yes, delete» of a saved list: the confirm prompt's step."""
 
     id: DbId

@@ -9,12 +9,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Self
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from pydantic import model_validator
 
-from bot.keyboards.types import DbId, Step
+from bot.keyboards.types import CD, DbId, Step
 from crm.classifiers import Label
 from crm.lists import SavedInfo
 from crm.mailings import CANCELLED, DONE, EMAIL, PAUSED, SCHEDULED, SENDING, TELEGRAM
@@ -35,7 +34,7 @@ class WizAction(StrEnum):
     DOC = "doc"  # id: the library's document
 
 
-class MailWizCD(CallbackData, prefix="mw"):
+class MailWizCD(CD, prefix="mw"):
     action: WizAction
     id: DbId | None = None
     step: Step
@@ -56,7 +55,7 @@ class MailAction(StrEnum):
 _WITHOUT_ID = {MailAction.LIST, MailAction.NEW, MailAction.FROM_LIST}
 
 
-class MailCD(CallbackData, prefix="ml"):
+class MailCD(CD, prefix="ml"):
     action: MailAction
     id: DbId | None = None  # the mailing
 
@@ -67,7 +66,7 @@ class MailCD(CallbackData, prefix="ml"):
         return self
 
 
-class UnsubCD(CallbackData, prefix="mu"):
+class UnsubCD(CD, prefix="mu"):
     """«Отписаться» under a broadcast message: unsubscribes whoever presses it."""
 
     mailing_id: DbId

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.keyboards.client import client_button
-from bot.keyboards.types import DbId, Page
+from bot.keyboards.types import CD, DbId, Page
 from crm.classifiers import StageInfo
 from crm.clients import ClientListPage, ListFilter
 
@@ -20,7 +19,7 @@ class MyAction(StrEnum):
     STAGES = "stages"  # pick the stage to filter by
 
 
-class MyClientsCD(CallbackData, prefix="mc"):
+class MyClientsCD(CD, prefix="mc"):
     action: MyAction
     show: ListFilter = ListFilter.ALL
     stage: DbId | None = None  # with ListFilter.STAGE only

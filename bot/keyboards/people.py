@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.keyboards.types import DbId
+from bot.keyboards.types import CD, DbId
 from bot.texts import role_name
 from crm.dto import Person, TeamInfo
 from crm.roles import Role
 
 
-class InviteRoleCD(CallbackData, prefix="inv"):
+class InviteRoleCD(CD, prefix="inv"):
     role: Role
 
 
-class InviteTeamCD(CallbackData, prefix="invt"):
+class InviteTeamCD(CD, prefix="invt"):
     role: Role
     team_id: DbId | None = None  # None: no team
 
@@ -39,23 +38,23 @@ class UserAction(StrEnum):
     KEEP_AND_OFF = "keepoff"
 
 
-class UserCD(CallbackData, prefix="ppl"):
+class UserCD(CD, prefix="ppl"):
     """A person (a user of the bot) on the people screens."""
 
     user_id: DbId
     action: UserAction
 
 
-class PeopleListCD(CallbackData, prefix="ppll"):
+class PeopleListCD(CD, prefix="ppll"):
     """Back to the list of people."""
 
 
-class PersonRoleCD(CallbackData, prefix="pplr"):
+class PersonRoleCD(CD, prefix="pplr"):
     user_id: DbId
     role: Role
 
 
-class PersonTeamCD(CallbackData, prefix="pplt"):
+class PersonTeamCD(CD, prefix="pplt"):
     user_id: DbId
     team_id: DbId | None = None  # None: no team
 
@@ -65,7 +64,7 @@ class Lang(StrEnum):
     EN = "en"
 
 
-class LangCD(CallbackData, prefix="lang"):
+class LangCD(CD, prefix="lang"):
     code: Lang
 
 

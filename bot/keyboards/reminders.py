@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.keyboards.client import ClientAction, ClientCD, LogTypeCD, PlanCD
 from bot.keyboards.deals import InvoiceCD
-from bot.keyboards.types import DbId
+from bot.keyboards.types import CD, DbId
 from crm.digest import Digest
 from crm.reminders import OverdueView, ReminderView
 
@@ -28,7 +27,7 @@ class RemAction(StrEnum):
     DONE = "done"
 
 
-class RemCD(CallbackData, prefix="rm"):
+class RemCD(CD, prefix="rm"):
     """A one-tap action under a reminder."""
 
     planned_id: DbId
@@ -40,7 +39,7 @@ class DigestKind(StrEnum):
     OVERDUE = "overdue"  # invoices
 
 
-class DigestCD(CallbackData, prefix="dg"):
+class DigestCD(CD, prefix="dg"):
     """Drill down from a digest."""
 
     kind: DigestKind

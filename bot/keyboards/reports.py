@@ -12,7 +12,6 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Self
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
@@ -20,7 +19,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field, model_validator
 
 from bot.keyboards.imports import exchange_row
-from bot.keyboards.types import DbId, Step
+from bot.keyboards.types import CD, DbId, Step
 from crm.dto import TeamInfo
 from crm.reports.dynamics import COUNTS, periods_of, span
 from crm.reports.marketing import DIMENSIONS, Dimension
@@ -52,7 +51,7 @@ class ReportAction(StrEnum):
     CHART = "chart"  # … as a picture
 
 
-class ReportCD(CallbackData, prefix="rp"):
+class ReportCD(CD, prefix="rp"):
     action: ReportAction
     kind: ReportKind | None = None
     period: PeriodKind | None = None
@@ -77,7 +76,7 @@ class ReportCD(CallbackData, prefix="rp"):
         return Period(self.period, date.fromordinal(self.start), date.fromordinal(self.end))
 
 
-class PeriodCD(CallbackData, prefix="rpp"):
+class PeriodCD(CD, prefix="rpp"):
     """A period button of the picker (a form step)."""
 
     kind: ReportKind

@@ -9,14 +9,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import get_day_names
 from pydantic import Field
 
-from bot.keyboards.types import Step
+from bot.keyboards.types import CD, Step
 from bot.render import current_locale
 from crm.settings import RUSSIAN_ZONES, UserSettings
 
@@ -40,20 +39,20 @@ class Lang(StrEnum):
     EN = "en"
 
 
-class SetCD(CallbackData, prefix="set"):
+class SetCD(CD, prefix="set"):
     action: SetAction
 
 
-class SetLangCD(CallbackData, prefix="setl"):
+class SetLangCD(CD, prefix="setl"):
     code: Lang
 
 
-class SetDayCD(CallbackData, prefix="setd"):
+class SetDayCD(CD, prefix="setd"):
     day: Weekday
     on: bool
 
 
-class SetZoneCD(CallbackData, prefix="setz"):
+class SetZoneCD(CD, prefix="setz"):
     """A Russian time zone picked at the time-zone prompt (an index into RUSSIAN_ZONES)."""
 
     zone: ZoneIndex

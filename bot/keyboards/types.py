@@ -7,8 +7,9 @@ button falls through to the stale-button handler and never reaches a query.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Self
 
+from aiogram.filters.callback_data import CallbackData
 from pydantic import Field
 
 INT32_MAX = 2_147_483_647
@@ -20,3 +21,30 @@ Step = Annotated[int, Field(ge=1, le=INT32_MAX)]
 # A page of a list.
 Page = Annotated[int, Field(ge=0, le=1_000_000)]
 Percent = Annotated[int, Field(ge=0, le=100)]
+
+
+class CD(CallbackData, prefix="_cd"):
+    """The base of the bot's callback data: `unpack` answers a string it has unpacked
+    recently from memory. A callback button goes through the filters of every handler of its
+    class (a card button, of a dozen) before one matches, and each filter would otherwise
+    parse and validate the same string again. Unpacked values are never changed."""
+
+    @classmethod
+    def unpack(cls, value: str) -> Self:
+        key = (cls, value)
+        hit = _UNPACKED.get(key)
+        if hit is None:
+            try:
+                hit = super().unpack(value)
+            except (TypeError, ValueError) as error:
+                hit = error
+            if len(_UNPACKED) >= _UNPACKED_MAX:
+                _UNPACKED.clear()
+            _UNPACKED[key] = hit
+        if isinstance(hit, Exception):
+            raise hit
+        return hit  # type: ignore[return-value]
+
+
+_UNPACKED: dict[tuple[type[CallbackData], str], CallbackData | Exception] = {}
+_UNPACKED_MAX = 4096

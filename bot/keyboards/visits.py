@@ -8,7 +8,6 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -23,7 +22,7 @@ from pydantic import Field
 from bot import forms
 from bot.keyboards.client import ClientAction, ClientCD
 from bot.keyboards.people import UserAction, UserCD
-from bot.keyboards.types import DbId, Page, Step
+from bot.keyboards.types import CD, DbId, Page, Step
 from bot.render import fmt_distance
 from crm.clients import ClientRef
 from crm.visits import NEARBY_PAGE, NearbyClient, NearbyPage
@@ -32,14 +31,14 @@ BTN_SEND_LOCATION = __("📍 Send my location")
 BTN_CANCEL_LOCATION = __("✖️ Cancel")
 
 
-class VisitPickCD(CallbackData, prefix="vp"):
+class VisitPickCD(CD, prefix="vp"):
     """«Which client are you at?»: this one (the prompt's step)."""
 
     client_id: DbId
     step: Step
 
 
-class VisitCancelCD(CallbackData, prefix="vx"):
+class VisitCancelCD(CD, prefix="vx"):
     step: Step
 
 
@@ -48,14 +47,14 @@ class PlaceAction(StrEnum):
     SKIP = "skip"
 
 
-class PlaceCD(CallbackData, prefix="vpl"):
+class PlaceCD(CD, prefix="vpl"):
     """Save the check-in's place as the client's, or not (the confirm prompt's step)."""
 
     action: PlaceAction
     step: Step
 
 
-class NearbyCD(CallbackData, prefix="nb"):
+class NearbyCD(CD, prefix="nb"):
     """A page of «Nearby»; the location waits in the FSM data."""
 
     page: Page
@@ -65,7 +64,7 @@ class NearbyCD(CallbackData, prefix="nb"):
 Day = Annotated[int, Field(ge=1_000_01_01, le=9_999_12_31)]
 
 
-class RouteCD(CallbackData, prefix="rt"):
+class RouteCD(CD, prefix="rt"):
     """A person's check-ins of one day."""
 
     user_id: DbId

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import Reader
 from storage.models import AuditLog, CacheVersion, Invite, Team, User
 
 
@@ -25,11 +26,10 @@ _ACTOR_BY_TG = select(
 ).where(User.tg_id == bindparam("tg_id"), User.is_active.is_(True))
 
 
-async def active_user_row(session: AsyncSession, tg_id: int) -> tuple[Any, ...] | None:
+async def active_user_row(r: Reader, tg_id: int) -> tuple[Any, ...] | None:
     """The active user's fields an Actor holds, in Actor's order, then the classifiers'
     version; None if there is no such user."""
-    row = (await session.execute(_ACTOR_BY_TG, {"tg_id": tg_id})).first()
-    return tuple(row) if row is not None else None
+    return await r.first(_ACTOR_BY_TG, tg_id=tg_id)
 
 
 async def user_by_id(session: AsyncSession, user_id: int) -> User | None:
