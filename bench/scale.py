@@ -317,12 +317,19 @@ class Row:
 
 
 class Counter:
+    """SQL statements run: through the engine, and Database.read's own on SQLite."""
+
     def __init__(self, db: Database) -> None:
-        self.n = 0
+        self.db = db
+        self.engine_n = 0
         event.listen(db.engine.sync_engine, "before_cursor_execute", self._hit)
 
     def _hit(self, *_args: Any) -> None:
-        self.n += 1
+        self.engine_n += 1
+
+    @property
+    def n(self) -> int:
+        return self.engine_n + self.db.read_statements
 
 
 async def measure(name: str, n: int, step: Callable[[int], Awaitable[int]],

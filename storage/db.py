@@ -188,6 +188,7 @@ class _SqliteReader(Reader):
         self.dialect = dialect
         self.compiled: weakref.WeakKeyDictionary[Executable, _Compiled] = (
             weakref.WeakKeyDictionary())
+        self.statements = 0  # run so far (the benches count SQL statements an update)
 
     def compile(self, stmt: Executable) -> _Compiled:
         done = self.compiled.get(stmt)
@@ -211,6 +212,7 @@ class _SqliteReader(Reader):
         for name, bind in zip(c.names, c.binds, strict=True):
             value = params[name] if name in params else c.defaults[name]  # KeyError: required
             values.append(bind(value) if bind is not None and value is not None else value)
+        self.statements += 1
         rows = self.conn.execute(c.sql, values).fetchall()
         if not any(c.results):
             return rows
@@ -291,6 +293,12 @@ class Database:
             conn.execute(f"PRAGMA busy_timeout={READ_BUSY_MS}")
             self._reader = _SqliteReader(conn, self.engine.dialect)
         return self._reader
+
+    @property
+    def read_statements(self) -> int:
+        """Statements Database.read ran on SQLite so far, outside the engine's events (on
+        PostgreSQL it goes through the engine, whose events see them)."""
+        return self._reader.statements if self._reader is not None else 0
 
     async def dispose(self) -> None:
         if self._reader is not None:
