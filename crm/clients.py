@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,7 +40,7 @@ from crm.search_norm import (
     normalize_text,
     typo_patterns,
 )
-from storage.db import Database
+from storage.db import Database, Reader
 from storage.models import Client, ContactPerson
 from storage.repo import classifiers as cls_repo
 from storage.repo import clients as repo
@@ -402,20 +403,36 @@ class ClientService:
             found, _ = await repo.search_phone(s, visibility(actor), canonical, 1, 0)
             return ClientRef(found[0].id, found[0].name) if found else None
 
+    @staticmethod
+    async def _visible_row(r: Reader, actor: Actor, client_id: int, *,
+                           archived: bool = False) -> tuple[Any, ...]:
+        """The card's client row (repo.card_client) if the actor may see the client, else
+        NotAvailable, as load_visible_owner decides."""
+        row = await repo.card_client(r, valid_id(client_id), archived=archived)
+        if row is None:
+            raise NotAvailable()
+        own = Ownership(row[13], row[17])
+        if not can_see(actor, own) or (row[15] and not can_manage_client(actor, own)):
+            raise NotAvailable()
+        return row
+
+    async def name(self, actor: Actor, client_id: int) -> ClientRef:
+        """A client the actor may see, by name (NotAvailable otherwise, archived ones too):
+        for the screens of a flow that show no more than the name. One indexed read."""
+        async with self.db.read() as r:
+            row = await self._visible_row(r, actor, client_id)
+        return ClientRef(row[0], row[1])
+
     async def card(self, actor: Actor, client_id: int, *, archived: bool = False) -> ClientCard:
         """The card; with `archived`, an archived one too, for those who may restore it
         (every other screen off the card refuses an archived client). Read as plain rows
         (Database.read): the card is opened on every other tap."""
         async with self.db.read() as r:
-            row = await repo.card_client(r, valid_id(client_id), archived=archived)
-            if row is None:
-                raise NotAvailable()
+            row = await self._visible_row(r, actor, client_id, archived=archived)
             (cid, name, address, phones, emails, tax_number, region_id, industry_id,
              segment_id, source_id, campaign_id, trigger_event, probability, owner_id,
              created_at, is_deleted, merged_into_id, team_id, owner_name, merged_name) = row
             own = Ownership(owner_id, team_id)
-            if not can_see(actor, own) or (is_deleted and not can_manage_client(actor, own)):
-                raise NotAvailable()
             today = self.clock.now().astimezone(ZoneInfo(actor.timezone)).date()
             rows = await repo.card_rows(r, row, today)
         ids = dict(zip(CARD_CLASSIFIERS,
