@@ -19,15 +19,17 @@ a held write lock do not wait for locks. On PostgreSQL `quick` changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import sqlite3
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
@@ -156,6 +158,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 # A read on the event loop waits this long at most (a checkpoint restarting the WAL).
 READ_BUSY_MS = 200
+# Connections of Database.read's own pool on PostgreSQL, a process.
+READ_POOL_SIZE = 5
 
 
 class Reader:
@@ -182,15 +186,17 @@ class _Compiled:
     results: tuple[Callable[[Any], Any] | None, ...]
 
 
-class _SqliteReader(Reader):
-    def __init__(self, conn: sqlite3.Connection, dialect: Dialect) -> None:
-        self.conn = conn
+class _Statements:
+    """Statements compiled once for a dialect, with what binds and reads their values."""
+
+    def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.compiled: weakref.WeakKeyDictionary[Executable, _Compiled] = (
             weakref.WeakKeyDictionary())
-        self.statements = 0  # run so far (the benches count SQL statements an update)
+        self.count = 0  # statements run so far (the benches count SQL statements an update)
 
     def compile(self, stmt: Executable) -> _Compiled:
+        self.count += 1
         done = self.compiled.get(stmt)
         if done is None:
             c: Any = stmt.compile(dialect=self.dialect)  # type: ignore[attr-defined]
@@ -206,27 +212,60 @@ class _SqliteReader(Reader):
             self.compiled[stmt] = done
         return done
 
-    async def all(self, stmt: Executable, **params: Any) -> list[tuple[Any, ...]]:
-        c = self.compile(stmt)
+    def values(self, c: _Compiled, params: dict[str, Any]) -> list[Any]:
         values = []
         for name, bind in zip(c.names, c.binds, strict=True):
             value = params[name] if name in params else c.defaults[name]  # KeyError: required
             values.append(bind(value) if bind is not None and value is not None else value)
-        self.statements += 1
-        rows = self.conn.execute(c.sql, values).fetchall()
-        if not any(c.results):
-            return rows
+        return values
+
+    @staticmethod
+    def rows(c: _Compiled, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
         procs = c.results
+        if not any(procs):
+            return [tuple(row) for row in rows]
         return [tuple(p(v) if p is not None else v for p, v in zip(procs, row, strict=True))
                 for row in rows]
 
 
-class _PooledReader(Reader):
-    def __init__(self, conn: AsyncConnection) -> None:
+class _SqliteReader(Reader):
+    def __init__(self, conn: sqlite3.Connection, statements: _Statements) -> None:
         self.conn = conn
+        self.statements = statements
 
     async def all(self, stmt: Executable, **params: Any) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in await self.conn.execute(stmt, params)]
+        st = self.statements
+        c = st.compile(stmt)
+        return st.rows(c, self.conn.execute(c.sql, st.values(c, params)).fetchall())
+
+
+class _PgReader(Reader):
+    """asyncpg straight, on a pool of its own, autocommit: one round trip a statement (a
+    session adds a ping, BEGIN and ROLLBACK around them). A connection found closed (the
+    server restarted) is replaced and the read run again: reads are safe to repeat."""
+
+    def __init__(self, pool: asyncpg.Pool, statements: _Statements) -> None:
+        self.pool = pool
+        self.statements = statements
+        self.conn: asyncpg.Connection | None = None
+
+    async def all(self, stmt: Executable, **params: Any) -> list[tuple[Any, ...]]:
+        st = self.statements
+        c = st.compile(stmt)
+        values = st.values(c, params)
+        assert self.conn is not None
+        try:
+            rows = await self.conn.fetch(c.sql, *values)
+        except (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError,
+                ConnectionError) as error:
+            if self.conn.is_closed() or isinstance(error, ConnectionError):
+                await self.pool.release(self.conn)
+                self.conn = None
+                self.conn = await self.pool.acquire()
+                rows = await self.conn.fetch(c.sql, *values)
+            else:
+                raise
+        return st.rows(c, rows)
 
 
 @asynccontextmanager
@@ -235,9 +274,31 @@ async def _sqlite_read(db: Database) -> AsyncIterator[Reader]:
 
 
 @asynccontextmanager
+async def _pg_read(db: Database) -> AsyncIterator[Reader]:
+    pool = await db._pg_pool()
+    reader = _PgReader(pool, db._statements)
+    reader.conn = await pool.acquire()
+    try:
+        yield reader
+    finally:
+        if reader.conn is not None:
+            await pool.release(reader.conn)
+
+
+@asynccontextmanager
 async def _pooled_read(db: Database) -> AsyncIterator[Reader]:
     async with db.engine.connect() as conn:
         yield _PooledReader(conn)
+
+
+class _PooledReader(Reader):
+    """Any other database: a pooled connection of the engine."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def all(self, stmt: Executable, **params: Any) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await self.conn.execute(stmt, params)]
 
 
 class Database:
@@ -246,6 +307,9 @@ class Database:
         self.engine = create_engine(url, echo=echo)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader: _SqliteReader | None = None
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+        self._statements = _Statements(self.engine.dialect)
 
     @property
     def dialect(self) -> str:
@@ -281,27 +345,43 @@ class Database:
         autocommit (WAL: it sees every committed write, and takes no lock), with the
         statement compiled once: about a tenth of what a statement costs through a session.
         It never sees a transaction's uncommitted writes — use it for what is shown, never
-        for what is then written. On PostgreSQL it is an ordinary pooled connection."""
+        for what is then written. On PostgreSQL (asyncpg) the statements go straight to the
+        driver, compiled once, on a small pool of autocommit connections of its own: one
+        round trip each, where a session adds a ping, a BEGIN and a ROLLBACK."""
         if self.dialect == "sqlite":
             return _sqlite_read(self)
+        if self.engine.dialect.driver == "asyncpg":
+            return _pg_read(self)
         return _pooled_read(self)
+
+    async def _pg_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    url = make_url(self.url).set(drivername="postgresql")
+                    self._pool = await asyncpg.create_pool(
+                        url.render_as_string(hide_password=False), min_size=0,
+                        max_size=READ_POOL_SIZE, server_settings={"jit": "off"})
+        return self._pool
 
     def _sqlite_reader(self) -> _SqliteReader:
         if self._reader is None:
             database = make_url(self.url).database or ""
             conn = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout={READ_BUSY_MS}")
-            self._reader = _SqliteReader(conn, self.engine.dialect)
+            self._reader = _SqliteReader(conn, self._statements)
         return self._reader
 
     @property
     def read_statements(self) -> int:
-        """Statements Database.read ran on SQLite so far, outside the engine's events (on
-        PostgreSQL it goes through the engine, whose events see them)."""
-        return self._reader.statements if self._reader is not None else 0
+        """Statements Database.read ran so far, outside the engine's events."""
+        return self._statements.count
 
     async def dispose(self) -> None:
         if self._reader is not None:
             self._reader.conn.close()
             self._reader = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
         await self.engine.dispose()
