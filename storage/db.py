@@ -26,10 +26,9 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
-import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
@@ -41,6 +40,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.util.concurrency import await_
+
+if TYPE_CHECKING:  # imported when PostgreSQL is used: a SQLite bot never loads it
+    import asyncpg
 
 BUSY_TIMEOUT_MS = 10000
 
@@ -254,6 +256,8 @@ class _PgReader(Reader):
         c = st.compile(stmt)
         values = st.values(c, params)
         assert self.conn is not None
+        import asyncpg
+
         try:
             rows = await self.conn.fetch(c.sql, *values)
         except (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError,
@@ -355,6 +359,8 @@ class Database:
         return _pooled_read(self)
 
     async def _pg_pool(self) -> asyncpg.Pool:
+        import asyncpg
+
         if self._pool is None:
             async with self._pool_lock:
                 if self._pool is None:

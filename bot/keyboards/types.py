@@ -47,4 +47,4 @@ class CD(CallbackData, prefix="_cd"):
 
 
 _UNPACKED: dict[tuple[type[CallbackData], str], CallbackData | Exception] = {}
-_UNPACKED_MAX = 4096
+_UNPACKED_MAX = 256  # within an update the same string comes back; across updates rarely
