@@ -30,6 +30,7 @@ registered after ``install`` are seen: registering clears the index.
 from __future__ import annotations
 
 import operator
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -312,7 +313,15 @@ def filters_on_loop(dp: Dispatcher) -> None:
                 _on_loop(flt)
 
 
+_INDEXES: weakref.WeakKeyDictionary[Dispatcher, RoutingIndex] = weakref.WeakKeyDictionary()
+
+
 def install(dp: Dispatcher) -> RoutingIndex:
     """Route `dp`'s messages and callback queries through an index, with every filter run on
     the event loop (after every router, handler and middleware is in place)."""
-    return RoutingIndex(dp)
+    index = _INDEXES[dp] = RoutingIndex(dp)
+    return index
+
+
+def index_of(dp: Dispatcher) -> RoutingIndex | None:
+    return _INDEXES.get(dp)
