@@ -30,8 +30,9 @@ from tests.harness import make_bot
 from tests.test_callback_fuzz import CLASSES, forged
 
 DP = create_dispatcher(MagicMock(), default_locale="ru")
-INDEX = routing.index_of(DP)
-assert INDEX is not None
+_INDEX = routing.index_of(DP)
+assert _INDEX is not None
+INDEX: routing.RoutingIndex = _INDEX
 BOT, _SESSION = make_bot()
 I18N = DP["i18n_core"]
 USER = User(id=7, is_bot=False, first_name="Ann")
