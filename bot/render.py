@@ -7,6 +7,7 @@ import html
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import I18n
@@ -30,15 +31,40 @@ _BABEL: dict[str, Locale] = {}
 def babel_locale() -> Locale:
     """The current locale as Babel's Locale, parsed once per locale (each format_* call
     given a string parses it again)."""
-    code = current_locale()
+    return _babel(current_locale())
+
+
+def _babel(code: str) -> Locale:
     found = _BABEL.get(code)
     if found is None:
         found = _BABEL[code] = Locale.parse(code)
     return found
 
 
+_FORMATTED: dict[tuple[object, ...], str] = {}
+_FORMATTED_MAX = 8192
+
+
+def _datetime(local: datetime, pattern: str, code: str) -> str:
+    """Babel's format_datetime, remembered: a Today or a history page formats the same
+    times again and again, at ~50 µs each. The key is the wall time with its fold and zone
+    (aware datetimes compare by instant, so they cannot be the key themselves)."""
+    key = (local.replace(tzinfo=None), local.fold, local.tzinfo, pattern, code)
+    found = _FORMATTED.get(key)
+    if found is None:
+        if len(_FORMATTED) >= _FORMATTED_MAX:
+            _FORMATTED.clear()
+        found = _FORMATTED[key] = format_datetime(local, pattern, locale=_babel(code))
+    return found
+
+
+@lru_cache(maxsize=1024)
+def _date(value: date, pattern: str, code: str) -> str:
+    return format_date(value, pattern, locale=_babel(code))
+
+
 def fmt_datetime(value: datetime, tz: ZoneInfo) -> str:
-    return format_datetime(value.astimezone(tz), "d MMM y, HH:mm", locale=babel_locale())
+    return _datetime(value.astimezone(tz), "d MMM y, HH:mm", current_locale())
 
 
 def fmt_when(value: datetime, tz: ZoneInfo, now: datetime) -> str:
@@ -47,19 +73,19 @@ def fmt_when(value: datetime, tz: ZoneInfo, now: datetime) -> str:
     local = value.astimezone(tz)
     pattern = "EEE, d MMM, HH:mm" if local.year == now.astimezone(tz).year else \
         "EEE, d MMM y, HH:mm"
-    return format_datetime(local, pattern, locale=babel_locale())
+    return _datetime(local, pattern, current_locale())
 
 
 def fmt_date(value: date) -> str:
-    return format_date(value, "d MMM y", locale=babel_locale())
+    return _date(value, "d MMM y", current_locale())
 
 
 def fmt_day(value: date) -> str:
-    return format_date(value, "EEEE, d MMMM", locale=babel_locale())
+    return _date(value, "EEEE, d MMMM", current_locale())
 
 
 def fmt_time(value: datetime, tz: ZoneInfo) -> str:
-    return format_datetime(value.astimezone(tz), "HH:mm", locale=babel_locale())
+    return _datetime(value.astimezone(tz), "HH:mm", current_locale())
 
 
 def fmt_money(amount: Decimal, currency: str) -> str:

@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 
 from bot import routing
 from bot.factory import create_dispatcher
+from bot.keyboards.client import ClientAction, ClientCD, open_card_data
 from bot.keyboards.menu import MENU_BUTTONS
-from bot.keyboards.types import button, markup
+from bot.keyboards.types import INT32_MAX, button, markup
 from tests.harness import make_bot
 from tests.test_callback_fuzz import CLASSES, forged
 
@@ -128,3 +129,11 @@ def test_cheap_buttons_are_the_validated_ones() -> None:
     # Independent objects: changing one changes no other.
     other = button("z", "s:1")
     assert other.text == "z" and fast.inline_keyboard[0][0].text == "📝 Log"
+
+
+def test_open_card_data_is_the_packed_callback() -> None:
+    for cid in (1, 7, 123456, INT32_MAX):
+        assert open_card_data(cid) == ClientCD(id=cid, action=ClientAction.OPEN).pack()
+    for bad in (0, -1, INT32_MAX + 1):
+        with pytest.raises(ValueError):
+            open_card_data(bad)

@@ -40,6 +40,7 @@ from bot.keyboards.client import (
     card_back_kb,
     card_kb,
     history_kb,
+    open_card_data,
     search_kb,
 )
 from bot.keyboards.menu import BTN_FIND, BTN_TODAY, main_menu
@@ -86,7 +87,7 @@ async def send_today(message: Message, actor: Actor, crm: CRM) -> None:
         owner = f" · {item.owner_name[:20]}" if item.owner_name else ""
         rows.append([button(
             f"{'⚠️ ' if id(item) in late else ''}{when} {item.client_name[:30]}{owner}",
-            ClientCD(id=item.client_id, action=ClientAction.OPEN).pack(),
+            open_card_data(item.client_id),
         )])
     text = today_text(view, actor.tz, crm.config.currency) + team_overdue_text(view, actor.tz)
     await message.answer(clip(text), reply_markup=markup(rows))
