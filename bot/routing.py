@@ -9,17 +9,19 @@ any update comes, to need one exact thing of the update:
 * a state (``SomeForm.step``, ``StateFilter(...)``) needs the chat's raw state to be one of its
   states;
 * a command (``Command("today")``, ``CommandStart()``) needs the text to be that command;
-* ``F.text == BTN_X`` (a menu button) needs the text to be one of BTN_X's translations.
+* ``F.text == BTN_X`` (a menu button) needs the text to be one of BTN_X's translations;
+* a filter with ``passes_without_actor_only = True`` (the stranger's and the linked client's
+  routers) needs no ``actor`` in the data.
 
-An update is reduced to its *key* — (data prefix, raw state, command, text), each part kept only
-when some handler asks for that value (else it is a sentinel no filter takes) — and, per key, the
-index remembers which handlers of an observer can pass (their guards admit the key) and which
-routers hold any such handler. An observer then checks only those handlers, in their order,
-with all their filters as before; a router with none is passed over. The guards only ever rule
-out handlers whose filters would certainly fail, so the first handler whose filters pass is the
-same one aiogram would have chosen: the stale-button handler, the forms' guards and the access
-filters work as they did. Filters that are not recognised constrain nothing (the handler is
-always checked).
+An update is reduced to its *key* — (data prefix, raw state, command, text, no actor), each
+kept only when some handler asks for that value (else a sentinel no filter takes) — and, per
+key, the index remembers which handlers of an observer can pass (their guards admit the key)
+and which routers hold any such handler. An observer then checks only those handlers, in
+their order, with all their filters as before; a router with none is passed over. The guards
+only ever rule out handlers whose filters would certainly fail, so the first handler whose
+filters pass is the same one aiogram would have chosen: the stale-button handler, the forms'
+guards and the access filters work as they did. Filters that are not recognised constrain
+nothing (the handler is always checked).
 
 Assumes what holds in this bot: routers' own filters (``router.callback_query.filter(...)``)
 have no side effects, since a router with no possible handler is passed over without checking
@@ -47,7 +49,7 @@ from magic_filter.operations.comparator import ComparatorOperation
 from magic_filter.operations.getattr import GetAttributeOperation
 
 INDEXED = ("message", "callback_query")
-PREFIX, STATE, COMMAND, TEXT = range(4)
+PREFIX, STATE, COMMAND, TEXT, NO_ACTOR = range(5)
 
 
 class _Other:
@@ -60,7 +62,7 @@ class _Other:
 OTHER: Any = _Other()
 ANY = None  # a guard part that takes everything
 
-Key = tuple[Any, Any, Any, Any]
+Key = tuple[Any, Any, Any, Any, bool]
 Guard = tuple[tuple[int, frozenset[Any]], ...]  # (key part, values it may have), all must hold
 
 
@@ -113,6 +115,9 @@ def _filter_guard(flt: FilterObject, i18n: I18n | None) -> tuple[int, frozenset[
                 or not all(isinstance(c, str) for c in cb.commands):
             return None
         return COMMAND, frozenset(cb.commands)
+    if getattr(cb, "passes_without_actor_only", False):
+        # IsStranger, IsLinkedClient: nothing for a registered user.
+        return NO_ACTOR, frozenset({True})
     magic = flt.magic
     if magic is not None:
         ops = magic._operations
@@ -125,9 +130,13 @@ def _filter_guard(flt: FilterObject, i18n: I18n | None) -> tuple[int, frozenset[
     return None
 
 
-def handler_guard(handler: HandlerObject, i18n: I18n | None) -> Guard:
-    parts = (_filter_guard(f, i18n) for f in handler.filters or ())
+def filters_guard(filters: list[FilterObject] | None, i18n: I18n | None) -> Guard:
+    parts = (_filter_guard(f, i18n) for f in filters or ())
     return tuple(p for p in parts if p is not None)
+
+
+def handler_guard(handler: HandlerObject, i18n: I18n | None) -> Guard:
+    return filters_guard(handler.filters, i18n)
 
 
 def admits(guard: Guard, key: Key) -> bool:
@@ -154,11 +163,15 @@ class RoutingIndex:
         filters_on_loop(self.dp)
         i18n = self.dp.workflow_data.get("i18n_core")
         self.guards: dict[int, list[tuple[HandlerObject, Guard]]] = {}
-        known: list[set[Any]] = [set(), set(), set(), set()]
+        known: list[set[Any]] = [set(), set(), set(), set(), {True, False}]
         for router in self.dp.chain_tail:
             for name in INDEXED:
                 observer = router.observers[name]
-                guarded = [(h, handler_guard(h, i18n)) for h in observer.handlers]
+                # A handler is reached only through the filters of its router and of the
+                # routers above it.
+                gate = tuple(part for r in router.chain_head
+                             for part in filters_guard(r.observers[name]._handler.filters, i18n))
+                guarded = [(h, gate + handler_guard(h, i18n)) for h in observer.handlers]
                 self.guards[id(observer)] = guarded
                 for _h, guard in guarded:
                     for part, values in guard:
@@ -171,16 +184,18 @@ class RoutingIndex:
             self._patch(router)
 
     # -- the key of an update ------------------------------------------------------------
-    def key(self, event: TelegramObject, raw_state: Any) -> Key:
+    def key(self, event: TelegramObject, data: dict[str, Any]) -> Key:
+        raw_state = data.get("raw_state")
+        no_actor = data.get("actor") is None
         last = self._last
-        if last is not None and last[0] is event and last[1] == raw_state:
+        if last is not None and last[0] is event and last[1] == (raw_state, no_actor):
             return last[2]
         known = self.known
         prefix = command = text = OTHER
         if isinstance(event, CallbackQuery):
-            data = event.data
-            if data:
-                prefix = data.split(":", 1)[0]
+            payload = event.data
+            if payload:
+                prefix = payload.split(":", 1)[0]
                 if prefix not in known[PREFIX]:
                     prefix = OTHER
         elif isinstance(event, Message):
@@ -191,8 +206,8 @@ class RoutingIndex:
             if text not in known[TEXT]:
                 text = OTHER
         state = raw_state if raw_state in known[STATE] else OTHER
-        found = (prefix, state, command, text)
-        self._last = (event, raw_state, found)
+        found = (prefix, state, command, text, no_actor)
+        self._last = (event, (raw_state, no_actor), found)
         return found
 
     # -- what may take it ------------------------------------------------------------------
@@ -255,7 +270,7 @@ class RoutingIndex:
                                   _propagate: Callable[..., Awaitable[Any]] = propagate,
                                   **kwargs: Any) -> Any:
             if update_type in INDEXED and not index.enters_router(
-                _router, update_type, index.key(event, kwargs.get("raw_state"))
+                _router, update_type, index.key(event, kwargs)
             ):
                 return UNHANDLED
             return await _propagate(update_type=update_type, event=event, **kwargs)
@@ -269,7 +284,7 @@ def _indexed_trigger(
     """TelegramEventObserver.trigger over the handlers the update's key admits."""
 
     async def trigger(event: TelegramObject, **kwargs: Any) -> Any:
-        key = index.key(event, kwargs.get("raw_state"))
+        key = index.key(event, kwargs)
         for handler in index.handlers_for(observer, key):
             kwargs["handler"] = handler
             result, data = await handler.check(event, **kwargs)

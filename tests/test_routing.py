@@ -50,26 +50,33 @@ def query(data: str | None) -> CallbackQuery:
                          message=message("…"))
 
 
-async def refused_by_filters(handler: Any, event: Any, raw_state: str | None) -> bool:
-    kwargs = {"bot": BOT, "raw_state": raw_state, "i18n": I18N, "actor": object(),
-              "linked_client": None, "event_from_user": USER}
+async def refused_by_filters(router: Any, update_type: str, handler: Any, event: Any,
+                             data: dict[str, Any]) -> bool:
+    """The handler's own filters, or those of its router or a router above, say no."""
     with I18N.context(), I18N.use_locale("ru"):
-        passed, _data = await handler.check(event, **kwargs)
+        for r in router.chain_head:
+            passed, _data = await r.observers[update_type].check_root_filters(event, **data)
+            if not passed:
+                return True
+        passed, _data = await handler.check(event, **data)
     return not passed
 
 
 async def check_sound(event: Any, update_type: str, raw_state: str | None) -> None:
-    key = INDEX.key(event, raw_state)
-    for router in DP.chain_tail:
-        observer = router.observers[update_type]
-        admitted = INDEX.handlers_for(observer, key)
-        for handler in observer.handlers:
-            if handler not in admitted:
-                assert await refused_by_filters(handler, event, raw_state), (
-                    router.name, handler.callback.__name__, key)
-        if not INDEX.enters_router(router, update_type, key):
-            assert not any(INDEX.handlers_for(r.observers[update_type], key)
-                           for r in router.chain_tail)
+    for actor in (object(), None):
+        data = {"bot": BOT, "raw_state": raw_state, "i18n": I18N, "actor": actor,
+                "linked_client": object(), "event_from_user": USER}
+        key = INDEX.key(event, data)
+        for router in DP.chain_tail:
+            observer = router.observers[update_type]
+            admitted = INDEX.handlers_for(observer, key)
+            for handler in observer.handlers:
+                if handler not in admitted:
+                    assert await refused_by_filters(router, update_type, handler, event, data), (
+                        router.name, handler.callback.__name__, key)
+            if not INDEX.enters_router(router, update_type, key):
+                assert not any(INDEX.handlers_for(r.observers[update_type], key)
+                               for r in router.chain_tail)
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
