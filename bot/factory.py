@@ -14,7 +14,7 @@ from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommandScopeDefault, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot import forms
+from bot import forms, routing
 from bot.config import Settings
 from bot.filters import menu_texts
 from bot.handlers import (
@@ -180,6 +180,7 @@ def create_dispatcher(
     ActorI18nMiddleware(i18n).setup(dp)
     dp.message.middleware(forms.FormMiddleware(is_escape))
     setup_handler_metrics(dp)
+    routing.install(dp)
     return dp
 
 

@@ -30,7 +30,23 @@ SEND_FAILURES = Counter("salesbot_send_failures_total",
 
 
 class HandlerMetrics(BaseMiddleware):
-    """An inner middleware: it runs only once a handler has been chosen, so it knows it."""
+    """An inner middleware: it runs only once a handler has been chosen, so it knows it.
+
+    A handler's label and its metric children are worked out once, at its first update."""
+
+    def __init__(self) -> None:
+        # id(callback) → (callback, label, latency, ok); the callback is kept to check the id.
+        self._children: dict[int, tuple[Any, Any, Any, Any]] = {}
+
+    def _metrics_of(self, chosen: Any) -> tuple[Any, Any, Any, Any]:
+        callback = chosen.callback if chosen is not None else None
+        hit = self._children.get(id(callback))
+        if hit is not None and hit[0] is callback:
+            return hit
+        label = handler_label(chosen)
+        hit = (callback, label, LATENCY.labels(label), UPDATES.labels(label, "ok"))
+        self._children[id(callback)] = hit
+        return hit
 
     async def __call__(
         self,
@@ -38,20 +54,25 @@ class HandlerMetrics(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
-        chosen = data.get("handler")
-        name = getattr(chosen.callback, "__qualname__", "?") \
-            if isinstance(chosen, HandlerObject) else "?"
-        module = getattr(chosen.callback, "__module__", "") if chosen is not None else ""
-        label = f"{module.rsplit('.', 1)[-1]}.{name}" if module else name
+        _callback, label, latency, ok = self._metrics_of(data.get("handler"))
         started = time.perf_counter()
-        outcome = "error"
         try:
             result = await handler(event, data)
-            outcome = "ok"
-            return result
-        finally:
-            LATENCY.labels(label).observe(time.perf_counter() - started)
-            UPDATES.labels(label, outcome).inc()
+        except BaseException:
+            latency.observe(time.perf_counter() - started)
+            UPDATES.labels(label, "error").inc()
+            raise
+        latency.observe(time.perf_counter() - started)
+        ok.inc()
+        return result
+
+
+def handler_label(chosen: Any) -> str:
+    """«module.function» of the chosen handler, e.g. «clients.cb_card»."""
+    name = getattr(chosen.callback, "__qualname__", "?") \
+        if isinstance(chosen, HandlerObject) else "?"
+    module = getattr(chosen.callback, "__module__", "") if chosen is not None else ""
+    return f"{module.rsplit('.', 1)[-1]}.{name}" if module else name
 
 
 def setup_handler_metrics(dp: Dispatcher) -> None:

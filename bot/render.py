@@ -7,9 +7,11 @@ import html
 import re
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import I18n
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 from babel.units import format_unit
@@ -23,8 +25,46 @@ def current_locale() -> str:
     return i18n.current_locale if i18n is not None else "ru"
 
 
+_BABEL: dict[str, Locale] = {}
+
+
+def babel_locale() -> Locale:
+    """The current locale as Babel's Locale, parsed once per locale (each format_* call
+    given a string parses it again)."""
+    return _babel(current_locale())
+
+
+def _babel(code: str) -> Locale:
+    found = _BABEL.get(code)
+    if found is None:
+        found = _BABEL[code] = Locale.parse(code)
+    return found
+
+
+_FORMATTED: dict[tuple[object, ...], str] = {}
+_FORMATTED_MAX = 8192
+
+
+def _datetime(local: datetime, pattern: str, code: str) -> str:
+    """Babel's format_datetime, remembered: a Today or a history page formats the same
+    times again and again, at ~50 µs each. The key is the wall time with its fold and zone
+    (aware datetimes compare by instant, so they cannot be the key themselves)."""
+    key = (local.replace(tzinfo=None), local.fold, local.tzinfo, pattern, code)
+    found = _FORMATTED.get(key)
+    if found is None:
+        if len(_FORMATTED) >= _FORMATTED_MAX:
+            _FORMATTED.clear()
+        found = _FORMATTED[key] = format_datetime(local, pattern, locale=_babel(code))
+    return found
+
+
+@lru_cache(maxsize=1024)
+def _date(value: date, pattern: str, code: str) -> str:
+    return format_date(value, pattern, locale=_babel(code))
+
+
 def fmt_datetime(value: datetime, tz: ZoneInfo) -> str:
-    return format_datetime(value.astimezone(tz), "d MMM y, HH:mm", locale=current_locale())
+    return _datetime(value.astimezone(tz), "d MMM y, HH:mm", current_locale())
 
 
 def fmt_when(value: datetime, tz: ZoneInfo, now: datetime) -> str:
@@ -33,41 +73,41 @@ def fmt_when(value: datetime, tz: ZoneInfo, now: datetime) -> str:
     local = value.astimezone(tz)
     pattern = "EEE, d MMM, HH:mm" if local.year == now.astimezone(tz).year else \
         "EEE, d MMM y, HH:mm"
-    return format_datetime(local, pattern, locale=current_locale())
+    return _datetime(local, pattern, current_locale())
 
 
 def fmt_date(value: date) -> str:
-    return format_date(value, "d MMM y", locale=current_locale())
+    return _date(value, "d MMM y", current_locale())
 
 
 def fmt_day(value: date) -> str:
-    return format_date(value, "EEEE, d MMMM", locale=current_locale())
+    return _date(value, "EEEE, d MMMM", current_locale())
 
 
 def fmt_time(value: datetime, tz: ZoneInfo) -> str:
-    return format_datetime(value.astimezone(tz), "HH:mm", locale=current_locale())
+    return _datetime(value.astimezone(tz), "HH:mm", current_locale())
 
 
 def fmt_money(amount: Decimal, currency: str) -> str:
-    return format_currency(amount, currency, locale=current_locale())
+    return format_currency(amount, currency, locale=babel_locale())
 
 
 def fmt_percent(value: int | float | Decimal) -> str:
     """A percentage given in percent (70 → «70 %» / "70%"). Russian typography wants a narrow
     no-break space before the sign; CLDR gives a plain no-break one."""
-    text = format_percent(Decimal(str(value)) / 100, locale=current_locale())
+    text = format_percent(Decimal(str(value)) / 100, locale=babel_locale())
     return text.replace("\u00a0%", "\u202f%")
 
 
 def fmt_decimal(value: int | float | Decimal) -> str:
     """A number with the locale's decimal separator: 25.5 → «25,5» / "25.5"."""
-    return format_decimal(value, locale=current_locale())
+    return format_decimal(value, locale=babel_locale())
 
 
 def fmt_distance(km: float) -> str:
     """«350 м» / "350 m" under a kilometre (to 10 m), «2,4 км» / "2.4 km" under a hundred,
     whole kilometres beyond."""
-    loc = current_locale()
+    loc = babel_locale()
     metres = int(km * 100 + 0.5) * 10  # half up, as people round
     if metres < 1000:
         return format_unit(metres, "length-meter", "short", locale=loc)

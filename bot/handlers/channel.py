@@ -176,6 +176,8 @@ async def msg_reply(message: Message, actor: Actor, crm: CRM, state: FSMContext,
 
 
 class IsLinkedClient(Filter):
+    passes_without_actor_only = True  # bot/routing.py: not tried for a registered user
+
     async def __call__(self, event: TelegramObject, actor: Any = None,
                        linked_client: Any = None) -> bool:
         return actor is None and linked_client is not None

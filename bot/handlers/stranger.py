@@ -12,6 +12,8 @@ from bot.texts import stranger_text
 
 
 class IsStranger(Filter):
+    passes_without_actor_only = True  # bot/routing.py: not tried for a registered user
+
     async def __call__(self, event: TelegramObject, actor: Any = None) -> bool:
         return actor is None
 

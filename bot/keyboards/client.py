@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
-from bot.keyboards.types import CD, DbId, Page, Step
+from bot.keyboards.types import CD, INT32_MAX, DbId, Page, Step, button, markup
 from crm.classifiers import Label
 from crm.clients import ClientCard, ClientRef, SearchPage
 from crm.history import HistoryPage
@@ -235,12 +235,20 @@ class FwdCancelCD(CD, prefix="fwx"):
     step: Step
 
 
+def open_card_data(client_id: int) -> str:
+    """`ClientCD(id=client_id, action=OPEN).pack()` without building the model: Today and the
+    search results carry a button of it per line."""
+    if type(client_id) is int and 1 <= client_id <= INT32_MAX:
+        return f"{ClientCD.__prefix__}:{client_id}:{ClientAction.OPEN.value}"
+    return ClientCD(id=client_id, action=ClientAction.OPEN).pack()  # it says what is wrong
+
+
 def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=data.pack())
+    return button(text, data.pack())
 
 
 def grid(
@@ -277,7 +285,7 @@ def card_kb(card: ClientCard) -> InlineKeyboardMarkup:
                                ClientCD(id=cid, action=ClientAction.LINK)))
         buttons.append(_button(_("📎 Send a document"),
                                ClientCD(id=cid, action=ClientAction.SEND_DOC)))
-    return InlineKeyboardMarkup(inline_keyboard=grid(buttons, 2))
+    return markup(grid(buttons, 2))
 
 
 def archived_card_kb(card: ClientCard) -> InlineKeyboardMarkup:
@@ -288,13 +296,11 @@ def archived_card_kb(card: ClientCard) -> InlineKeyboardMarkup:
                                ClientCD(id=card.merged_into.id, action=ClientAction.OPEN)))
     elif card.can_manage:
         buttons.append(_button(_("♻️ Restore"), ClientCD(id=card.id, action=ClientAction.RESTORE)))
-    return InlineKeyboardMarkup(inline_keyboard=grid(buttons, 1))
+    return markup(grid(buttons, 1))
 
 
 def back_to_card(client_id: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(
-        text=_("« Card"), callback_data=ClientCD(id=client_id, action=ClientAction.OPEN).pack()
-    )
+    return button(_("« Card"), open_card_data(client_id))
 
 
 def history_kb(
@@ -304,82 +310,65 @@ def history_kb(
     nav: list[InlineKeyboardButton] = []
     cid, tid = page.client_id, page.type_id or None
     if page.page > 0:
-        nav.append(InlineKeyboardButton(
-            text=_("‹ Newer"),
-            callback_data=HistCD(client_id=cid, page=page.page - 1, type_id=tid).pack(),
-        ))
+        nav.append(button(_("‹ Newer"),
+                          HistCD(client_id=cid, page=page.page - 1, type_id=tid).pack()))
     if page.page + 1 < page.pages:
-        nav.append(InlineKeyboardButton(
-            text=_("Older ›"),
-            callback_data=HistCD(client_id=cid, page=page.page + 1, type_id=tid).pack(),
-        ))
+        nav.append(button(_("Older ›"),
+                          HistCD(client_id=cid, page=page.page + 1, type_id=tid).pack()))
     if nav:
         rows.append(nav)
     for item in page.items:
         labels = {"voice": _("▶️ Play voice note of {when}"),
                   "photo": _("🖼 Photo of {when}"), "document": _("📎 Document of {when}")}
         if item.attachment_kind in labels:
-            rows.append([InlineKeyboardButton(
-                text=labels[item.attachment_kind].format(
+            rows.append([button(
+                labels[item.attachment_kind].format(
                     when=item.occurred_at.astimezone(tz).strftime("%d.%m")
                 ),
-                callback_data=PlayCD(activity_id=item.id).pack(),
+                PlayCD(activity_id=item.id).pack(),
             )])
     fixes = [
-        InlineKeyboardButton(
-            text="✏️ " + item.occurred_at.astimezone(tz).strftime("%d.%m")
+        button(
+            "✏️ " + item.occurred_at.astimezone(tz).strftime("%d.%m")
             + (" " + _short(item.type.text(locale), 12) if item.type else ""),
-            callback_data=EntryCD(activity_id=item.id, action=EntryAction.OPEN).pack(),
+            EntryCD(activity_id=item.id, action=EntryAction.OPEN).pack(),
         )
         for item in page.items if item.can_correct
     ]
     rows += grid(fixes, 3)
-    filters = [InlineKeyboardButton(
-        text=("• " if tid is None else "") + _("All"),
-        callback_data=HistCD(client_id=cid, page=0).pack(),
-    )]
+    filters = [button(("• " if tid is None else "") + _("All"),
+                      HistCD(client_id=cid, page=0).pack())]
     for t in types:
-        filters.append(InlineKeyboardButton(
-            text=("• " if tid == t.id else "") + _short(t.text(locale), 14),
-            callback_data=HistCD(client_id=cid, page=0, type_id=t.id).pack(),
-        ))
+        filters.append(button(("• " if tid == t.id else "") + _short(t.text(locale), 14),
+                              HistCD(client_id=cid, page=0, type_id=t.id).pack()))
     rows += grid(filters, 4)
     rows.append([back_to_card(cid)])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return markup(rows)
 
 
 def search_kb(result: SearchPage) -> InlineKeyboardMarkup:
     rows = [[client_button(ref)] for ref in result.items]
     nav: list[InlineKeyboardButton] = []
     if result.page > 0:
-        nav.append(InlineKeyboardButton(
-            text="‹", callback_data=SearchCD(page=result.page - 1).pack()
-        ))
+        nav.append(button("‹", SearchCD(page=result.page - 1).pack()))
     if result.pages > 1:
-        nav.append(InlineKeyboardButton(
-            text=f"{result.page + 1}/{result.pages}",
-            callback_data=SearchCD(page=result.page).pack(),
-        ))
+        nav.append(button(f"{result.page + 1}/{result.pages}", SearchCD(page=result.page).pack()))
     if result.page + 1 < result.pages:
-        nav.append(InlineKeyboardButton(
-            text="›", callback_data=SearchCD(page=result.page + 1).pack()
-        ))
+        nav.append(button("›", SearchCD(page=result.page + 1).pack()))
     if nav:
         rows.append(nav)
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return markup(rows)
 
 
 def client_button(ref: ClientRef, prefix: str = "") -> InlineKeyboardButton:
     text = prefix + _short(ref.name, 40) + (f" · {ref.hint}" if ref.hint else "")
-    return InlineKeyboardButton(
-        text=text, callback_data=ClientCD(id=ref.id, action=ClientAction.OPEN).pack()
-    )
+    return button(text, open_card_data(ref.id))
 
 
 def types_kb(client_id: int, types: list[Label], locale: str) -> InlineKeyboardMarkup:
     buttons = [_button(t.text(locale), LogTypeCD(client_id=client_id, type_id=t.id))
                for t in types]
-    return InlineKeyboardMarkup(inline_keyboard=[*grid(buttons, 3), [back_to_card(client_id)]])
+    return markup([*grid(buttons, 3), [back_to_card(client_id)]])
 
 
 def outcomes_kb(
@@ -395,11 +384,11 @@ def outcomes_kb(
     buttons.append(_button(_("— no outcome"), LogOutcomeCD(
         client_id=client_id, type_id=type_id, planned_id=planned_id
     )))
-    return InlineKeyboardMarkup(inline_keyboard=[*grid(buttons, 2), [back_to_card(client_id)]])
+    return markup([*grid(buttons, 2), [back_to_card(client_id)]])
 
 
 def skip_comment_kb(client_id: int, step: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[
+    return markup([
         [_button(_("Save without a comment"), LogSkipCD(client_id=client_id, step=step))],
         [back_to_card(client_id)],  # leaves the form without saving
     ])
@@ -426,15 +415,13 @@ def next_step_kb(
     rows = grid(quick, 2)
     if with_close and deal_id:
         rows.append([
-            InlineKeyboardButton(text=_("✅ Deal won"),
-                                 callback_data=DealCD(id=deal_id, action="won").pack()),
-            InlineKeyboardButton(text=_("❌ Deal lost"),
-                                 callback_data=DealCD(id=deal_id, action="lost").pack()),
+            button(_("✅ Deal won"), DealCD(id=deal_id, action="won").pack()),
+            button(_("❌ Deal lost"), DealCD(id=deal_id, action="lost").pack()),
         ])
     rows.append([_button(_("🚫 No next step"),
                          ClientCD(id=client_id, action=ClientAction.NO_NEXT))])
     rows.append([back_to_card(client_id)])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    return markup(rows)
 
 
 def calendar_kb(client_id: int, deal_id: int | None, year: int, month: int,
@@ -444,14 +431,14 @@ def calendar_kb(client_id: int, deal_id: int | None, year: int, month: int,
     next_y, next_m = (year + 1, 1) if month == 12 else (year, month + 1)
     nav = []
     if (year, month) > (today.year, today.month):
-        nav.append(InlineKeyboardButton(text="‹", callback_data=CalCD(
+        nav.append(button("‹", CalCD(
             client_id=client_id, action=CalAction.MONTH, value=prev_y * 100 + prev_m,
             deal_id=deal_id,
         ).pack()))
-    nav.append(InlineKeyboardButton(text=f"{month:02d}.{year}", callback_data=CalCD(
+    nav.append(button(f"{month:02d}.{year}", CalCD(
         client_id=client_id, action=CalAction.MONTH, value=year * 100 + month, deal_id=deal_id
     ).pack()))
-    nav.append(InlineKeyboardButton(text="›", callback_data=CalCD(
+    nav.append(button("›", CalCD(
         client_id=client_id, action=CalAction.MONTH, value=next_y * 100 + next_m, deal_id=deal_id
     ).pack()))
     kb.row(*nav)
@@ -459,11 +446,11 @@ def calendar_kb(client_id: int, deal_id: int | None, year: int, month: int,
         row = []
         for day in week:
             if day.month != month or day < today:
-                row.append(InlineKeyboardButton(text=" ", callback_data=CalCD(
+                row.append(button(" ", CalCD(
                     client_id=client_id, action=CalAction.MONTH, value=year * 100 + month,
                     deal_id=deal_id).pack()))
             else:
-                row.append(InlineKeyboardButton(text=str(day.day), callback_data=CalCD(
+                row.append(button(str(day.day), CalCD(
                     client_id=client_id, action=CalAction.DAY,
                     value=day.year * 10000 + day.month * 100 + day.day, deal_id=deal_id,
                 ).pack()))
@@ -484,12 +471,11 @@ def hours_kb(client_id: int, deal_id: int | None, day: date) -> InlineKeyboardMa
 
 
 def planned_kb(planned_id: int, client_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[
-        [InlineKeyboardButton(text=_("📝 Add a subject"),
-                              callback_data=SubjectCD(planned_id=planned_id).pack())],
+    return markup([
+        [button(_("📝 Add a subject"), SubjectCD(planned_id=planned_id).pack())],
         [back_to_card(client_id)],
     ])
 
 
 def card_back_kb(client_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(inline_keyboard=[[back_to_card(client_id)]])
+    return markup([[back_to_card(client_id)]])
