@@ -27,7 +27,7 @@ from bot.factory import (
 from crm.service import CRM
 from scheduler.runner import RunnerConfig, SchedulerRunner
 from storage.db import Database
-from storage.migrate import upgrade
+from storage.migrate import MigrationFailed, upgrade_apart
 from web.miniapp import MiniAppConfig
 from web.server import create_web_app
 
@@ -92,13 +92,20 @@ async def set_webhook(bot: Bot, dp: Dispatcher, settings: Settings) -> None:
     log.info("webhook set to %s", url)
 
 
+async def _migrate(settings: Settings) -> None:
+    try:
+        await upgrade_apart(settings.database_url)
+    except MigrationFailed as err:
+        raise StartupError(f"cannot migrate the database: {err}") from None
+
+
 async def prepare_workers(settings: Settings) -> None:
     """What `--workers N` does once, before the workers start: migrate, check the token,
     register the commands and the webhook."""
     db = Database(settings.database_url)
     bot = create_bot(settings.token(), settings.telegram_api_url)
     try:
-        await upgrade(db)
+        await _migrate(settings)
         dp = create_dispatcher(CRM(db, crm_config(settings)),
                                default_locale=settings.default_locale)
         await _whoami(bot, settings.telegram_api_url or TELEGRAM_API)
@@ -172,9 +179,9 @@ async def run(
     (`--no-scheduler` / `--scheduler-only`) so that they can scale out separately.
     `webhook`: updates come to the web server instead of polling; `worker`: one of
     `--workers N`, whose parent has migrated and set the webhook already."""
-    db = Database(settings.database_url)
     if not worker:
-        await upgrade(db)
+        await _migrate(settings)
+    db = Database(settings.database_url)
     crm = CRM(db, crm_config(settings))
     bot = create_bot(settings.token(), settings.telegram_api_url)
     dp = create_dispatcher(

@@ -20,6 +20,7 @@ a held write lock do not wait for locks. On PostgreSQL `quick` changes nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import sqlite3
 import weakref
@@ -260,15 +261,16 @@ class _PgReader(Reader):
 
         try:
             rows = await self.conn.fetch(c.sql, *values)
-        except (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError,
-                ConnectionError) as error:
-            if self.conn.is_closed() or isinstance(error, ConnectionError):
-                await self.pool.release(self.conn)
-                self.conn = None
-                self.conn = await self.pool.acquire()
-                rows = await self.conn.fetch(c.sql, *values)
-            else:
-                raise
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                asyncpg.InternalClientError, OSError):
+            # The connection is gone or broken (a terminated backend can leave the protocol
+            # mid-state): drop it, and run the read once more on a fresh one.
+            broken, self.conn = self.conn, None
+            broken.terminate()
+            with contextlib.suppress(Exception):
+                await self.pool.release(broken)
+            self.conn = await self.pool.acquire()
+            rows = await self.conn.fetch(c.sql, *values)
         return st.rows(c, rows)
 
 
