@@ -19,10 +19,13 @@ a held write lock do not wait for locks. On PostgreSQL `quick` changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import sqlite3
+import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -205,18 +208,59 @@ class _SqliteReader(Reader):
             self.compiled[stmt] = done
         return done
 
+    async def _fetch(self, sql: str, values: list[Any]) -> list[Any]:
+        return self.conn.execute(sql, values).fetchall()
+
     async def all(self, stmt: Executable, **params: Any) -> list[tuple[Any, ...]]:
         c = self.compile(stmt)
         values = []
         for name, bind in zip(c.names, c.binds, strict=True):
             value = params[name] if name in params else c.defaults[name]  # KeyError: required
             values.append(bind(value) if bind is not None and value is not None else value)
-        rows = self.conn.execute(c.sql, values).fetchall()
+        rows = await self._fetch(c.sql, values)
         if not any(c.results):
             return rows
         procs = c.results
         return [tuple(p(v) if p is not None else v for p, v in zip(procs, row, strict=True))
                 for row in rows]
+
+
+# Threads answering offloaded reads on SQLite, each on a connection of its own (WAL: readers
+# run side by side, and sqlite3 lets go of the GIL while a statement runs).
+OFFLOADED_READ_THREADS = 4
+
+
+class _OffloadedSqliteReader(_SqliteReader):
+    """`Database.read(offloaded=True)` on SQLite: compiled once and bound on the loop as on
+    `_SqliteReader`, then each statement is run and fetched on a pool thread in one hand-off
+    (a session's statement on aiosqlite takes four or five)."""
+
+    def __init__(self, database: str, dialect: Dialect) -> None:
+        super().__init__(None, dialect)  # type: ignore[arg-type]
+        self.database = database
+        self.pool = ThreadPoolExecutor(OFFLOADED_READ_THREADS, thread_name_prefix="sqlite-read")
+        self.local = threading.local()
+        self.conns: list[sqlite3.Connection] = []
+        self.lock = threading.Lock()
+
+    def _run(self, sql: str, values: list[Any]) -> list[Any]:
+        conn: sqlite3.Connection | None = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.database, check_same_thread=False, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self.local.conn = conn
+            with self.lock:
+                self.conns.append(conn)
+        return conn.execute(sql, values).fetchall()
+
+    async def _fetch(self, sql: str, values: list[Any]) -> list[Any]:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, self._run, sql, values)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        for conn in self.conns:
+            conn.close()
+        self.conns.clear()
 
 
 class _PooledReader(Reader):
@@ -233,6 +277,11 @@ async def _sqlite_read(db: Database) -> AsyncIterator[Reader]:
 
 
 @asynccontextmanager
+async def _sqlite_offloaded_read(db: Database) -> AsyncIterator[Reader]:
+    yield db._sqlite_offloaded_reader()
+
+
+@asynccontextmanager
 async def _pooled_read(db: Database) -> AsyncIterator[Reader]:
     async with db.engine.connect() as conn:
         yield _PooledReader(conn)
@@ -244,6 +293,7 @@ class Database:
         self.engine = create_engine(url, echo=echo)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader: _SqliteReader | None = None
+        self._offloaded_reader: _OffloadedSqliteReader | None = None
 
     @property
     def dialect(self) -> str:
@@ -271,7 +321,7 @@ class Database:
         finally:
             _INLINE.reset(token)
 
-    def read(self) -> AbstractAsyncContextManager[Reader]:
+    def read(self, *, offloaded: bool = False) -> AbstractAsyncContextManager[Reader]:
         """Display-only reads on the hot paths (a card, a history page, Today, identifying
         the actor): Core statements with named `bindparam`s, answered as plain tuples.
 
@@ -279,9 +329,13 @@ class Database:
         autocommit (WAL: it sees every committed write, and takes no lock), with the
         statement compiled once: about a tenth of what a statement costs through a session.
         It never sees a transaction's uncommitted writes — use it for what is shown, never
-        for what is then written. On PostgreSQL it is an ordinary pooled connection."""
+        for what is then written. On PostgreSQL it is an ordinary pooled connection.
+
+        `offloaded`: display reads of unbounded cost (a full-text or trigram scan: searches);
+        on SQLite each statement runs on a pool thread, never on the event loop, in one
+        hand-off, on a read connection of that thread's own; on PostgreSQL it changes nothing."""
         if self.dialect == "sqlite":
-            return _sqlite_read(self)
+            return _sqlite_offloaded_read(self) if offloaded else _sqlite_read(self)
         return _pooled_read(self)
 
     def _sqlite_reader(self) -> _SqliteReader:
@@ -292,7 +346,16 @@ class Database:
             self._reader = _SqliteReader(conn, self.engine.dialect)
         return self._reader
 
+    def _sqlite_offloaded_reader(self) -> _OffloadedSqliteReader:
+        if self._offloaded_reader is None:
+            self._offloaded_reader = _OffloadedSqliteReader(
+                make_url(self.url).database or "", self.engine.dialect)
+        return self._offloaded_reader
+
     async def dispose(self) -> None:
+        if self._offloaded_reader is not None:
+            self._offloaded_reader.close()
+            self._offloaded_reader = None
         if self._reader is not None:
             self._reader.conn.close()
             self._reader = None
