@@ -282,8 +282,11 @@ async def _sqlite_offloaded_read(db: Database) -> AsyncIterator[Reader]:
 
 
 @asynccontextmanager
-async def _pooled_read(db: Database) -> AsyncIterator[Reader]:
+async def _pooled_read(db: Database, *, autocommit: bool = False) -> AsyncIterator[Reader]:
     async with db.engine.connect() as conn:
+        if autocommit:
+            # No BEGIN and ROLLBACK around the statements: two round trips fewer.
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         yield _PooledReader(conn)
 
 
@@ -333,10 +336,12 @@ class Database:
 
         `offloaded`: display reads of unbounded cost (a full-text or trigram scan: searches);
         on SQLite each statement runs on a pool thread, never on the event loop, in one
-        hand-off, on a read connection of that thread's own; on PostgreSQL it changes nothing."""
+        hand-off, on a read connection of that thread's own; on PostgreSQL the connection is
+        in autocommit (no BEGIN and ROLLBACK round trips). Either way each statement sees what
+        was committed when it started: no snapshot is shared between two of them."""
         if self.dialect == "sqlite":
             return _sqlite_offloaded_read(self) if offloaded else _sqlite_read(self)
-        return _pooled_read(self)
+        return _pooled_read(self, autocommit=offloaded)
 
     def _sqlite_reader(self) -> _SqliteReader:
         if self._reader is None:
