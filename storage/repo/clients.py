@@ -247,8 +247,9 @@ class WordPatterns:
     exact: list[str]
 
 
-# The LIKE patterns of a word come in lists of a multiple of this (the first repeated):
-# fewer statement shapes, the same matches.
+# On SQLite the LIKE patterns of a word come in lists of a multiple of this (the first
+# repeated): fewer statement shapes to compile, the same matches. PostgreSQL plans every
+# statement anyway: no padding there, every pattern costs its planning.
 _LIKES_STEP = 8
 
 
@@ -264,9 +265,10 @@ async def search_candidates(
     anchored = [word.anchors for word in words if word.anchors]
     params.update(_anchor_params(dialect, anchored))
     likes = []
+    step = _LIKES_STEP if dialect == "sqlite" else 1
     for w, word in enumerate(words):
         # The patterns hold letters and the `_` wildcard only (words are normalised).
-        padded = word.exact + word.exact[:1] * (-len(word.exact) % _LIKES_STEP)
+        padded = word.exact + word.exact[:1] * (-len(word.exact) % step)
         params.update({f"l{w}_{j}": p for j, p in enumerate(padded)})
         likes.append(len(padded))
     shape = _Shape(dialect, scope, "search_text", tuple(len(g) == 1 for g in anchored),
