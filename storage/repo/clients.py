@@ -247,9 +247,9 @@ class WordPatterns:
     exact: list[str]
 
 
-# On SQLite the LIKE patterns of a word come in lists of a multiple of this (the first
-# repeated): fewer statement shapes to compile, the same matches. PostgreSQL plans every
-# statement anyway: no padding there, every pattern costs its planning.
+# On SQLite the LIKE patterns of a word come in lists of a multiple of this, padded with
+# NULL (`LIKE NULL` is never true, and costs nothing to evaluate): fewer statement shapes
+# to compile, the same matches. PostgreSQL plans every statement anyway: no padding there.
 _LIKES_STEP = 8
 
 
@@ -268,7 +268,7 @@ async def search_candidates(
     step = _LIKES_STEP if dialect == "sqlite" else 1
     for w, word in enumerate(words):
         # The patterns hold letters and the `_` wildcard only (words are normalised).
-        padded = word.exact + word.exact[:1] * (-len(word.exact) % step)
+        padded: list[str | None] = [*word.exact, *[None] * (-len(word.exact) % step)]
         params.update({f"l{w}_{j}": p for j, p in enumerate(padded)})
         likes.append(len(padded))
     shape = _Shape(dialect, scope, "search_text", tuple(len(g) == 1 for g in anchored),
