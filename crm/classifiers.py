@@ -335,6 +335,30 @@ class ClassifierService:
                         {"type": kind.code, "outcome": outcome.code})
             return True
 
+    async def labels(self, ids: set[int]) -> dict[int, Label]:
+        """Values of any classifier by id, hidden ones too (what a card shows): inside an
+        update, from the worker's copy of them all."""
+        if not ids:
+            return {}
+        every: dict[int, Label] | None = self._cached(("labels",))
+        if every is None:
+            async with self.db.transaction(quick=True) as s:
+                if _SEEN.get() is None:
+                    return {i: label(x) for i, x in (await repo.items_by_ids(s, ids)).items()}
+                every = {x.id: label(x) for x in await repo.all_items(s)}
+            self._keep(("labels",), every)
+        return {i: every[i] for i in ids if i in every}
+
+    async def stage_map(self) -> dict[int, StageInfo]:
+        """Every stage by id, hidden ones too (where an open deal may still sit)."""
+        found: dict[int, StageInfo] | None = self._cached(("stage_map",))
+        if found is None:
+            async with self.db.transaction(quick=True) as s:
+                found = {st.id: stage_info(st)
+                         for st in await repo.stages(s, active_only=False)}
+            self._keep(("stage_map",), found)
+        return found
+
     async def stages(self) -> list[StageInfo]:
         key = ("stages",)
         found: tuple[StageInfo, ...] | None = self._cached(key)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,11 +22,11 @@ from crm.access import (
     client_scope,
     require,
 )
-from crm.classifiers import Label, label
+from crm.classifiers import ClassifierService, Label
 from crm.clock import Clock
 from crm.dto import Actor
 from crm.errors import InvalidInput, NotAvailable, valid_id
-from crm.mail import state_of as email_state
+from crm.mail import consent_state
 from crm.parsing import (
     format_phone,
     normalize_phone,
@@ -39,12 +40,10 @@ from crm.search_norm import (
     normalize_text,
     typo_patterns,
 )
-from storage.db import Database
+from storage.db import Database, Reader
 from storage.models import Client, ContactPerson
-from storage.repo import channel as channel_repo
 from storage.repo import classifiers as cls_repo
 from storage.repo import clients as repo
-from storage.repo import mail as mail_repo
 from storage.repo import people as people_repo
 
 PAGE = 8
@@ -296,10 +295,12 @@ def lead_team(actor_team: int | None, teams: list[int]) -> int | None:
 
 
 class ClientService:
-    def __init__(self, db: Database, clock: Clock, currency: str) -> None:
+    def __init__(self, db: Database, clock: Clock, currency: str,
+                 classifiers: ClassifierService | None = None) -> None:
         self.db = db
         self.clock = clock
         self.currency = currency
+        self.classifiers = classifiers or ClassifierService(db, clock)
         # Set by the CRM facade: hands new leads out by their team's rule (crm.leads).
         self.distribute: Callable[[Actor, list[int]], Awaitable[object]] | None = None
 
@@ -403,87 +404,85 @@ class ClientService:
                                                1, 0)
         return ClientRef(found[0].id, found[0].name) if found else None
 
+    @staticmethod
+    async def _visible_row(r: Reader, actor: Actor, client_id: int, *,
+                           archived: bool = False) -> tuple[Any, ...]:
+        """The card's client row (repo.card_client) if the actor may see the client, else
+        NotAvailable, as load_visible_owner decides."""
+        row = await repo.card_client(r, valid_id(client_id), archived=archived)
+        if row is None:
+            raise NotAvailable()
+        own = Ownership(row[13], row[17])
+        if not can_see(actor, own) or (row[15] and not can_manage_client(actor, own)):
+            raise NotAvailable()
+        return row
+
+    async def name(self, actor: Actor, client_id: int) -> ClientRef:
+        """A client the actor may see, by name (NotAvailable otherwise, archived ones too):
+        for the screens of a flow that show no more than the name. One indexed read."""
+        async with self.db.read() as r:
+            row = await self._visible_row(r, actor, client_id)
+        return ClientRef(row[0], row[1])
+
     async def card(self, actor: Actor, client_id: int, *, archived: bool = False) -> ClientCard:
         """The card; with `archived`, an archived one too, for those who may restore it
-        (every other screen off the card refuses an archived client)."""
-        async with self.db.transaction(quick=True) as s:
-            client, own, owner_name = await load_visible_owner(s, actor, client_id,
-                                                               archived=archived)
-            merged_into: ClientRef | None = None
-            if client.merged_into_id is not None:
-                found = await repo.clients_by_ids(s, [client.merged_into_id])
-                merged_into = ClientRef(found[0].id, found[0].name) if found else None
-            contacts = await repo.contacts_of(s, client.id)
-            deals = await repo.open_deals(s, client.id)
-            planned = await repo.next_planned(s, client.id)
-            channels = await channel_repo.channels_of(s, client.id)
-            with_email = [c for c in contacts if c.email]
-            consents = await mail_repo.consents_of(s, [c.id for c in with_email]) \
-                if with_email else {}
-            email_states = {c.id: st for c in with_email
-                            if (st := email_state(c, consents.get(c.id))) != "subscribed"}
-            names = {c.id: c.name for c in contacts}
+        (every other screen off the card refuses an archived client). Read as plain rows
+        (Database.read): the card is opened on every other tap."""
+        async with self.db.read() as r:
+            row = await self._visible_row(r, actor, client_id, archived=archived)
+            (cid, name, address, phones, emails, tax_number, region_id, industry_id,
+             segment_id, source_id, campaign_id, trigger_event, probability, owner_id,
+             created_at, is_deleted, merged_into_id, team_id, owner_name, merged_name) = row
+            own = Ownership(owner_id, team_id)
             today = self.clock.now().astimezone(ZoneInfo(actor.timezone)).date()
-            money = await repo.money_totals(s, client.id, today)
-            ids = {
-                getattr(client, f"{kind}_id") for kind in CARD_CLASSIFIERS
-            } - {None}
-            items = await cls_repo.items_by_ids(s, ids)
-            # Most cards have no open deal, and most are the actor's own: no query for those.
-            stages = (
-                {st.id: st for st in await cls_repo.stages(s, active_only=False)} if deals else {}
-            )
-            classifiers = {
-                kind: label(items[item_id])
-                for kind in CARD_CLASSIFIERS
-                if (item_id := getattr(client, f"{kind}_id")) in items
-            }
-            return ClientCard(
-                id=client.id,
-                name=client.name,
-                address=client.address,
-                phones=[format_phone(p) for p in split_list(client.phones)],
-                emails=split_list(client.emails),
-                tax_number=client.tax_number,
-                classifiers=classifiers,
-                trigger_event=client.trigger_event,
-                probability=client.probability,
-                owner_name=owner_name,
-                contacts=[
-                    ContactInfo(
-                        c.id, c.name, c.position,
-                        format_phone(c.phone) if c.phone else None, c.email,
-                    )
-                    for c in contacts
-                ],
-                open_deals=[
-                    DealLine(
-                        d.id, d.title,
-                        Label(d.stage_id, stages[d.stage_id].code, stages[d.stage_id].name_ru,
-                              stages[d.stage_id].name_en),
-                        d.amount, d.currency,
-                    )
-                    for d in deals
-                ],
-                next_contact=PlannedLine(planned.id, planned.due_at, planned.note)
-                if planned else None,
-                invoiced=money.invoiced,
-                paid=money.paid,
-                overdue=money.overdue,
-                currency=self.currency,
-                can_change=can_change(actor, own) and not client.is_deleted,
-                created_at=client.created_at,
-                can_manage=can_manage_client(actor, own),
-                owner_id=client.owner_id,
-                archived=client.is_deleted,
-                merged_into=merged_into,
-                channels=[
-                    ChannelState(ch.id, ch.contact_id, names.get(ch.contact_id or 0, client.name),
-                                 ch.tg_name, ch.consent, ch.consent_at)
-                    for ch in channels
-                ],
-                email_states=email_states,
-            )
+            rows = await repo.card_rows(r, row, today)
+        ids = dict(zip(CARD_CLASSIFIERS,
+                       (region_id, industry_id, segment_id, source_id, campaign_id), strict=True))
+        labels = await self.classifiers.labels({i for i in ids.values() if i is not None})
+        stages = await self.classifiers.stage_map() if rows.deals else {}
+        names = {c[0]: c[1] for c in rows.contacts}
+        email_states = {
+            c[0]: st for c in rows.contacts
+            if c[4] and (st := consent_state(c[4], c[5], c[6])) != "subscribed"
+        }
+        planned = rows.planned
+        return ClientCard(
+            id=cid,
+            name=name,
+            address=address,
+            phones=[format_phone(p) for p in split_list(phones)],
+            emails=split_list(emails),
+            tax_number=tax_number,
+            classifiers={kind: labels[i] for kind, i in ids.items() if i in labels},
+            trigger_event=trigger_event,
+            probability=probability,
+            owner_name=owner_name,
+            contacts=[
+                ContactInfo(c[0], c[1], c[2], format_phone(c[3]) if c[3] else None, c[4])
+                for c in rows.contacts
+            ],
+            open_deals=[
+                DealLine(d[0], d[1], Label(sg.id, sg.code, sg.ru, sg.en), d[3], d[4])
+                for d in rows.deals if (sg := stages[d[2]])
+            ],
+            next_contact=PlannedLine(planned[0], planned[1], planned[2]) if planned else None,
+            invoiced=rows.money.invoiced,
+            paid=rows.money.paid,
+            overdue=rows.money.overdue,
+            currency=self.currency,
+            can_change=can_change(actor, own) and not is_deleted,
+            created_at=created_at,
+            can_manage=can_manage_client(actor, own),
+            owner_id=owner_id,
+            archived=is_deleted,
+            merged_into=ClientRef(merged_into_id, merged_name)
+            if merged_into_id is not None and merged_name is not None else None,
+            channels=[
+                ChannelState(ch[0], ch[1], names.get(ch[1] or 0, name), ch[2], ch[3], ch[4])
+                for ch in rows.channels
+            ],
+            email_states=email_states,
+        )
 
     def _clean_draft(self, draft: ClientDraft) -> tuple[str, str | None, str | None]:
         name = " ".join(draft.name.split())

@@ -345,13 +345,15 @@ async def log_contact(
     """The body of HistoryService.log, for use cases that do more in the same transaction."""
     text = (text or "").strip()[:TEXT_LIMIT] or None
     client, own = await load_visible(s, actor, client_id)
-    kind = await cls_repo.item(s, type_id)
+    found = await cls_repo.items_by_ids(
+        s, {type_id} if outcome_id is None else {type_id, outcome_id})  # one statement
+    kind = found.get(type_id)
     if kind is None or kind.kind != "activity_type" or (
         kind.code in CHECK_IN_ONLY and details is None
     ):
         raise InvalidInput("activity_type")
     if outcome_id is not None:
-        outcome = await cls_repo.item(s, outcome_id)
+        outcome = found.get(outcome_id)
         if outcome is None or outcome.kind != "outcome":
             raise InvalidInput("outcome")
     open_deals = list(await repo.open_deals_of(s, client.id))

@@ -225,9 +225,14 @@ def _same(a: str, b: str) -> bool:
 
 
 def state_of(person: ContactPerson, row: EmailConsent | None) -> str:
-    if row is None or not person.email or not _same(row.email, person.email):
+    return consent_state(person.email, row.email if row else None, row.state if row else None)
+
+
+def consent_state(email: str | None, consent_email: str | None, state: str | None) -> str:
+    """The state of a contact's address, given its consent row's address and state."""
+    if state is None or consent_email is None or not email or not _same(consent_email, email):
         return SUBSCRIBED  # a new address starts afresh
-    return row.state
+    return state
 
 
 class MailService:

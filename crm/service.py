@@ -36,7 +36,7 @@ class CRM:
         self.clock: Clock = clock or SystemClock()
         self.people = PeopleService(db, self.clock, config)
         self.classifiers = ClassifierService(db, self.clock)
-        self.clients = ClientService(db, self.clock, config.currency)
+        self.clients = ClientService(db, self.clock, config.currency, self.classifiers)
         self.deals = DealService(db, self.clock, config.currency)
         self.billing = BillingService(db, self.clock)
         self.history = HistoryService(db, self.clock)

@@ -24,13 +24,14 @@ import contextvars
 import sqlite3
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
@@ -159,6 +160,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 # A read on the event loop waits this long at most (a checkpoint restarting the WAL).
 READ_BUSY_MS = 200
+# Connections of Database.read's own pool on PostgreSQL, a process.
+READ_POOL_SIZE = 5
 
 
 class Reader:
@@ -185,14 +188,17 @@ class _Compiled:
     results: tuple[Callable[[Any], Any] | None, ...]
 
 
-class _SqliteReader(Reader):
-    def __init__(self, conn: sqlite3.Connection, dialect: Dialect) -> None:
-        self.conn = conn
+class _Statements:
+    """Statements compiled once for a dialect, with what binds and reads their values."""
+
+    def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.compiled: weakref.WeakKeyDictionary[Executable, _Compiled] = (
             weakref.WeakKeyDictionary())
+        self.count = 0  # statements run so far (the benches count SQL statements an update)
 
     def compile(self, stmt: Executable) -> _Compiled:
+        self.count += 1
         done = self.compiled.get(stmt)
         if done is None:
             c: Any = stmt.compile(dialect=self.dialect)  # type: ignore[attr-defined]
@@ -208,21 +214,31 @@ class _SqliteReader(Reader):
             self.compiled[stmt] = done
         return done
 
-    async def _fetch(self, sql: str, values: list[Any]) -> list[Any]:
-        return self.conn.execute(sql, values).fetchall()
-
-    async def all(self, stmt: Executable, **params: Any) -> list[tuple[Any, ...]]:
-        c = self.compile(stmt)
+    def values(self, c: _Compiled, params: dict[str, Any]) -> list[Any]:
         values = []
         for name, bind in zip(c.names, c.binds, strict=True):
             value = params[name] if name in params else c.defaults[name]  # KeyError: required
             values.append(bind(value) if bind is not None and value is not None else value)
-        rows = await self._fetch(c.sql, values)
-        if not any(c.results):
-            return rows
+        return values
+
+    @staticmethod
+    def rows(c: _Compiled, rows: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
         procs = c.results
+        if not any(procs):
+            return [tuple(row) for row in rows]
         return [tuple(p(v) if p is not None else v for p, v in zip(procs, row, strict=True))
                 for row in rows]
+
+
+class _SqliteReader(Reader):
+    def __init__(self, conn: sqlite3.Connection, statements: _Statements) -> None:
+        self.conn = conn
+        self.statements = statements
+
+    async def all(self, stmt: Executable, **params: Any) -> list[tuple[Any, ...]]:
+        st = self.statements
+        c = st.compile(stmt)
+        return st.rows(c, self.conn.execute(c.sql, st.values(c, params)).fetchall())
 
 
 # Threads answering offloaded reads on SQLite, each on a connection of its own (WAL: readers
@@ -230,14 +246,14 @@ class _SqliteReader(Reader):
 OFFLOADED_READ_THREADS = 4
 
 
-class _OffloadedSqliteReader(_SqliteReader):
+class _OffloadedSqliteReader(Reader):
     """`Database.read(offloaded=True)` on SQLite: compiled once and bound on the loop as on
     `_SqliteReader`, then each statement is run and fetched on a pool thread in one hand-off
-    (a session's statement on aiosqlite takes four or five)."""
+    (a session's statement on aiosqlite takes four or five, and a transaction two more)."""
 
-    def __init__(self, database: str, dialect: Dialect) -> None:
-        super().__init__(None, dialect)  # type: ignore[arg-type]
+    def __init__(self, database: str, statements: _Statements) -> None:
         self.database = database
+        self.statements = statements
         self.pool = ThreadPoolExecutor(OFFLOADED_READ_THREADS, thread_name_prefix="sqlite-read")
         self.local = threading.local()
         self.conns: list[sqlite3.Connection] = []
@@ -253,8 +269,12 @@ class _OffloadedSqliteReader(_SqliteReader):
                 self.conns.append(conn)
         return conn.execute(sql, values).fetchall()
 
-    async def _fetch(self, sql: str, values: list[Any]) -> list[Any]:
-        return await asyncio.get_running_loop().run_in_executor(self.pool, self._run, sql, values)
+    async def all(self, stmt: Executable, **params: Any) -> list[tuple[Any, ...]]:
+        st = self.statements
+        c = st.compile(stmt)
+        rows = await asyncio.get_running_loop().run_in_executor(
+            self.pool, self._run, c.sql, st.values(c, params))
+        return st.rows(c, rows)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -263,12 +283,33 @@ class _OffloadedSqliteReader(_SqliteReader):
         self.conns.clear()
 
 
-class _PooledReader(Reader):
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
+class _PgReader(Reader):
+    """asyncpg straight, on a pool of its own, autocommit: one round trip a statement (a
+    session adds a ping, BEGIN and ROLLBACK around them). A connection found closed (the
+    server restarted) is replaced and the read run again: reads are safe to repeat."""
+
+    def __init__(self, pool: asyncpg.Pool, statements: _Statements) -> None:
+        self.pool = pool
+        self.statements = statements
+        self.conn: asyncpg.Connection | None = None
 
     async def all(self, stmt: Executable, **params: Any) -> list[tuple[Any, ...]]:
-        return [tuple(r) for r in await self.conn.execute(stmt, params)]
+        st = self.statements
+        c = st.compile(stmt)
+        values = st.values(c, params)
+        assert self.conn is not None
+        try:
+            rows = await self.conn.fetch(c.sql, *values)
+        except (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError,
+                ConnectionError) as error:
+            if self.conn.is_closed() or isinstance(error, ConnectionError):
+                await self.pool.release(self.conn)
+                self.conn = None
+                self.conn = await self.pool.acquire()
+                rows = await self.conn.fetch(c.sql, *values)
+            else:
+                raise
+        return st.rows(c, rows)
 
 
 @asynccontextmanager
@@ -282,12 +323,31 @@ async def _sqlite_offloaded_read(db: Database) -> AsyncIterator[Reader]:
 
 
 @asynccontextmanager
-async def _pooled_read(db: Database, *, autocommit: bool = False) -> AsyncIterator[Reader]:
+async def _pg_read(db: Database) -> AsyncIterator[Reader]:
+    pool = await db._pg_pool()
+    reader = _PgReader(pool, db._statements)
+    reader.conn = await pool.acquire()
+    try:
+        yield reader
+    finally:
+        if reader.conn is not None:
+            await pool.release(reader.conn)
+
+
+@asynccontextmanager
+async def _pooled_read(db: Database) -> AsyncIterator[Reader]:
     async with db.engine.connect() as conn:
-        if autocommit:
-            # No BEGIN and ROLLBACK around the statements: two round trips fewer.
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         yield _PooledReader(conn)
+
+
+class _PooledReader(Reader):
+    """Any other database: a pooled connection of the engine."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def all(self, stmt: Executable, **params: Any) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await self.conn.execute(stmt, params)]
 
 
 class Database:
@@ -297,6 +357,9 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader: _SqliteReader | None = None
         self._offloaded_reader: _OffloadedSqliteReader | None = None
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+        self._statements = _Statements(self.engine.dialect)
 
     @property
     def dialect(self) -> str:
@@ -332,30 +395,48 @@ class Database:
         autocommit (WAL: it sees every committed write, and takes no lock), with the
         statement compiled once: about a tenth of what a statement costs through a session.
         It never sees a transaction's uncommitted writes — use it for what is shown, never
-        for what is then written. On PostgreSQL it is an ordinary pooled connection.
+        for what is then written. On PostgreSQL (asyncpg) the statements go straight to the
+        driver, compiled once, on a small pool of autocommit connections of its own: one
+        round trip each, where a session adds a ping, a BEGIN and a ROLLBACK.
 
-        `offloaded`: display reads of unbounded cost (a full-text or trigram scan: searches);
-        on SQLite each statement runs on a pool thread, never on the event loop, in one
-        hand-off, on a read connection of that thread's own; on PostgreSQL the connection is
-        in autocommit (no BEGIN and ROLLBACK round trips). Either way each statement sees what
-        was committed when it started: no snapshot is shared between two of them."""
+        `offloaded`: display reads of unbounded cost (a full-text or trigram scan: searches).
+        On SQLite each statement then runs on a pool thread, never on the event loop, in one
+        hand-off, on a read connection of that thread's own; on PostgreSQL it changes nothing
+        (the work is the server's). Each statement sees what was committed when it started."""
         if self.dialect == "sqlite":
             return _sqlite_offloaded_read(self) if offloaded else _sqlite_read(self)
-        return _pooled_read(self, autocommit=offloaded)
+        if self.engine.dialect.driver == "asyncpg":
+            return _pg_read(self)
+        return _pooled_read(self)
+
+    async def _pg_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    url = make_url(self.url).set(drivername="postgresql")
+                    self._pool = await asyncpg.create_pool(
+                        url.render_as_string(hide_password=False), min_size=0,
+                        max_size=READ_POOL_SIZE, server_settings={"jit": "off"})
+        return self._pool
 
     def _sqlite_reader(self) -> _SqliteReader:
         if self._reader is None:
             database = make_url(self.url).database or ""
             conn = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout={READ_BUSY_MS}")
-            self._reader = _SqliteReader(conn, self.engine.dialect)
+            self._reader = _SqliteReader(conn, self._statements)
         return self._reader
 
     def _sqlite_offloaded_reader(self) -> _OffloadedSqliteReader:
         if self._offloaded_reader is None:
             self._offloaded_reader = _OffloadedSqliteReader(
-                make_url(self.url).database or "", self.engine.dialect)
+                make_url(self.url).database or "", self._statements)
         return self._offloaded_reader
+
+    @property
+    def read_statements(self) -> int:
+        """Statements Database.read ran so far, outside the engine's events."""
+        return self._statements.count
 
     async def dispose(self) -> None:
         if self._offloaded_reader is not None:
@@ -364,4 +445,7 @@ class Database:
         if self._reader is not None:
             self._reader.conn.close()
             self._reader = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
         await self.engine.dispose()

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 
 from storage.db import Database
 from storage.models import Client, User
+from tests.conftest import PG_URL, migrated_db
 
 T = User.__table__
 BY_TG = select(T.c.id, T.c.name, T.c.created_at, T.c.is_active).where(
@@ -59,6 +60,27 @@ async def test_expanding_in_lists_are_refused_on_sqlite(db: Database) -> None:
     async with db.read() as r:
         with pytest.raises(ValueError, match="expanding"):
             await r.all(stmt, ids=[1, 2])
+
+
+async def test_a_read_outlives_a_dropped_postgresql_connection() -> None:
+    """The server closed the read pool's connection (a restart, an idle timeout): the next
+    read gets a new one and answers, instead of "Something went wrong"."""
+    if not PG_URL:
+        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests need a server")
+    db = await migrated_db(PG_URL)
+    try:
+        async with db.transaction() as s:
+            s.add(person(9, "Вера"))
+        async with db.read() as r:
+            assert await r.scalar(ACTIVE_BY_TG, tg=9) == "Вера"
+            pid = await r.scalar(select(func.pg_backend_pid()))
+        async with db.engine.begin() as conn:
+            await conn.execute(select(func.pg_terminate_backend(pid)))
+        async with db.read() as r:
+            assert await r.scalar(ACTIVE_BY_TG, tg=9) == "Вера"
+            assert await r.scalar(select(func.pg_backend_pid())) != pid
+    finally:
+        await db.dispose()
 
 
 async def test_an_offloaded_read_runs_off_the_loop_and_answers_the_same(any_db: Database) -> None:

@@ -74,15 +74,15 @@ forms.register(FileForm, lambda: _("record for the history"))
 
 async def cb_log_start(query: CallbackQuery, callback_data: ClientCD, actor: Actor,
                        crm: CRM) -> None:
-    card = await crm.clients.card(actor, callback_data.id)
+    client = await crm.clients.name(actor, callback_data.id)
     types = loggable(await crm.classifiers.items("activity_type"))
     await forms.screen(query, _("<b>{name}</b>: what kind of contact?").format(
-        name=html.escape(card.name)), types_kb(card.id, types, current_locale()))
+        name=html.escape(client.name)), types_kb(client.id, types, current_locale()))
 
 
 async def cb_log_type(query: CallbackQuery, callback_data: LogTypeCD, actor: Actor,
                       crm: CRM) -> None:
-    card = await crm.clients.card(actor, callback_data.client_id)
+    card = await crm.clients.name(actor, callback_data.client_id)
     kind = await crm.classifiers.item("activity_type", callback_data.type_id)
     if kind is None:
         raise InvalidInput("activity_type")
@@ -100,7 +100,7 @@ async def cb_log_type(query: CallbackQuery, callback_data: LogTypeCD, actor: Act
 async def cb_log_outcome(query: CallbackQuery, callback_data: LogOutcomeCD, actor: Actor,
                          crm: CRM, state: FSMContext) -> None:
     # Re-checks visibility now, not only when the comment arrives.
-    card = await crm.clients.card(actor, callback_data.client_id)
+    card = await crm.clients.name(actor, callback_data.client_id)
     await forms.start(state, LogForm.comment)
     await forms.prompt(
         query, state, LogForm.comment,
@@ -219,7 +219,7 @@ async def cb_plan_calendar(query: CallbackQuery, callback_data: PlanCD, actor: A
                            crm: CRM) -> None:
     cid, did = callback_data.client_id, callback_data.deal_id
     now_local = crm.clock.now().astimezone(actor.tz)
-    await crm.clients.card(actor, cid)
+    await crm.clients.name(actor, cid)
     await forms.screen(query, _("Pick a day:"),
                        calendar_kb(cid, did, now_local.year, now_local.month, now_local.date()))
 
@@ -227,7 +227,7 @@ async def cb_plan_calendar(query: CallbackQuery, callback_data: PlanCD, actor: A
 async def cb_plan_type(query: CallbackQuery, callback_data: PlanCD, actor: Actor, crm: CRM,
                        state: FSMContext) -> None:
     cid, did = callback_data.client_id, callback_data.deal_id
-    card = await crm.clients.card(actor, cid)
+    card = await crm.clients.name(actor, cid)
     await forms.start(state, PlanForm.when)
     await forms.prompt(
         query, state, PlanForm.when,

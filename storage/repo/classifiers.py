@@ -24,6 +24,11 @@ async def items(
     return (await session.scalars(stmt)).all()
 
 
+async def all_items(session: AsyncSession) -> Sequence[ClassifierItem]:
+    """Every value of every classifier, hidden ones too."""
+    return (await session.scalars(select(ClassifierItem))).all()
+
+
 async def lock_kind(session: AsyncSession, kind: str) -> None:
     """Serialise the writers of one classifier until the transaction ends, so a name checked
     free is still free at the insert. SQLite's BEGIN IMMEDIATE already has one writer; on

@@ -28,7 +28,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.base import Executable
 
 from storage.db import Reader
-from storage.models import Client, ContactPerson, Deal, Invoice, PlannedContact, User
+from storage.models import (
+    Client,
+    ClientChannel,
+    ContactPerson,
+    Deal,
+    EmailConsent,
+    Invoice,
+    Payment,
+    PlannedContact,
+    User,
+)
 from storage.repo.deals import paid_by_invoice
 
 
@@ -57,6 +67,102 @@ _CLIENT_WITH_OWNER = (
     .where(Client.id == bindparam("client_id"))
 )
 _LIVE_CLIENT_WITH_OWNER = _CLIENT_WITH_OWNER.where(Client.is_deleted.is_(False))
+
+
+# --- the card, through Database.read: plain columns, each statement built once ---------------
+
+_C = Client.__table__
+_SURVIVOR = _C.alias("survivor")
+_CARD_CLIENT = (
+    select(_C.c.id, _C.c.name, _C.c.address, _C.c.phones, _C.c.emails, _C.c.tax_number,
+           _C.c.region_id, _C.c.industry_id, _C.c.segment_id, _C.c.source_id,
+           _C.c.campaign_id, _C.c.trigger_event, _C.c.probability, _C.c.owner_id,
+           _C.c.created_at, _C.c.is_deleted, _C.c.merged_into_id,
+           func.coalesce(User.team_id, _C.c.lead_team_id), User.name,
+           select(_SURVIVOR.c.name).where(_SURVIVOR.c.id == _C.c.merged_into_id)
+           .scalar_subquery())
+    .select_from(_C)
+    .outerjoin(User, User.id == _C.c.owner_id)
+    .where(_C.c.id == bindparam("client_id"))
+)
+_CARD_CONTACTS = (
+    select(ContactPerson.id, ContactPerson.name, ContactPerson.position, ContactPerson.phone,
+           ContactPerson.email, EmailConsent.email, EmailConsent.state)
+    .outerjoin(EmailConsent, EmailConsent.contact_id == ContactPerson.id)
+    .where(ContactPerson.client_id == bindparam("client_id"))
+    .order_by(ContactPerson.id)
+)
+_CARD_DEALS = (
+    select(Deal.id, Deal.title, Deal.stage_id, Deal.amount, Deal.currency)
+    .where(Deal.client_id == bindparam("client_id"), Deal.status == "open")
+    .order_by(Deal.opened_at)
+)
+_CARD_PLANNED = (
+    select(PlannedContact.id, PlannedContact.due_at, PlannedContact.note)
+    .where(PlannedContact.client_id == bindparam("client_id"),
+           PlannedContact.status == "planned")
+    .order_by(PlannedContact.due_at)
+    .limit(1)
+)
+_CARD_CHANNELS = (
+    select(ClientChannel.id, ClientChannel.contact_id, ClientChannel.tg_name,
+           ClientChannel.consent, ClientChannel.consent_at)
+    .where(ClientChannel.client_id == bindparam("client_id"))
+    .order_by(ClientChannel.id)
+)
+# Each invoice once per payment (or once with NULL): summed in Python, as paid_by_invoice does.
+_CARD_INVOICES = (
+    select(Invoice.id, Invoice.amount, Invoice.due_on, Payment.amount)
+    .join(Deal, Deal.id == Invoice.deal_id)
+    .outerjoin(Payment, Payment.invoice_id == Invoice.id)
+    .where(Deal.client_id == bindparam("client_id"), Invoice.status != "cancelled")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CardRows:
+    """What a card shows, as rows. `client`: the columns of _CARD_CLIENT (the client's, then
+    its team, its manager's name and, when merged, the survivor's name)."""
+
+    client: tuple[Any, ...]
+    contacts: list[tuple[Any, ...]]  # id, name, position, phone, email, consent e-mail, state
+    deals: list[tuple[Any, ...]]  # id, title, stage_id, amount, currency
+    planned: tuple[Any, ...] | None  # id, due_at, note
+    channels: list[tuple[Any, ...]]  # id, contact_id, tg_name, consent, consent_at
+    money: MoneyTotals
+
+
+async def card_client(r: Reader, client_id: int, *, archived: bool = False,
+                      ) -> tuple[Any, ...] | None:
+    """The client's row of the card (see CardRows), None if absent or deleted (archived ones
+    too, with `archived`)."""
+    row = await r.first(_CARD_CLIENT, client_id=client_id)
+    if row is None or (row[15] and not archived):
+        return None
+    return row
+
+
+async def card_rows(r: Reader, client: tuple[Any, ...], today: date) -> CardRows:
+    client_id = client[0]
+    invoices: dict[int, list[Any]] = {}
+    for invoice_id, amount, due_on, paid in await r.all(_CARD_INVOICES, client_id=client_id):
+        got = invoices.setdefault(invoice_id, [amount, due_on, Decimal("0.00")])
+        if paid is not None:
+            got[2] += paid
+    invoiced = paid_total = overdue = Decimal(0)
+    for amount, due_on, got in invoices.values():
+        invoiced += amount
+        paid_total += got
+        if due_on < today and got < amount:
+            overdue += amount - got
+    return CardRows(
+        client,
+        await r.all(_CARD_CONTACTS, client_id=client_id),
+        await r.all(_CARD_DEALS, client_id=client_id),
+        await r.first(_CARD_PLANNED, client_id=client_id),
+        await r.all(_CARD_CHANNELS, client_id=client_id),
+        MoneyTotals(invoiced, paid_total, overdue),
+    )
 
 
 async def client_with_team(
