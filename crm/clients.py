@@ -312,24 +312,28 @@ class ClientService:
         norm = normalize_text(query)
         digits = phone_digits_for_search(query)
         letters = re.sub(r"[\d\s]", "", norm)
-        async with self.db.transaction() as s:
+        dialect = self.db.dialect
+        # Display only, and the full-text scans are of unbounded cost: an offloaded read.
+        async with self.db.read(offloaded=True) as r:
             if len(digits) >= 5 and not letters:
-                found, total = await repo.search_phone(s, vis, digits, PAGE, page * PAGE)
-                refs = [ClientRef(c.id, c.name, self._phone_hint(c)) for c in found]
-                return self._page(query, refs, page, total)
+                found, total = await repo.search_phone(r, dialect, vis, digits, PAGE,
+                                                       page * PAGE)
+                return self._page(query, self._refs(found), page, total)
             words = norm.split()
             if not words:
                 return SearchPage(query, [], 0, 0, 0)
-            found, total = await repo.search_words(s, vis, words, PAGE, page * PAGE)
+            found, total = await repo.search_words(r, dialect, vis, words, PAGE, page * PAGE)
             if total:
-                refs = [ClientRef(c.id, c.name, self._phone_hint(c)) for c in found]
-                return self._page(query, refs, page, total)
+                return self._page(query, self._refs(found), page, total)
             patterns = [repo.WordPatterns(*typo_patterns(w)) for w in words]
-            candidates = await repo.search_candidates(s, vis, patterns)
-            matched = [cid for cid, text in candidates if fuzzy_matches_normalized(words, text)]
-            rows = await repo.clients_by_ids(s, matched[page * PAGE : (page + 1) * PAGE])
-            refs = [ClientRef(c.id, c.name, self._phone_hint(c)) for c in rows]
-            return self._page(query, refs, page, len(matched))
+            candidates = await repo.search_candidates(r, dialect, vis, patterns)
+        matched = [c for c, text in candidates if fuzzy_matches_normalized(words, text)]
+        return self._page(query, self._refs(matched[page * PAGE : (page + 1) * PAGE]), page,
+                          len(matched))
+
+    @staticmethod
+    def _refs(found: list[repo.Found]) -> list[ClientRef]:
+        return [ClientRef(c.id, c.name, ClientService._hint(c.phones)) for c in found]
 
     async def my_clients(
         self, actor: Actor, flt: ListFilter, stage_id: int | None = None, page: int = 0
@@ -387,10 +391,6 @@ class ClientService:
             ]
 
     @staticmethod
-    def _phone_hint(client: Client) -> str:
-        return ClientService._hint(client.phones)
-
-    @staticmethod
     def _page(query: str, refs: list[ClientRef], page: int, total: int) -> SearchPage:
         pages = max(1, -(-total // PAGE))
         return SearchPage(query, refs, min(page, pages - 1), pages, total)
@@ -399,9 +399,10 @@ class ClientService:
         canonical = normalize_phone(phone)
         if canonical is None:
             return None
-        async with self.db.transaction() as s:
-            found, _ = await repo.search_phone(s, visibility(actor), canonical, 1, 0)
-            return ClientRef(found[0].id, found[0].name) if found else None
+        async with self.db.read(offloaded=True) as r:
+            found, _ = await repo.search_phone(r, self.db.dialect, visibility(actor), canonical,
+                                               1, 0)
+        return ClientRef(found[0].id, found[0].name) if found else None
 
     @staticmethod
     async def _visible_row(r: Reader, actor: Actor, client_id: int, *,

@@ -23,8 +23,10 @@ import asyncio
 import contextlib
 import contextvars
 import sqlite3
+import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -242,6 +244,48 @@ class _SqliteReader(Reader):
         return st.rows(c, self.conn.execute(c.sql, st.values(c, params)).fetchall())
 
 
+# Threads answering offloaded reads on SQLite, each on a connection of its own (WAL: readers
+# run side by side, and sqlite3 lets go of the GIL while a statement runs).
+OFFLOADED_READ_THREADS = 4
+
+
+class _OffloadedSqliteReader(Reader):
+    """`Database.read(offloaded=True)` on SQLite: compiled once and bound on the loop as on
+    `_SqliteReader`, then each statement is run and fetched on a pool thread in one hand-off
+    (a session's statement on aiosqlite takes four or five, and a transaction two more)."""
+
+    def __init__(self, database: str, statements: _Statements) -> None:
+        self.database = database
+        self.statements = statements
+        self.pool = ThreadPoolExecutor(OFFLOADED_READ_THREADS, thread_name_prefix="sqlite-read")
+        self.local = threading.local()
+        self.conns: list[sqlite3.Connection] = []
+        self.lock = threading.Lock()
+
+    def _run(self, sql: str, values: list[Any]) -> list[Any]:
+        conn: sqlite3.Connection | None = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.database, check_same_thread=False, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self.local.conn = conn
+            with self.lock:
+                self.conns.append(conn)
+        return conn.execute(sql, values).fetchall()
+
+    async def all(self, stmt: Executable, **params: Any) -> list[tuple[Any, ...]]:
+        st = self.statements
+        c = st.compile(stmt)
+        rows = await asyncio.get_running_loop().run_in_executor(
+            self.pool, self._run, c.sql, st.values(c, params))
+        return st.rows(c, rows)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        for conn in self.conns:
+            conn.close()
+        self.conns.clear()
+
+
 class _PgReader(Reader):
     """asyncpg straight, on a pool of its own, autocommit: one round trip a statement (a
     session adds a ping, BEGIN and ROLLBACK around them). A connection found closed (the
@@ -280,6 +324,11 @@ async def _sqlite_read(db: Database) -> AsyncIterator[Reader]:
 
 
 @asynccontextmanager
+async def _sqlite_offloaded_read(db: Database) -> AsyncIterator[Reader]:
+    yield db._sqlite_offloaded_reader()
+
+
+@asynccontextmanager
 async def _pg_read(db: Database) -> AsyncIterator[Reader]:
     pool = await db._pg_pool()
     reader = _PgReader(pool, db._statements)
@@ -313,6 +362,7 @@ class Database:
         self.engine = create_engine(url, echo=echo)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader: _SqliteReader | None = None
+        self._offloaded_reader: _OffloadedSqliteReader | None = None
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         self._statements = _Statements(self.engine.dialect)
@@ -343,7 +393,7 @@ class Database:
         finally:
             _INLINE.reset(token)
 
-    def read(self) -> AbstractAsyncContextManager[Reader]:
+    def read(self, *, offloaded: bool = False) -> AbstractAsyncContextManager[Reader]:
         """Display-only reads on the hot paths (a card, a history page, Today, identifying
         the actor): Core statements with named `bindparam`s, answered as plain tuples.
 
@@ -353,9 +403,14 @@ class Database:
         It never sees a transaction's uncommitted writes — use it for what is shown, never
         for what is then written. On PostgreSQL (asyncpg) the statements go straight to the
         driver, compiled once, on a small pool of autocommit connections of its own: one
-        round trip each, where a session adds a ping, a BEGIN and a ROLLBACK."""
+        round trip each, where a session adds a ping, a BEGIN and a ROLLBACK.
+
+        `offloaded`: display reads of unbounded cost (a full-text or trigram scan: searches).
+        On SQLite each statement then runs on a pool thread, never on the event loop, in one
+        hand-off, on a read connection of that thread's own; on PostgreSQL it changes nothing
+        (the work is the server's). Each statement sees what was committed when it started."""
         if self.dialect == "sqlite":
-            return _sqlite_read(self)
+            return _sqlite_offloaded_read(self) if offloaded else _sqlite_read(self)
         if self.engine.dialect.driver == "asyncpg":
             return _pg_read(self)
         return _pooled_read(self)
@@ -380,12 +435,21 @@ class Database:
             self._reader = _SqliteReader(conn, self._statements)
         return self._reader
 
+    def _sqlite_offloaded_reader(self) -> _OffloadedSqliteReader:
+        if self._offloaded_reader is None:
+            self._offloaded_reader = _OffloadedSqliteReader(
+                make_url(self.url).database or "", self._statements)
+        return self._offloaded_reader
+
     @property
     def read_statements(self) -> int:
         """Statements Database.read ran so far, outside the engine's events."""
         return self._statements.count
 
     async def dispose(self) -> None:
+        if self._offloaded_reader is not None:
+            self._offloaded_reader.close()
+            self._offloaded_reader = None
         if self._reader is not None:
             self._reader.conn.close()
             self._reader = None

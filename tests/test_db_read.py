@@ -3,7 +3,9 @@ gives (time zones included), on both databases."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, func, select
@@ -79,3 +81,31 @@ async def test_a_read_outlives_a_dropped_postgresql_connection() -> None:
             assert await r.scalar(select(func.pg_backend_pid())) != pid
     finally:
         await db.dispose()
+
+
+async def test_an_offloaded_read_runs_off_the_loop_and_answers_the_same(any_db: Database) -> None:
+    async with any_db.transaction() as s:
+        s.add_all([person(7, "Анна"), person(8, "Борис", active=False)])
+    async with any_db.read() as r:
+        expected = await r.all(BY_TG, tg=7)
+    async with any_db.read(offloaded=True) as r:
+        assert await r.all(BY_TG, tg=7) == expected
+        assert await r.scalar(ACTIVE_BY_TG, tg=8) is None
+        assert await r.first(BY_TG, tg=9) is None
+
+
+async def test_an_offloaded_read_on_sqlite_never_runs_on_the_loop(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = db._sqlite_offloaded_reader()
+    threads: list[int] = []
+    run = reader._run
+
+    def spy(sql: str, values: list[Any]) -> list[Any]:
+        threads.append(threading.get_ident())
+        return run(sql, values)
+
+    monkeypatch.setattr(reader, "_run", spy)
+    async with db.read(offloaded=True) as r:
+        assert await r.all(BY_TG, tg=7) == []
+    assert threads and threading.get_ident() not in threads

@@ -53,6 +53,24 @@ async def test_phone_digits_in_any_format(any_crm: CRM) -> None:
         assert await names(any_crm, max_, query) == ["Ромашка"], query
 
 
+async def test_a_phone_is_found_by_all_its_digits_not_its_last_ones_only(any_crm: CRM) -> None:
+    """The index is asked for the last digits of a long number (crm search_phone): the rows
+    holding them but not the whole number are still left out, in any of a client's phones."""
+    max_ = await person(any_crm, 2002, "Max")
+    await client(any_crm, max_, "Ромашка", "+7 916 555-44-33")
+    await client(any_crm, max_, "Василёк", "+7 925 555-44-33")
+    lily = await client(any_crm, max_, "Лилия", "+7 903 000-00-01")
+    await any_crm.clients.add_contact(max_, lily.id, "Пётр", "+7 916 777-44-33", None)
+    for query, expected in (("+7 916 555-44-33", ["Ромашка"]), ("925 555-44-33", ["Василёк"]),
+                            ("555-44-33", ["Василёк", "Ромашка"]),
+                            ("+7 916 777 44 33", ["Лилия"]), ("79164", []),
+                            ("54433", ["Василёк", "Ромашка"]), ("74433", ["Лилия"]),
+                            ("7916", []), ("+7 916 555-44-34", [])):
+        assert await names(any_crm, max_, query) == expected, query
+    assert (await any_crm.clients.find_by_phone(max_, "+7 925 555-44-33")) is not None
+    assert (await any_crm.clients.find_by_phone(max_, "+7 926 555-44-33")) is None
+
+
 async def test_deleted_and_invisible_clients_are_never_found(any_crm: CRM) -> None:
     boss = await admin(any_crm)
     max_ = await person(any_crm, 2002, "Max")

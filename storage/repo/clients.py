@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
-    and_,
+    String,
     bindparam,
     column,
     exists,
@@ -22,6 +25,7 @@ from sqlalchemy import (
     table,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.base import Executable
 
 from storage.db import Reader
 from storage.models import (
@@ -187,76 +191,155 @@ async def client_with_owner(
 _FTS = table("clients_fts", column("rowid"), column("search_text"), column("phone_digits"))
 
 
-def _containing(
-    session: AsyncSession, name: str, groups: list[list[str]]
-) -> ColumnElement[bool]:
-    """Clients whose column `name` contains, for every group, one of its strings (each of
-    three letters or more: a trigram index finds nothing shorter), through the index.
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A client a search found: what its line in the results shows."""
 
-    On SQLite one FTS5 query answers it from the index alone (a trigram phrase is a
-    substring); `LIKE` on the FTS table would re-read every candidate's text.
-    """
-    assert session.bind is not None
-    if session.bind.dialect.name == "sqlite":
-        query = " AND ".join(
+    id: int
+    name: str
+    phones: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What a search statement looks like, apart from its values: the statements are built
+    (and on SQLite compiled) once per shape, and run through `Database.read`."""
+
+    dialect: str
+    scope: str  # all | own | own_null (an actor with no id) | team | team_null
+    column: str  # search_text | phone_digits
+    # Per group of anchors (strings one of which every match contains, found through the
+    # trigram index): whether it holds one string only (PostgreSQL: a LIKE, not a regex).
+    anchors: tuple[bool, ...]
+    # Per word checked row by row (in `column`): how many LIKE patterns, one of which every
+    # match holds.
+    likes: tuple[int, ...]
+    escaped: bool  # the LIKE patterns escape their wildcards with "/"
+    what: str  # page | count | candidates
+
+
+def _scope(vis: Visibility) -> tuple[str, dict[str, Any]]:
+    if vis.everything:
+        return "all", {}
+    scope = "own" if vis.team_id is None else "team"
+    params: dict[str, Any] = {} if vis.team_id is None else {"team_id": vis.team_id}
+    if vis.owner_id is None:
+        return scope + "_null", params
+    return scope, {**params, "owner_id": vis.owner_id}
+
+
+@functools.lru_cache(maxsize=512)
+def _search_stmt(shape: _Shape) -> Executable:
+    """The visible clients (as `_visible`) matching the shape's patterns. Parameters:
+    owner_id, team_id (by scope); on SQLite `fts` (one FTS5 query over every anchor group),
+    on PostgreSQL a0, a1… (one per group); l0_0, l0_1… (word 0's LIKE patterns); `offset`
+    for a page."""
+    conds: list[ColumnElement[bool]] = [Client.is_deleted.is_(False)]
+    if shape.scope != "all":
+        mine = (Client.owner_id.is_(None) if shape.scope.endswith("_null")
+                else Client.owner_id == bindparam("owner_id", type_=Integer))
+        if shape.scope.startswith("team"):
+            conds.append(or_(mine, Client.owner_id.in_(
+                select(User.id).where(User.team_id == bindparam("team_id", type_=Integer)))))
+        else:
+            conds.append(mine)
+    col = getattr(Client, shape.column)
+    if shape.anchors:
+        if shape.dialect == "sqlite":
+            # One FTS5 query answers every group from the index alone (a trigram phrase is
+            # a substring); `LIKE` on the FTS table would re-read every candidate's text.
+            conds.append(Client.id.in_(select(_FTS.c.rowid).where(
+                _FTS.c[shape.column].op("MATCH")(bindparam("fts", type_=String)))))
+        else:
+            # A group of several strings is one regular expression, not an OR of LIKEs:
+            # pg_trgm answers every group in one index scan (an OR of LIKEs is a BitmapOr
+            # per group, and the planner tends to scan one group's and filter the rest row
+            # by row: 2× slower for the typo pass at 100k clients).
+            conds += [col.like(bindparam(f"a{i}", type_=String)) if single
+                      else col.op("~")(bindparam(f"a{i}", type_=String))
+                      for i, single in enumerate(shape.anchors)]
+    escape = "/" if shape.escaped else None
+    for w, count in enumerate(shape.likes):
+        conds.append(or_(*(col.like(bindparam(f"l{w}_{j}", type_=String), escape=escape)
+                           for j in range(count))))
+    if shape.what == "count":
+        return select(func.count()).select_from(Client).where(*conds)
+    if shape.what == "candidates":
+        return (select(Client.id, Client.search_text, Client.name, Client.phones)
+                .where(*conds).order_by(Client.name_norm, Client.id))
+    return (select(Client.id, Client.name, Client.phones, func.count().over())
+            .where(*conds).order_by(Client.name_norm, Client.id)
+            .limit(bindparam("limit", type_=Integer))
+            .offset(bindparam("offset", type_=Integer)))
+
+
+def _anchor_params(dialect: str, groups: list[list[str]]) -> dict[str, Any]:
+    """Every group: one of its strings (each of three letters or more: a trigram index
+    finds nothing shorter) is in the column."""
+    if not groups:
+        return {}
+    if dialect == "sqlite":
+        return {"fts": " AND ".join(
             "(" + " OR ".join('"' + t.replace('"', '""') + '"' for t in group) + ")"
-            for group in groups
-        )
-        return Client.id.in_(select(_FTS.c.rowid).where(_FTS.c[name].op("MATCH")(query)))
+            for group in groups)}
     # Normalised words hold letters and digits only: nothing to escape in the patterns.
-    # A group of several strings is one regular expression, not an OR of LIKEs: pg_trgm
-    # answers every group in one index scan (an OR of LIKEs is a BitmapOr per group, and the
-    # planner tends to scan one group's and filter the rest row by row: 2× slower for the
-    # typo pass at 100k clients).
-    col = getattr(Client, name)
-    return and_(*(
-        col.like(f"%{group[0]}%") if len(group) == 1
-        else col.op("~")("(" + "|".join(re.escape(t) for t in group) + ")")
-        for group in groups
-    ))
+    return {f"a{i}": f"%{group[0]}%" if len(group) == 1
+            else "(" + "|".join(re.escape(t) for t in group) + ")"
+            for i, group in enumerate(groups)}
+
+
+def _like_escaped(word: str) -> str:
+    """A LIKE pattern for `word` anywhere, escaped with "/" (as `contains(autoescape=True)`)."""
+    return "%" + word.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
 
 
 async def _counted_page(
-    session: AsyncSession, stmt: Select[Any], limit: int, offset: int
-) -> tuple[Sequence[Client], int]:
-    """One page and the total of matches in one statement (a window count)."""
-    rows = (
-        await session.execute(
-            stmt.add_columns(func.count().over())
-            .order_by(Client.name_norm, Client.id)
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
+    r: Reader, dialect: str, vis: Visibility, column: str, groups: list[list[str]],
+    likes: list[list[str]], limit: int, offset: int,
+) -> tuple[list[Found], int]:
+    """One page by name and the total of matches in one statement (a window count)."""
+    scope, params = _scope(vis)
+    params.update(_anchor_params(dialect, groups))
+    for w, patterns in enumerate(likes):
+        params.update({f"l{w}_{j}": p for j, p in enumerate(patterns)})
+    shape = _Shape(dialect, scope, column, tuple(len(g) == 1 for g in groups),
+                   tuple(len(p) for p in likes), True, "page")
+    rows = await r.all(_search_stmt(shape), limit=limit, offset=offset, **params)
     if rows:
-        return [r[0] for r in rows], int(rows[0][1])
+        return [Found(row[0], row[1], row[2]) for row in rows], int(rows[0][3])
     if offset == 0:
         return [], 0
     # Past the last page (a stale button): only the count is left to tell.
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    return [], total
+    count = _search_stmt(dataclasses.replace(shape, what="count"))
+    return [], int(await r.scalar(count, **params) or 0)
 
 
 async def search_words(
-    session: AsyncSession, vis: Visibility, words: list[str], limit: int, offset: int
-) -> tuple[Sequence[Client], int]:
-    """Clients whose search text holds every word (normalised) as a substring."""
+    r: Reader, dialect: str, vis: Visibility, words: list[str], limit: int, offset: int
+) -> tuple[list[Found], int]:
+    """Clients whose search text holds every word (normalised) as a substring, by name."""
     # Trigrams need three letters; shorter words are checked on the rows the others found.
     long = [[w] for w in words if len(w) >= 3]
-    stmt = _visible(select(Client), vis)
-    if long:
-        stmt = stmt.where(_containing(session, "search_text", long))
-    for word in words:
-        if len(word) < 3:
-            stmt = stmt.where(Client.search_text.contains(word, autoescape=True))
-    return await _counted_page(session, stmt, limit, offset)
+    short = [[_like_escaped(w)] for w in words if len(w) < 3]
+    return await _counted_page(r, dialect, vis, "search_text", long, short, limit, offset)
+
+
+# How many of a phone's last digits the full-text index is asked for (see search_phone).
+PHONE_TAIL = 5
 
 
 async def search_phone(
-    session: AsyncSession, vis: Visibility, digits: str, limit: int, offset: int
-) -> tuple[Sequence[Client], int]:
-    stmt = _visible(select(Client), vis).where(_containing(session, "phone_digits", [[digits]]))
-    return await _counted_page(session, stmt, limit, offset)
+    r: Reader, dialect: str, vis: Visibility, digits: str, limit: int, offset: int
+) -> tuple[list[Found], int]:
+    """Clients with a phone holding `digits`, by name."""
+    if dialect == "sqlite" and len(digits) > PHONE_TAIL:
+        # Phones share their first digits (the country's, the operator's): their trigrams
+        # are in nearly every row, and an FTS5 phrase reads the rows of each of its
+        # trigrams. The last digits' trigrams are rare: the index finds the rows holding
+        # those, and LIKE keeps those holding all the digits — the same rows, 3–10× faster.
+        return await _counted_page(r, dialect, vis, "phone_digits", [[digits[-PHONE_TAIL:]]],
+                                   [[_like_escaped(digits)]], limit, offset)
+    return await _counted_page(r, dialect, vis, "phone_digits", [[digits]], [], limit, offset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,23 +353,34 @@ class WordPatterns:
     exact: list[str]
 
 
+# On SQLite the LIKE patterns of a word come in lists of a multiple of this, padded with
+# NULL (`LIKE NULL` is never true, and costs nothing to evaluate): fewer statement shapes
+# to compile, the same matches. PostgreSQL plans every statement anyway: no padding there.
+_LIKES_STEP = 8
+
+
 async def search_candidates(
-    session: AsyncSession, vis: Visibility, words: list[WordPatterns]
-) -> Sequence[tuple[int, str]]:
-    """(id, search_text) of visible clients matching every word's patterns, by name.
+    r: Reader, dialect: str, vis: Visibility, words: list[WordPatterns]
+) -> list[tuple[Found, str]]:
+    """Visible clients matching every word's patterns, with their search text, by name.
 
     The patterns over-approximate the typo-tolerant match, which the caller finishes on
     these few rows; nothing is capped.
     """
-    stmt = _visible(select(Client), vis).with_only_columns(Client.id, Client.search_text)
+    scope, params = _scope(vis)
     anchored = [word.anchors for word in words if word.anchors]
-    if anchored:
-        stmt = stmt.where(_containing(session, "search_text", anchored))
-    for word in words:
+    params.update(_anchor_params(dialect, anchored))
+    likes = []
+    step = _LIKES_STEP if dialect == "sqlite" else 1
+    for w, word in enumerate(words):
         # The patterns hold letters and the `_` wildcard only (words are normalised).
-        stmt = stmt.where(or_(*(Client.search_text.like(p) for p in word.exact)))
-    rows = await session.execute(stmt.order_by(Client.name_norm, Client.id))
-    return [(r[0], r[1]) for r in rows]
+        padded: list[str | None] = [*word.exact, *[None] * (-len(word.exact) % step)]
+        params.update({f"l{w}_{j}": p for j, p in enumerate(padded)})
+        likes.append(len(padded))
+    shape = _Shape(dialect, scope, "search_text", tuple(len(g) == 1 for g in anchored),
+                   tuple(likes), False, "candidates")
+    rows = await r.all(_search_stmt(shape), **params)
+    return [(Found(row[0], row[2], row[3]), row[1]) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
