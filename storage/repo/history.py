@@ -11,6 +11,7 @@ from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from storage.db import Reader
 from storage.models import (
     Activity,
     ClassifierItem,
@@ -49,6 +50,83 @@ async def history_page(
     total = await session.scalar(count, params) or 0
     rows = await session.scalars(page, params)
     return rows.all(), total
+
+
+# --- the history page as shown (Database.read: plain rows, statements built once) ---------
+
+def _counted(typed: bool) -> Any:
+    stmt = select(func.count()).select_from(Activity).where(
+        Activity.client_id == bindparam("client_id"))
+    if typed:
+        stmt = stmt.where(Activity.type_id == bindparam("type_id"))
+    return stmt.scalar_subquery()
+
+
+def _client_and_count(typed: bool) -> Select[Any]:
+    # Archived clients too: whoever may restore one may still read its history. A lead (no
+    # owner) belongs to the team whose queue it waits in — as in repo.clients.
+    return (
+        select(Client.id, Client.name, Client.owner_id, Client.is_deleted,
+               func.coalesce(User.team_id, Client.lead_team_id), _counted(typed))
+        .outerjoin(User, User.id == Client.owner_id)
+        .where(Client.id == bindparam("client_id"))
+    )
+
+
+_SHOWN_TYPE = aliased(ClassifierItem)
+_SHOWN_OUTCOME = aliased(ClassifierItem)
+
+
+def _page_rows(typed: bool) -> Select[Any]:
+    # The page's ids first, from the (client, time, id) index alone (migration 0022): a far
+    # page skips its offset over index entries, not over whole records.
+    ids = select(Activity.id).where(Activity.client_id == bindparam("client_id"))
+    if typed:
+        ids = ids.where(Activity.type_id == bindparam("type_id"))
+    page = (ids.order_by(Activity.occurred_at.desc(), Activity.id.desc())
+            .limit(bindparam("limit")).offset(bindparam("offset")).subquery())
+    return (
+        select(Activity.id, Activity.occurred_at, Activity.created_at, Activity.event,
+               Activity.details, Activity.text, Activity.author_id, Activity.type_id,
+               Activity.attachment_kind, Activity.deal_id,
+               _SHOWN_TYPE.id, _SHOWN_TYPE.code, _SHOWN_TYPE.name_ru, _SHOWN_TYPE.name_en,
+               _SHOWN_OUTCOME.id, _SHOWN_OUTCOME.code, _SHOWN_OUTCOME.name_ru,
+               _SHOWN_OUTCOME.name_en, User.name, User.role, Deal.title)
+        .join(page, page.c.id == Activity.id)
+        .outerjoin(_SHOWN_TYPE, _SHOWN_TYPE.id == Activity.type_id)
+        .outerjoin(_SHOWN_OUTCOME, _SHOWN_OUTCOME.id == Activity.outcome_id)
+        .outerjoin(User, User.id == Activity.author_id)
+        .outerjoin(Deal, Deal.id == Activity.deal_id)
+        .order_by(Activity.occurred_at.desc(), Activity.id.desc())
+    )
+
+
+_CLIENT_AND_COUNT = {typed: _client_and_count(typed) for typed in (False, True)}
+_PAGE_ROWS = {typed: _page_rows(typed) for typed in (False, True)}
+
+
+async def client_for_history(
+    r: Reader, client_id: int, type_id: int | None
+) -> tuple[Any, ...] | None:
+    """(id, name, owner id, is deleted, owner's team (a lead's: its queue's), how many
+    records — of the type, with `type_id`) of a client, archived ones included; None if
+    there is none."""
+    if type_id:
+        return await r.first(_CLIENT_AND_COUNT[True], client_id=client_id, type_id=type_id)
+    return await r.first(_CLIENT_AND_COUNT[False], client_id=client_id)
+
+
+async def shown_page(
+    r: Reader, client_id: int, type_id: int | None, limit: int, offset: int
+) -> list[tuple[Any, ...]]:
+    """A page of the client's history, newest first, as plain rows: (id, occurred_at,
+    created_at, event, details, text, author id, type id, attachment kind, deal id, the
+    type's id, code, name_ru, name_en, the same of the outcome, the author's name and role,
+    the deal's title)."""
+    if type_id:
+        return await r.all(_PAGE_ROWS[True], client_id=client_id, type_id=type_id,
+                           limit=limit, offset=offset)
+    return await r.all(_PAGE_ROWS[False], client_id=client_id, limit=limit, offset=offset)
 
 
 _TYPE = aliased(ClassifierItem)
