@@ -10,6 +10,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import I18n
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 from babel.units import format_unit
@@ -23,8 +24,19 @@ def current_locale() -> str:
     return i18n.current_locale if i18n is not None else "ru"
 
 
+# The abbreviated month names of the bot's languages, as babel's "MMM" writes them: a
+# history page and Today format a dozen times each, and babel parses its pattern every time.
+_MONTHS = {loc: Locale.parse(loc).months["format"]["abbreviated"] for loc in ("ru", "en")}
+
+
 def fmt_datetime(value: datetime, tz: ZoneInfo) -> str:
-    return format_datetime(value.astimezone(tz), "d MMM y, HH:mm", locale=current_locale())
+    """«3 дек. 2026, 15:00» / "3 Dec 2026, 15:00" (babel's "d MMM y, HH:mm")."""
+    local = value.astimezone(tz)
+    loc = current_locale()
+    months = _MONTHS.get(loc)
+    if months is None:
+        return format_datetime(local, "d MMM y, HH:mm", locale=loc)
+    return f"{local.day} {months[local.month]} {local.year}, {local.hour:02d}:{local.minute:02d}"
 
 
 def fmt_when(value: datetime, tz: ZoneInfo, now: datetime) -> str:

@@ -546,26 +546,21 @@ class PlanningService:
         now = self.clock.now()
         tz = actor.tz
         start, end = local_day_bounds(now, tz)
-        async with self.db.transaction(quick=True) as s:
-            rows = await repo.agenda(s, actor.id, end)
-            overdue: list[AgendaItem] = []
-            today: list[AgendaItem] = []
-            for row in rows:
-                item = AgendaItem(*row)
-                (overdue if item.due_at < start else today).append(item)
-            count, amount = await repo.open_deal_totals(s, actor.id)
-            local_today = now.astimezone(tz).date()
-            debts = await repo.overdue_debts(s, actor.id, local_today)
-            team: list[AgendaItem] = []
-            if actor.role is Role.HEAD and actor.team_id is not None:
-                team = [
-                    AgendaItem(p.id, p.client_id, client, p.due_at, p.note, owner)
-                    for p, client, owner in await repo.team_overdue(
-                        s, actor.team_id, actor.id, start
-                    )
-                ]
-            return TodayView(
-                day=local_today, overdue=overdue, today=today, open_deals=count,
-                open_amount=amount, overdue_invoices=len(debts),
-                overdue_amount=sum(debts, Decimal(0)), team_overdue=team,
-            )
+        local_today = now.astimezone(tz).date()
+        async with self.db.read() as r:
+            rows = await repo.shown_agenda(r, actor.id, end)
+            count, amount, invoices, owed = await repo.today_totals(r, actor.id, local_today)
+            team_rows = await repo.shown_team_overdue(
+                r, actor.team_id, actor.id, start
+            ) if actor.role is Role.HEAD and actor.team_id is not None else []
+        overdue: list[AgendaItem] = []
+        today: list[AgendaItem] = []
+        for row in rows:
+            item = AgendaItem(*row)
+            (overdue if item.due_at < start else today).append(item)
+        team = [AgendaItem(*row) for row in team_rows]
+        return TodayView(
+            day=local_today, overdue=overdue, today=today, open_deals=count,
+            open_amount=amount, overdue_invoices=invoices, overdue_amount=owed,
+            team_overdue=team,
+        )

@@ -14,7 +14,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import (
     CallbackQuery,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQuery,
     InlineQueryResultArticle,
@@ -41,6 +40,8 @@ from bot.keyboards.client import (
     card_back_kb,
     card_kb,
     history_kb,
+    open_client_data,
+    quick_button,
     search_kb,
 )
 from bot.keyboards.menu import BTN_FIND, BTN_TODAY, main_menu
@@ -84,12 +85,13 @@ async def send_today(message: Message, actor: Actor, crm: CRM) -> None:
     for item in (view.overdue + view.today + view.team_overdue)[:30]:
         when = item.due_at.astimezone(actor.tz).strftime("%d.%m %H:%M")
         owner = f" · {item.owner_name[:20]}" if item.owner_name else ""
-        rows.append([InlineKeyboardButton(
-            text=f"{'⚠️ ' if id(item) in late else ''}{when} {item.client_name[:30]}{owner}",
-            callback_data=ClientCD(id=item.client_id, action=ClientAction.OPEN).pack(),
+        rows.append([quick_button(
+            f"{'⚠️ ' if id(item) in late else ''}{when} {item.client_name[:30]}{owner}",
+            open_client_data(item.client_id),
         )])
     text = today_text(view, actor.tz, crm.config.currency) + team_overdue_text(view, actor.tz)
-    await message.answer(clip(text), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
+    await message.answer(clip(text),
+                         reply_markup=InlineKeyboardMarkup.model_construct(inline_keyboard=rows))
 
 
 async def cmd_today(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:

@@ -297,6 +297,21 @@ def back_to_card(client_id: int) -> InlineKeyboardButton:
     )
 
 
+def hist_data(client_id: int, page: int, type_id: int | None = None) -> str:
+    """HistCD(...).pack() without building the model: a history page carries a dozen."""
+    return f"h:{client_id}:{page}:{'' if type_id is None else type_id}"
+
+
+def open_client_data(client_id: int) -> str:
+    """ClientCD(id=client_id, action=ClientAction.OPEN).pack(), without the model."""
+    return f"c:{client_id}:open"
+
+
+def quick_button(text: str, data: str) -> InlineKeyboardButton:
+    """A callback button without pydantic's validation (text and data are ours)."""
+    return InlineKeyboardButton.model_construct(text=text, callback_data=data)
+
+
 def history_kb(
     page: HistoryPage, types: list[Label], locale: str, tz: ZoneInfo
 ) -> InlineKeyboardMarkup:
@@ -304,48 +319,41 @@ def history_kb(
     nav: list[InlineKeyboardButton] = []
     cid, tid = page.client_id, page.type_id or None
     if page.page > 0:
-        nav.append(InlineKeyboardButton(
-            text=_("‹ Newer"),
-            callback_data=HistCD(client_id=cid, page=page.page - 1, type_id=tid).pack(),
-        ))
+        nav.append(quick_button(_("‹ Newer"), hist_data(cid, page.page - 1, tid)))
     if page.page + 1 < page.pages:
-        nav.append(InlineKeyboardButton(
-            text=_("Older ›"),
-            callback_data=HistCD(client_id=cid, page=page.page + 1, type_id=tid).pack(),
-        ))
+        nav.append(quick_button(_("Older ›"), hist_data(cid, page.page + 1, tid)))
     if nav:
         rows.append(nav)
+    labels: dict[str, str] | None = None
     for item in page.items:
-        labels = {"voice": _("▶️ Play voice note of {when}"),
-                  "photo": _("🖼 Photo of {when}"), "document": _("📎 Document of {when}")}
-        if item.attachment_kind in labels:
-            rows.append([InlineKeyboardButton(
-                text=labels[item.attachment_kind].format(
+        if item.attachment_kind in ("voice", "photo", "document"):
+            if labels is None:
+                labels = {"voice": _("▶️ Play voice note of {when}"),
+                          "photo": _("🖼 Photo of {when}"),
+                          "document": _("📎 Document of {when}")}
+            rows.append([quick_button(
+                labels[item.attachment_kind].format(
                     when=item.occurred_at.astimezone(tz).strftime("%d.%m")
                 ),
-                callback_data=PlayCD(activity_id=item.id).pack(),
+                f"pl:{item.id}",
             )])
     fixes = [
-        InlineKeyboardButton(
-            text="✏️ " + item.occurred_at.astimezone(tz).strftime("%d.%m")
+        quick_button(
+            "✏️ " + item.occurred_at.astimezone(tz).strftime("%d.%m")
             + (" " + _short(item.type.text(locale), 12) if item.type else ""),
-            callback_data=EntryCD(activity_id=item.id, action=EntryAction.OPEN).pack(),
+            f"he:{item.id}:{EntryAction.OPEN.value}",
         )
         for item in page.items if item.can_correct
     ]
     rows += grid(fixes, 3)
-    filters = [InlineKeyboardButton(
-        text=("• " if tid is None else "") + _("All"),
-        callback_data=HistCD(client_id=cid, page=0).pack(),
-    )]
+    filters = [quick_button(("• " if tid is None else "") + _("All"), hist_data(cid, 0))]
     for t in types:
-        filters.append(InlineKeyboardButton(
-            text=("• " if tid == t.id else "") + _short(t.text(locale), 14),
-            callback_data=HistCD(client_id=cid, page=0, type_id=t.id).pack(),
+        filters.append(quick_button(
+            ("• " if tid == t.id else "") + _short(t.text(locale), 14), hist_data(cid, 0, t.id)
         ))
     rows += grid(filters, 4)
-    rows.append([back_to_card(cid)])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    rows.append([quick_button(_("« Card"), open_client_data(cid))])
+    return InlineKeyboardMarkup.model_construct(inline_keyboard=rows)
 
 
 def search_kb(result: SearchPage) -> InlineKeyboardMarkup:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy import Integer, Select, bindparam, delete, func, select, true, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -18,10 +18,12 @@ from storage.models import (
     Client,
     Deal,
     Invoice,
+    Payment,
     PlannedContact,
     User,
 )
 from storage.repo.deals import paid_by_invoice
+from storage.types import Money
 
 
 def _history_statements(typed: bool) -> tuple[Select[Any], Select[Any]]:
@@ -273,3 +275,92 @@ async def overdue_debts(session: AsyncSession, owner_id: int, today: date) -> li
     paid = await paid_by_invoice(session, [r[0] for r in invoices])
     debts = [amount - paid[invoice_id] for invoice_id, amount in invoices]
     return [d for d in debts if d > 0]
+
+
+# --- Today as shown (Database.read: plain rows, statements built once) --------------------
+
+_AGENDA = (
+    select(PlannedContact.id, PlannedContact.client_id, Client.name, PlannedContact.due_at,
+           PlannedContact.note)
+    .join(Client, Client.id == PlannedContact.client_id)
+    .where(
+        PlannedContact.owner_id == bindparam("owner_id"),
+        PlannedContact.status == "planned",
+        PlannedContact.due_at < bindparam("until", type_=PlannedContact.due_at.type),
+        Client.is_deleted.is_(False),
+    )
+    .order_by(PlannedContact.due_at)
+    .limit(200)
+)
+
+
+async def shown_agenda(
+    r: Reader, owner_id: int, until: datetime
+) -> list[tuple[int, int, str, datetime, str | None]]:
+    """`agenda`, for display."""
+    return await r.all(_AGENDA, owner_id=owner_id, until=until)
+
+
+def _today_totals() -> Select[Any]:
+    # Money is integer minor units in SQL: what is still owed on an invoice is summed there
+    # exactly as crm would sum the Decimals.
+    cents = Integer()
+    paid = (select(func.sum(type_coerce(Payment.amount, cents)))
+            .where(Payment.invoice_id == Invoice.id).scalar_subquery())
+    owed = (type_coerce(Invoice.amount, cents) - func.coalesce(paid, 0)).label("owed")
+    debts = (
+        select(owed)
+        .join(Deal, Deal.id == Invoice.deal_id)
+        .where(Deal.owner_id == bindparam("owner_id"), Invoice.status == "open",
+               Invoice.due_on < bindparam("today", type_=Invoice.due_on.type))
+        .subquery()
+    )
+    owing = (select(func.count().label("n"), func.sum(debts.c.owed).label("owed"))
+             .where(debts.c.owed > 0).subquery())
+    deals = (select(func.count().label("n"), func.sum(Deal.amount).label("amount"))
+             .where(Deal.owner_id == bindparam("owner_id"), Deal.status == "open")
+             .subquery())
+    return (select(deals.c.n, deals.c.amount, owing.c.n, type_coerce(owing.c.owed, Money))
+            .select_from(deals.join(owing, true())))
+
+
+_TODAY_TOTALS = _today_totals()
+
+
+async def today_totals(
+    r: Reader, owner_id: int, today: date
+) -> tuple[int, Decimal, int, Decimal]:
+    """The owner's open deals (how many, their sum) and overdue invoices still owed on (how
+    many, what is owed) — open_deal_totals and overdue_debts in one statement."""
+    row = await r.first(_TODAY_TOTALS, owner_id=owner_id, today=today)
+    assert row is not None
+    n, amount, debts, owed = row
+    zero = Decimal("0.00")
+    return (int(n), amount if amount is not None else zero, int(debts or 0),
+            owed if owed is not None else Decimal(0))
+
+
+_TEAM_OVERDUE = (
+    select(PlannedContact.id, PlannedContact.client_id, Client.name, PlannedContact.due_at,
+           PlannedContact.note, User.name)
+    .join(Client, Client.id == PlannedContact.client_id)
+    .join(User, User.id == PlannedContact.owner_id)
+    .where(
+        PlannedContact.owner_id.in_(
+            select(User.id).where(User.team_id == bindparam("team_id"),
+                                  User.id != bindparam("head_id"))
+        ),
+        PlannedContact.status == "planned",
+        PlannedContact.due_at < bindparam("before", type_=PlannedContact.due_at.type),
+        Client.is_deleted.is_(False),
+    )
+    .order_by(PlannedContact.due_at)
+    .limit(200)
+)
+
+
+async def shown_team_overdue(
+    r: Reader, team_id: int, head_id: int, before: datetime
+) -> list[tuple[Any, ...]]:
+    """`team_overdue` for display: (id, client id, client name, due, note, member's name)."""
+    return await r.all(_TEAM_OVERDUE, team_id=team_id, head_id=head_id, before=before)
