@@ -75,3 +75,15 @@ def test_quick_datetime_is_babels(locale: str) -> None:
                 at.astimezone(tz), "d MMM y, HH:mm", locale=locale)
             at += timedelta(days=9, hours=7, minutes=13)
     assert date(2026, 1, 1)  # the loop crossed a year
+
+
+def test_a_quick_button_is_the_validated_one() -> None:
+    from aiogram.types import InlineKeyboardButton
+
+    from bot.keyboards.client import quick_button
+
+    made = quick_button("⚠️ 01.12 09:00 ООО «Ромашка»", "c:7:open")
+    same = InlineKeyboardButton(text="⚠️ 01.12 09:00 ООО «Ромашка»", callback_data="c:7:open")
+    assert made == same and made.model_fields_set == same.model_fields_set
+    assert made.model_dump_json(exclude_none=True) == same.model_dump_json(exclude_none=True)
+    assert quick_button("a", "b") is not quick_button("a", "b")

@@ -91,7 +91,7 @@ async def send_today(message: Message, actor: Actor, crm: CRM) -> None:
         )])
     text = today_text(view, actor.tz, crm.config.currency) + team_overdue_text(view, actor.tz)
     await message.answer(clip(text),
-                         reply_markup=InlineKeyboardMarkup.model_construct(inline_keyboard=rows))
+                         reply_markup=InlineKeyboardMarkup(inline_keyboard=rows))
 
 
 async def cmd_today(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:

@@ -307,9 +307,13 @@ def open_client_data(client_id: int) -> str:
     return f"c:{client_id}:open"
 
 
+_PROTO_BUTTON = InlineKeyboardButton(text="-", callback_data="-")
+
+
 def quick_button(text: str, data: str) -> InlineKeyboardButton:
-    """A callback button without pydantic's validation (text and data are ours)."""
-    return InlineKeyboardButton.model_construct(text=text, callback_data=data)
+    """InlineKeyboardButton(text=text, callback_data=data), copied from a validated one
+    instead of validated again (text and data are ours): a fifth of the cost."""
+    return _PROTO_BUTTON.model_copy(update={"text": text, "callback_data": data})
 
 
 def history_kb(
@@ -353,7 +357,7 @@ def history_kb(
         ))
     rows += grid(filters, 4)
     rows.append([quick_button(_("« Card"), open_client_data(cid))])
-    return InlineKeyboardMarkup.model_construct(inline_keyboard=rows)
+    return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
 def search_kb(result: SearchPage) -> InlineKeyboardMarkup:
