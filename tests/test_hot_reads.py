@@ -20,6 +20,7 @@ from bot.keyboards.client import (
     open_client_data,
 )
 from bot.render import fmt_datetime
+from crm.clock import FrozenClock
 from crm.dto import Actor
 from crm.service import CRM
 from storage.repo import history as repo
@@ -87,3 +88,24 @@ def test_a_quick_button_is_the_validated_one() -> None:
     assert made == same and made.model_fields_set == same.model_fields_set
     assert made.model_dump_json(exclude_none=True) == same.model_dump_json(exclude_none=True)
     assert quick_button("a", "b") is not quick_button("a", "b")
+
+
+async def test_todays_agenda_reads_as_the_session_reads_it(
+    any_crm: CRM, team: tuple[Actor, ...], clock: FrozenClock  # noqa: F811
+) -> None:
+    _, head, max_, _ = team
+    now = clock.now()
+    for name, hours in (("ООО Ромашка", 30), ("ООО Василёк", 2), ("ООО Лютик", 50)):
+        cid = await client_of(any_crm, max_, name)
+        await any_crm.planning.plan(max_, cid, now + timedelta(hours=hours, microseconds=7))
+    clock.advance(timedelta(days=3))
+    until = clock.now() + timedelta(days=1)
+    async with any_crm.db.transaction() as s:
+        agenda = list(await repo.agenda(s, max_.id, until))
+        team_rows = [(p.id, p.client_id, client, p.due_at, p.note, owner) for p, client, owner
+                     in await repo.team_overdue(s, head.team_id or 0, head.id, until)]
+    async with any_crm.db.read() as r:
+        assert await repo.shown_agenda(r, max_.id, until) == agenda
+        assert await repo.shown_team_overdue(r, head.team_id or 0, head.id, until) == team_rows
+    assert len(agenda) == 3 and agenda[0][3] == now + timedelta(hours=2, microseconds=7)
+    assert agenda[0][3].tzinfo is not None and len(team_rows) == 3
