@@ -538,6 +538,7 @@ async def main_async(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = await fresh(args, Path(tmp) / "bench.db")
         data = await built(args, db)
+        await steady(db)  # as autovacuum leaves a database in use
         rss_built = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         rows = await bench(db, data, args.n, rng)
         print(table(rows))

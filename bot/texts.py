@@ -11,14 +11,19 @@ from crm.roles import Role
 
 
 def role_name(role: Role | str) -> str:
-    names = {
-        Role.ADMIN: _("Administrator"),
-        Role.HEAD: _("Head of sales"),
-        Role.MANAGER: _("Sales manager"),
-        Role.MARKETER: _("Marketer"),
-        Role.SERVICE: _("Service"),
-    }
-    return names[Role(role)]
+    # One translation looked up, not five: a history page names a role on every record.
+    role = Role(role)
+    if role is Role.ADMIN:
+        return _("Administrator")
+    if role is Role.HEAD:
+        return _("Head of sales")
+    if role is Role.MANAGER:
+        return _("Sales manager")
+    if role is Role.MARKETER:
+        return _("Marketer")
+    if role is Role.SERVICE:
+        return _("Service")
+    raise KeyError(role)
 
 
 def error_text(err: CRMError) -> str:

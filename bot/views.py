@@ -241,10 +241,13 @@ def history_item_text(item: HistoryItem, page: HistoryPage, tz: ZoneInfo,
         lines.append(_("Deal: {title}").format(title=e(item.deal_title)))
     if item.text:
         lines.append(e(item.text[:600]) + ("…" if len(item.text) > 600 else ""))
-    attached = {"voice": _("🎤 voice note"), "photo": _("🖼 photo"),
-                "document": _("📎 document")}.get(item.attachment_kind or "")
-    if attached:
-        lines.append(attached)
+    kind = item.attachment_kind
+    if kind == "voice":
+        lines.append(_("🎤 voice note"))
+    elif kind == "photo":
+        lines.append(_("🖼 photo"))
+    elif kind == "document":
+        lines.append(_("📎 document"))
     return "\n".join(lines)
 
 

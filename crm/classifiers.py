@@ -368,6 +368,24 @@ class ClassifierService:
             self._keep(key, found)
         return list(found)
 
+    async def event_names(
+        self, *, fresh: bool = False
+    ) -> tuple[dict[str, Label], dict[str, Label]]:
+        """Every stage and every loss reason, hidden ones too, by code (history events name
+        them by code). `fresh`: read now, not from the worker's copy."""
+        key = ("event_names",)
+        found: tuple[dict[str, Label], dict[str, Label]] | None = (
+            None if fresh else self._cached(key))
+        if found is None:
+            async with self.db.transaction(quick=True) as s:
+                stages = {st.code: Label(st.id, st.code, st.name_ru, st.name_en)
+                          for st in await repo.stages(s, active_only=False)}
+                reasons = {r.code: label(r)
+                           for r in await repo.items(s, "loss_reason", active_only=False)}
+            found = (stages, reasons)
+            self._keep(key, found)
+        return dict(found[0]), dict(found[1])
+
     # --- upkeep: classifier values (marketers and administrators) ---------------------------
 
     @staticmethod

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.access import Ownership, can_change, require
-from crm.classifiers import CHECK_IN_ONLY, Label, label
+from crm.access import Ownership, can_change, can_manage_client, can_see, require
+from crm.classifiers import CHECK_IN_ONLY, ClassifierService, Label
 from crm.clients import load_visible
 from crm.clock import Clock
 from crm.dto import Actor
@@ -127,13 +127,19 @@ def correction_refusal(
     system recorded. Admins and the heads of the client's team correct any contact at any
     time; everyone else only their own, within a day of writing it.
     """
-    if row.event is not None or row.type_id is None:
+    return _refusal(actor, own, row.event, row.type_id, row.author_id, row.created_at, now)
+
+
+def _refusal(actor: Actor, own: Ownership, event: str | None, type_id: int | None,
+             author_id: int | None, created_at: datetime, now: datetime) -> CRMError | None:
+    """correction_refusal, of a record's fields."""
+    if event is not None or type_id is None:
         return NotAvailable()
     if actor.role is Role.ADMIN or (actor.role is Role.HEAD and can_change(actor, own)):
         return None
-    if row.author_id != actor.id:
+    if author_id != actor.id:
         return Forbidden("entry_not_yours")
-    if now - row.created_at >= CORRECTION_WINDOW:
+    if now - created_at >= CORRECTION_WINDOW:
         return Conflict("entry_locked")
     return None
 
@@ -187,43 +193,78 @@ async def history_items(
 
 
 class HistoryService:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock,
+                 classifiers: ClassifierService | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.classifiers = classifiers
 
     async def page(
         self, actor: Actor, client_id: int, page: int = 0, type_id: int = 0
     ) -> HistoryPage:
+        """A page of the client's history, newest first (display only: Database.read)."""
         page = max(page, 0)
         now = self.clock.now()
-        async with self.db.transaction(quick=True) as s:
-            # An archived client's history stays readable for whoever may restore it.
-            client, own = await load_visible(s, actor, client_id, archived=True)
-            rows, total = await repo.history_page(
-                s, client.id, type_id or None, HISTORY_PAGE, page * HISTORY_PAGE
-            )
+        client_id = valid_id(client_id)
+        async with self.db.read() as r:
+            found = await repo.client_for_history(r, client_id, type_id or None)
+            if found is None:
+                raise NotAvailable()
+            cid, name, owner_id, is_deleted, team_id, total = found
+            # An archived client's history stays readable for whoever may restore it
+            # (the same rule as crm.clients.load_visible with `archived`).
+            own = Ownership(owner_id, team_id)
+            if not can_see(actor, own) or (is_deleted and not can_manage_client(actor, own)):
+                raise NotAvailable()
             pages = max(1, -(-total // HISTORY_PAGE))
-            if page >= pages:
-                page = pages - 1
-                rows, total = await repo.history_page(
-                    s, client.id, type_id or None, HISTORY_PAGE, page * HISTORY_PAGE
-                )
-            result = await history_items(
-                s, rows, lambda r: not client.is_deleted and may_correct(actor, own, r, now)
-            )
-            # Only system events (a stage change, a lost deal) name stages and reasons.
-            stages: dict[str, Label] = {}
-            reasons: dict[str, Label] = {}
-            if any(r.event for r in rows):
-                stages = {
-                    st.code: Label(st.id, st.code, st.name_ru, st.name_en)
-                    for st in await cls_repo.stages(s, active_only=False)
-                }
-                reasons = {r.code: label(r) for r in await cls_repo.items(
-                    s, "loss_reason", active_only=False)}
-            return HistoryPage(
-                client.id, client.name, result, page, pages, total, type_id, stages, reasons
-            )
+            page = min(page, pages - 1)
+            rows = await repo.shown_page(
+                r, cid, type_id or None, HISTORY_PAGE, page * HISTORY_PAGE) if total else []
+        result = []
+        events = False
+        for (aid, occurred_at, created_at, event, details, text, author_id, a_type_id,
+             attachment_kind, deal_id, t_id, t_code, t_ru, t_en, o_id, o_code, o_ru, o_en,
+             author_name, author_role, deal_title) in rows:
+            events = events or bool(event)
+            result.append(HistoryItem(
+                id=aid,
+                occurred_at=occurred_at,
+                type=Label(t_id, t_code, t_ru, t_en) if t_id is not None else None,
+                outcome=Label(o_id, o_code, o_ru, o_en) if o_id is not None else None,
+                event=event,
+                details=details,
+                text=text,
+                author_name=author_name if author_id and author_name is not None else None,
+                author_role=Role(author_role) if author_id and author_role is not None
+                else None,
+                attachment_kind=attachment_kind,
+                deal_title=deal_title if deal_id else None,
+                can_correct=not is_deleted and _refusal(
+                    actor, own, event, a_type_id, author_id, created_at, now) is None,
+            ))
+        # Only system events (a stage change, a lost deal) name stages and reasons.
+        stages: dict[str, Label] = {}
+        reasons: dict[str, Label] = {}
+        if events:
+            stages, reasons = await self._event_names(result)
+        return HistoryPage(cid, name, result, page, pages, total, type_id, stages, reasons)
+
+    async def _event_names(
+        self, items: list[HistoryItem]
+    ) -> tuple[dict[str, Label], dict[str, Label]]:
+        """The stages and loss reasons by code, from the worker's copy of the classifiers
+        unless an event names a code the copy has not seen yet."""
+        if self.classifiers is None:
+            self.classifiers = ClassifierService(self.db, self.clock)
+        stages, reasons = await self.classifiers.event_names()
+        for item in items:
+            d = item.details or {}
+            if item.event and (
+                any(str(d[k]) not in stages for k in ("from", "to", "stage") if k in d)
+                or ("reason" in d and str(d["reason"]) not in reasons)
+            ):
+                return await self.classifiers.event_names(fresh=True)
+        return stages, reasons
 
     async def attachment(self, actor: Actor, activity_id: int) -> tuple[str, str]:
         """(kind, Telegram file_id) of a history record's attachment, if the actor may see it."""
@@ -507,26 +548,21 @@ class PlanningService:
         now = self.clock.now()
         tz = actor.tz
         start, end = local_day_bounds(now, tz)
-        async with self.db.transaction(quick=True) as s:
-            rows = await repo.agenda(s, actor.id, end)
-            overdue: list[AgendaItem] = []
-            today: list[AgendaItem] = []
-            for row in rows:
-                item = AgendaItem(*row)
-                (overdue if item.due_at < start else today).append(item)
-            count, amount = await repo.open_deal_totals(s, actor.id)
-            local_today = now.astimezone(tz).date()
-            debts = await repo.overdue_debts(s, actor.id, local_today)
-            team: list[AgendaItem] = []
-            if actor.role is Role.HEAD and actor.team_id is not None:
-                team = [
-                    AgendaItem(p.id, p.client_id, client, p.due_at, p.note, owner)
-                    for p, client, owner in await repo.team_overdue(
-                        s, actor.team_id, actor.id, start
-                    )
-                ]
-            return TodayView(
-                day=local_today, overdue=overdue, today=today, open_deals=count,
-                open_amount=amount, overdue_invoices=len(debts),
-                overdue_amount=sum(debts, Decimal(0)), team_overdue=team,
-            )
+        local_today = now.astimezone(tz).date()
+        async with self.db.read() as r:
+            rows = await repo.shown_agenda(r, actor.id, end)
+            count, amount, invoices, owed = await repo.today_totals(r, actor.id, local_today)
+            team_rows = await repo.shown_team_overdue(
+                r, actor.team_id, actor.id, start
+            ) if actor.role is Role.HEAD and actor.team_id is not None else []
+        overdue: list[AgendaItem] = []
+        today: list[AgendaItem] = []
+        for row in rows:
+            item = AgendaItem(*row)
+            (overdue if item.due_at < start else today).append(item)
+        team = [AgendaItem(*row) for row in team_rows]
+        return TodayView(
+            day=local_today, overdue=overdue, today=today, open_deals=count,
+            open_amount=amount, overdue_invoices=invoices, overdue_amount=owed,
+            team_overdue=team,
+        )

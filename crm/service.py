@@ -39,7 +39,7 @@ class CRM:
         self.clients = ClientService(db, self.clock, config.currency, self.classifiers)
         self.deals = DealService(db, self.clock, config.currency)
         self.billing = BillingService(db, self.clock)
-        self.history = HistoryService(db, self.clock)
+        self.history = HistoryService(db, self.clock, self.classifiers)
         self.planning = PlanningService(db, self.clock)
         self.notifications = NotificationService(db, self.clock, config.notify)
         self.outbox = OutboxService(db, self.clock)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import json
 import sqlite3
 import threading
 import weakref
@@ -308,11 +309,15 @@ class _PgReader(Reader):
         except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
                 asyncpg.InternalClientError, OSError):
             # The connection is gone or broken (a terminated backend can leave the protocol
-            # mid-state): drop it, and run the read once more on a fresh one.
+            # mid-state; the pool may have taken it back already). The server went away,
+            # so every pooled connection is suspect: all are replaced as they are next
+            # taken, and the read runs once more on a fresh one.
             broken, self.conn = self.conn, None
-            broken.terminate()
+            with contextlib.suppress(Exception):
+                broken.terminate()
             with contextlib.suppress(Exception):
                 await self.pool.release(broken)
+            await self.pool.expire_connections()
             self.conn = await self.pool.acquire()
             rows = await self.conn.fetch(c.sql, *values)
         return st.rows(c, rows)
@@ -326,6 +331,13 @@ async def _sqlite_read(db: Database) -> AsyncIterator[Reader]:
 @asynccontextmanager
 async def _sqlite_offloaded_read(db: Database) -> AsyncIterator[Reader]:
     yield db._sqlite_offloaded_reader()
+
+
+async def _pg_json_codecs(conn: asyncpg.Connection) -> None:
+    """JSON columns come back decoded, as through the engine (whose asyncpg dialect sets
+    the same codecs on its connections; the column type then leaves the value alone)."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=str, decoder=json.loads, schema="pg_catalog")
 
 
 @asynccontextmanager
@@ -424,7 +436,8 @@ class Database:
                     url = make_url(self.url).set(drivername="postgresql")
                     self._pool = await asyncpg.create_pool(
                         url.render_as_string(hide_password=False), min_size=0,
-                        max_size=READ_POOL_SIZE, server_settings={"jit": "off"})
+                        max_size=READ_POOL_SIZE, server_settings={"jit": "off"},
+                        init=_pg_json_codecs)
         return self._pool
 
     def _sqlite_reader(self) -> _SqliteReader:

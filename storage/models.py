@@ -344,8 +344,9 @@ class Activity(Base):
 
     __tablename__ = "activities"
     __table_args__ = (
-        # A client's history by time; with the type, "a contact since …" (client lists).
-        Index("ix_activities_client_time", "client_id", "occurred_at", "type_id"),
+        # A client's history by time; with the type, "a contact since …" (client lists);
+        # the id: a history page in its order (newest first) from the index alone (0022).
+        Index("ix_activities_client_time", "client_id", "occurred_at", "id", "type_id"),
         # The digest and the reports count each manager's contacts of a period, by type.
         Index("ix_activities_author_time", "author_id", "occurred_at", "type_id"),
         # The funnel: a deal's stage events in time order; the deals that left a stage in a

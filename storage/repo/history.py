@@ -3,52 +3,114 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    bindparam,
+    delete,
+    func,
+    select,
+    true,
+    type_coerce,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from storage.db import Reader
 from storage.models import (
     Activity,
     ClassifierItem,
     Client,
     Deal,
     Invoice,
+    Payment,
     PlannedContact,
     User,
 )
 from storage.repo.deals import paid_by_invoice
+from storage.types import Money
 
+# --- the history page as shown (Database.read: plain rows, statements built once) ---------
 
-def _history_statements(typed: bool) -> tuple[Select[Any], Select[Any]]:
-    stmt = select(Activity).where(Activity.client_id == bindparam("client_id"))
+def _counted(typed: bool) -> Any:
+    stmt = select(func.count()).select_from(Activity).where(
+        Activity.client_id == bindparam("client_id"))
     if typed:
         stmt = stmt.where(Activity.type_id == bindparam("type_id"))
-    count = select(func.count()).select_from(stmt.subquery())
-    page = (stmt.order_by(Activity.occurred_at.desc(), Activity.id.desc())
-            .limit(bindparam("limit")).offset(bindparam("offset")))
-    return count, page
+    return stmt.scalar_subquery()
 
 
-# Built once (a history page is a hot path), with and without the type filter.
-_HISTORY = {typed: _history_statements(typed) for typed in (False, True)}
+def _client_and_count(typed: bool) -> Select[Any]:
+    # Archived clients too: whoever may restore one may still read its history. A lead (no
+    # owner) belongs to the team whose queue it waits in — as in repo.clients.
+    return (
+        select(Client.id, Client.name, Client.owner_id, Client.is_deleted,
+               func.coalesce(User.team_id, Client.lead_team_id), _counted(typed))
+        .outerjoin(User, User.id == Client.owner_id)
+        .where(Client.id == bindparam("client_id"))
+    )
 
 
-async def history_page(
-    session: AsyncSession, client_id: int, type_id: int | None, limit: int, offset: int
-) -> tuple[Sequence[Activity], int]:
-    # Two statements on purpose: the count walks the index alone, while a window count
-    # would drag every record of the client through the sort (10× slower at 5,000 records).
-    count, page = _HISTORY[bool(type_id)]
-    params: dict[str, Any] = {"client_id": client_id, "limit": limit, "offset": offset}
+_SHOWN_TYPE = aliased(ClassifierItem)
+_SHOWN_OUTCOME = aliased(ClassifierItem)
+
+
+def _page_rows(typed: bool) -> Select[Any]:
+    # The page's ids first, from the (client, time, id) index alone (migration 0022): a far
+    # page skips its offset over index entries, not over whole records.
+    ids = select(Activity.id).where(Activity.client_id == bindparam("client_id"))
+    if typed:
+        ids = ids.where(Activity.type_id == bindparam("type_id"))
+    page = (ids.order_by(Activity.occurred_at.desc(), Activity.id.desc())
+            .limit(bindparam("limit")).offset(bindparam("offset")).subquery())
+    return (
+        select(Activity.id, Activity.occurred_at, Activity.created_at, Activity.event,
+               Activity.details, Activity.text, Activity.author_id, Activity.type_id,
+               Activity.attachment_kind, Activity.deal_id,
+               _SHOWN_TYPE.id, _SHOWN_TYPE.code, _SHOWN_TYPE.name_ru, _SHOWN_TYPE.name_en,
+               _SHOWN_OUTCOME.id, _SHOWN_OUTCOME.code, _SHOWN_OUTCOME.name_ru,
+               _SHOWN_OUTCOME.name_en, User.name, User.role, Deal.title)
+        .join(page, page.c.id == Activity.id)
+        .outerjoin(_SHOWN_TYPE, _SHOWN_TYPE.id == Activity.type_id)
+        .outerjoin(_SHOWN_OUTCOME, _SHOWN_OUTCOME.id == Activity.outcome_id)
+        .outerjoin(User, User.id == Activity.author_id)
+        .outerjoin(Deal, Deal.id == Activity.deal_id)
+        .order_by(Activity.occurred_at.desc(), Activity.id.desc())
+    )
+
+
+_CLIENT_AND_COUNT = {typed: _client_and_count(typed) for typed in (False, True)}
+_PAGE_ROWS = {typed: _page_rows(typed) for typed in (False, True)}
+
+
+async def client_for_history(
+    r: Reader, client_id: int, type_id: int | None
+) -> tuple[Any, ...] | None:
+    """(id, name, owner id, is deleted, owner's team (a lead's: its queue's), how many
+    records — of the type, with `type_id`) of a client, archived ones included; None if
+    there is none."""
     if type_id:
-        params["type_id"] = type_id
-    total = await session.scalar(count, params) or 0
-    rows = await session.scalars(page, params)
-    return rows.all(), total
+        return await r.first(_CLIENT_AND_COUNT[True], client_id=client_id, type_id=type_id)
+    return await r.first(_CLIENT_AND_COUNT[False], client_id=client_id)
+
+
+async def shown_page(
+    r: Reader, client_id: int, type_id: int | None, limit: int, offset: int
+) -> list[tuple[Any, ...]]:
+    """A page of the client's history, newest first, as plain rows: (id, occurred_at,
+    created_at, event, details, text, author id, type id, attachment kind, deal id, the
+    type's id, code, name_ru, name_en, the same of the outcome, the author's name and role,
+    the deal's title)."""
+    if type_id:
+        return await r.all(_PAGE_ROWS[True], client_id=client_id, type_id=type_id,
+                           limit=limit, offset=offset)
+    return await r.all(_PAGE_ROWS[False], client_id=client_id, limit=limit, offset=offset)
 
 
 _TYPE = aliased(ClassifierItem)
@@ -195,3 +257,106 @@ async def overdue_debts(session: AsyncSession, owner_id: int, today: date) -> li
     paid = await paid_by_invoice(session, [r[0] for r in invoices])
     debts = [amount - paid[invoice_id] for invoice_id, amount in invoices]
     return [d for d in debts if d > 0]
+
+
+# --- Today as shown (Database.read: plain rows, statements built once) --------------------
+
+# Today's due times come back as the driver gives them (SQLite: text) and are made aware
+# here, as UTCDateTime would: its processor costs more than the rest of the row (200 rows).
+_RAW_DUE = type_coerce(PlannedContact.due_at, String)
+
+
+def _utc(value: str | datetime) -> datetime:
+    """UTCDateTime's result, of a naive UTC value as SQLite or PostgreSQL returns it."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC)
+
+
+_AGENDA = (
+    select(PlannedContact.id, PlannedContact.client_id, Client.name, _RAW_DUE,
+           PlannedContact.note)
+    .join(Client, Client.id == PlannedContact.client_id)
+    .where(
+        PlannedContact.owner_id == bindparam("owner_id"),
+        PlannedContact.status == "planned",
+        PlannedContact.due_at < bindparam("until", type_=PlannedContact.due_at.type),
+        Client.is_deleted.is_(False),
+    )
+    .order_by(PlannedContact.due_at)
+    .limit(200)
+)
+
+
+async def shown_agenda(
+    r: Reader, owner_id: int, until: datetime
+) -> list[tuple[int, int, str, datetime, str | None]]:
+    """`agenda`, for display."""
+    return [(pid, cid, name, _utc(due), note)
+            for pid, cid, name, due, note in await r.all(_AGENDA, owner_id=owner_id, until=until)]
+
+
+def _today_totals() -> Select[Any]:
+    # Money is integer minor units in SQL: what is still owed on an invoice is summed there
+    # exactly as crm would sum the Decimals.
+    cents = Integer()
+    paid = (select(func.sum(type_coerce(Payment.amount, cents)))
+            .where(Payment.invoice_id == Invoice.id).scalar_subquery())
+    owed = (type_coerce(Invoice.amount, cents) - func.coalesce(paid, 0)).label("owed")
+    debts = (
+        select(owed)
+        .join(Deal, Deal.id == Invoice.deal_id)
+        .where(Deal.owner_id == bindparam("owner_id"), Invoice.status == "open",
+               Invoice.due_on < bindparam("today", type_=Invoice.due_on.type))
+        .subquery()
+    )
+    owing = (select(func.count().label("n"), func.sum(debts.c.owed).label("owed"))
+             .where(debts.c.owed > 0).subquery())
+    deals = (select(func.count().label("n"), func.sum(Deal.amount).label("amount"))
+             .where(Deal.owner_id == bindparam("owner_id"), Deal.status == "open")
+             .subquery())
+    return (select(deals.c.n, deals.c.amount, owing.c.n, type_coerce(owing.c.owed, Money))
+            .select_from(deals.join(owing, true())))
+
+
+_TODAY_TOTALS = _today_totals()
+
+
+async def today_totals(
+    r: Reader, owner_id: int, today: date
+) -> tuple[int, Decimal, int, Decimal]:
+    """The owner's open deals (how many, their sum) and overdue invoices still owed on (how
+    many, what is owed) — open_deal_totals and overdue_debts in one statement."""
+    row = await r.first(_TODAY_TOTALS, owner_id=owner_id, today=today)
+    assert row is not None
+    n, amount, debts, owed = row
+    zero = Decimal("0.00")
+    return (int(n), amount if amount is not None else zero, int(debts or 0),
+            owed if owed is not None else Decimal(0))
+
+
+_TEAM_OVERDUE = (
+    select(PlannedContact.id, PlannedContact.client_id, Client.name, _RAW_DUE,
+           PlannedContact.note, User.name)
+    .join(Client, Client.id == PlannedContact.client_id)
+    .join(User, User.id == PlannedContact.owner_id)
+    .where(
+        PlannedContact.owner_id.in_(
+            select(User.id).where(User.team_id == bindparam("team_id"),
+                                  User.id != bindparam("head_id"))
+        ),
+        PlannedContact.status == "planned",
+        PlannedContact.due_at < bindparam("before", type_=PlannedContact.due_at.type),
+        Client.is_deleted.is_(False),
+    )
+    .order_by(PlannedContact.due_at)
+    .limit(200)
+)
+
+
+async def shown_team_overdue(
+    r: Reader, team_id: int, head_id: int, before: datetime
+) -> list[tuple[Any, ...]]:
+    """`team_overdue` for display: (id, client id, client name, due, note, member's name)."""
+    return [(pid, cid, name, _utc(due), note, owner) for pid, cid, name, due, note, owner
+            in await r.all(_TEAM_OVERDUE, team_id=team_id, head_id=head_id, before=before)]
