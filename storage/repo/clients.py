@@ -39,7 +39,6 @@ from storage.models import (
     PlannedContact,
     User,
 )
-from storage.repo.deals import paid_by_invoice
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,19 +486,6 @@ async def open_deals(session: AsyncSession, client_id: int) -> Sequence[Deal]:
     return (await session.scalars(_OPEN_DEALS, {"client_id": client_id})).all()
 
 
-_NEXT_PLANNED = (
-    select(PlannedContact)
-    .where(PlannedContact.client_id == bindparam("client_id"),
-           PlannedContact.status == "planned")
-    .order_by(PlannedContact.due_at)
-    .limit(1)
-)
-
-
-async def next_planned(session: AsyncSession, client_id: int) -> PlannedContact | None:
-    return await session.scalar(_NEXT_PLANNED, {"client_id": client_id})
-
-
 @dataclass(frozen=True, slots=True)
 class MoneyTotals:
     invoiced: Decimal
@@ -509,26 +495,6 @@ class MoneyTotals:
     @property
     def due(self) -> Decimal:
         return self.invoiced - self.paid
-
-
-_CLIENT_INVOICES = (
-    select(Invoice.id, Invoice.amount, Invoice.due_on)
-    .join(Deal, Deal.id == Invoice.deal_id)
-    .where(Deal.client_id == bindparam("client_id"), Invoice.status != "cancelled")
-)
-
-
-async def money_totals(session: AsyncSession, client_id: int, today: date) -> MoneyTotals:
-    invoices = (await session.execute(_CLIENT_INVOICES, {"client_id": client_id})).all()
-    paid_by = await paid_by_invoice(session, [i[0] for i in invoices])
-    invoiced = paid = overdue = Decimal(0)
-    for invoice_id, amount, due_on in invoices:
-        got = paid_by[invoice_id]
-        invoiced += amount
-        paid += got
-        if due_on < today and got < amount:
-            overdue += amount - got
-    return MoneyTotals(invoiced, paid, overdue)
 
 
 async def user_names(session: AsyncSession, ids: set[int]) -> dict[int, tuple[str, str]]:
