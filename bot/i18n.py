@@ -20,6 +20,22 @@ from babel.messages.pofile import read_po
 
 LOCALES_DIR = Path(__file__).with_name("locales")
 DOMAIN = "messages"
+# Compiled catalogs by (file, mtime, size): each process parses a `.po` once, however many
+# dispatchers it builds (Babel's parser takes some 30 ms a catalog).
+_COMPILED: dict[tuple[Path, int, int], bytes] = {}
+
+
+def _compiled(po_path: Path, locale: str) -> bytes:
+    st = po_path.stat()
+    key = (po_path, st.st_mtime_ns, st.st_size)
+    mo = _COMPILED.get(key)
+    if mo is None:
+        with po_path.open("rb") as fp:
+            catalog = read_po(fp, locale=locale)
+        buf = BytesIO()
+        write_mo(buf, catalog)
+        mo = _COMPILED[key] = buf.getvalue()
+    return mo
 
 
 class PoI18n(I18n):
@@ -39,12 +55,8 @@ class PoI18n(I18n):
             po_path = lang_dir / "LC_MESSAGES" / f"{self.domain}.po"
             if not po_path.exists():
                 continue
-            with po_path.open("rb") as fp:
-                catalog = read_po(fp, locale=lang_dir.name)
-            buf = BytesIO()
-            write_mo(buf, catalog)
-            buf.seek(0)
-            translations[lang_dir.name] = gettext.GNUTranslations(buf)
+            translations[lang_dir.name] = gettext.GNUTranslations(
+                BytesIO(_compiled(po_path, lang_dir.name)))
         return translations
 
 

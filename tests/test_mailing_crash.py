@@ -10,9 +10,12 @@ in one transaction.
 No Bot API call can be made idempotent, so one window stays: a request on the wire when the
 process dies. Its recipient was marked `sending` (committed once the limiter slot was ours,
 just before the request), so the restarted process does not send it again: it is reported
-as "unknown" — the fake server, like Telegram, finishes a request whose client died, so the
-client did get it, once. The test checks nobody got it twice, the ones marked unknown are
-exactly those that were on the wire, and the history holds one record per delivered one.
+as "unknown". Usually the fake server, like Telegram, finishes a request whose client died,
+so the client did get it, once; a process killed between the mark's commit and the request
+never made it, and that recipient is the one that may miss the message (at most once, never
+twice). The test checks nobody got it twice, everyone recorded `sent` got it, the ones
+missing are among those reported unknown, which are exactly some of those marked at the
+kill, and the history holds one record per delivered one.
 """
 
 from __future__ import annotations
@@ -53,6 +56,13 @@ async def recipients(db: Database) -> dict[int, MailingRecipient]:
         return {int(r.address): r for r in rows}
 
 
+async def unfinished(db: Database) -> int:
+    async with db.transaction() as s:
+        return int(await s.scalar(
+            select(func.count()).select_from(MailingRecipient)
+            .where(MailingRecipient.status.not_in(("sent", "unknown")))) or 0)
+
+
 async def test_kill_9_mid_mailing_every_recipient_gets_it_once(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'mailing.db'}"
     db = await migrated_db(url)
@@ -86,11 +96,12 @@ async def test_kill_9_mid_mailing_every_recipient_gets_it_once(tmp_path: Path) -
             delivered_before = delivered(api)
 
             with salesbot_process(env, log) as second:
-                await api.wait_for(lambda: set(delivered(api)) >= all_chats, timeout=180,
-                                   what="every recipient after the restart")
-                for _ in range(200):
-                    rows = await recipients(db)
-                    if all(r.status == "sent" for r in rows.values()):
+                # Done when every recipient is recorded: sent, or unknown (on the wire at
+                # the kill). Sent ones were answered by the server before they were recorded.
+                await api.wait_for(lambda: set(delivered(api)) >= all_chats - in_flight,
+                                   timeout=180, what="every recipient after the restart")
+                for _ in range(300):
+                    if not await unfinished(db):
                         break
                     await asyncio.sleep(0.1)
                 second.send_signal(signal.SIGTERM)
@@ -101,16 +112,22 @@ async def test_kill_9_mid_mailing_every_recipient_gets_it_once(tmp_path: Path) -
 
         got = delivered(api)
         rows = await recipients(db)
-        assert set(got) == all_chats  # nobody lost
+        assert all(r.status in ("sent", "unknown") for r in rows.values()), \
+            Counter(r.status for r in rows.values())
         assert all(n == 1 for n in got.values())  # nobody got it twice
+        sent = {c for c, r in rows.items() if r.status == "sent"}
         unknown = {c for c, r in rows.items() if r.status == "unknown"}
-        assert all(r.status in ("sent", "unknown") for r in rows.values())
-        # Unknown: marked `sending` at the kill — on the wire; none was recorded as sent.
+        assert sent <= set(got)  # every one recorded sent did arrive
+        # Unknown: marked `sending` at the kill — on the wire, or about to be; none was
+        # recorded as sent, and none was sent again. Only those can be missing: a process
+        # killed between the mark's commit and its request never made the request.
         assert unknown <= in_flight and not unknown & sent_before
-        assert unknown <= set(delivered_before)  # the server had them: they did arrive
+        lost = all_chats - set(got)
+        assert lost <= unknown
+        assert not (unknown - lost) - set(delivered_before)  # arrived ones came before the kill
         print(f"mailing crash test: {len(sent_before)} recorded sent at the kill, "
-              f"{len(in_flight)} claimed but not done, {len(unknown)} of those on the wire "
-              f"(not sent again; reported unknown); all {N} recipients got it exactly once")
+              f"{len(in_flight)} claimed but not done, {len(unknown)} of those reported "
+              f"unknown ({len(lost)} never reached the server); nobody got it twice")
         assert len(unknown) <= 20
     # The history: exactly one campaign touch per recipient, duplicates or not.
     async with db.transaction() as s:
