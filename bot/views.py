@@ -46,12 +46,12 @@ def today_text(view: TodayView, tz: ZoneInfo, currency: str) -> str:
     lines = [_("<b>Today, {day}</b>").format(day=fmt_day(view.day))]
     if view.overdue:
         lines.append("")
-        lines.append(_("⚠️ Overdue: {n}").format(n=len(view.overdue)))
+        lines.append(_("⚠️ Overdue: {n}").format(n=view.overdue_total))
         for item in view.overdue[:15]:
             lines.append(f"⚠️ {fmt_datetime(item.due_at, tz)} — {e(item.client_name)}")
     lines.append("")
     if view.today:
-        lines.append(_("📞 Planned for today: {n}").format(n=len(view.today)))
+        lines.append(_("📞 Planned for today: {n}").format(n=view.today_total))
         for item in view.today[:25]:
             when = item.due_at.astimezone(tz).strftime("%H:%M")
             note = f" — <i>{e(item.note[:60])}</i>" if item.note else ""
@@ -77,7 +77,7 @@ def team_overdue_text(view: TodayView, tz: ZoneInfo) -> str:
     """A head's Today goes on with the team's overdue contacts (empty when there are none)."""
     if not view.team_overdue:
         return ""
-    lines = ["", _("👥 Team: overdue {n}").format(n=len(view.team_overdue))]
+    lines = ["", _("👥 Team: overdue {n}").format(n=view.team_overdue_total)]
     for item in view.team_overdue[:15]:
         lines.append(f"⚠️ {fmt_datetime(item.due_at, tz)} — {e(item.client_name)} · "
                      f"{e(item.owner_name)}")

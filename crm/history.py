@@ -109,8 +109,12 @@ class TodayView:
     open_amount: Decimal
     overdue_invoices: int
     overdue_amount: Decimal
+    # How many are overdue and due today in all (the lists hold the first few of each).
+    overdue_total: int = 0
+    today_total: int = 0
     # A head's Today: what the team's members let slip, each with the member's name.
     team_overdue: list[AgendaItem] = field(default_factory=list)
+    team_overdue_total: int = 0
 
 
 def may_correct(actor: Actor, own: Ownership, row: Activity, now: datetime) -> bool:
@@ -550,19 +554,15 @@ class PlanningService:
         start, end = local_day_bounds(now, tz)
         local_today = now.astimezone(tz).date()
         async with self.db.read() as r:
-            rows = await repo.shown_agenda(r, actor.id, end)
+            late, late_n, due, due_n = await repo.shown_agenda(r, actor.id, start, end)
             count, amount, invoices, owed = await repo.today_totals(r, actor.id, local_today)
-            team_rows = await repo.shown_team_overdue(
+            team_rows, team_n = await repo.shown_team_overdue(
                 r, actor.team_id, actor.id, start
-            ) if actor.role is Role.HEAD and actor.team_id is not None else []
-        overdue: list[AgendaItem] = []
-        today: list[AgendaItem] = []
-        for row in rows:
-            item = AgendaItem(*row)
-            (overdue if item.due_at < start else today).append(item)
-        team = [AgendaItem(*row) for row in team_rows]
+            ) if actor.role is Role.HEAD and actor.team_id is not None else ([], 0)
         return TodayView(
-            day=local_today, overdue=overdue, today=today, open_deals=count,
+            day=local_today, overdue=[AgendaItem(*row) for row in late],
+            today=[AgendaItem(*row) for row in due], open_deals=count,
             open_amount=amount, overdue_invoices=invoices, overdue_amount=owed,
-            team_overdue=team,
+            overdue_total=late_n, today_total=due_n,
+            team_overdue=[AgendaItem(*row) for row in team_rows], team_overdue_total=team_n,
         )

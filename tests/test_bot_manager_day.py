@@ -213,6 +213,30 @@ async def test_today_lists_planned_and_overdue_contacts(harness: Harness, crm: C
     assert "Overdue: 1" in last_text(calls)
 
 
+async def test_today_counts_every_overdue_and_still_shows_todays(
+        harness: Harness, crm: CRM, clock: FrozenClock) -> None:
+    """More overdue contacts than fit on a screen: the counts are the true ones, and today's
+    contacts are listed all the same."""
+    await setup_max(crm)
+    actor = await crm.people.identify(MAX.id)
+    assert actor
+    now = clock.now()
+    for i in range(205):
+        ref = await client(crm, actor, f"Старый клиент {i:03d}", f"8916{i:07d}")
+        await crm.planning.plan(actor, ref.id, now + timedelta(minutes=i))
+    clock.advance(timedelta(days=1))  # all of those are yesterday's now
+    for i in range(4):
+        ref = await client(crm, actor, f"Сегодня {i}", f"8917{i:07d}")
+        await crm.planning.plan(actor, ref.id, clock.now() + timedelta(hours=1, minutes=i))
+    calls = await harness.send(MAX, "/today")
+    text = last_text(calls)
+    assert "Overdue: 205" in text and "Planned for today: 4" in text
+    assert all(f"Сегодня {i}" in text for i in range(4))
+    # The oldest overdue first, on the 30 buttons Telegram can show comfortably.
+    labels = [t for t, _ in buttons(calls)]
+    assert len(labels) == 30 and "Старый клиент 000" in labels[0]
+
+
 async def test_inline_mode_lists_only_visible_clients(harness: Harness, crm: CRM) -> None:
     await setup_max(crm)
     eve = await person(crm, EVE.id, "Eve")

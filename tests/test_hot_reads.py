@@ -86,14 +86,18 @@ async def test_todays_agenda_reads_as_the_session_reads_it(
     for name, hours in (("ООО Ромашка", 30), ("ООО Василёк", 2), ("ООО Лютик", 50)):
         cid = await client_of(any_crm, max_, name)
         await any_crm.planning.plan(max_, cid, now + timedelta(hours=hours, microseconds=7))
-    clock.advance(timedelta(days=3))
+    clock.advance(timedelta(hours=40))  # two overdue, one later today
     until = clock.now() + timedelta(days=1)
     async with any_crm.db.transaction() as s:
         agenda = list(await repo.agenda(s, max_.id, until))
         team_rows = [(p.id, p.client_id, client, p.due_at, p.note, owner) for p, client, owner
                      in await repo.team_overdue(s, head.team_id or 0, head.id, until)]
+    start = clock.now()
     async with any_crm.db.read() as r:
-        assert await repo.shown_agenda(r, max_.id, until) == agenda
-        assert await repo.shown_team_overdue(r, head.team_id or 0, head.id, until) == team_rows
+        late, late_n, due, due_n = await repo.shown_agenda(r, max_.id, start, until)
+        assert late + due == agenda and (late_n, due_n) == (2, 1)
+        assert [row[2] for row in late] == ["ООО Василёк", "ООО Ромашка"]
+        assert await repo.shown_team_overdue(r, head.team_id or 0, head.id, until) == (
+            team_rows, 3)
     assert len(agenda) == 3 and agenda[0][3] == now + timedelta(hours=2, microseconds=7)
     assert agenda[0][3].tzinfo is not None and len(team_rows) == 3

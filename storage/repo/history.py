@@ -14,9 +14,11 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    literal_column,
     select,
     true,
     type_coerce,
+    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -273,27 +275,61 @@ def _utc(value: str | datetime) -> datetime:
     return value.replace(tzinfo=UTC)
 
 
-_AGENDA = (
-    select(PlannedContact.id, PlannedContact.client_id, Client.name, _RAW_DUE,
-           PlannedContact.note)
-    .join(Client, Client.id == PlannedContact.client_id)
-    .where(
-        PlannedContact.owner_id == bindparam("owner_id"),
-        PlannedContact.status == "planned",
-        PlannedContact.due_at < bindparam("until", type_=PlannedContact.due_at.type),
-        Client.is_deleted.is_(False),
+# Today shows the first few of each part and how many there are in all: a manager with
+# hundreds of overdue contacts still sees today's, and true counts.
+AGENDA_SHOWN = 30
+
+
+def _agenda_part(late: bool) -> Select[Any]:
+    """The first AGENDA_SHOWN of an owner's planned contacts overdue (`late`: due before
+    `start`) or due today (from `start` to `end`), each row with the part's count."""
+    def where(p: Any, c: Any) -> list[Any]:
+        start = bindparam("start", type_=p.due_at.type)
+        window = [p.due_at < start] if late else \
+            [p.due_at >= start, p.due_at < bindparam("end", type_=p.due_at.type)]
+        return [p.owner_id == bindparam("owner_id"), p.status == "planned", *window,
+                c.is_deleted.is_(False)]
+
+    p2, c2 = aliased(PlannedContact), aliased(Client)
+    total = (select(func.count()).select_from(p2).join(c2, c2.id == p2.client_id)
+             .where(*where(p2, c2)).correlate(None).scalar_subquery())
+    return (
+        select(PlannedContact.id, PlannedContact.client_id, Client.name, _RAW_DUE,
+               PlannedContact.note, total.label("total"))
+        .join(Client, Client.id == PlannedContact.client_id)
+        .where(*where(PlannedContact, Client))
+        .order_by(PlannedContact.due_at, PlannedContact.id)
+        .limit(AGENDA_SHOWN)
     )
-    .order_by(PlannedContact.due_at)
-    .limit(200)
+
+
+_AGENDA_LATE = _agenda_part(True).subquery()
+_AGENDA_TODAY = _agenda_part(False).subquery()
+_AGENDA = union_all(
+    select(literal_column("1").label("late"), *_AGENDA_LATE.c),
+    select(literal_column("0").label("late"), *_AGENDA_TODAY.c),
 )
+
+AgendaRow = tuple[int, int, str, datetime, str | None]
 
 
 async def shown_agenda(
-    r: Reader, owner_id: int, until: datetime
-) -> list[tuple[int, int, str, datetime, str | None]]:
-    """`agenda`, for display."""
-    return [(pid, cid, name, _utc(due), note)
-            for pid, cid, name, due, note in await r.all(_AGENDA, owner_id=owner_id, until=until)]
+    r: Reader, owner_id: int, start: datetime, end: datetime
+) -> tuple[list[AgendaRow], int, list[AgendaRow], int]:
+    """An owner's overdue planned contacts (due before `start`) and today's (to `end`): the
+    first AGENDA_SHOWN of each by due time as (id, client id, client name, due, note), and
+    how many of each there are."""
+    parts: tuple[list[tuple[datetime, int, AgendaRow]], list[tuple[datetime, int, AgendaRow]]]
+    parts = ([], [])
+    totals = [0, 0]
+    for late, pid, cid, name, due, note, total in await r.all(
+            _AGENDA, owner_id=owner_id, start=start, end=end):
+        at = _utc(due)
+        parts[int(late)].append((at, pid, (pid, cid, name, at, note)))
+        totals[int(late)] = int(total)
+    late_rows, today_rows = (sorted(part) for part in (parts[1], parts[0]))
+    return ([row for _, _, row in late_rows], totals[1],
+            [row for _, _, row in today_rows], totals[0])
 
 
 def _today_totals() -> Select[Any]:
@@ -335,28 +371,43 @@ async def today_totals(
             owed if owed is not None else Decimal(0))
 
 
-_TEAM_OVERDUE = (
-    select(PlannedContact.id, PlannedContact.client_id, Client.name, _RAW_DUE,
-           PlannedContact.note, User.name)
-    .join(Client, Client.id == PlannedContact.client_id)
-    .join(User, User.id == PlannedContact.owner_id)
-    .where(
-        PlannedContact.owner_id.in_(
-            select(User.id).where(User.team_id == bindparam("team_id"),
-                                  User.id != bindparam("head_id"))
-        ),
-        PlannedContact.status == "planned",
-        PlannedContact.due_at < bindparam("before", type_=PlannedContact.due_at.type),
-        Client.is_deleted.is_(False),
+def _team_overdue() -> Select[Any]:
+    def where(p: Any, c: Any, u: Any) -> list[Any]:
+        return [
+            p.owner_id.in_(select(u.id).where(u.team_id == bindparam("team_id"),
+                                              u.id != bindparam("head_id"))),
+            p.status == "planned",
+            p.due_at < bindparam("before", type_=p.due_at.type),
+            c.is_deleted.is_(False),
+        ]
+
+    p2, c2, u2 = aliased(PlannedContact), aliased(Client), aliased(User)
+    total = (select(func.count()).select_from(p2).join(c2, c2.id == p2.client_id)
+             .where(*where(p2, c2, u2)).correlate(None).scalar_subquery())
+    u3 = aliased(User)
+    return (
+        select(PlannedContact.id, PlannedContact.client_id, Client.name, _RAW_DUE,
+               PlannedContact.note, User.name, total.label("total"))
+        .join(Client, Client.id == PlannedContact.client_id)
+        .join(User, User.id == PlannedContact.owner_id)
+        .where(*where(PlannedContact, Client, u3))
+        .order_by(PlannedContact.due_at, PlannedContact.id)
+        .limit(AGENDA_SHOWN)
     )
-    .order_by(PlannedContact.due_at)
-    .limit(200)
-)
+
+
+_TEAM_OVERDUE = _team_overdue()
 
 
 async def shown_team_overdue(
     r: Reader, team_id: int, head_id: int, before: datetime
-) -> list[tuple[Any, ...]]:
-    """`team_overdue` for display: (id, client id, client name, due, note, member's name)."""
-    return [(pid, cid, name, _utc(due), note, owner) for pid, cid, name, due, note, owner
-            in await r.all(_TEAM_OVERDUE, team_id=team_id, head_id=head_id, before=before)]
+) -> tuple[list[tuple[Any, ...]], int]:
+    """The first AGENDA_SHOWN of a team's members' (the head aside) planned contacts due
+    before `before` as (id, client id, client name, due, note, member's name), and how many
+    there are."""
+    rows, total = [], 0
+    for pid, cid, name, due, note, owner, n in await r.all(
+            _TEAM_OVERDUE, team_id=team_id, head_id=head_id, before=before):
+        rows.append((pid, cid, name, _utc(due), note, owner))
+        total = int(n)
+    return rows, total
