@@ -410,7 +410,12 @@ class ClientService:
         """The card's client row (repo.card_client) if the actor may see the client, else
         NotAvailable, as load_visible_owner decides."""
         row = await repo.card_client(r, valid_id(client_id), archived=archived)
-        if row is None:
+        return ClientService._visible(actor, row, archived)
+
+    @staticmethod
+    def _visible(actor: Actor, row: tuple[Any, ...] | None,
+                 archived: bool = False) -> tuple[Any, ...]:
+        if row is None or (row[15] and not archived):
             raise NotAvailable()
         own = Ownership(row[13], row[17])
         if not can_see(actor, own) or (row[15] and not can_manage_client(actor, own)):
@@ -428,14 +433,16 @@ class ClientService:
         """The card; with `archived`, an archived one too, for those who may restore it
         (every other screen off the card refuses an archived client). Read as plain rows
         (Database.read): the card is opened on every other tap."""
+        today = self.clock.now().astimezone(ZoneInfo(actor.timezone)).date()
         async with self.db.read() as r:
-            row = await self._visible_row(r, actor, client_id, archived=archived)
-            (cid, name, address, phones, emails, tax_number, region_id, industry_id,
-             segment_id, source_id, campaign_id, trigger_event, probability, owner_id,
-             created_at, is_deleted, merged_into_id, team_id, owner_name, merged_name) = row
-            own = Ownership(owner_id, team_id)
-            today = self.clock.now().astimezone(ZoneInfo(actor.timezone)).date()
-            rows = await repo.card_rows(r, row, today)
+            # The client's row comes with the rest: what it may not see is never shown.
+            rows = await repo.card_rows(r, valid_id(client_id), today)
+        (cid, name, address, phones, emails, tax_number, region_id, industry_id,
+         segment_id, source_id, campaign_id, trigger_event, probability, owner_id,
+         created_at, is_deleted, merged_into_id, team_id, owner_name, merged_name) = \
+            self._visible(actor, rows.client if rows else None, archived)
+        assert rows is not None
+        own = Ownership(owner_id, team_id)
         ids = dict(zip(CARD_CLASSIFIERS,
                        (region_id, industry_id, segment_id, source_id, campaign_id), strict=True))
         labels = await self.classifiers.labels({i for i in ids.values() if i is not None})

@@ -211,7 +211,8 @@ class HistoryService:
         now = self.clock.now()
         client_id = valid_id(client_id)
         async with self.db.read() as r:
-            found = await repo.client_for_history(r, client_id, type_id or None)
+            found, rows = await repo.history_rows(r, client_id, type_id or None,
+                                                  HISTORY_PAGE, page * HISTORY_PAGE)
             if found is None:
                 raise NotAvailable()
             cid, name, owner_id, is_deleted, team_id, total = found
@@ -221,9 +222,11 @@ class HistoryService:
             if not can_see(actor, own) or (is_deleted and not can_manage_client(actor, own)):
                 raise NotAvailable()
             pages = max(1, -(-total // HISTORY_PAGE))
-            page = min(page, pages - 1)
-            rows = await repo.shown_page(
-                r, cid, type_id or None, HISTORY_PAGE, page * HISTORY_PAGE) if total else []
+            if page > pages - 1:
+                # Past the end (the history shrank since the button was drawn): the last.
+                page = pages - 1
+                rows = await repo.shown_page(
+                    r, cid, type_id or None, HISTORY_PAGE, page * HISTORY_PAGE)
         result = []
         events = False
         for (aid, occurred_at, created_at, event, details, text, author_id, a_type_id,
@@ -553,12 +556,13 @@ class PlanningService:
         tz = actor.tz
         start, end = local_day_bounds(now, tz)
         local_today = now.astimezone(tz).date()
+        team = (actor.team_id, actor.id) \
+            if actor.role is Role.HEAD and actor.team_id is not None else None
         async with self.db.read() as r:
-            late, late_n, due, due_n = await repo.shown_agenda(r, actor.id, start, end)
-            count, amount, invoices, owed = await repo.today_totals(r, actor.id, local_today)
-            team_rows, team_n = await repo.shown_team_overdue(
-                r, actor.team_id, actor.id, start
-            ) if actor.role is Role.HEAD and actor.team_id is not None else ([], 0)
+            rows = await repo.today_rows(r, actor.id, start, end, local_today, team)
+        late, late_n, due, due_n = rows.late, rows.late_total, rows.due, rows.due_total
+        count, amount, invoices, owed = rows.totals
+        team_rows, team_n = rows.team, rows.team_total
         return TodayView(
             day=local_today, overdue=[AgendaItem(*row) for row in late],
             today=[AgendaItem(*row) for row in due], open_deals=count,

@@ -165,7 +165,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 # A read on the event loop waits this long at most (a checkpoint restarting the WAL).
 READ_BUSY_MS = 200
 # Connections of Database.read's own pool on PostgreSQL, a process.
-READ_POOL_SIZE = 5
+READ_POOL_SIZE = 8
 
 
 class Reader:
@@ -181,6 +181,15 @@ class Reader:
     async def scalar(self, stmt: Executable, **params: Any) -> Any:
         row = await self.first(stmt, **params)
         return row[0] if row is not None else None
+
+    async def gather(
+        self, *reads: tuple[Executable, dict[str, Any]]
+    ) -> list[list[tuple[Any, ...]]]:
+        """Several reads that do not depend on each other, each answered as by `all`. On
+        PostgreSQL they go out at once, on connections of the read pool: one round trip's
+        wait for all of them. Elsewhere one after the other (a statement there is no
+        round trip)."""
+        return [await self.all(stmt, **params) for stmt, params in reads]
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +310,8 @@ class _PgReader(Reader):
         st = self.statements
         c = st.compile(stmt)
         values = st.values(c, params)
-        assert self.conn is not None
+        if self.conn is None:
+            self.conn = await self.pool.acquire()
         import asyncpg
 
         try:
@@ -321,6 +331,46 @@ class _PgReader(Reader):
             self.conn = await self.pool.acquire()
             rows = await self.conn.fetch(c.sql, *values)
         return st.rows(c, rows)
+
+    async def gather(
+        self, *reads: tuple[Executable, dict[str, Any]]
+    ) -> list[list[tuple[Any, ...]]]:
+        if len(reads) < 2:
+            return await super().gather(*reads)
+        import asyncpg
+
+        st = self.statements
+        compiled = [st.compile(stmt) for stmt, _ in reads]
+        # Each read takes a pool connection and gives it back, holding no other: a reader
+        # never waits for a connection while it holds one (no deadlock when the pool runs
+        # dry; the reads then queue). Its own connection goes back first.
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            await self.pool.release(conn)
+
+        async def pooled(c: _Compiled, values: list[Any]) -> list[Any]:
+            async with self.pool.acquire() as conn:
+                return list(await conn.fetch(c.sql, *values))
+
+        tasks = [asyncio.ensure_future(pooled(c, st.values(c, params)))
+                 for c, (_, params) in zip(compiled, reads, strict=True)]
+        try:
+            results = await asyncio.gather(*tasks)
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                asyncpg.InternalClientError, OSError):
+            # A connection the server dropped: one by one, each with `all`'s recovery.
+            await _cancelled(tasks)
+            return await super().gather(*reads)
+        except BaseException:
+            await _cancelled(tasks)
+            raise
+        return [st.rows(c, rows) for c, rows in zip(compiled, results, strict=True)]
+
+
+async def _cancelled(tasks: Sequence[asyncio.Future[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @asynccontextmanager
@@ -344,7 +394,6 @@ async def _pg_json_codecs(conn: asyncpg.Connection) -> None:
 async def _pg_read(db: Database) -> AsyncIterator[Reader]:
     pool = await db._pg_pool()
     reader = _PgReader(pool, db._statements)
-    reader.conn = await pool.acquire()
     try:
         yield reader
     finally:

@@ -3,6 +3,7 @@ gives (time zones included), on both databases."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -109,3 +110,46 @@ async def test_an_offloaded_read_on_sqlite_never_runs_on_the_loop(
     async with db.read(offloaded=True) as r:
         assert await r.all(BY_TG, tg=7) == []
     assert threads and threading.get_ident() not in threads
+
+
+async def test_gathered_reads_answer_as_one_by_one_and_never_starve_the_pool(
+        any_db: Database) -> None:
+    """`gather` answers each read as `all` does, in order; on PostgreSQL it goes out at
+    once on the read pool's connections — many readers gathering more reads than the pool
+    has connections all finish (none waits for a connection while holding one)."""
+    async with any_db.transaction() as s:
+        s.add_all([person(7, "Анна"), person(8, "Борис", active=False), person(9, "Вера")])
+    reads = [(BY_TG, {"tg": tg}) for tg in (7, 8, 9, 10)] + [(ACTIVE_BY_TG, {"tg": 8})]
+    async with any_db.read() as r:
+        expected = [await r.all(stmt, **params) for stmt, params in reads]
+        assert await r.gather(*reads) == expected
+        assert await r.scalar(ACTIVE_BY_TG, tg=7) == "Анна"  # the reader goes on after it
+    assert [row[0][1] for row in expected[:3]] == ["Анна", "Борис", "Вера"]
+
+    async def reader() -> list[list[tuple[Any, ...]]]:
+        async with any_db.read() as r:
+            await r.all(BY_TG, tg=7)  # holds a connection before it gathers
+            return await r.gather(*reads)
+
+    results = await asyncio.wait_for(asyncio.gather(*(reader() for _ in range(40))), 30)
+    assert all(got == expected for got in results)
+
+
+async def test_gathered_reads_outlive_a_dropped_postgresql_connection() -> None:
+    if not PG_URL:
+        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests need a server")
+    db = await migrated_db(PG_URL)
+    try:
+        async with db.transaction() as s:
+            s.add(person(9, "Вера"))
+        async with db.read() as r:
+            pids = [row[0][0] for row in await r.gather(
+                *[(select(func.pg_backend_pid()), {})] * 3)]
+        async with db.engine.begin() as conn:
+            for pid in set(pids):
+                await conn.execute(select(func.pg_terminate_backend(pid)))
+        async with db.read() as r:
+            got = await r.gather((ACTIVE_BY_TG, {"tg": 9}), (ACTIVE_BY_TG, {"tg": 9}))
+        assert got == [[("Вера",)], [("Вера",)]]
+    finally:
+        await db.dispose()

@@ -141,10 +141,18 @@ async def card_client(r: Reader, client_id: int, *, archived: bool = False,
     return row
 
 
-async def card_rows(r: Reader, client: tuple[Any, ...], today: date) -> CardRows:
-    client_id = client[0]
+async def card_rows(r: Reader, client_id: int, today: date) -> CardRows | None:
+    """Everything the card shows, in one `gather` (on PostgreSQL one round trip's wait);
+    None if the client is absent. The client's row is read with the rest, so whether the
+    actor may see it is decided on what was read (see CardRows.client)."""
+    p = {"client_id": client_id}
+    client, invoice_rows, contacts, deals, planned, channels = await r.gather(
+        (_CARD_CLIENT, p), (_CARD_INVOICES, p), (_CARD_CONTACTS, p), (_CARD_DEALS, p),
+        (_CARD_PLANNED, p), (_CARD_CHANNELS, p))
+    if not client:
+        return None
     invoices: dict[int, list[Any]] = {}
-    for invoice_id, amount, due_on, paid in await r.all(_CARD_INVOICES, client_id=client_id):
+    for invoice_id, amount, due_on, paid in invoice_rows:
         got = invoices.setdefault(invoice_id, [amount, due_on, Decimal("0.00")])
         if paid is not None:
             got[2] += paid
@@ -154,14 +162,8 @@ async def card_rows(r: Reader, client: tuple[Any, ...], today: date) -> CardRows
         paid_total += got
         if due_on < today and got < amount:
             overdue += amount - got
-    return CardRows(
-        client,
-        await r.all(_CARD_CONTACTS, client_id=client_id),
-        await r.all(_CARD_DEALS, client_id=client_id),
-        await r.first(_CARD_PLANNED, client_id=client_id),
-        await r.all(_CARD_CHANNELS, client_id=client_id),
-        MoneyTotals(invoiced, paid_total, overdue),
-    )
+    return CardRows(client[0], contacts, deals, planned[0] if planned else None, channels,
+                    MoneyTotals(invoiced, paid_total, overdue))
 
 
 async def client_with_team(

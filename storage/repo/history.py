@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    Executable,
     Integer,
     Select,
     String,
@@ -91,17 +93,6 @@ _CLIENT_AND_COUNT = {typed: _client_and_count(typed) for typed in (False, True)}
 _PAGE_ROWS = {typed: _page_rows(typed) for typed in (False, True)}
 
 
-async def client_for_history(
-    r: Reader, client_id: int, type_id: int | None
-) -> tuple[Any, ...] | None:
-    """(id, name, owner id, is deleted, owner's team (a lead's: its queue's), how many
-    records — of the type, with `type_id`) of a client, archived ones included; None if
-    there is none."""
-    if type_id:
-        return await r.first(_CLIENT_AND_COUNT[True], client_id=client_id, type_id=type_id)
-    return await r.first(_CLIENT_AND_COUNT[False], client_id=client_id)
-
-
 async def shown_page(
     r: Reader, client_id: int, type_id: int | None, limit: int, offset: int
 ) -> list[tuple[Any, ...]]:
@@ -113,6 +104,22 @@ async def shown_page(
         return await r.all(_PAGE_ROWS[True], client_id=client_id, type_id=type_id,
                            limit=limit, offset=offset)
     return await r.all(_PAGE_ROWS[False], client_id=client_id, limit=limit, offset=offset)
+
+
+async def history_rows(
+    r: Reader, client_id: int, type_id: int | None, limit: int, offset: int
+) -> tuple[tuple[Any, ...] | None, list[tuple[Any, ...]]]:
+    """The client — (id, name, owner id, is deleted, owner's team (a lead's: its queue's),
+    how many records (of the type, with `type_id`)), archived ones included, None if there
+    is none — and shown_page, in one `gather` (on PostgreSQL one round trip's wait): the
+    page is read before whether the actor may see it is known, and dropped when not."""
+    p: dict[str, Any] = {"client_id": client_id}
+    if type_id:
+        p["type_id"] = type_id
+    found, rows = await r.gather((_CLIENT_AND_COUNT[bool(type_id)], p),
+                                 (_PAGE_ROWS[bool(type_id)], {**p, "limit": limit,
+                                                              "offset": offset}))
+    return (found[0] if found else None), rows
 
 
 _TYPE = aliased(ClassifierItem)
@@ -319,11 +326,14 @@ async def shown_agenda(
     """An owner's overdue planned contacts (due before `start`) and today's (to `end`): the
     first AGENDA_SHOWN of each by due time as (id, client id, client name, due, note), and
     how many of each there are."""
+    return _agenda(await r.all(_AGENDA, owner_id=owner_id, start=start, end=end))
+
+
+def _agenda(rows: list[tuple[Any, ...]]) -> tuple[list[AgendaRow], int, list[AgendaRow], int]:
     parts: tuple[list[tuple[datetime, int, AgendaRow]], list[tuple[datetime, int, AgendaRow]]]
     parts = ([], [])
     totals = [0, 0]
-    for late, pid, cid, name, due, note, total in await r.all(
-            _AGENDA, owner_id=owner_id, start=start, end=end):
+    for late, pid, cid, name, due, note, total in rows:
         at = _utc(due)
         parts[int(late)].append((at, pid, (pid, cid, name, at, note)))
         totals[int(late)] = int(total)
@@ -363,9 +373,11 @@ async def today_totals(
 ) -> tuple[int, Decimal, int, Decimal]:
     """The owner's open deals (how many, their sum) and overdue invoices still owed on (how
     many, what is owed) — open_deal_totals and overdue_debts in one statement."""
-    row = await r.first(_TODAY_TOTALS, owner_id=owner_id, today=today)
-    assert row is not None
-    n, amount, debts, owed = row
+    return _totals(await r.all(_TODAY_TOTALS, owner_id=owner_id, today=today))
+
+
+def _totals(rows: list[tuple[Any, ...]]) -> tuple[int, Decimal, int, Decimal]:
+    n, amount, debts, owed = rows[0]
     zero = Decimal("0.00")
     return (int(n), amount if amount is not None else zero, int(debts or 0),
             owed if owed is not None else Decimal(0))
@@ -405,9 +417,37 @@ async def shown_team_overdue(
     """The first AGENDA_SHOWN of a team's members' (the head aside) planned contacts due
     before `before` as (id, client id, client name, due, note, member's name), and how many
     there are."""
-    rows, total = [], 0
-    for pid, cid, name, due, note, owner, n in await r.all(
-            _TEAM_OVERDUE, team_id=team_id, head_id=head_id, before=before):
-        rows.append((pid, cid, name, _utc(due), note, owner))
+    return _team(await r.all(_TEAM_OVERDUE, team_id=team_id, head_id=head_id, before=before))
+
+
+def _team(rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], int]:
+    shown, total = [], 0
+    for pid, cid, name, due, note, owner, n in rows:
+        shown.append((pid, cid, name, _utc(due), note, owner))
         total = int(n)
-    return rows, total
+    return shown, total
+
+
+@dataclass(frozen=True, slots=True)
+class TodayRows:
+    late: list[AgendaRow]
+    late_total: int
+    due: list[AgendaRow]
+    due_total: int
+    totals: tuple[int, Decimal, int, Decimal]  # see today_totals
+    team: list[tuple[Any, ...]]  # see shown_team_overdue
+    team_total: int
+
+
+async def today_rows(r: Reader, owner_id: int, start: datetime, end: datetime, today: date,
+                     team: tuple[int, int] | None) -> TodayRows:
+    """Today's screen in one `gather`: shown_agenda, today_totals and, for a head (`team`:
+    the team's id and the head's), shown_team_overdue."""
+    reads: list[tuple[Executable, dict[str, Any]]] = [
+        (_AGENDA, {"owner_id": owner_id, "start": start, "end": end}),
+             (_TODAY_TOTALS, {"owner_id": owner_id, "today": today})]
+    if team is not None:
+        reads.append((_TEAM_OVERDUE, {"team_id": team[0], "head_id": team[1], "before": start}))
+    agenda, totals, *team_rows = await r.gather(*reads)
+    shown, team_total = _team(team_rows[0]) if team_rows else ([], 0)
+    return TodayRows(*_agenda(agenda), _totals(totals), shown, team_total)
