@@ -383,6 +383,13 @@ async def _sqlite_offloaded_read(db: Database) -> AsyncIterator[Reader]:
     yield db._sqlite_offloaded_reader()
 
 
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """A read connection goes back to the pool as it is: its reads change no session state
+    (no SET, LISTEN, cursor or lock; autocommit, and asyncpg still rolls back a transaction
+    left open), so the reset query asyncpg sends by default (a round trip at every release,
+    the price of a second statement) has nothing to undo."""
+
+
 async def _pg_json_codecs(conn: asyncpg.Connection) -> None:
     """JSON columns come back decoded, as through the engine (whose asyncpg dialect sets
     the same codecs on its connections; the column type then leaves the value alone)."""
@@ -486,7 +493,7 @@ class Database:
                     self._pool = await asyncpg.create_pool(
                         url.render_as_string(hide_password=False), min_size=0,
                         max_size=READ_POOL_SIZE, server_settings={"jit": "off"},
-                        init=_pg_json_codecs)
+                        init=_pg_json_codecs, reset=_no_reset)
         return self._pool
 
     def _sqlite_reader(self) -> _SqliteReader:
