@@ -14,6 +14,7 @@ from typing import Any
 
 from tests.fakebotapi import FakeBotAPI, inline_buttons
 from tests.fakebotapi.server import FakeUser
+from tests.notify_data import die_with_parent
 
 
 def salesbot_command() -> list[str]:
@@ -38,7 +39,7 @@ async def running_bot(
     log = (workdir / "bot.log").open("ab")
     proc = await asyncio.create_subprocess_exec(
         *salesbot_command(), *(args or []), cwd=workdir, env=full_env, stdout=log,
-        stderr=asyncio.subprocess.STDOUT,
+        stderr=asyncio.subprocess.STDOUT, preexec_fn=die_with_parent,
     )
     exited = asyncio.ensure_future(proc.wait())
     try:
