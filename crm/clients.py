@@ -409,12 +409,14 @@ class ClientService:
                            archived: bool = False) -> tuple[Any, ...]:
         """The card's client row (repo.card_client) if the actor may see the client, else
         NotAvailable, as load_visible_owner decides."""
-        row = await repo.card_client(r, valid_id(client_id), archived=archived)
+        row = await repo.card_client(r, valid_id(client_id))
         return ClientService._visible(actor, row, archived)
 
     @staticmethod
     def _visible(actor: Actor, row: tuple[Any, ...] | None,
                  archived: bool = False) -> tuple[Any, ...]:
+        """`row` (the card's client row) if the actor may see it; archived ones only with
+        `archived`."""
         if row is None or (row[15] and not archived):
             raise NotAvailable()
         own = Ownership(row[13], row[17])
@@ -437,11 +439,12 @@ class ClientService:
         async with self.db.read() as r:
             # The client's row comes with the rest: what it may not see is never shown.
             rows = await repo.card_rows(r, valid_id(client_id), today)
+        if rows is None:
+            raise NotAvailable()
         (cid, name, address, phones, emails, tax_number, region_id, industry_id,
          segment_id, source_id, campaign_id, trigger_event, probability, owner_id,
          created_at, is_deleted, merged_into_id, team_id, owner_name, merged_name) = \
-            self._visible(actor, rows.client if rows else None, archived)
-        assert rows is not None
+            self._visible(actor, rows.client, archived)
         own = Ownership(owner_id, team_id)
         ids = dict(zip(CARD_CLASSIFIERS,
                        (region_id, industry_id, segment_id, source_id, campaign_id), strict=True))

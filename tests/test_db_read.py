@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,20 @@ T = User.__table__
 BY_TG = select(T.c.id, T.c.name, T.c.created_at, T.c.is_active).where(
     T.c.tg_id == bindparam("tg")).order_by(T.c.id)
 ACTIVE_BY_TG = select(T.c.name).where(T.c.tg_id == bindparam("tg"), T.c.is_active.is_(True))
+
+
+@pytest.fixture
+async def pg_db() -> AsyncIterator[Database]:
+    """A migrated PostgreSQL database, with Vera (tg 9) in it."""
+    if not PG_URL:
+        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests need a server")
+    db = await migrated_db(PG_URL)
+    try:
+        async with db.transaction() as s:
+            s.add(person(9, "Вера"))
+        yield db
+    finally:
+        await db.dispose()
 
 
 def person(tg: int, name: str, *, active: bool = True) -> User:
@@ -63,25 +78,17 @@ async def test_expanding_in_lists_are_refused_on_sqlite(db: Database) -> None:
             await r.all(stmt, ids=[1, 2])
 
 
-async def test_a_read_outlives_a_dropped_postgresql_connection() -> None:
+async def test_a_read_outlives_a_dropped_postgresql_connection(pg_db: Database) -> None:
     """The server closed the read pool's connection (a restart, an idle timeout): the next
     read gets a new one and answers, instead of "Something went wrong"."""
-    if not PG_URL:
-        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests need a server")
-    db = await migrated_db(PG_URL)
-    try:
-        async with db.transaction() as s:
-            s.add(person(9, "Вера"))
-        async with db.read() as r:
-            assert await r.scalar(ACTIVE_BY_TG, tg=9) == "Вера"
-            pid = await r.scalar(select(func.pg_backend_pid()))
-        async with db.engine.begin() as conn:
-            await conn.execute(select(func.pg_terminate_backend(pid)))
-        async with db.read() as r:
-            assert await r.scalar(ACTIVE_BY_TG, tg=9) == "Вера"
-            assert await r.scalar(select(func.pg_backend_pid())) != pid
-    finally:
-        await db.dispose()
+    async with pg_db.read() as r:
+        assert await r.scalar(ACTIVE_BY_TG, tg=9) == "Вера"
+        pid = await r.scalar(select(func.pg_backend_pid()))
+    async with pg_db.engine.begin() as conn:
+        await conn.execute(select(func.pg_terminate_backend(pid)))
+    async with pg_db.read() as r:
+        assert await r.scalar(ACTIVE_BY_TG, tg=9) == "Вера"
+        assert await r.scalar(select(func.pg_backend_pid())) != pid
 
 
 async def test_an_offloaded_read_runs_off_the_loop_and_answers_the_same(any_db: Database) -> None:
@@ -135,21 +142,13 @@ async def test_gathered_reads_answer_as_one_by_one_and_never_starve_the_pool(
     assert all(got == expected for got in results)
 
 
-async def test_gathered_reads_outlive_a_dropped_postgresql_connection() -> None:
-    if not PG_URL:
-        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests need a server")
-    db = await migrated_db(PG_URL)
-    try:
-        async with db.transaction() as s:
-            s.add(person(9, "Вера"))
-        async with db.read() as r:
-            pids = [row[0][0] for row in await r.gather(
-                *[(select(func.pg_backend_pid()), {})] * 3)]
-        async with db.engine.begin() as conn:
-            for pid in set(pids):
-                await conn.execute(select(func.pg_terminate_backend(pid)))
-        async with db.read() as r:
-            got = await r.gather((ACTIVE_BY_TG, {"tg": 9}), (ACTIVE_BY_TG, {"tg": 9}))
-        assert got == [[("Вера",)], [("Вера",)]]
-    finally:
-        await db.dispose()
+async def test_gathered_reads_outlive_a_dropped_postgresql_connection(pg_db: Database) -> None:
+    async with pg_db.read() as r:
+        pids = [row[0][0] for row in await r.gather(
+            *[(select(func.pg_backend_pid()), {})] * 3)]
+    async with pg_db.engine.begin() as conn:
+        for pid in set(pids):
+            await conn.execute(select(func.pg_terminate_backend(pid)))
+    async with pg_db.read() as r:
+        got = await r.gather((ACTIVE_BY_TG, {"tg": 9}), (ACTIVE_BY_TG, {"tg": 9}))
+    assert got == [[("Вера",)], [("Вера",)]]

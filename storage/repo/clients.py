@@ -131,14 +131,9 @@ class CardRows:
     money: MoneyTotals
 
 
-async def card_client(r: Reader, client_id: int, *, archived: bool = False,
-                      ) -> tuple[Any, ...] | None:
-    """The client's row of the card (see CardRows), None if absent or deleted (archived ones
-    too, with `archived`)."""
-    row = await r.first(_CARD_CLIENT, client_id=client_id)
-    if row is None or (row[15] and not archived):
-        return None
-    return row
+async def card_client(r: Reader, client_id: int) -> tuple[Any, ...] | None:
+    """The client's row of the card (see CardRows), archived ones too; None if absent."""
+    return await r.first(_CARD_CLIENT, client_id=client_id)
 
 
 async def card_rows(r: Reader, client_id: int, today: date) -> CardRows | None:

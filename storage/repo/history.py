@@ -445,7 +445,8 @@ async def today_rows(r: Reader, owner_id: int, start: datetime, end: datetime, t
     the team's id and the head's), shown_team_overdue."""
     reads: list[tuple[Executable, dict[str, Any]]] = [
         (_AGENDA, {"owner_id": owner_id, "start": start, "end": end}),
-             (_TODAY_TOTALS, {"owner_id": owner_id, "today": today})]
+        (_TODAY_TOTALS, {"owner_id": owner_id, "today": today}),
+    ]
     if team is not None:
         reads.append((_TEAM_OVERDUE, {"team_id": team[0], "head_id": team[1], "before": start}))
     agenda, totals, *team_rows = await r.gather(*reads)
