@@ -23,7 +23,7 @@ from bot.texts import role_name
 from bot.visit_views import visit_detail
 from crm.classifiers import VISIT
 from crm.clients import ClientCard, SearchPage
-from crm.history import HistoryItem, HistoryPage, TodayView
+from crm.history import AgendaItem, AgendaPage, HistoryItem, HistoryPage, TodayView
 
 CLASSIFIER_TITLES = ("region", "industry", "segment", "source", "campaign")
 
@@ -42,20 +42,33 @@ def classifier_title(kind: str) -> str:
     }[kind]
 
 
+def _more(shown: int, total: int) -> list[str]:
+    return [_("…and {n} more").format(n=total - shown)] if total > shown else []
+
+
+def _late_line(item: AgendaItem, tz: ZoneInfo) -> str:
+    owner = f" · {e(item.owner_name)}" if item.owner_name else ""
+    return f"⚠️ {fmt_datetime(item.due_at, tz)} — {e(item.client_name)}{owner}"
+
+
+def _due_line(item: AgendaItem, tz: ZoneInfo) -> str:
+    when = item.due_at.astimezone(tz).strftime("%H:%M")
+    note = f" — <i>{e(item.note[:60])}</i>" if item.note else ""
+    return f"• {when} {e(item.client_name)}{note}"
+
+
 def today_text(view: TodayView, tz: ZoneInfo, currency: str) -> str:
     lines = [_("<b>Today, {day}</b>").format(day=fmt_day(view.day))]
     if view.overdue:
         lines.append("")
         lines.append(_("⚠️ Overdue: {n}").format(n=view.overdue_total))
-        for item in view.overdue[:15]:
-            lines.append(f"⚠️ {fmt_datetime(item.due_at, tz)} — {e(item.client_name)}")
+        lines += [_late_line(item, tz) for item in view.overdue]
+        lines += _more(len(view.overdue), view.overdue_total)
     lines.append("")
     if view.today:
         lines.append(_("📞 Planned for today: {n}").format(n=view.today_total))
-        for item in view.today[:25]:
-            when = item.due_at.astimezone(tz).strftime("%H:%M")
-            note = f" — <i>{e(item.note[:60])}</i>" if item.note else ""
-            lines.append(f"• {when} {e(item.client_name)}{note}")
+        lines += [_due_line(item, tz) for item in view.today]
+        lines += _more(len(view.today), view.today_total)
     else:
         lines.append(_("Nothing planned for today."))
     lines.append("")
@@ -78,10 +91,27 @@ def team_overdue_text(view: TodayView, tz: ZoneInfo) -> str:
     if not view.team_overdue:
         return ""
     lines = ["", _("👥 Team: overdue {n}").format(n=view.team_overdue_total)]
-    for item in view.team_overdue[:15]:
-        lines.append(f"⚠️ {fmt_datetime(item.due_at, tz)} — {e(item.client_name)} · "
-                     f"{e(item.owner_name)}")
+    lines += [_late_line(item, tz) for item in view.team_overdue]
+    lines += _more(len(view.team_overdue), view.team_overdue_total)
     return "\n".join(lines)
+
+
+def agenda_text(page: AgendaPage, tz: ZoneInfo) -> str:
+    """A page of one part of Today: every contact of it, a page at a time."""
+    title = {
+        "late": _("⚠️ Overdue: {n}"),
+        "due": _("📞 Planned for today: {n}"),
+        "team": _("👥 Team: overdue {n}"),
+    }[page.part].format(n=page.total)
+    lines = [f"<b>{title}</b>"]
+    if page.pages > 1:
+        lines.append(_("Page {page} of {pages}").format(page=page.page + 1, pages=page.pages))
+    lines.append("")
+    if not page.items:
+        lines.append(_("Nothing here any more."))
+    line = _due_line if page.part == "due" else _late_line
+    lines += [line(item, tz) for item in page.items]
+    return clip("\n".join(lines))
 
 
 def consent_text(consent: str, since: datetime, tz: ZoneInfo) -> str:

@@ -117,6 +117,23 @@ class TodayView:
     team_overdue_total: int = 0
 
 
+# The parts of Today a manager can page through: overdue, due today, and (a head's) the
+# team's overdue.
+AGENDA_PARTS = ("late", "due", "team")
+AGENDA_PAGE = 10
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaPage:
+    """A page of one part of Today (see AGENDA_PARTS), by due time."""
+
+    part: str
+    items: list[AgendaItem]
+    total: int
+    page: int
+    pages: int
+
+
 def may_correct(actor: Actor, own: Ownership, row: Activity, now: datetime) -> bool:
     """Whether the actor may correct or delete a history record."""
     return correction_refusal(actor, own, row, now) is None
@@ -570,3 +587,33 @@ class PlanningService:
             overdue_total=late_n, today_total=due_n,
             team_overdue=[AgendaItem(*row) for row in team_rows], team_overdue_total=team_n,
         )
+
+    async def agenda(self, actor: Actor, part: str, page: int = 0) -> AgendaPage:
+        """A page of one part of Today: every overdue or today's contact, not only the
+        first few Today shows; the team's part for a head only. A page past the end (the
+        list shrank since the button was drawn) gives the last one."""
+        if part not in AGENDA_PARTS:
+            raise InvalidInput("agenda_part")
+        if part == "team" and (actor.role is not Role.HEAD or actor.team_id is None):
+            raise NotAvailable()
+        now = self.clock.now()
+        start, end = local_day_bounds(now, actor.tz)
+        page = max(page, 0)
+
+        async def read(page: int) -> tuple[list[tuple[Any, ...]], int]:
+            async with self.db.read() as r:
+                if part == "team":
+                    assert actor.team_id is not None
+                    return await repo.shown_team_overdue(
+                        r, actor.team_id, actor.id, start, AGENDA_PAGE, page * AGENDA_PAGE)
+                rows, total = await repo.agenda_page(r, actor.id, part == "late", start, end,
+                                                     AGENDA_PAGE, page * AGENDA_PAGE)
+                return list(rows), total
+
+        rows, total = await read(page)
+        if not rows and page > 0:
+            probe, total = await read(0)
+            page = max(0, -(-total // AGENDA_PAGE) - 1)
+            rows = probe if page == 0 else (await read(page))[0]
+        return AgendaPage(part, [AgendaItem(*row) for row in rows], total, page,
+                          max(1, -(-total // AGENDA_PAGE)))

@@ -17,7 +17,7 @@ from aiogram.types import (
     Voice,
 )
 
-from bot.keyboards.client import ClientCD, HistCD, LogTypeCD, PlanCD
+from bot.keyboards.client import AgendaCD, AgendaPart, ClientCD, HistCD, LogTypeCD, PlanCD
 from crm.clock import FrozenClock
 from crm.service import CRM
 from tests.factories import client, person
@@ -215,8 +215,9 @@ async def test_today_lists_planned_and_overdue_contacts(harness: Harness, crm: C
 
 async def test_today_counts_every_overdue_and_still_shows_todays(
         harness: Harness, crm: CRM, clock: FrozenClock) -> None:
-    """More overdue contacts than fit on a screen: the counts are the true ones, and today's
-    contacts are listed all the same."""
+    """More overdue contacts than fit on a screen: the counts are the true ones, today's
+    contacts are listed and tappable all the same, and the whole backlog is a tap away, a
+    page at a time."""
     await setup_max(crm)
     actor = await crm.people.identify(MAX.id)
     assert actor
@@ -231,10 +232,31 @@ async def test_today_counts_every_overdue_and_still_shows_todays(
     calls = await harness.send(MAX, "/today")
     text = last_text(calls)
     assert "Overdue: 205" in text and "Planned for today: 4" in text
-    assert all(f"Сегодня {i}" in text for i in range(4))
-    # The oldest overdue first, on the 30 buttons Telegram can show comfortably.
+    assert all(f"Сегодня {i}" in text for i in range(4)) and "…and 200 more" in text
+    # The oldest overdue first, then every one of today's, then the way to the rest.
     labels = [t for t, _ in buttons(calls)]
-    assert len(labels) == 30 and "Старый клиент 000" in labels[0]
+    assert [t.split(" ", 3)[-1] for t in labels[:5]] == [
+        f"Старый клиент {i:03d}" for i in range(5)]
+    assert [t.split(" ", 1)[-1] for t in labels[5:9]] == [f"Сегодня {i}" for i in range(4)]
+    assert labels[9:] == ["⚠️ All overdue: 205"]
+    calls = await harness.press(MAX, button(calls, "All overdue"))
+    text = last_text(calls)
+    assert "Overdue: 205" in text and "Page 1 of 21" in text
+    assert [t.split(" ", 3)[-1] for t, _ in buttons(calls)[:10]] == [
+        f"Старый клиент {i:03d}" for i in range(10)]
+    calls = await harness.press(MAX, button(calls, "›"))
+    assert "Page 2 of 21" in last_text(calls) and "Старый клиент 010" in last_text(calls)
+    # Each line opens its card.
+    card = await harness.press(MAX, button(calls, "Старый клиент 011"))
+    assert "Старый клиент 011" in last_text(card)
+    # A page past the end (the list shrank since the button was drawn) shows the last one.
+    calls = await harness.press(MAX, AgendaCD(part=AgendaPart.LATE, page=999).pack())
+    assert "Page 21 of 21" in last_text(calls) and "Старый клиент 204" in last_text(calls)
+    calls = await harness.press(MAX, button(calls, "« Today"))
+    assert "Overdue: 205" in last_text(calls) and "Planned for today: 4" in last_text(calls)
+    # A manager has no team part to page through, whatever the button says.
+    calls = await harness.press(MAX, AgendaCD(part=AgendaPart.TEAM, page=0).pack())
+    assert "Team" not in " ".join(texts(calls)) and alerts(calls)
 
 
 async def test_inline_mode_lists_only_visible_clients(harness: Harness, crm: CRM) -> None:

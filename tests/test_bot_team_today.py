@@ -8,7 +8,7 @@ from crm.clock import FrozenClock
 from crm.roles import Role
 from crm.service import CRM
 from tests.factories import admin, client, person
-from tests.harness import Harness, TgUser, buttons, last_text
+from tests.harness import Harness, TgUser, button, buttons, last_text
 
 MAX = TgUser(2002, "Max", "Sokolov", language_code="en")
 EVE = TgUser(3003, "Eve", None, language_code="en")
@@ -47,3 +47,28 @@ async def test_head_sees_the_teams_overdue_contacts(
     assert "Team: overdue" not in last_text(calls) and "Forgotten client" in last_text(calls)
     calls = await harness.send(EVE, "/today")
     assert "Forgotten client" not in last_text(calls)
+
+
+async def test_head_pages_through_all_the_teams_overdue(
+    harness: Harness, crm: CRM, clock: FrozenClock
+) -> None:
+    boss = await admin(crm)
+    north = await crm.people.create_team(boss, "North")
+    await person(crm, HELEN.id, "Helen Head", Role.HEAD, team_id=north.id)
+    max_ = await person(crm, MAX.id, "Max Sokolov", team_id=north.id)
+    for i in range(12):
+        ref = await client(crm, max_, f"Late client {i:02d}")
+        await crm.planning.plan(max_, ref.id, clock.now() + timedelta(hours=1, minutes=i))
+    clock.advance(timedelta(days=2))
+    calls = await harness.send(HELEN, "/today")
+    text = last_text(calls)
+    assert "Team: overdue 12" in text and "…and 7 more" in text
+    assert "Late client 04 · Max Sokolov" in text and "Late client 05" not in text
+    calls = await harness.press(HELEN, button(calls, "Team overdue: 12"))
+    text = last_text(calls)
+    assert "Team: overdue 12" in text and "Page 1 of 2" in text
+    assert "Late client 09 · Max Sokolov" in text and "Late client 10" not in text
+    calls = await harness.press(HELEN, button(calls, "›"))
+    labels = [t for t, _ in buttons(calls)]
+    assert any("Late client 11 · Max Sokolov" in t for t in labels)
+    assert "« Today" in labels

@@ -26,6 +26,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from bot import forms
 from bot.filters import FormText
 from bot.keyboards.client import (
+    AgendaCD,
     ClientAction,
     ClientCD,
     EditCD,
@@ -36,18 +37,20 @@ from bot.keyboards.client import (
     PersonCD,
     PlayCD,
     SearchCD,
+    TodayCD,
+    agenda_kb,
     back_to_card,
     card_back_kb,
     card_kb,
     history_kb,
-    open_card_data,
     search_kb,
+    today_kb,
 )
 from bot.keyboards.menu import BTN_FIND, BTN_TODAY, main_menu
-from bot.keyboards.types import button, markup
 from bot.render import clip, current_locale
 from bot.texts import error_text
 from bot.views import (
+    agenda_text,
     card_text,
     classifier_title,
     history_text,
@@ -78,24 +81,27 @@ EMAIL_IN_TEXT = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
 PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s()\-]{5,}\d")
 
 
-async def send_today(message: Message, actor: Actor, crm: CRM) -> None:
+async def send_today(target: Message | CallbackQuery, actor: Actor, crm: CRM) -> None:
+    """Today: a new message for a command, the same one redrawn for a button."""
     view = await crm.planning.today(actor)
-    late = {id(item) for item in view.overdue + view.team_overdue}
-    rows = []
-    for item in (view.overdue + view.today + view.team_overdue)[:30]:
-        when = item.due_at.astimezone(actor.tz).strftime("%d.%m %H:%M")
-        owner = f" · {item.owner_name[:20]}" if item.owner_name else ""
-        rows.append([button(
-            f"{'⚠️ ' if id(item) in late else ''}{when} {item.client_name[:30]}{owner}",
-            open_card_data(item.client_id),
-        )])
     text = today_text(view, actor.tz, crm.config.currency) + team_overdue_text(view, actor.tz)
-    await message.answer(clip(text), reply_markup=markup(rows))
+    await forms.screen(target, clip(text), today_kb(view, actor.tz))
 
 
 async def cmd_today(message: Message, actor: Actor, crm: CRM, state: FSMContext) -> None:
     await forms.finish(state)
     await send_today(message, actor, crm)
+
+
+async def cb_today(query: CallbackQuery, actor: Actor, crm: CRM) -> None:
+    await send_today(query, actor, crm)
+
+
+async def cb_agenda(
+    query: CallbackQuery, callback_data: AgendaCD, actor: Actor, crm: CRM
+) -> None:
+    page = await crm.planning.agenda(actor, callback_data.part.value, callback_data.page)
+    await forms.screen(query, agenda_text(page, actor.tz), agenda_kb(page, actor.tz))
 
 
 async def cmd_find(
@@ -389,6 +395,8 @@ def create_router() -> Router:
     router.message.register(cmd_cancel, Command("cancel"))
     router.message.register(cmd_today, Command("today"))
     router.message.register(cmd_today, F.text == BTN_TODAY)
+    router.callback_query.register(cb_today, TodayCD.filter())
+    router.callback_query.register(cb_agenda, AgendaCD.filter())
     router.message.register(cmd_find, Command("find"))
     router.message.register(btn_find, F.text == BTN_FIND)
     router.callback_query.register(cb_search_page, SearchCD.filter())

@@ -20,7 +20,7 @@ from pydantic import Field
 from bot.keyboards.types import CD, INT32_MAX, DbId, Page, Step, button, markup
 from crm.classifiers import Label
 from crm.clients import ClientCard, ClientRef, SearchPage
-from crm.history import HistoryPage
+from crm.history import AgendaItem, AgendaPage, HistoryPage, TodayView
 
 
 class ClientAction(StrEnum):
@@ -122,6 +122,25 @@ class SearchCD(CD, prefix="s"):
     """A page of search results; the query itself waits in the FSM data (64-byte limit)."""
 
     page: Page
+
+
+class AgendaPart(StrEnum):
+    """A part of Today one can page through (crm.history.AGENDA_PARTS)."""
+
+    LATE = "late"
+    DUE = "due"
+    TEAM = "team"
+
+
+class AgendaCD(CD, prefix="ag"):
+    """A page of one part of Today."""
+
+    part: AgendaPart
+    page: Page
+
+
+class TodayCD(CD, prefix="td"):
+    """Today's screen again, in place."""
 
 
 class PlanWhen(StrEnum):
@@ -362,6 +381,46 @@ def search_kb(result: SearchPage) -> InlineKeyboardMarkup:
         nav.append(button("›", SearchCD(page=result.page + 1).pack()))
     if nav:
         rows.append(nav)
+    return markup(rows)
+
+
+def _agenda_button(item: AgendaItem, tz: ZoneInfo, late: bool) -> InlineKeyboardButton:
+    at = item.due_at.astimezone(tz)
+    owner = f" · {item.owner_name[:20]}" if item.owner_name else ""
+    when = f"⚠️ {at:%d.%m %H:%M}" if late else f"{at:%H:%M}"
+    return button(f"{when} {item.client_name[:30]}{owner}", open_card_data(item.client_id))
+
+
+def today_kb(view: TodayView, tz: ZoneInfo) -> InlineKeyboardMarkup:
+    """A button per contact Today lists (the overdue, today's, the team's), and for a part
+    with more than that, one to page through all of it."""
+    rows = [[_agenda_button(item, tz, late)] for part, late in (
+        (view.overdue, True), (view.today, False), (view.team_overdue, True)) for item in part]
+    more = [button(text.format(n=total), AgendaCD(part=part, page=0).pack())
+            for text, part, shown, total in (
+                (_("⚠️ All overdue: {n}"), AgendaPart.LATE, view.overdue, view.overdue_total),
+                (_("📞 All for today: {n}"), AgendaPart.DUE, view.today, view.today_total),
+                (_("👥 Team overdue: {n}"), AgendaPart.TEAM, view.team_overdue,
+                 view.team_overdue_total))
+            if total > len(shown)]
+    rows += [[b] for b in more]
+    return markup(rows)
+
+
+def agenda_kb(page: AgendaPage, tz: ZoneInfo) -> InlineKeyboardMarkup:
+    part = AgendaPart(page.part)
+    rows = [[_agenda_button(item, tz, part is not AgendaPart.DUE)] for item in page.items]
+    nav: list[InlineKeyboardButton] = []
+    if page.page > 0:
+        nav.append(button("‹", AgendaCD(part=part, page=page.page - 1).pack()))
+    if page.pages > 1:
+        nav.append(button(f"{page.page + 1}/{page.pages}",
+                          AgendaCD(part=part, page=page.page).pack()))
+    if page.page + 1 < page.pages:
+        nav.append(button("›", AgendaCD(part=part, page=page.page + 1).pack()))
+    if nav:
+        rows.append(nav)
+    rows.append([button(_("« Today"), TodayCD().pack())])
     return markup(rows)
 
 

@@ -282,14 +282,17 @@ def _utc(value: str | datetime) -> datetime:
     return value.replace(tzinfo=UTC)
 
 
-# Today shows the first few of each part and how many there are in all: a manager with
-# hundreds of overdue contacts still sees today's, and true counts.
-AGENDA_SHOWN = 30
+# Today shows the first few of each part — a phone's screen — and how many there are in all;
+# the rest are a tap away, a page at a time (agenda_page).
+TODAY_LATE = 5
+TODAY_DUE = 10
+TODAY_TEAM = 5
 
 
 def _agenda_part(late: bool) -> Select[Any]:
-    """The first AGENDA_SHOWN of an owner's planned contacts overdue (`late`: due before
-    `start`) or due today (from `start` to `end`), each row with the part's count."""
+    """An owner's planned contacts overdue (`late`: due before `start`) or due today (from
+    `start` to `end`) by due time, `late_limit`/`late_offset` (or `due_…`) of them, each row
+    with the part's count."""
     def where(p: Any, c: Any) -> list[Any]:
         start = bindparam("start", type_=p.due_at.type)
         window = [p.due_at < start] if late else \
@@ -297,6 +300,7 @@ def _agenda_part(late: bool) -> Select[Any]:
         return [p.owner_id == bindparam("owner_id"), p.status == "planned", *window,
                 c.is_deleted.is_(False)]
 
+    part = "late" if late else "due"
     p2, c2 = aliased(PlannedContact), aliased(Client)
     total = (select(func.count()).select_from(p2).join(c2, c2.id == p2.client_id)
              .where(*where(p2, c2)).correlate(None).scalar_subquery())
@@ -306,12 +310,15 @@ def _agenda_part(late: bool) -> Select[Any]:
         .join(Client, Client.id == PlannedContact.client_id)
         .where(*where(PlannedContact, Client))
         .order_by(PlannedContact.due_at, PlannedContact.id)
-        .limit(AGENDA_SHOWN)
+        .limit(bindparam(f"{part}_limit", type_=Integer))
+        .offset(bindparam(f"{part}_offset", 0, type_=Integer))
     )
 
 
-_AGENDA_LATE = _agenda_part(True).subquery()
-_AGENDA_TODAY = _agenda_part(False).subquery()
+_AGENDA_LATE_PART = _agenda_part(True)
+_AGENDA_DUE_PART = _agenda_part(False)
+_AGENDA_LATE = _AGENDA_LATE_PART.subquery()
+_AGENDA_TODAY = _AGENDA_DUE_PART.subquery()
 _AGENDA = union_all(
     select(literal_column("1").label("late"), *_AGENDA_LATE.c),
     select(literal_column("0").label("late"), *_AGENDA_TODAY.c),
@@ -321,12 +328,14 @@ AgendaRow = tuple[int, int, str, datetime, str | None]
 
 
 async def shown_agenda(
-    r: Reader, owner_id: int, start: datetime, end: datetime
+    r: Reader, owner_id: int, start: datetime, end: datetime, late: int = TODAY_LATE,
+    due: int = TODAY_DUE,
 ) -> tuple[list[AgendaRow], int, list[AgendaRow], int]:
     """An owner's overdue planned contacts (due before `start`) and today's (to `end`): the
-    first AGENDA_SHOWN of each by due time as (id, client id, client name, due, note), and
-    how many of each there are."""
-    return _agenda(await r.all(_AGENDA, owner_id=owner_id, start=start, end=end))
+    first `late` and `due` of each by due time as (id, client id, client name, due, note),
+    and how many of each there are."""
+    return _agenda(await r.all(_AGENDA, owner_id=owner_id, start=start, end=end,
+                               late_limit=late, due_limit=due))
 
 
 def _agenda(rows: list[tuple[Any, ...]]) -> tuple[list[AgendaRow], int, list[AgendaRow], int]:
@@ -404,7 +413,8 @@ def _team_overdue() -> Select[Any]:
         .join(User, User.id == PlannedContact.owner_id)
         .where(*where(PlannedContact, Client, u3))
         .order_by(PlannedContact.due_at, PlannedContact.id)
-        .limit(AGENDA_SHOWN)
+        .limit(bindparam("team_limit", type_=Integer))
+        .offset(bindparam("team_offset", 0, type_=Integer))
     )
 
 
@@ -412,12 +422,30 @@ _TEAM_OVERDUE = _team_overdue()
 
 
 async def shown_team_overdue(
-    r: Reader, team_id: int, head_id: int, before: datetime
+    r: Reader, team_id: int, head_id: int, before: datetime, limit: int = TODAY_TEAM,
+    offset: int = 0,
 ) -> tuple[list[tuple[Any, ...]], int]:
-    """The first AGENDA_SHOWN of a team's members' (the head aside) planned contacts due
-    before `before` as (id, client id, client name, due, note, member's name), and how many
-    there are."""
-    return _team(await r.all(_TEAM_OVERDUE, team_id=team_id, head_id=head_id, before=before))
+    """`limit` of a team's members' (the head aside) planned contacts due before `before`
+    by due time, from `offset`, as (id, client id, client name, due, note, member's name),
+    and how many there are (0 past the last)."""
+    return _team(await r.all(_TEAM_OVERDUE, team_id=team_id, head_id=head_id, before=before,
+                             team_limit=limit, team_offset=offset))
+
+
+async def agenda_page(
+    r: Reader, owner_id: int, late: bool, start: datetime, end: datetime, limit: int,
+    offset: int,
+) -> tuple[list[AgendaRow], int]:
+    """`limit` of an owner's overdue (`late`) or today's planned contacts from `offset`, as
+    shown_agenda lists them, and how many there are (0 past the last)."""
+    if late:
+        rows = await r.all(_AGENDA_LATE_PART, owner_id=owner_id, start=start,
+                           late_limit=limit, late_offset=offset)
+    else:
+        rows = await r.all(_AGENDA_DUE_PART, owner_id=owner_id, start=start, end=end,
+                           due_limit=limit, due_offset=offset)
+    return ([(pid, cid, name, _utc(due), note) for pid, cid, name, due, note, _ in rows],
+            int(rows[0][5]) if rows else 0)
 
 
 def _team(rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], int]:
@@ -444,11 +472,13 @@ async def today_rows(r: Reader, owner_id: int, start: datetime, end: datetime, t
     """Today's screen in one `gather`: shown_agenda, today_totals and, for a head (`team`:
     the team's id and the head's), shown_team_overdue."""
     reads: list[tuple[Executable, dict[str, Any]]] = [
-        (_AGENDA, {"owner_id": owner_id, "start": start, "end": end}),
+        (_AGENDA, {"owner_id": owner_id, "start": start, "end": end, "late_limit": TODAY_LATE,
+                   "due_limit": TODAY_DUE}),
         (_TODAY_TOTALS, {"owner_id": owner_id, "today": today}),
     ]
     if team is not None:
-        reads.append((_TEAM_OVERDUE, {"team_id": team[0], "head_id": team[1], "before": start}))
+        reads.append((_TEAM_OVERDUE, {"team_id": team[0], "head_id": team[1], "before": start,
+                                      "team_limit": TODAY_TEAM}))
     agenda, totals, *team_rows = await r.gather(*reads)
     shown, team_total = _team(team_rows[0]) if team_rows else ([], 0)
     return TodayRows(*_agenda(agenda), _totals(totals), shown, team_total)
