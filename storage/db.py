@@ -164,6 +164,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 # A read on the event loop waits this long at most (a checkpoint restarting the WAL).
 READ_BUSY_MS = 200
+# The page cache of each connection Database.read uses on SQLite, in KiB (SQLite's default
+# is 2 MiB). A screen's statements touch different tables — Today's agenda a few hundred
+# client rows, its totals deals, invoices and payments — and with the default cache each
+# evicted the other's pages: Today's two statements took 0.92 ms one after the other at
+# 100k clients, 0.51 ms with this cache (each alone: 0.16 and 0.30 ms).
+READ_CACHE_KIB = 16384
 # Connections of Database.read's own pool on PostgreSQL, a process.
 READ_POOL_SIZE = 8
 
@@ -277,6 +283,7 @@ class _OffloadedSqliteReader(Reader):
         if conn is None:
             conn = sqlite3.connect(self.database, check_same_thread=False, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA cache_size=-{READ_CACHE_KIB}")
             self.local.conn = conn
             with self.lock:
                 self.conns.append(conn)
@@ -501,6 +508,7 @@ class Database:
             database = make_url(self.url).database or ""
             conn = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
             conn.execute(f"PRAGMA busy_timeout={READ_BUSY_MS}")
+            conn.execute(f"PRAGMA cache_size=-{READ_CACHE_KIB}")
             self._reader = _SqliteReader(conn, self._statements)
         return self._reader
 
