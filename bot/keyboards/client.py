@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
-from bot.keyboards.types import CD, INT32_MAX, DbId, Page, Step, button, markup
+from bot.keyboards.types import CD, INT32_MAX, DbId, Page, Step, button, markup, page_nav
 from crm.classifiers import Label
 from crm.clients import ClientCard, ClientRef, SearchPage
 from crm.history import AgendaItem, AgendaPage, HistoryPage, TodayView
@@ -372,13 +372,7 @@ def history_kb(
 
 def search_kb(result: SearchPage) -> InlineKeyboardMarkup:
     rows = [[client_button(ref)] for ref in result.items]
-    nav: list[InlineKeyboardButton] = []
-    if result.page > 0:
-        nav.append(button("‹", SearchCD(page=result.page - 1).pack()))
-    if result.pages > 1:
-        nav.append(button(f"{result.page + 1}/{result.pages}", SearchCD(page=result.page).pack()))
-    if result.page + 1 < result.pages:
-        nav.append(button("›", SearchCD(page=result.page + 1).pack()))
+    nav = page_nav(result.page, result.pages, lambda k: SearchCD(page=k).pack())
     if nav:
         rows.append(nav)
     return markup(rows)
@@ -410,14 +404,7 @@ def today_kb(view: TodayView, tz: ZoneInfo) -> InlineKeyboardMarkup:
 def agenda_kb(page: AgendaPage, tz: ZoneInfo) -> InlineKeyboardMarkup:
     part = AgendaPart(page.part)
     rows = [[_agenda_button(item, tz, part is not AgendaPart.DUE)] for item in page.items]
-    nav: list[InlineKeyboardButton] = []
-    if page.page > 0:
-        nav.append(button("‹", AgendaCD(part=part, page=page.page - 1).pack()))
-    if page.pages > 1:
-        nav.append(button(f"{page.page + 1}/{page.pages}",
-                          AgendaCD(part=part, page=page.page).pack()))
-    if page.page + 1 < page.pages:
-        nav.append(button("›", AgendaCD(part=part, page=page.page + 1).pack()))
+    nav = page_nav(page.page, page.pages, lambda k: AgendaCD(part=part, page=k).pack())
     if nav:
         rows.append(nav)
     rows.append([button(_("« Today"), TodayCD().pack())])

@@ -7,6 +7,7 @@ button falls through to the stale-button handler and never reaches a query.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Self, TypeVar
 
 from aiogram.filters.callback_data import MAX_CALLBACK_LENGTH, CallbackData
@@ -123,3 +124,16 @@ def _same_as_validated() -> bool:
 
 button, markup = (_fast_button, _fast_markup) if _same_as_validated() \
     else (_slow_button, _slow_markup)
+
+
+def page_nav(page: int, pages: int, data: Callable[[int], str]) -> list[InlineKeyboardButton]:
+    """‹ n/N › under a paged list (`data(k)`: the callback data of page k); empty for one
+    page."""
+    nav: list[InlineKeyboardButton] = []
+    if page > 0:
+        nav.append(button("‹", data(page - 1)))
+    if pages > 1:
+        nav.append(button(f"{page + 1}/{pages}", data(page)))
+    if page + 1 < pages:
+        nav.append(button("›", data(page + 1)))
+    return nav
